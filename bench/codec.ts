@@ -1,0 +1,72 @@
+// `npm run bench:codec`: the hand header codec against protobuf-es
+// toBinary / fromBinary on a typical request header, in ns/op, measured in
+// the same process and run. A benchmark, not a test: it asserts nothing
+// about time. `--smoke` runs a few iterations only, to show it works.
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FrameHeaderSchema } from "../src/gen/strata/v1/frame_pb.ts";
+import { CallMode, decodeHeader, encodeFrame, encodeHeader, FrameType, type FrameHeaderInit } from "../src/wire/index.ts";
+
+const smoke = process.argv.includes("--smoke");
+const utf8 = new TextEncoder();
+
+/** A typical request header: 16-char service, 8-char method, 64-bit id, timeout, two metadata entries. */
+const header: FrameHeaderInit = {
+  type: FrameType.REQUEST,
+  requestId: 2 ** 40 + 12345,
+  bodySize: 256,
+  service: "acme.wallet.v1.W",
+  method: "Transfer",
+  callMode: CallMode.UNARY,
+  timeoutMs: 3000,
+  metadata: [
+    { key: "trace-id", value: utf8.encode("4bf92f3577b34da6") },
+    { key: "tenant", value: utf8.encode("eu-west") },
+  ],
+};
+const message = create(FrameHeaderSchema, {
+  ...header,
+  requestId: BigInt(header.requestId!),
+  metadata: header.metadata!.map((e) => ({ key: e.key, value: e.value })),
+});
+const bytes = encodeHeader(header);
+if (Buffer.compare(bytes, toBinary(FrameHeaderSchema, message)) !== 0) {
+  throw new Error("hand codec and protobuf-es disagree on the benchmark header");
+}
+
+let sink = 0;
+const cases: Record<string, () => void> = {
+  "hand encode": () => { sink += encodeHeader(header).length; },
+  "hand encodeFrame (no body)": () => { sink += encodeFrame(header).length; },
+  "hand decode": () => { sink += decodeHeader(bytes, 0, bytes.length).requestId; },
+  "hand encode+decode": () => { const b = encodeHeader(header); sink += decodeHeader(b, 0, b.length).bodySize; },
+  "protobuf-es toBinary": () => { sink += toBinary(FrameHeaderSchema, message).length; },
+  "protobuf-es fromBinary": () => { sink += fromBinary(FrameHeaderSchema, bytes).bodySize; },
+  "protobuf-es encode+decode": () => { sink += fromBinary(FrameHeaderSchema, toBinary(FrameHeaderSchema, message)).bodySize; },
+};
+
+/** Median ns/op over several timed rounds, after a warm-up round. */
+function measure(fn: () => void): number {
+  const iterations = smoke ? 1000 : 200_000;
+  const rounds = smoke ? 2 : 9;
+  const samples: number[] = [];
+  for (let round = 0; round <= rounds; round++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) fn();
+    const ns = Number(process.hrtime.bigint() - start) / iterations;
+    if (round > 0) samples.push(ns); // round 0 warms up
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)]!;
+}
+
+const results: Record<string, number> = {};
+for (const [name, fn] of Object.entries(cases)) results[name] = measure(fn);
+
+console.log(`Header codec, ${bytes.length}-byte request header, ${process.release.name} ${process.version}${smoke ? " (smoke run: figures are meaningless)" : ""}`);
+console.log("case                          ns/op");
+for (const [name, ns] of Object.entries(results)) console.log(`${name.padEnd(28)} ${ns.toFixed(1).padStart(7)}`);
+const ratio = (a: string, b: string) => (results[b]! / results[a]!).toFixed(1);
+console.log(`\nhand codec speed-up over protobuf-es (same run): encode ${ratio("hand encode", "protobuf-es toBinary")}x, ` +
+  `decode ${ratio("hand decode", "protobuf-es fromBinary")}x, encode+decode ${ratio("hand encode+decode", "protobuf-es encode+decode")}x`);
+console.log(`target: hand encode+decode <= 500 ns/op: ${results["hand encode+decode"]! <= 500 ? "met" : "not met"} (${results["hand encode+decode"]!.toFixed(0)} ns)`);
+if (sink === 0) console.log("");

@@ -1,0 +1,83 @@
+// `npm test`: type-checks, lints the proto, checks the generated code is
+// current, then runs the test suite on Node, Bun and Deno. Ends with one
+// line "N passed, N failed" counting every test on every runtime plus each
+// check above.
+import { spawn } from "node:child_process";
+
+interface Step {
+  name: string;
+  command: string[];
+  /** Parses uvu's totals from the output when the step is a test run. */
+  counts?: boolean;
+}
+
+const bin = (name: string) => `node_modules/.bin/${name}`;
+const only = process.argv.slice(2);
+
+const steps: Step[] = [
+  { name: "typecheck src (no runtime types)", command: [bin("tsc"), "-p", "tsconfig.json"] },
+  { name: "typecheck tests, benchmarks, scripts", command: [bin("tsc"), "-p", "tsconfig.tools.json"] },
+  { name: "buf lint", command: [bin("buf"), "lint"] },
+  { name: "generated code is current", command: [bin("tsx"), "scripts/check-generated.ts"] },
+  { name: "tests on Node", command: [bin("tsx"), "test/run.ts"], counts: true },
+  { name: "tests on Bun", command: [bin("bun"), "test/run.ts"], counts: true },
+  { name: "tests on Deno", command: [bin("deno"), "run", "-A", "test/run.ts"], counts: true },
+];
+
+function run(step: Step): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(step.command[0]!, step.command.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: process.env });
+    let output = "";
+    const forward = (chunk: Buffer, to: NodeJS.WriteStream) => {
+      output += chunk.toString();
+      to.write(chunk);
+    };
+    child.stdout.on("data", (c: Buffer) => forward(c, process.stdout));
+    child.stderr.on("data", (c: Buffer) => forward(c, process.stderr));
+    child.on("error", (error) => resolve({ code: 127, output: String(error) }));
+    child.on("close", (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+function uvuTotals(output: string): { total: number; passed: number; skipped: number } | undefined {
+  // eslint-disable-next-line no-control-regex
+  const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
+  const total = /Total:\s+(\d+)/.exec(plain);
+  const passed = /Passed:\s+(\d+)/.exec(plain);
+  const skipped = /Skipped:\s+(\d+)/.exec(plain);
+  if (!total || !passed) return undefined;
+  return { total: Number(total[1]), passed: Number(passed[1]), skipped: Number(skipped?.[1] ?? 0) };
+}
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const summary: string[] = [];
+for (const step of steps) {
+  if (only.length > 0 && !only.some((o) => step.name.toLowerCase().includes(o.toLowerCase()))) continue;
+  process.stdout.write(`\n=== ${step.name}: ${step.command.join(" ")}\n`);
+  const { code, output } = await run(step);
+  if (!step.counts) {
+    if (code === 0) passed++;
+    else failed++;
+    summary.push(`${code === 0 ? "ok  " : "FAIL"} ${step.name}`);
+    continue;
+  }
+  const totals = uvuTotals(output);
+  if (totals === undefined || totals.total === 0) {
+    failed++;
+    summary.push(`FAIL ${step.name}: no test totals (exit ${code})`);
+    continue;
+  }
+  const stepFailed = totals.total - totals.passed - totals.skipped;
+  passed += totals.passed;
+  skipped += totals.skipped;
+  // A runner that died after printing totals still counts as a failure.
+  const extra = stepFailed === 0 && code !== 0 ? 1 : 0;
+  failed += stepFailed + extra;
+  summary.push(`${stepFailed + extra === 0 ? "ok  " : "FAIL"} ${step.name}: ${totals.passed} passed, ${stepFailed} failed${extra ? `, exit ${code}` : ""}`);
+}
+
+process.stdout.write(`\n${summary.join("\n")}\n\n`);
+process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}\n`);
+process.exitCode = failed === 0 ? 0 : 1;

@@ -1,0 +1,221 @@
+import { FrameType, GoawayCode } from "../gen/strata/v1/frame_pb.ts";
+import { allocateBytes } from "./byte-pool.ts";
+import { decodeHeader } from "./header-codec.ts";
+import { BASELINE_LIMITS, MAX_PING_PAYLOAD, type FrameLimits } from "./limits.ts";
+import { ProtocolError } from "./protocol-error.ts";
+import { frameTypeName, type Frame, type FrameHeader } from "./frame-header.ts";
+
+/** Options of a frame decoder. */
+export interface FrameDecoderOptions {
+  /** The limits this receiver declared; the baseline when omitted [LIMIT-1]. */
+  limits?: FrameLimits;
+  /** Called with each whole frame, in order. */
+  onFrame: (frame: Frame) => void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Where the decoder is inside the current frame. */
+const State = {
+  size: 0,
+  header: 1,
+  body: 2,
+  failed: 3,
+} as const;
+
+/** Frame types that travel on request id 0 [ID-2]. */
+function isConnectionLevel(type: number): boolean {
+  return type === FrameType.HELLO || type === FrameType.PING || type === FrameType.PONG || type === FrameType.GOAWAY;
+}
+
+/** Frame types that carry a request id of 1 or more [ID-2]. */
+function isRequestLevel(type: number): boolean {
+  return type === FrameType.REQUEST || type === FrameType.RESPONSE || type === FrameType.ACK || type === FrameType.CANCEL;
+}
+
+/**
+ * Checks what can be checked from one header alone, before its body is
+ * read: [FRAME-8], [ID-2], [FRAME-10] and [PING-1].
+ */
+function checkHeader(header: FrameHeader, limits: FrameLimits): void {
+  const type = header.type;
+  if (type === FrameType.UNSPECIFIED) {
+    throw new ProtocolError("FRAME-8", "frame type is absent or 0");
+  }
+  if (header.bodySize > limits.maxBodySize) {
+    throw new ProtocolError(
+      "FRAME-10",
+      `body size ${header.bodySize} exceeds the limit of ${limits.maxBodySize}`,
+      GoawayCode.FRAME_TOO_LARGE,
+    );
+  }
+  if (isConnectionLevel(type)) {
+    if (header.requestId !== 0) {
+      throw new ProtocolError("ID-2", `${frameTypeName(type)} frame carries request id ${header.requestId}, not 0`);
+    }
+    if (type === FrameType.PING && header.bodySize > MAX_PING_PAYLOAD) {
+      throw new ProtocolError("PING-1", `PING payload of ${header.bodySize} bytes exceeds ${MAX_PING_PAYLOAD}`);
+    }
+  } else if (isRequestLevel(type) && header.requestId === 0) {
+    throw new ProtocolError("ID-2", `${frameTypeName(type)} frame carries request id 0`);
+  }
+}
+
+/**
+ * An incremental, push-based frame decoder: give it chunks of any size, it
+ * calls `onFrame` for each whole frame. Sizes are checked against the limits
+ * before anything is allocated, so it never buffers more than one header and
+ * one body within those limits. Violations are thrown as ProtocolError, and
+ * decoding throws nothing else (an exception from `onFrame` passes through
+ * unchanged); after either, the decoder stays failed. A body may be a view
+ * into the pushed chunk: the decoder never writes to chunks.
+ * Implements [FRAME-3] [FRAME-4] [FRAME-5] [FRAME-6] [FRAME-8] [FRAME-10]
+ * [FRAME-12] [ID-2] [PING-1] [LIMIT-6].
+ */
+export class FrameDecoder {
+  readonly limits: FrameLimits;
+  private readonly onFrame: (frame: Frame) => void;
+  private state: number = State.size;
+  /** Bytes of the 4-byte size collected so far, and the value being built. */
+  private sizeBytes = 0;
+  private size = 0;
+  private header: FrameHeader | undefined;
+  /** A frame part that spans chunks, and how much of it has arrived. */
+  private partial: Uint8Array = EMPTY;
+  private filled = 0;
+  private failure: unknown;
+
+  constructor(options: FrameDecoderOptions) {
+    this.limits = options.limits ?? BASELINE_LIMITS;
+    this.onFrame = options.onFrame;
+  }
+
+  /** Bytes received but not yet part of a whole frame. */
+  get buffered(): number {
+    if (this.state === State.size) return this.sizeBytes;
+    return (this.state === State.header ? 4 : 0) + this.filled;
+  }
+
+  /** Feeds one chunk; whole frames go to `onFrame` before this returns [FRAME-3]. */
+  push(chunk: Uint8Array): void {
+    if (this.failure !== undefined) throw this.failure;
+    try {
+      this.consume(chunk);
+    } catch (error) {
+      // A ProtocolError from decoding, or whatever `onFrame` threw: either
+      // way the rest of the chunk is lost, so the stream cannot continue.
+      this.state = State.failed;
+      this.partial = EMPTY;
+      this.failure = error;
+      throw error;
+    }
+  }
+
+  /**
+   * Signals the end of the stream. Throws a ProtocolError citing [FRAME-12]
+   * when it cuts a frame short: the partial frame is discarded, never acted on.
+   */
+  end(): void {
+    if (this.failure !== undefined) throw this.failure;
+    const buffered = this.buffered;
+    if (buffered > 0 || this.state !== State.size) {
+      this.state = State.failed;
+      this.partial = EMPTY;
+      this.failure = new ProtocolError("FRAME-12", `stream ended inside a frame (${buffered} bytes of it received)`);
+      throw this.failure;
+    }
+  }
+
+  private consume(chunk: Uint8Array): void {
+    let pos = 0;
+    const length = chunk.length;
+    while (pos < length) {
+      if (this.state === State.size) {
+        // Fast path: the whole size prefix is in this chunk.
+        if (this.sizeBytes === 0 && length - pos >= 4) {
+          this.size = ((chunk[pos]! << 24) | (chunk[pos + 1]! << 16) | (chunk[pos + 2]! << 8) | chunk[pos + 3]!) >>> 0;
+          pos += 4;
+        } else {
+          this.size = ((this.size << 8) | chunk[pos++]!) >>> 0;
+          if (++this.sizeBytes < 4) continue;
+        }
+        this.sizeBytes = 0;
+        this.startHeader();
+        // A complete header in this chunk is decoded in place, without a copy.
+        if (length - pos >= this.size) {
+          const header = decodeHeader(chunk, pos, pos + this.size);
+          pos += this.size;
+          this.size = 0;
+          pos = this.startBody(header, chunk, pos);
+          continue;
+        }
+        this.partial = allocateBytes(this.size);
+        this.filled = 0;
+        this.state = State.header;
+      } else if (this.state === State.header) {
+        const n = Math.min(this.partial.length - this.filled, length - pos);
+        this.partial.set(chunk.subarray(pos, pos + n), this.filled);
+        this.filled += n;
+        pos += n;
+        if (this.filled < this.partial.length) return;
+        const header = decodeHeader(this.partial, 0, this.partial.length);
+        this.partial = EMPTY;
+        this.filled = 0;
+        this.size = 0;
+        pos = this.startBody(header, chunk, pos);
+      } else {
+        const n = Math.min(this.partial.length - this.filled, length - pos);
+        this.partial.set(chunk.subarray(pos, pos + n), this.filled);
+        this.filled += n;
+        pos += n;
+        if (this.filled < this.partial.length) return;
+        const body = this.partial;
+        const header = this.header!;
+        this.partial = EMPTY;
+        this.filled = 0;
+        this.header = undefined;
+        this.state = State.size;
+        this.onFrame({ header, body });
+      }
+    }
+  }
+
+  /** Validates the size prefix just read [FRAME-4] [FRAME-5]. */
+  private startHeader(): void {
+    const size = this.size;
+    if (size === 0) throw new ProtocolError("FRAME-4", "header size is 0");
+    if (size > this.limits.maxHeaderSize) {
+      throw new ProtocolError(
+        "FRAME-5",
+        `header size ${size} exceeds the limit of ${this.limits.maxHeaderSize}`,
+        GoawayCode.FRAME_TOO_LARGE,
+      );
+    }
+  }
+
+  /**
+   * Validates a decoded header, then emits the frame if its body is in the
+   * chunk, or allocates exactly the body size and waits for the rest.
+   * Returns the position after what was consumed.
+   */
+  private startBody(header: FrameHeader, chunk: Uint8Array, pos: number): number {
+    checkHeader(header, this.limits);
+    const bodySize = header.bodySize;
+    if (chunk.length - pos >= bodySize) {
+      this.state = State.size;
+      const body = bodySize === 0 ? EMPTY : chunk.subarray(pos, pos + bodySize);
+      this.onFrame({ header, body });
+      return pos + bodySize;
+    }
+    this.header = header;
+    this.partial = allocateBytes(bodySize);
+    this.filled = 0;
+    this.state = State.body;
+    return pos;
+  }
+}
+
+/** Creates a push-based frame decoder; see FrameDecoder [FRAME-3]. */
+export function createFrameDecoder(options: FrameDecoderOptions): FrameDecoder {
+  return new FrameDecoder(options);
+}

@@ -1,0 +1,560 @@
+// The hand-written codec for strata.v1.FrameHeader, the hot path of every
+// frame. It writes exactly the bytes protobuf-es `toBinary` writes (fields in
+// number order, proto3 defaults omitted) and reads anything a protobuf
+// encoder may produce: fields in any order, repeated scalars (last one wins),
+// unknown fields skipped [FRAME-11].
+
+import type { CallMode, Compression, DispatchCode, FrameType } from "../gen/strata/v1/frame_pb.ts";
+import { ProtocolError } from "./protocol-error.ts";
+import { MAX_REQUEST_ID } from "./limits.ts";
+import { utf8Length, writeUtf8 } from "./utf8.ts";
+import { cachedUtf8Bytes, MAX_CACHED_STRING, readCachedUtf8 } from "./string-cache.ts";
+import { abandonSlab, allocateBytes, commitSlab, MAX_IN_PLACE, slabOffset, writableSlab } from "./byte-pool.ts";
+import type { FrameHeader, FrameHeaderInit, MetadataEntry } from "./frame-header.ts";
+
+// Tags: field number << 3 | wire type (0 varint, 2 length-delimited).
+const TAG_TYPE = 0x08;
+const TAG_REQUEST_ID = 0x10;
+const TAG_BODY_SIZE = 0x18;
+const TAG_SERVICE = 0x22;
+const TAG_METHOD = 0x2a;
+const TAG_CALL_MODE = 0x30;
+const TAG_TIMEOUT_MS = 0x38;
+const TAG_METADATA = 0x42;
+const TAG_KEYS = 0x4a;
+const TAG_COMPRESSION = 0x50;
+const TAG_DISPATCH_CODE = 0x58;
+const TAG_DISPATCH_MESSAGE = 0x62;
+const TAG_APP_CODE = 0x68;
+const TAG_APP_MESSAGE = 0x72;
+const TAG_ENTRY_KEY = 0x0a;
+const TAG_ENTRY_VALUE = 0x12;
+
+/** Size of `value` (a non-negative integer up to 2^53-1) as a varint. */
+function varintSize(value: number): number {
+  if (value < 0x80) return 1;
+  if (value < 0x4000) return 2;
+  if (value < 0x200000) return 3;
+  if (value < 0x10000000) return 4;
+  let size = 5;
+  for (let v = Math.floor(value / 0x800000000); v > 0; v = Math.floor(v / 0x80)) size++;
+  return size;
+}
+
+/** Size of an int32 enum value: negative values take 10 bytes, as in protobuf. */
+function enumSize(value: number): number {
+  return value < 0 ? 10 : varintSize(value);
+}
+
+function writeVarint(value: number, buf: Uint8Array, pos: number): number {
+  if (value > 0x7fffffff) return writeVarint53(value, buf, pos);
+  while (value > 0x7f) {
+    buf[pos++] = (value & 0x7f) | 0x80;
+    value >>>= 7;
+  }
+  buf[pos++] = value;
+  return pos;
+}
+
+/** Writes a varint above 2^31-1 (up to 2^53-1) from its two 32-bit halves. */
+function writeVarint53(value: number, buf: Uint8Array, pos: number): number {
+  let lo = value >>> 0;
+  let hi = (value - lo) / 0x100000000;
+  // The low 28 bits, 7 at a time.
+  for (let i = 0; i < 4; i++) {
+    buf[pos++] = (lo & 0x7f) | 0x80;
+    lo >>>= 7;
+  }
+  // Bits 28-34: 4 from lo, 3 from hi.
+  const b = lo | ((hi & 0x07) << 4);
+  hi >>>= 3;
+  if (hi === 0) {
+    buf[pos++] = b;
+    return pos;
+  }
+  buf[pos++] = b | 0x80;
+  while (hi > 0x7f) {
+    buf[pos++] = (hi & 0x7f) | 0x80;
+    hi >>>= 7;
+  }
+  buf[pos++] = hi;
+  return pos;
+}
+
+function writeEnum(value: number, buf: Uint8Array, pos: number): number {
+  if (value >= 0) return writeVarint(value, buf, pos);
+  // Sign-extended to 64 bits: 9 bytes of continuation, then 0x01.
+  let v = value >>> 0;
+  for (let i = 0; i < 4; i++) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[pos++] = v | 0x70 | 0x80;
+  for (let i = 0; i < 4; i++) buf[pos++] = 0xff;
+  buf[pos++] = 0x01;
+  return pos;
+}
+
+function stringFieldSize(text: string): number {
+  const n = text.length <= MAX_CACHED_STRING ? cachedUtf8Bytes(text).length : utf8Length(text);
+  return 1 + varintSize(n) + n;
+}
+
+function bytesFieldSize(bytes: Uint8Array): number {
+  return 1 + varintSize(bytes.length) + bytes.length;
+}
+
+function writeStringField(tag: number, text: string, buf: Uint8Array, pos: number): number {
+  buf[pos++] = tag;
+  if (text.length <= MAX_CACHED_STRING) {
+    // At most 3 bytes per UTF-16 unit: the length takes one varint byte.
+    const bytes = cachedUtf8Bytes(text);
+    const n = bytes.length;
+    buf[pos++] = n;
+    for (let i = 0; i < n; i++) buf[pos + i] = bytes[i]!;
+    return pos + n;
+  }
+  if (text.length * 3 < 0x80) {
+    // The length fits one varint byte whatever the characters: write, then patch.
+    const end = writeUtf8(text, buf, pos + 1);
+    buf[pos] = end - pos - 1;
+    return end;
+  }
+  pos = writeVarint(utf8Length(text), buf, pos);
+  return writeUtf8(text, buf, pos);
+}
+
+function writeBytesField(tag: number, bytes: Uint8Array, buf: Uint8Array, pos: number): number {
+  buf[pos++] = tag;
+  pos = writeVarint(bytes.length, buf, pos);
+  const n = bytes.length;
+  if (n < 32) {
+    for (let i = 0; i < n; i++) buf[pos + i] = bytes[i]!;
+  } else {
+    buf.set(bytes, pos);
+  }
+  return pos + n;
+}
+
+function entrySize(entry: MetadataEntry): number {
+  let size = 0;
+  if (entry.key.length > 0) size += stringFieldSize(entry.key);
+  if (entry.value.length > 0) size += bytesFieldSize(entry.value);
+  return size;
+}
+
+/**
+ * Returns the encoded size of `header` with `bodySize` in place of its own
+ * body size field [FRAME-1].
+ */
+export function headerSize(header: FrameHeaderInit, bodySize: number): number {
+  let size = 0;
+  if (header.type !== 0) size += 1 + enumSize(header.type);
+  const requestId = header.requestId ?? 0;
+  if (requestId !== 0) size += 1 + varintSize(requestId);
+  if (bodySize !== 0) size += 1 + varintSize(bodySize);
+  const { service, method } = header;
+  if (service) size += stringFieldSize(service);
+  if (method) size += stringFieldSize(method);
+  const callMode = header.callMode ?? 0;
+  if (callMode !== 0) size += 1 + enumSize(callMode);
+  if (header.timeoutMs !== undefined) size += 1 + varintSize(header.timeoutMs);
+  const metadata = header.metadata;
+  if (metadata !== undefined) {
+    for (let i = 0; i < metadata.length; i++) {
+      const n = entrySize(metadata[i]!);
+      size += 1 + varintSize(n) + n;
+    }
+  }
+  const keys = header.keys;
+  if (keys !== undefined) {
+    for (let i = 0; i < keys.length; i++) size += stringFieldSize(keys[i]!);
+  }
+  const compression = header.compression ?? 0;
+  if (compression !== 0) size += 1 + enumSize(compression);
+  const dispatchCode = header.dispatchCode ?? 0;
+  if (dispatchCode !== 0) size += 1 + enumSize(dispatchCode);
+  if (header.dispatchMessage) size += stringFieldSize(header.dispatchMessage);
+  const appCode = header.appCode ?? 0;
+  if (appCode !== 0) size += 1 + varintSize(appCode);
+  if (header.appMessage) size += stringFieldSize(header.appMessage);
+  return size;
+}
+
+/**
+ * Writes `header` (with `bodySize` as its body size) at `pos` in `buf`, which
+ * must have room for `headerSize(header, bodySize)` bytes, and returns the
+ * position after it. Implements [FRAME-1].
+ */
+export function writeHeader(header: FrameHeaderInit, bodySize: number, buf: Uint8Array, pos: number): number {
+  if (header.type !== 0) {
+    buf[pos++] = TAG_TYPE;
+    pos = writeEnum(header.type, buf, pos);
+  }
+  const requestId = header.requestId ?? 0;
+  if (requestId !== 0) {
+    buf[pos++] = TAG_REQUEST_ID;
+    pos = writeVarint(requestId, buf, pos);
+  }
+  if (bodySize !== 0) {
+    buf[pos++] = TAG_BODY_SIZE;
+    pos = writeVarint(bodySize, buf, pos);
+  }
+  const { service, method } = header;
+  if (service) pos = writeStringField(TAG_SERVICE, service, buf, pos);
+  if (method) pos = writeStringField(TAG_METHOD, method, buf, pos);
+  const callMode = header.callMode ?? 0;
+  if (callMode !== 0) {
+    buf[pos++] = TAG_CALL_MODE;
+    pos = writeEnum(callMode, buf, pos);
+  }
+  if (header.timeoutMs !== undefined) {
+    buf[pos++] = TAG_TIMEOUT_MS;
+    pos = writeVarint(header.timeoutMs, buf, pos);
+  }
+  const metadata = header.metadata;
+  if (metadata !== undefined) {
+    for (let i = 0; i < metadata.length; i++) {
+      const entry = metadata[i]!;
+      buf[pos++] = TAG_METADATA;
+      // Reserve one byte for the entry's length and patch it afterwards;
+      // a length of 128 or more needs more bytes, so the entry moves right.
+      const lengthAt = pos++;
+      if (entry.key.length > 0) pos = writeStringField(TAG_ENTRY_KEY, entry.key, buf, pos);
+      if (entry.value.length > 0) pos = writeBytesField(TAG_ENTRY_VALUE, entry.value, buf, pos);
+      const length = pos - lengthAt - 1;
+      if (length < 0x80) {
+        buf[lengthAt] = length;
+      } else {
+        const extra = varintSize(length) - 1;
+        buf.copyWithin(lengthAt + 1 + extra, lengthAt + 1, pos);
+        writeVarint(length, buf, lengthAt);
+        pos += extra;
+      }
+    }
+  }
+  const keys = header.keys;
+  if (keys !== undefined) {
+    for (let i = 0; i < keys.length; i++) pos = writeStringField(TAG_KEYS, keys[i]!, buf, pos);
+  }
+  const compression = header.compression ?? 0;
+  if (compression !== 0) {
+    buf[pos++] = TAG_COMPRESSION;
+    pos = writeEnum(compression, buf, pos);
+  }
+  const dispatchCode = header.dispatchCode ?? 0;
+  if (dispatchCode !== 0) {
+    buf[pos++] = TAG_DISPATCH_CODE;
+    pos = writeEnum(dispatchCode, buf, pos);
+  }
+  if (header.dispatchMessage) pos = writeStringField(TAG_DISPATCH_MESSAGE, header.dispatchMessage, buf, pos);
+  const appCode = header.appCode ?? 0;
+  if (appCode !== 0) {
+    buf[pos++] = TAG_APP_CODE;
+    pos = writeVarint(appCode, buf, pos);
+  }
+  if (header.appMessage) pos = writeStringField(TAG_APP_MESSAGE, header.appMessage, buf, pos);
+  return pos;
+}
+
+/** Encodes `header` alone, byte for byte as protobuf-es `toBinary` would [FRAME-1]. */
+export function encodeHeader(header: FrameHeaderInit): Uint8Array {
+  const bodySize = header.bodySize ?? 0;
+  // Common case: write in place into the shared slab, no copy.
+  const slab = writableSlab(1024);
+  const start = slabOffset();
+  const end = writeHeader(header, bodySize, slab, start);
+  if (end <= slab.length && end - start <= MAX_IN_PLACE) return commitSlab(end - start);
+  abandonSlab(end);
+  const size = writeHeaderToScratch(header, bodySize);
+  const buf = allocateBytes(size);
+  copyFromScratch(buf, 0, size);
+  return buf;
+}
+
+/** Headers are first written here, then copied, so each is encoded in one pass. */
+let scratch = new Uint8Array(4096);
+/** The scratch buffer does not grow past this; larger headers take two passes. */
+const MAX_SCRATCH = 1 << 20;
+
+/**
+ * Writes `header` into the scratch buffer and returns its size. Writing past
+ * the end of a typed array is a no-op, so an overflow only shows in the
+ * returned position: the scratch then grows and the header is written again.
+ */
+export function writeHeaderToScratch(header: FrameHeaderInit, bodySize: number): number {
+  let end = writeHeader(header, bodySize, scratch, 0);
+  if (end > scratch.length) {
+    const size = headerSize(header, bodySize);
+    if (size > MAX_SCRATCH) {
+      scratch = new Uint8Array(size); // replaced again by the next small header
+    } else {
+      let capacity = scratch.length;
+      while (capacity < size) capacity *= 2;
+      scratch = new Uint8Array(capacity);
+    }
+    end = writeHeader(header, bodySize, scratch, 0);
+  }
+  return end;
+}
+
+/** Copies the first `size` bytes of the scratch buffer to `buf` at `pos`. */
+export function copyFromScratch(buf: Uint8Array, pos: number, size: number): void {
+  if (size < 128) {
+    for (let i = 0; i < size; i++) buf[pos + i] = scratch[i]!;
+  } else {
+    buf.set(scratch.subarray(0, size), pos);
+  }
+  if (scratch.length > MAX_SCRATCH) scratch = new Uint8Array(4096);
+}
+
+// ---- decoding -------------------------------------------------------------
+
+/** Maximum nesting of unknown groups skipped, as in protobuf-es. */
+const MAX_GROUP_DEPTH = 100;
+
+function malformed(detail: string): ProtocolError {
+  return new ProtocolError("FRAME-6", `header does not decode: ${detail}`);
+}
+
+/** A cursor over one header's bytes; every read checks the end. */
+class HeaderReader {
+  buf: Uint8Array;
+  pos: number;
+  end: number;
+
+  constructor(buf: Uint8Array, pos: number, end: number) {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+  }
+
+  /** Reads a varint and returns its low 32 bits, unsigned (protobuf uint32 semantics). */
+  uint32(): number {
+    const buf = this.buf;
+    let pos = this.pos;
+    const end = this.end;
+    if (pos < end) {
+      const b = buf[pos]!;
+      if (b < 0x80) {
+        this.pos = pos + 1;
+        return b;
+      }
+    }
+    let result = 0;
+    for (let shift = 0; shift < 70; shift += 7) {
+      if (pos >= end) throw malformed("truncated varint");
+      const b = buf[pos++]!;
+      if (shift < 32) result |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        this.pos = pos;
+        return result >>> 0;
+      }
+    }
+    throw malformed("varint longer than 10 bytes");
+  }
+
+  /** Reads a varint as an unsigned integer that must not exceed 2^53-1 [ID-4]. */
+  safeInteger(field: string): number {
+    const buf = this.buf;
+    let pos = this.pos;
+    const end = this.end;
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (pos >= end) throw malformed("truncated varint");
+      const b = buf[pos++]!;
+      result += (b & 0x7f) * scale;
+      scale *= 0x80;
+      if (b < 0x80) {
+        this.pos = pos;
+        if (result > MAX_REQUEST_ID) {
+          throw new ProtocolError("ID-4", `${field} above 2^53-1`);
+        }
+        return result;
+      }
+    }
+    throw malformed("varint longer than 10 bytes");
+  }
+
+  /** Reads a length prefix and returns the end of the bytes it announces. */
+  lengthEnd(): number {
+    const n = this.uint32();
+    const stop = this.pos + n;
+    if (stop > this.end) throw malformed("length-delimited field runs past the header");
+    return stop;
+  }
+
+  string(): string {
+    const stop = this.lengthEnd();
+    const text = readCachedUtf8(this.buf, this.pos, stop);
+    if (text === undefined) throw malformed("string field is not valid UTF-8");
+    this.pos = stop;
+    return text;
+  }
+
+  /** A view into the header bytes, not a copy. */
+  bytes(): Uint8Array {
+    const stop = this.lengthEnd();
+    const value = this.buf.subarray(this.pos, stop);
+    this.pos = stop;
+    return value;
+  }
+
+  /** Skips one field of the given wire type whose tag was just read. */
+  skip(wireType: number, fieldNo: number, depth: number): void {
+    switch (wireType) {
+      case 0:
+        this.uint32();
+        return;
+      case 1:
+        this.advance(8);
+        return;
+      case 2:
+        this.pos = this.lengthEnd();
+        return;
+      case 5:
+        this.advance(4);
+        return;
+      case 3: {
+        if (depth >= MAX_GROUP_DEPTH) throw malformed("groups nested too deeply");
+        for (;;) {
+          const tag = this.tag();
+          const innerType = tag & 7;
+          const innerNo = tag >>> 3;
+          if (innerType === 4) {
+            if (innerNo !== fieldNo) throw malformed("end group tag does not match");
+            return;
+          }
+          this.skip(innerType, innerNo, depth + 1);
+        }
+      }
+      default:
+        throw malformed(`unexpected wire type ${wireType} for field ${fieldNo}`);
+    }
+  }
+
+  advance(n: number): void {
+    if (this.pos + n > this.end) throw malformed("fixed-size field runs past the header");
+    this.pos += n;
+  }
+
+  /** Reads a tag; rejects field number 0 and tags over 32 bits. */
+  tag(): number {
+    const start = this.pos;
+    const tag = this.uint32();
+    if (this.pos - start > 5) throw malformed("tag longer than 5 bytes");
+    if (tag >>> 3 === 0) throw malformed("field number 0");
+    return tag;
+  }
+}
+
+function readEntry(reader: HeaderReader): MetadataEntry {
+  const stop = reader.lengthEnd();
+  const outerEnd = reader.end;
+  reader.end = stop;
+  let key = "";
+  let value: Uint8Array = EMPTY;
+  const buf = reader.buf;
+  while (reader.pos < stop) {
+    let tag = buf[reader.pos]!;
+    if (tag >= 0x08 && tag < 0x80) reader.pos++;
+    else tag = reader.tag();
+    if (tag === TAG_ENTRY_KEY) key = reader.string();
+    else if (tag === TAG_ENTRY_VALUE) value = reader.bytes();
+    else {
+      checkUnknown(tag, 2);
+      reader.skip(tag & 7, tag >>> 3, 0);
+    }
+  }
+  reader.end = outerEnd;
+  return { key, value };
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Rejects a known field number carried with the wrong wire type [FRAME-6]. */
+function checkUnknown(tag: number, knownFields: number): void {
+  const fieldNo = tag >>> 3;
+  if (fieldNo <= knownFields) throw malformed(`field ${fieldNo} has wire type ${tag & 7}`);
+}
+
+/**
+ * Decodes the header in `buf[start, end)`. Throws a ProtocolError citing
+ * [FRAME-6] (or [ID-4]) when the bytes are not a valid FrameHeader; never
+ * throws anything else. Unknown fields are skipped [FRAME-11]. Metadata
+ * values are views into `buf`, not copies.
+ */
+export function decodeHeader(buf: Uint8Array, start: number, end: number): FrameHeader {
+  const reader = new HeaderReader(buf, start, end);
+  const header: FrameHeader = {
+    type: 0,
+    requestId: 0,
+    bodySize: 0,
+    service: "",
+    method: "",
+    callMode: 0,
+    timeoutMs: undefined,
+    metadata: [],
+    keys: [],
+    compression: 0,
+    dispatchCode: 0,
+    dispatchMessage: "",
+    appCode: 0,
+    appMessage: "",
+  };
+  while (reader.pos < end) {
+    // Fast path: every known tag is one byte.
+    let tag = buf[reader.pos]!;
+    if (tag >= 0x08 && tag < 0x80) reader.pos++;
+    else tag = reader.tag();
+    switch (tag) {
+      case TAG_TYPE:
+        header.type = (reader.uint32() | 0) as FrameType;
+        break;
+      case TAG_REQUEST_ID:
+        header.requestId = reader.safeInteger("request id");
+        break;
+      case TAG_BODY_SIZE:
+        header.bodySize = reader.uint32();
+        break;
+      case TAG_SERVICE:
+        header.service = reader.string();
+        break;
+      case TAG_METHOD:
+        header.method = reader.string();
+        break;
+      case TAG_CALL_MODE:
+        header.callMode = (reader.uint32() | 0) as CallMode;
+        break;
+      case TAG_TIMEOUT_MS:
+        header.timeoutMs = reader.uint32();
+        break;
+      case TAG_METADATA:
+        header.metadata.push(readEntry(reader));
+        break;
+      case TAG_KEYS:
+        header.keys.push(reader.string());
+        break;
+      case TAG_COMPRESSION:
+        header.compression = (reader.uint32() | 0) as Compression;
+        break;
+      case TAG_DISPATCH_CODE:
+        header.dispatchCode = (reader.uint32() | 0) as DispatchCode;
+        break;
+      case TAG_DISPATCH_MESSAGE:
+        header.dispatchMessage = reader.string();
+        break;
+      case TAG_APP_CODE:
+        header.appCode = reader.uint32();
+        break;
+      case TAG_APP_MESSAGE:
+        header.appMessage = reader.string();
+        break;
+      default:
+        checkUnknown(tag, 14);
+        reader.skip(tag & 7, tag >>> 3, 0);
+    }
+  }
+  return header;
+}

@@ -1,0 +1,210 @@
+// The hand header codec against protobuf-es, both directions, and its
+// handling of malformed headers. Cites [FRAME-1] [FRAME-6] [FRAME-11] [ID-4] [CONV-1].
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import fc from "fast-check";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FrameHeaderSchema } from "../src/gen/strata/v1/frame_pb.ts";
+import { decodeHeader, encodeHeader, ProtocolError } from "../src/wire/index.ts";
+import { anyHeader } from "./support/arbitraries.ts";
+import { checkProperty } from "./support/property.ts";
+import { comparable, fromProto, hex, toProto } from "./support/proto-convert.ts";
+
+const test = suite("header codec");
+
+function decodeAll(bytes: Uint8Array) {
+  return decodeHeader(bytes, 0, bytes.length);
+}
+
+function expectProtocolError(bytes: Uint8Array, requirement: string): void {
+  try {
+    decodeAll(bytes);
+  } catch (error) {
+    assert.ok(ProtocolError.is(error), `expected a ProtocolError, got ${String(error)}`);
+    assert.is((error as ProtocolError).requirement, requirement, (error as Error).message);
+    return;
+  }
+  assert.unreachable(`decoding ${hex(bytes)} should fail with [${requirement}]`);
+}
+
+test("[FRAME-1] hand encoding equals protobuf-es toBinary, byte for byte", () => {
+  checkProperty(
+    fc.property(anyHeader, (header) => {
+      const hand = encodeHeader(header);
+      const reference = toBinary(FrameHeaderSchema, toProto(header));
+      assert.is(hex(hand), hex(reference));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test("[FRAME-1] hand decoding of protobuf-es output equals protobuf-es fromBinary", () => {
+  checkProperty(
+    fc.property(anyHeader, (header) => {
+      const bytes = toBinary(FrameHeaderSchema, toProto(header));
+      const hand = decodeAll(bytes);
+      const reference = fromProto(fromBinary(FrameHeaderSchema, bytes));
+      assert.equal(comparable(hand), comparable(reference));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test("[FRAME-1] round trip keeps every field of a well-formed header", () => {
+  checkProperty(
+    fc.property(anyHeader, (header) => {
+      assert.equal(comparable(decodeAll(encodeHeader(header))), comparable(header));
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+/** One field of a header, encoded alone: what a sender could write in any order. */
+const fieldChunk = anyHeader.chain((header) => {
+  const single = (patch: object) => toBinary(FrameHeaderSchema, toProto({ ...emptyHeader(), ...patch } as never));
+  return fc.constantFrom(
+    single({ type: header.type }),
+    single({ requestId: header.requestId }),
+    single({ bodySize: header.bodySize }),
+    single({ service: header.service }),
+    single({ method: header.method }),
+    single({ callMode: header.callMode }),
+    single({ timeoutMs: header.timeoutMs ?? 5 }),
+    single({ metadata: header.metadata.slice(0, 1) }),
+    single({ keys: header.keys.slice(0, 1) }),
+    single({ compression: header.compression }),
+    single({ dispatchCode: header.dispatchCode }),
+    single({ dispatchMessage: header.dispatchMessage }),
+    single({ appCode: header.appCode }),
+    single({ appMessage: header.appMessage }),
+    Uint8Array.of(0x08, 0x00), // a default written explicitly
+    Uint8Array.of(0x22, 0x00),
+  );
+});
+
+/** An unknown field (numbers 15 and up) of any wire type, groups included. */
+const unknownField = fc
+  .tuple(fc.integer({ min: 15, max: 5000 }), fc.integer({ min: 0, max: 3 }), fc.uint8Array({ maxLength: 12 }))
+  .map(([fieldNo, kind, payload]) => {
+    const tag = (wireType: number) => varint(fieldNo * 8 + wireType);
+    switch (kind) {
+      case 0:
+        return concat(tag(0), varint(payload.length * 1000));
+      case 1:
+        return concat(tag(1), Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8));
+      case 2:
+        return concat(tag(2), varint(payload.length), payload);
+      default:
+        // A group holding one varint field, then its matching end tag.
+        return concat(tag(3), Uint8Array.of(0x08, 0x01), tag(4));
+    }
+  });
+
+function emptyHeader() {
+  return {
+    type: 0, requestId: 0, bodySize: 0, service: "", method: "", callMode: 0, timeoutMs: undefined,
+    metadata: [], keys: [], compression: 0, dispatchCode: 0, dispatchMessage: "", appCode: 0, appMessage: "",
+  };
+}
+
+function varint(value: number): Uint8Array {
+  const out: number[] = [];
+  while (value > 0x7f) {
+    out.push((value % 0x80) | 0x80);
+    value = Math.floor(value / 0x80);
+  }
+  out.push(value);
+  return Uint8Array.from(out);
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let pos = 0;
+  for (const part of parts) {
+    out.set(part, pos);
+    pos += part.length;
+  }
+  return out;
+}
+
+test("[FRAME-11] fields in any order, repeated, mixed with unknown fields: same result as protobuf-es", () => {
+  checkProperty(
+    fc.property(fc.array(fc.oneof(fieldChunk, unknownField), { maxLength: 20 }), (chunks) => {
+      const bytes = concat(...chunks);
+      const reference = fromProto(fromBinary(FrameHeaderSchema, bytes));
+      assert.equal(comparable(decodeAll(bytes)), comparable(reference));
+    }),
+    { numRuns: 1500 },
+  );
+});
+
+test("[FRAME-6] every malformed-header class is a ProtocolError citing FRAME-6", () => {
+  const cases: Array<[string, number[]]> = [
+    ["truncated varint", [0x10, 0x80]],
+    ["truncated tag", [0x80]],
+    ["string longer than the header", [0x22, 0x05, 0x61]],
+    ["known field with the wrong wire type", [0x0d, 1, 2, 3, 4]],
+    ["field number 0", [0x00, 0x01]],
+    ["wire type 6", [0x0e]],
+    ["wire type 7", [0x0f]],
+    ["end group without start", [0x7c]],
+    ["group whose end tag does not match", [0x7b, 0x84, 0x01]],
+    ["unterminated group", [0x7b, 0x08, 0x01]],
+    ["invalid UTF-8 in service", [0x22, 0x02, 0xc3, 0x28]],
+    ["lone surrogate encoded in UTF-8", [0x2a, 0x03, 0xed, 0xa0, 0x80]],
+    ["varint longer than 10 bytes", [0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]],
+    ["metadata entry with a truncated value", [0x42, 0x04, 0x12, 0x05, 0x61, 0x62]],
+    ["metadata entry whose key has the wrong wire type", [0x42, 0x02, 0x08, 0x01]],
+  ];
+  for (const [name, bytes] of cases) {
+    try {
+      decodeAll(Uint8Array.from(bytes));
+      assert.unreachable(`${name} should not decode`);
+    } catch (error) {
+      assert.ok(ProtocolError.is(error), `${name}: ${String(error)}`);
+      assert.is((error as ProtocolError).requirement, "FRAME-6", `${name}: ${(error as Error).message}`);
+    }
+  }
+});
+
+test("[ID-4] a request id above 2^53-1 is rejected; 2^53-1 itself is accepted", () => {
+  const max = concat(Uint8Array.of(0x10), varint(Number.MAX_SAFE_INTEGER));
+  assert.is(decodeAll(max).requestId, Number.MAX_SAFE_INTEGER);
+  // 2^53, written as protobuf would: 7-bit groups of the exact value.
+  const over = Uint8Array.of(0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10);
+  expectProtocolError(over, "ID-4");
+  const maxUint64 = Uint8Array.of(0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01);
+  expectProtocolError(maxUint64, "ID-4");
+});
+
+test("[FRAME-6] random bytes either decode or fail with a ProtocolError, never anything else", () => {
+  checkProperty(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      try {
+        decodeAll(bytes);
+      } catch (error) {
+        assert.ok(ProtocolError.is(error), `unexpected ${String(error)} for ${hex(bytes)}`);
+      }
+    }),
+    { numRuns: 5000 },
+  );
+});
+
+test("[FRAME-6] a header cut short inside a field never decodes as something else silently", () => {
+  checkProperty(
+    fc.property(anyHeader, fc.nat(), (header, cut) => {
+      const service = header.service + "svc";
+      const bytes = encodeHeader({ ...header, service });
+      // Fields are written in number order: type, request id, body size, then service.
+      const start = encodeHeader({ type: header.type, requestId: header.requestId, bodySize: header.bodySize }).length;
+      assert.is(bytes[start], 0x22);
+      const length = new TextEncoder().encode(service).length;
+      fc.pre(length < 0x80);
+      const at = start + 2 + (cut % length);
+      expectProtocolError(bytes.subarray(0, at), "FRAME-6");
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test.run();

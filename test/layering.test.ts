@@ -1,0 +1,51 @@
+// Architecture rules that keep src/ portable: src/wire imports nothing from
+// the layers above it, and no core file names a runtime (only transport
+// files may). See ../shared/STYLE.md "Layout that shows the architecture".
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+
+const test = suite("layering");
+const root = new URL("..", import.meta.url).pathname;
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sourceFiles(path) : path.endsWith(".ts") ? [path] : [];
+  });
+}
+
+function imports(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  return [...text.matchAll(/(?:import|export)[^'"]*?from\s*["']([^"']+)["']/g)].map((m) => m[1]!);
+}
+
+test("src/wire imports only itself, the generated schema and @bufbuild/protobuf", () => {
+  for (const file of sourceFiles(join(root, "src/wire"))) {
+    for (const spec of imports(file)) {
+      const ok = spec.startsWith("./") || spec.startsWith("../gen/") || spec.startsWith("@bufbuild/protobuf");
+      assert.ok(ok, `${relative(root, file)} imports ${spec}`);
+    }
+  }
+});
+
+test("relative imports carry an explicit .ts extension (Deno needs it)", () => {
+  for (const file of sourceFiles(join(root, "src"))) {
+    for (const spec of imports(file)) {
+      if (spec.startsWith(".")) assert.ok(spec.endsWith(".ts"), `${relative(root, file)} imports ${spec}`);
+    }
+  }
+});
+
+test("no core file names a runtime: node:*, Deno, Bun or WebSocket", () => {
+  for (const file of sourceFiles(join(root, "src"))) {
+    if (/\/transport\//.test(file)) continue;
+    const text = readFileSync(file, "utf8").replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, "");
+    for (const word of [/["']node:/, /\bDeno\./, /\bBun\./, /\bWebSocket\b/]) {
+      assert.not.ok(word.test(text), `${relative(root, file)} mentions ${word}`);
+    }
+  }
+});
+
+test.run();

@@ -1,0 +1,22 @@
+// Runs every test/*.test.ts in one process with uvu, on whichever runtime
+// executes this file (Node via tsx, Bun, Deno). Optional arguments filter
+// test files by substring.
+import { readdirSync } from "node:fs";
+
+const dir = new URL(".", import.meta.url);
+const filters = (globalThis.process?.argv ?? []).slice(2).filter((a) => !a.startsWith("-"));
+const files = readdirSync(dir)
+  .filter((name) => name.endsWith(".test.ts"))
+  .filter((name) => filters.length === 0 || filters.some((f) => name.includes(f)))
+  .sort();
+
+const g = globalThis as { UVU_DEFER?: number; UVU_QUEUE?: unknown[][]; UVU_INDEX?: number };
+g.UVU_DEFER = 1;
+g.UVU_QUEUE = [];
+for (const [index, name] of files.entries()) {
+  g.UVU_QUEUE.push([name]);
+  g.UVU_INDEX = index;
+  await import(new URL(name, dir).href);
+}
+const { exec } = await import("uvu");
+await exec();
