@@ -37,7 +37,7 @@ test("[HELLO-4] a HELLO body that does not decode is a protocol error", () => {
       assert.unreachable("decoded");
     } catch (error) {
       assert.ok(ProtocolError.is(error));
-      assert.is((error as ProtocolError).requirement, "HELLO-4");
+      assert.is((error as ProtocolError).code, "HELLO-4");
     }
   }
 });
@@ -67,8 +67,8 @@ test("[DRAIN-1] a Goaway survives encoding, ids up to 2^53-1", () => {
 
 test("[ID-4] a GOAWAY last request id above 2^53-1 is a protocol error", () => {
   const body = toBinary(GoawaySchema, create(GoawaySchema, { lastRequestId: 2n ** 53n }));
-  assert.throws(() => decodeGoaway(body), (e: unknown) => (e as ProtocolError).requirement === "ID-4");
-  assert.throws(() => decodeGoaway(Uint8Array.of(0x1a, 0x09)), (e: unknown) => (e as ProtocolError).requirement === "DRAIN-1");
+  assert.throws(() => decodeGoaway(body), (e: unknown) => (e as ProtocolError).code === "ID-4");
+  assert.throws(() => decodeGoaway(Uint8Array.of(0x1a, 0x09)), (e: unknown) => (e as ProtocolError).code === "DRAIN-11");
 });
 
 test.run();

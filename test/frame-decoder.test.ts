@@ -62,7 +62,7 @@ function expectViolation(chunks: Uint8Array[], requirement: string, limits: Fram
     decoder.end();
   } catch (error) {
     assert.ok(ProtocolError.is(error), `expected a ProtocolError, got ${String(error)}`);
-    assert.is((error as ProtocolError).requirement, requirement, (error as Error).message);
+    assert.is((error as ProtocolError).code, requirement, (error as Error).message);
     return error as ProtocolError;
   }
   throw new assert.Assertion({ message: `expected a violation of [${requirement}]`, generated: false, operator: "throws" } as never);
@@ -133,6 +133,25 @@ test("[FRAME-13] encodeFrames is the concatenation of encodeFrame", () => {
   );
 });
 
+test("[FRAME-1] frames of every size stay intact when later frames are encoded (shared buffers)", () => {
+  checkProperty(
+    fc.property(
+      fc.array(fc.tuple(validFrame, fc.integer({ min: 0, max: 20000 })), { minLength: 20, maxLength: 60 }),
+      (cases) => {
+        // Bodies up to 20000 bytes make the encoder cross its 64 KiB buffer slabs many times.
+        const frames = cases.map(([frame, size]) => {
+          const body = frame.header.type === FrameType.PING ? frame.body : new Uint8Array(size).map((_, i) => (i * 31 + size) & 0xff);
+          return { header: { ...frame.header, bodySize: body.length }, body };
+        });
+        const encoded = frames.map((f) => encodeFrame(f.header, f.body));
+        const decoded = encoded.flatMap((bytes) => decodeChunks([bytes], { maxHeaderSize: 4096, maxBodySize: 1 << 20 }));
+        same(decoded, frames);
+      },
+    ),
+    { numRuns: 30 },
+  );
+});
+
 test("[FRAME-4] header size 0 is a protocol error", () => {
   const error = expectViolation([u32be(0)], "FRAME-4");
   assert.is(error.goawayCode, GoawayCode.PROTOCOL_ERROR);
@@ -145,7 +164,7 @@ test("[FRAME-5] header size over the limit fails from the 4 size bytes alone, be
       decoder.push(u32be(size));
       assert.unreachable("no error after the size prefix");
     } catch (error) {
-      assert.is((error as ProtocolError).requirement, "FRAME-5");
+      assert.is((error as ProtocolError).code, "FRAME-5");
       assert.is((error as ProtocolError).goawayCode, GoawayCode.FRAME_TOO_LARGE);
     }
     assert.is(decoder.buffered, 0, "nothing buffered after the failure");
@@ -182,7 +201,7 @@ test("[FRAME-10] body size over the limit fails right after the header, before a
     decoder.push(rawFrame(header));
     assert.unreachable("no error after the header");
   } catch (error) {
-    assert.is((error as ProtocolError).requirement, "FRAME-10");
+    assert.is((error as ProtocolError).code, "FRAME-10");
     assert.is((error as ProtocolError).goawayCode, GoawayCode.FRAME_TOO_LARGE);
   }
   const huge = encodeHeader({ type: FrameType.REQUEST, requestId: 1, bodySize: 0xffffffff });
@@ -207,7 +226,7 @@ test("[FRAME-12] EOF inside a frame, at every position, is reported and the part
       decoder.end();
       assert.unreachable(`no error for EOF after ${cut} bytes`);
     } catch (error) {
-      assert.is((error as ProtocolError).requirement, "FRAME-12");
+      assert.is((error as ProtocolError).code, "FRAME-12");
     }
     assert.is(delivered.length, 0);
   }
@@ -244,7 +263,7 @@ test("frames before a violation in the same chunk are delivered; afterwards the 
     first = error;
   }
   assert.is(delivered.length, 1);
-  assert.is((first as ProtocolError).requirement, "FRAME-4");
+  assert.is((first as ProtocolError).code, "FRAME-4");
   assert.throws(() => decoder.push(good), (e: unknown) => e === first);
   assert.is(delivered.length, 1);
 });

@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FrameHeaderSchema } from "../src/gen/strata/v1/frame_pb.ts";
 import { decodeHeader, encodeHeader, ProtocolError } from "../src/wire/index.ts";
-import { anyHeader } from "./support/arbitraries.ts";
+import { anyHeader, anyHeaderLoneSurrogates } from "./support/arbitraries.ts";
 import { checkProperty } from "./support/property.ts";
 import { comparable, fromProto, hex, toProto } from "./support/proto-convert.ts";
 
@@ -21,15 +21,15 @@ function expectProtocolError(bytes: Uint8Array, requirement: string): void {
     decodeAll(bytes);
   } catch (error) {
     assert.ok(ProtocolError.is(error), `expected a ProtocolError, got ${String(error)}`);
-    assert.is((error as ProtocolError).requirement, requirement, (error as Error).message);
+    assert.is((error as ProtocolError).code, requirement, (error as Error).message);
     return;
   }
   assert.unreachable(`decoding ${hex(bytes)} should fail with [${requirement}]`);
 }
 
-test("[FRAME-1] hand encoding equals protobuf-es toBinary, byte for byte", () => {
+test("[FRAME-1] [CONV-1] hand encoding equals protobuf-es toBinary, byte for byte, lone surrogates included", () => {
   checkProperty(
-    fc.property(anyHeader, (header) => {
+    fc.property(anyHeaderLoneSurrogates, (header) => {
       const hand = encodeHeader(header);
       const reference = toBinary(FrameHeaderSchema, toProto(header));
       assert.is(hex(hand), hex(reference));
@@ -162,7 +162,7 @@ test("[FRAME-6] every malformed-header class is a ProtocolError citing FRAME-6",
       assert.unreachable(`${name} should not decode`);
     } catch (error) {
       assert.ok(ProtocolError.is(error), `${name}: ${String(error)}`);
-      assert.is((error as ProtocolError).requirement, "FRAME-6", `${name}: ${(error as Error).message}`);
+      assert.is((error as ProtocolError).code, "FRAME-6", `${name}: ${(error as Error).message}`);
     }
   }
 });

@@ -41,7 +41,7 @@ export function encodeGoaway(info: GoawayInfo): Uint8Array {
 }
 
 /**
- * Decodes the body of a GOAWAY frame; a ProtocolError citing [DRAIN-1] when
+ * Decodes the body of a GOAWAY frame; a ProtocolError citing [DRAIN-11] when
  * it does not decode, [ID-4] when the last request id is above 2^53-1.
  */
 export function decodeGoaway(body: Uint8Array): GoawayInfo {
@@ -49,7 +49,7 @@ export function decodeGoaway(body: Uint8Array): GoawayInfo {
   try {
     goaway = fromBinary(GoawaySchema, body);
   } catch (error) {
-    throw new ProtocolError("DRAIN-1", `GOAWAY body does not decode: ${(error as Error).message}`);
+    throw new ProtocolError("DRAIN-11", `GOAWAY body does not decode: ${(error as Error).message}`);
   }
   if (goaway.lastRequestId > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new ProtocolError("ID-4", "GOAWAY last request id above 2^53-1");

@@ -4,19 +4,21 @@ const brand = Symbol.for("strata-rpc.ProtocolError");
 
 /**
  * A violation of the wire protocol found while decoding or validating bytes
- * from a peer. `requirement` names the violated requirement id of
- * spec/protocol.md (e.g. "FRAME-5"), `goawayCode` the code the receiver sends
- * in its GOAWAY before closing. Implements the connection-error procedure of
+ * from a peer. `code` is the violated requirement id of spec/protocol.md
+ * (e.g. "FRAME-5"), `goawayCode` the code the receiver sends in its GOAWAY
+ * before closing; the message starts with the id in brackets, as the GOAWAY
+ * message must [DRAIN-7]. Supports the connection-error procedure of
  * [FRAME-14].
  */
 export class ProtocolError extends Error {
   override name = "ProtocolError";
-  readonly requirement: string;
+  /** The violated requirement id, e.g. "FRAME-5". */
+  readonly code: string;
   readonly goawayCode: GoawayCode;
 
-  constructor(requirement: string, message: string, goawayCode: GoawayCode = GoawayCode.PROTOCOL_ERROR) {
-    super(`[${requirement}] ${message}`);
-    this.requirement = requirement;
+  constructor(code: string, message: string, goawayCode: GoawayCode = GoawayCode.PROTOCOL_ERROR) {
+    super(`[${code}] ${message}`);
+    this.code = code;
     this.goawayCode = goawayCode;
     Object.defineProperty(this, brand, { value: true });
   }

@@ -1,9 +1,9 @@
 // Generators of frame structures for property tests: structures first, bytes
 // later, so that shrinking yields small readable counterexamples.
 import fc from "fast-check";
-import type { FrameHeader, MetadataEntry } from "../../src/wire/index.ts";
+import type { FrameHeader } from "../../src/wire/index.ts";
 
-/** Strings that stress UTF-8: ASCII, BMP, astral characters and lone surrogates. */
+/** Strings that stress UTF-8: ASCII, BMP, astral characters and lone surrogates, short and long. */
 export const anyString: fc.Arbitrary<string> = fc
   .array(
     fc.oneof(
@@ -12,7 +12,7 @@ export const anyString: fc.Arbitrary<string> = fc
       { weight: 1, arbitrary: fc.integer({ min: 0x10000, max: 0x10ffff }).map((c) => String.fromCodePoint(c)) },
       { weight: 1, arbitrary: fc.constantFrom("\ud800", "\udfff", " ", "\t", "\n", "é", "😀") },
     ),
-    { maxLength: 40 },
+    { maxLength: 60 },
   )
   .map((parts) => parts.join(""));
 
@@ -32,28 +32,31 @@ const requestId = fc.oneof(
   { weight: 2, arbitrary: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }) },
 );
 
-export const metadataEntry: fc.Arbitrary<MetadataEntry> = fc.record({
-  key: wellFormedString,
-  value: fc.uint8Array({ maxLength: 40 }),
-});
+/** Any header the proto allows, with every field free and strings drawn from `text`. */
+export function headerWith(text: fc.Arbitrary<string>): fc.Arbitrary<FrameHeader> {
+  return fc.record({
+    type: int32Enum,
+    requestId,
+    bodySize: uint32,
+    service: text,
+    method: text,
+    callMode: int32Enum,
+    timeoutMs: fc.option(uint32, { nil: undefined }),
+    metadata: fc.array(fc.record({ key: text, value: fc.uint8Array({ maxLength: 40 }) }), { maxLength: 4 }),
+    keys: fc.array(text, { maxLength: 4 }),
+    compression: int32Enum,
+    dispatchCode: int32Enum,
+    dispatchMessage: text,
+    appCode: uint32,
+    appMessage: text,
+  }) as fc.Arbitrary<FrameHeader>;
+}
 
-/** Any header the proto allows, with every field free. */
-export const anyHeader: fc.Arbitrary<FrameHeader> = fc.record({
-  type: int32Enum,
-  requestId,
-  bodySize: uint32,
-  service: wellFormedString,
-  method: wellFormedString,
-  callMode: int32Enum,
-  timeoutMs: fc.option(uint32, { nil: undefined }),
-  metadata: fc.array(metadataEntry, { maxLength: 4 }),
-  keys: fc.array(wellFormedString, { maxLength: 4 }),
-  compression: int32Enum,
-  dispatchCode: int32Enum,
-  dispatchMessage: wellFormedString,
-  appCode: uint32,
-  appMessage: wellFormedString,
-}) as fc.Arbitrary<FrameHeader>;
+/** Any header whose strings survive a round trip (valid UTF-16). */
+export const anyHeader: fc.Arbitrary<FrameHeader> = headerWith(wellFormedString);
+
+/** Any header, strings including lone surrogates (encoded as U+FFFD, like TextEncoder). */
+export const anyHeaderLoneSurrogates: fc.Arbitrary<FrameHeader> = headerWith(anyString);
 
 /** Types of frames the decoder accepts, with request ids that fit them [ID-2]. */
 export const validFrame: fc.Arbitrary<{ header: FrameHeader; body: Uint8Array }> = fc
