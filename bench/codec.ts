@@ -7,6 +7,14 @@ import { FrameHeaderSchema } from "../src/gen/strata/v1/frame_pb.ts";
 import { CallMode, decodeHeader, encodeFrame, encodeHeader, FrameType, type FrameHeaderInit } from "../src/wire/index.ts";
 
 const smoke = process.argv.includes("--smoke");
+
+/** Which runtime runs this benchmark: the same file runs on Node (tsx), Bun and Deno. */
+function runtimeName(): string {
+  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
+  if (g.Bun) return `Bun ${g.Bun.version}`;
+  if (g.Deno) return `Deno ${g.Deno.version.deno}`;
+  return `Node ${process.version}`;
+}
 const utf8 = new TextEncoder();
 
 /** A typical request header: 16-char service, 8-char method, 64-bit id, timeout, two metadata entries. */
@@ -62,7 +70,7 @@ function measure(fn: () => void): number {
 const results: Record<string, number> = {};
 for (const [name, fn] of Object.entries(cases)) results[name] = measure(fn);
 
-console.log(`Header codec, ${bytes.length}-byte request header, ${process.release.name} ${process.version}${smoke ? " (smoke run: figures are meaningless)" : ""}`);
+console.log(`Header codec, ${bytes.length}-byte request header, ${runtimeName()}${smoke ? " (smoke run: figures are meaningless)" : ""}`);
 console.log("case                          ns/op");
 for (const [name, ns] of Object.entries(results)) console.log(`${name.padEnd(28)} ${ns.toFixed(1).padStart(7)}`);
 const ratio = (a: string, b: string) => (results[b]! / results[a]!).toFixed(1);

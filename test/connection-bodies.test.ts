@@ -42,6 +42,17 @@ test("[HELLO-4] a HELLO body that does not decode is a protocol error", () => {
   }
 });
 
+test("[HELLO-4] [FRAME-6] a known Hello field with the wrong wire type is undecodable, though protobuf-es accepts it", () => {
+  for (const bytes of [[0x0a, 0x01, 0x05], [0x48, 0x00], [0x0d, 1, 2, 3, 4], [0x88, 0x80, 0x80, 0x80, 0x10, 0x01]]) {
+    assert.throws(() => decodeHello(Uint8Array.from(bytes)), (e: unknown) => (e as ProtocolError).code === "HELLO-4", `${bytes}`);
+  }
+  // Both encodings of the repeated enum are valid: packed and one value per tag.
+  assert.equal(decodeHello(Uint8Array.of(0x3a, 0x01, 0x01)).compression, [Compression.GZIP]);
+  assert.equal(decodeHello(Uint8Array.of(0x38, 0x01)).compression, [Compression.GZIP]);
+  // Unknown fields are skipped.
+  assert.is(decodeHello(Uint8Array.of(0xa0, 0x06, 0x01, 0x08, 0x80, 0x40)).maxHeaderSize, 8192);
+});
+
 test("[HELLO-6] [LIMIT-1] zero means the default; values below the baseline count as the baseline", () => {
   assert.equal(resolveFrameLimits({ maxHeaderSize: 0, maxBodySize: 0 }), DEFAULT_LIMITS);
   assert.equal(resolveFrameLimits({ maxHeaderSize: 1, maxBodySize: 1 }), BASELINE_LIMITS);
@@ -65,10 +76,13 @@ test("[DRAIN-1] a Goaway survives encoding, ids up to 2^53-1", () => {
   );
 });
 
-test("[ID-4] a GOAWAY last request id above 2^53-1 is a protocol error", () => {
+test("[DRAIN-11] [ID-4] an undecodable GOAWAY body, or one whose last request id is above 2^53-1, is a protocol error", () => {
   const body = toBinary(GoawaySchema, create(GoawaySchema, { lastRequestId: 2n ** 53n }));
-  assert.throws(() => decodeGoaway(body), (e: unknown) => (e as ProtocolError).code === "ID-4");
-  assert.throws(() => decodeGoaway(Uint8Array.of(0x1a, 0x09)), (e: unknown) => (e as ProtocolError).code === "DRAIN-11");
+  const isDrain11 = (e: unknown) => (e as ProtocolError).code === "DRAIN-11";
+  assert.throws(() => decodeGoaway(body), isDrain11);
+  assert.throws(() => decodeGoaway(Uint8Array.of(0x1a, 0x09)), isDrain11);
+  assert.throws(() => decodeGoaway(Uint8Array.of(0x0a, 0x01, 0x05)), isDrain11); // last_request_id as bytes
+  assert.throws(() => decodeGoaway(Uint8Array.of(0x18, 0x01)), isDrain11); // message as a varint
 });
 
 test.run();

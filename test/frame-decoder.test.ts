@@ -8,6 +8,7 @@ import fc from "fast-check";
 import {
   BASELINE_LIMITS,
   createFrameDecoder,
+  DEFAULT_LIMITS,
   encodeFrame,
   encodeFrames,
   encodeHeader,
@@ -227,6 +228,7 @@ test("[FRAME-12] EOF inside a frame, at every position, is reported and the part
       assert.unreachable(`no error for EOF after ${cut} bytes`);
     } catch (error) {
       assert.is((error as ProtocolError).code, "FRAME-12");
+      assert.is((error as ProtocolError).goawayCode, undefined, "a lost connection sends no GOAWAY");
     }
     assert.is(delivered.length, 0);
   }
@@ -246,10 +248,11 @@ test("[PING-1] a PING payload over 64 bytes is a protocol error; 64 is fine", ()
   assert.is(decodeChunks([encodeFrame({ type: FrameType.PING }, new Uint8Array(64))]).length, 1);
 });
 
-test("[LIMIT-1] without declared limits the decoder applies the baseline", () => {
+test("[HELLO-6] without limits the decoder enforces those a HELLO with zeros declares", () => {
   const decoder = createFrameDecoder({ onFrame: () => {} });
-  assert.equal(decoder.limits, BASELINE_LIMITS);
-  expectViolation([u32be(BASELINE_LIMITS.maxHeaderSize + 1)], "FRAME-5", BASELINE_LIMITS);
+  assert.equal(decoder.limits, DEFAULT_LIMITS);
+  decoder.push(encodeFrame({ type: FrameType.PING, service: "x".repeat(BASELINE_LIMITS.maxHeaderSize) }));
+  expectViolation([u32be(DEFAULT_LIMITS.maxHeaderSize + 1)], "FRAME-5", DEFAULT_LIMITS);
 });
 
 test("frames before a violation in the same chunk are delivered; afterwards the decoder stays failed", () => {

@@ -167,14 +167,25 @@ test("[FRAME-6] every malformed-header class is a ProtocolError citing FRAME-6",
   }
 });
 
-test("[ID-4] a request id above 2^53-1 is rejected; 2^53-1 itself is accepted", () => {
+test("[ID-4] [FRAME-6] a request id above 2^53-1 makes the header undecodable; 2^53-1 itself is accepted", () => {
   const max = concat(Uint8Array.of(0x10), varint(Number.MAX_SAFE_INTEGER));
   assert.is(decodeAll(max).requestId, Number.MAX_SAFE_INTEGER);
   // 2^53, written as protobuf would: 7-bit groups of the exact value.
   const over = Uint8Array.of(0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10);
-  expectProtocolError(over, "ID-4");
+  expectProtocolError(over, "FRAME-6");
   const maxUint64 = Uint8Array.of(0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01);
-  expectProtocolError(maxUint64, "ID-4");
+  expectProtocolError(maxUint64, "FRAME-6");
+});
+
+test("[FRAME-6] a tag value above 2^32-1 is undecodable; uint32 fields keep their low 32 bits", () => {
+  // 88 80 80 80 10 is the type tag (0x08) plus 2^32: not a valid tag.
+  expectProtocolError(Uint8Array.of(0x88, 0x80, 0x80, 0x80, 0x10, 0x01), "FRAME-6");
+  // The largest valid tag: field 2^29-1, wire type 0; skipped as unknown.
+  assert.is(decodeAll(Uint8Array.of(0xf8, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x08, 0x02)).type, 2);
+  // body_size written as 2^32 + 5 reads as 5, as in every protobuf implementation.
+  const bodySize = concat(Uint8Array.of(0x18), varint(2 ** 32 + 5));
+  assert.is(decodeAll(bodySize).bodySize, 5);
+  assert.is(fromBinary(FrameHeaderSchema, bodySize).bodySize, 5);
 });
 
 test("[FRAME-6] random bytes either decode or fail with a ProtocolError, never anything else", () => {

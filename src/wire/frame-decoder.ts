@@ -1,13 +1,13 @@
 import { FrameType, GoawayCode } from "../gen/strata/v1/frame_pb.ts";
 import { allocateBytes } from "./byte-pool.ts";
 import { decodeHeader } from "./header-codec.ts";
-import { BASELINE_LIMITS, MAX_PING_PAYLOAD, type FrameLimits } from "./limits.ts";
+import { DEFAULT_LIMITS, MAX_PING_PAYLOAD, type FrameLimits } from "./limits.ts";
 import { ProtocolError } from "./protocol-error.ts";
 import { frameTypeName, type Frame, type FrameHeader } from "./frame-header.ts";
 
 /** Options of a frame decoder. */
 export interface FrameDecoderOptions {
-  /** The limits this receiver declared; the baseline when omitted [LIMIT-1]. */
+  /** The limits this receiver declared; when omitted, those a HELLO with zeros declares [HELLO-6]. */
   limits?: FrameLimits;
   /** Called with each whole frame, in order. */
   onFrame: (frame: Frame) => void;
@@ -86,7 +86,7 @@ export class FrameDecoder {
   private failure: unknown;
 
   constructor(options: FrameDecoderOptions) {
-    this.limits = options.limits ?? BASELINE_LIMITS;
+    this.limits = options.limits ?? DEFAULT_LIMITS;
     this.onFrame = options.onFrame;
   }
 
@@ -113,7 +113,9 @@ export class FrameDecoder {
 
   /**
    * Signals the end of the stream. Throws a ProtocolError citing [FRAME-12]
-   * when it cuts a frame short: the partial frame is discarded, never acted on.
+   * when it cuts a frame short: the partial frame is discarded, never acted
+   * on, and no GOAWAY follows (its goawayCode is undefined): the connection
+   * is lost, not in error.
    */
   end(): void {
     if (this.failure !== undefined) throw this.failure;
@@ -121,7 +123,7 @@ export class FrameDecoder {
     if (buffered > 0 || this.state !== State.size) {
       this.state = State.failed;
       this.partial = EMPTY;
-      this.failure = new ProtocolError("FRAME-12", `stream ended inside a frame (${buffered} bytes of it received)`);
+      this.failure = new ProtocolError("FRAME-12", `stream ended inside a frame (${buffered} bytes of it received)`, null);
       throw this.failure;
     }
   }

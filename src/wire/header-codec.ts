@@ -5,10 +5,9 @@
 // unknown fields skipped [FRAME-11].
 
 import type { CallMode, Compression, DispatchCode, FrameType } from "../gen/strata/v1/frame_pb.ts";
-import { ProtocolError } from "./protocol-error.ts";
-import { MAX_REQUEST_ID } from "./limits.ts";
+import { malformed, ProtoReader } from "./proto-reader.ts";
 import { utf8Length, writeUtf8 } from "./utf8.ts";
-import { cachedUtf8Bytes, MAX_CACHED_STRING, readCachedUtf8 } from "./string-cache.ts";
+import { cachedUtf8Bytes, MAX_CACHED_STRING } from "./string-cache.ts";
 import { abandonSlab, allocateBytes, commitSlab, MAX_IN_PLACE, slabOffset, writableSlab } from "./byte-pool.ts";
 import type { FrameHeader, FrameHeaderInit, MetadataEntry } from "./frame-header.ts";
 
@@ -310,146 +309,7 @@ export function copyFromScratch(buf: Uint8Array, pos: number, size: number): voi
 
 // ---- decoding -------------------------------------------------------------
 
-/** Maximum nesting of unknown groups skipped, as in protobuf-es. */
-const MAX_GROUP_DEPTH = 100;
-
-function malformed(detail: string): ProtocolError {
-  return new ProtocolError("FRAME-6", `header does not decode: ${detail}`);
-}
-
-/** A cursor over one header's bytes; every read checks the end. */
-class HeaderReader {
-  buf: Uint8Array;
-  pos: number;
-  end: number;
-
-  constructor(buf: Uint8Array, pos: number, end: number) {
-    this.buf = buf;
-    this.pos = pos;
-    this.end = end;
-  }
-
-  /** Reads a varint and returns its low 32 bits, unsigned (protobuf uint32 semantics). */
-  uint32(): number {
-    const buf = this.buf;
-    let pos = this.pos;
-    const end = this.end;
-    if (pos < end) {
-      const b = buf[pos]!;
-      if (b < 0x80) {
-        this.pos = pos + 1;
-        return b;
-      }
-    }
-    let result = 0;
-    for (let shift = 0; shift < 70; shift += 7) {
-      if (pos >= end) throw malformed("truncated varint");
-      const b = buf[pos++]!;
-      if (shift < 32) result |= (b & 0x7f) << shift;
-      if (b < 0x80) {
-        this.pos = pos;
-        return result >>> 0;
-      }
-    }
-    throw malformed("varint longer than 10 bytes");
-  }
-
-  /** Reads a varint as an unsigned integer that must not exceed 2^53-1 [ID-4]. */
-  safeInteger(field: string): number {
-    const buf = this.buf;
-    let pos = this.pos;
-    const end = this.end;
-    let result = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (pos >= end) throw malformed("truncated varint");
-      const b = buf[pos++]!;
-      result += (b & 0x7f) * scale;
-      scale *= 0x80;
-      if (b < 0x80) {
-        this.pos = pos;
-        if (result > MAX_REQUEST_ID) {
-          throw new ProtocolError("ID-4", `${field} above 2^53-1`);
-        }
-        return result;
-      }
-    }
-    throw malformed("varint longer than 10 bytes");
-  }
-
-  /** Reads a length prefix and returns the end of the bytes it announces. */
-  lengthEnd(): number {
-    const n = this.uint32();
-    const stop = this.pos + n;
-    if (stop > this.end) throw malformed("length-delimited field runs past the header");
-    return stop;
-  }
-
-  string(): string {
-    const stop = this.lengthEnd();
-    const text = readCachedUtf8(this.buf, this.pos, stop);
-    if (text === undefined) throw malformed("string field is not valid UTF-8");
-    this.pos = stop;
-    return text;
-  }
-
-  /** A view into the header bytes, not a copy. */
-  bytes(): Uint8Array {
-    const stop = this.lengthEnd();
-    const value = this.buf.subarray(this.pos, stop);
-    this.pos = stop;
-    return value;
-  }
-
-  /** Skips one field of the given wire type whose tag was just read. */
-  skip(wireType: number, fieldNo: number, depth: number): void {
-    switch (wireType) {
-      case 0:
-        this.uint32();
-        return;
-      case 1:
-        this.advance(8);
-        return;
-      case 2:
-        this.pos = this.lengthEnd();
-        return;
-      case 5:
-        this.advance(4);
-        return;
-      case 3: {
-        if (depth >= MAX_GROUP_DEPTH) throw malformed("groups nested too deeply");
-        for (;;) {
-          const tag = this.tag();
-          const innerType = tag & 7;
-          const innerNo = tag >>> 3;
-          if (innerType === 4) {
-            if (innerNo !== fieldNo) throw malformed("end group tag does not match");
-            return;
-          }
-          this.skip(innerType, innerNo, depth + 1);
-        }
-      }
-      default:
-        throw malformed(`unexpected wire type ${wireType} for field ${fieldNo}`);
-    }
-  }
-
-  advance(n: number): void {
-    if (this.pos + n > this.end) throw malformed("fixed-size field runs past the header");
-    this.pos += n;
-  }
-
-  /** Reads a tag; rejects field number 0 and tags over 32 bits. */
-  tag(): number {
-    const start = this.pos;
-    const tag = this.uint32();
-    if (this.pos - start > 5) throw malformed("tag longer than 5 bytes");
-    if (tag >>> 3 === 0) throw malformed("field number 0");
-    return tag;
-  }
-}
-
-function readEntry(reader: HeaderReader): MetadataEntry {
+function readEntry(reader: ProtoReader): MetadataEntry {
   const stop = reader.lengthEnd();
   const outerEnd = reader.end;
   reader.end = stop;
@@ -479,14 +339,16 @@ function checkUnknown(tag: number, knownFields: number): void {
   if (fieldNo <= knownFields) throw malformed(`field ${fieldNo} has wire type ${tag & 7}`);
 }
 
+const ID_FIELD = "request id";
+
 /**
  * Decodes the header in `buf[start, end)`. Throws a ProtocolError citing
- * [FRAME-6] (or [ID-4]) when the bytes are not a valid FrameHeader; never
+ * [FRAME-6] when the bytes are not a valid FrameHeader; never
  * throws anything else. Unknown fields are skipped [FRAME-11]. Metadata
  * values are views into `buf`, not copies.
  */
 export function decodeHeader(buf: Uint8Array, start: number, end: number): FrameHeader {
-  const reader = new HeaderReader(buf, start, end);
+  const reader = new ProtoReader(buf, start, end);
   const header: FrameHeader = {
     type: 0,
     requestId: 0,
@@ -513,7 +375,7 @@ export function decodeHeader(buf: Uint8Array, start: number, end: number): Frame
         header.type = (reader.uint32() | 0) as FrameType;
         break;
       case TAG_REQUEST_ID:
-        header.requestId = reader.safeInteger("request id");
+        header.requestId = reader.safeInteger(ID_FIELD);
         break;
       case TAG_BODY_SIZE:
         header.bodySize = reader.uint32();

@@ -14,12 +14,17 @@ export class ProtocolError extends Error {
   override name = "ProtocolError";
   /** The violated requirement id, e.g. "FRAME-5". */
   readonly code: string;
-  readonly goawayCode: GoawayCode;
+  /**
+   * The code of the GOAWAY to send before closing; undefined when none is
+   * sent because the stream has already ended [FRAME-12].
+   */
+  readonly goawayCode: GoawayCode | undefined;
 
-  constructor(code: string, message: string, goawayCode: GoawayCode = GoawayCode.PROTOCOL_ERROR) {
+  /** `goawayCode` null: the stream has ended, no GOAWAY is sent [FRAME-12]. */
+  constructor(code: string, message: string, goawayCode: GoawayCode | null = GoawayCode.PROTOCOL_ERROR) {
     super(`[${code}] ${message}`);
     this.code = code;
-    this.goawayCode = goawayCode;
+    this.goawayCode = goawayCode ?? undefined;
     Object.defineProperty(this, brand, { value: true });
   }
 

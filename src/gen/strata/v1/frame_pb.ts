@@ -22,8 +22,8 @@ export const file_strata_v1_frame: GenFile = /*@__PURE__*/
 /**
  * FrameHeader is the protobuf header of every frame, encoded after the
  * 4-byte big-endian header size [FRAME-1]. One flat message serves all frame
- * types; a field that a frame type does not use MUST be ignored by the
- * receiver [FRAME-11].
+ * types; a receiver ignores the fields a frame type does not use
+ * [FRAME-11].
  *
  * @generated from message strata.v1.FrameHeader
  */
@@ -166,8 +166,8 @@ export const MetadataEntrySchema: GenMessage<MetadataEntry> = /*@__PURE__*/
 
 /**
  * Hello is the body of a HELLO frame: what the sender accepts and offers
- * [HELLO-1]. Every limit is what the sender is willing to receive; zero means
- * "the default" [HELLO-6].
+ * [HELLO-1]. Every limit is what the sender is willing to receive; a zero
+ * means what the "0 means" column of the spec's limits table says [HELLO-6].
  *
  * @generated from message strata.v1.Hello
  */
@@ -187,7 +187,7 @@ export type Hello = Message<"strata.v1.Hello"> & {
   maxBodySize: number;
 
   /**
-   * Server: requests it will run at once on this connection; 0 = no limit [LIMIT-5].
+   * Server: requests of this connection it runs or queues at once; 0 = no limit [LIMIT-5].
    *
    * @generated from field: uint32 max_concurrent_requests = 3;
    */
@@ -203,14 +203,14 @@ export type Hello = Message<"strata.v1.Hello"> & {
 
   /**
    * The sender pings when it has received nothing for this long; 0 = it
-   * does not ping [PING-4].
+   * does not ping, which a client never declares [PING-4].
    *
    * @generated from field: uint32 ping_interval_ms = 5;
    */
   pingIntervalMs: number;
 
   /**
-   * The peer MUST NOT ping the sender more often than this [PING-6].
+   * The peer pings the sender no more often than this [PING-6].
    *
    * @generated from field: uint32 min_ping_interval_ms = 6;
    */
@@ -252,8 +252,8 @@ export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
  */
 export type Goaway = Message<"strata.v1.Goaway"> & {
   /**
-   * The highest request id the sender will process; requests above it were
-   * not processed [DRAIN-2].
+   * The highest request id the sender received; requests above it were not
+   * processed [DRAIN-2] [DRAIN-17].
    *
    * @generated from field: uint64 last_request_id = 1;
    */
@@ -267,8 +267,9 @@ export type Goaway = Message<"strata.v1.Goaway"> & {
   code: GoawayCode;
 
   /**
-   * A human-readable explanation; for errors it starts with the violated
-   * requirement id, e.g. "[FRAME-4] header size 0" [DRAIN-7].
+   * A human-readable explanation; for errors it starts with the id of the
+   * requirement that mandates the close, e.g. "[FRAME-4] header size 0"
+   * [DRAIN-7].
    *
    * @generated from field: string message = 3;
    */
@@ -361,7 +362,7 @@ export const FrameType = {
 
   /**
    * The final answer to a request; its body is the method's output or,
-   * when the status is not OK, an ErrorDetails [STATUS-1].
+   * when the status is not OK, empty or an ErrorDetails [STATUS-1] [STATUS-9].
    *
    * @generated from enum value: FRAME_TYPE_RESPONSE = 3;
    */
@@ -524,7 +525,8 @@ export const DispatchCode = {
   UNKNOWN_METHOD: 2,
 
   /**
-   * The body could not be decoded as the method's input. Processed: no.
+   * The body could not be decoded as the method's input, or a compressed
+   * body does not decompress [COMP-6]. Processed: no.
    *
    * @generated from enum value: DISPATCH_CODE_INVALID_ARGUMENT = 3;
    */
@@ -601,7 +603,8 @@ export const DispatchCode = {
   HANDLER_CRASHED: 13,
 
   /**
-   * The handler's output exceeds the client's body limit. Processed: yes.
+   * The response (header or body) would exceed the client's declared limits
+   * [LIMIT-4]. Processed: yes.
    *
    * @generated from enum value: DISPATCH_CODE_RESPONSE_TOO_LARGE = 14;
    */
@@ -671,7 +674,7 @@ export const GoawayCode = {
   TOO_MANY_PINGS: 4,
 
   /**
-   * The handshake did not complete in time.
+   * The client's HELLO did not arrive in time [HELLO-5].
    *
    * @generated from enum value: GOAWAY_CODE_HANDSHAKE_TIMEOUT = 5;
    */

@@ -1,0 +1,159 @@
+// Reading protobuf binary encoding with every check the spec asks for
+// [FRAME-6]: bounds, varint length, tag range, wire types of skipped fields
+// and group nesting.
+
+import { MAX_REQUEST_ID } from "./limits.ts";
+import { ProtocolError } from "./protocol-error.ts";
+import { readCachedUtf8 } from "./string-cache.ts";
+
+/** Maximum nesting of unknown groups skipped, as in protobuf-es. */
+const MAX_GROUP_DEPTH = 100;
+
+/** The error for bytes that are not a valid message [FRAME-6]. */
+export function malformed(detail: string): ProtocolError {
+  return new ProtocolError("FRAME-6", `message does not decode: ${detail}`);
+}
+
+/**
+ * A cursor over protobuf bytes (a frame header, or a HELLO or GOAWAY body);
+ * every read checks the end, and every malformation throws a ProtocolError
+ * citing [FRAME-6].
+ */
+export class ProtoReader {
+  buf: Uint8Array;
+  pos: number;
+  end: number;
+
+  constructor(buf: Uint8Array, pos: number, end: number) {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+  }
+
+  /** Reads a varint and returns its low 32 bits, unsigned (protobuf uint32 semantics). */
+  uint32(): number {
+    const buf = this.buf;
+    let pos = this.pos;
+    const end = this.end;
+    if (pos < end) {
+      const b = buf[pos]!;
+      if (b < 0x80) {
+        this.pos = pos + 1;
+        return b;
+      }
+    }
+    let result = 0;
+    for (let shift = 0; shift < 70; shift += 7) {
+      if (pos >= end) throw malformed("truncated varint");
+      const b = buf[pos++]!;
+      if (shift < 32) result |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        this.pos = pos;
+        return result >>> 0;
+      }
+    }
+    throw malformed("varint longer than 10 bytes");
+  }
+
+  /** Reads a varint as an unsigned integer that must not exceed 2^53-1 [ID-4]. */
+  safeInteger(field: string): number {
+    const buf = this.buf;
+    let pos = this.pos;
+    const end = this.end;
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (pos >= end) throw malformed("truncated varint");
+      const b = buf[pos++]!;
+      result += (b & 0x7f) * scale;
+      scale *= 0x80;
+      if (b < 0x80) {
+        this.pos = pos;
+        // Ids beyond 2^53-1 make the message undecodable (ID-4).
+        if (result > MAX_REQUEST_ID) throw malformed(`${field} above 2^53-1`);
+        return result;
+      }
+    }
+    throw malformed("varint longer than 10 bytes");
+  }
+
+  /** Reads a length prefix and returns the end of the bytes it announces. */
+  lengthEnd(): number {
+    const n = this.uint32();
+    const stop = this.pos + n;
+    if (stop > this.end) throw malformed("length-delimited field runs past the header");
+    return stop;
+  }
+
+  string(): string {
+    const stop = this.lengthEnd();
+    const text = readCachedUtf8(this.buf, this.pos, stop);
+    if (text === undefined) throw malformed("string field is not valid UTF-8");
+    this.pos = stop;
+    return text;
+  }
+
+  /** A view into the header bytes, not a copy. */
+  bytes(): Uint8Array {
+    const stop = this.lengthEnd();
+    const value = this.buf.subarray(this.pos, stop);
+    this.pos = stop;
+    return value;
+  }
+
+  /** Skips one field of the given wire type whose tag was just read. */
+  skip(wireType: number, fieldNo: number, depth: number): void {
+    switch (wireType) {
+      case 0:
+        this.uint32();
+        return;
+      case 1:
+        this.advance(8);
+        return;
+      case 2:
+        this.pos = this.lengthEnd();
+        return;
+      case 5:
+        this.advance(4);
+        return;
+      case 3: {
+        if (depth >= MAX_GROUP_DEPTH) throw malformed("groups nested too deeply");
+        for (;;) {
+          const tag = this.tag();
+          const innerType = tag & 7;
+          const innerNo = tag >>> 3;
+          if (innerType === 4) {
+            if (innerNo !== fieldNo) throw malformed("end group tag does not match");
+            return;
+          }
+          this.skip(innerType, innerNo, depth + 1);
+        }
+      }
+      default:
+        throw malformed(`unexpected wire type ${wireType} for field ${fieldNo}`);
+    }
+  }
+
+  advance(n: number): void {
+    if (this.pos + n > this.end) throw malformed("fixed-size field runs past the header");
+    this.pos += n;
+  }
+
+  /** Reads a tag; rejects field number 0 and tag values above 2^32-1. */
+  tag(): number {
+    const buf = this.buf;
+    let tag = 0;
+    for (let i = 0; i < 5; i++) {
+      if (this.pos >= this.end) throw malformed("truncated tag");
+      const b = buf[this.pos++]!;
+      tag |= (b & 0x7f) << (7 * i);
+      if (b < 0x80) {
+        if (i === 4 && b > 0x0f) throw malformed("tag value above 2^32-1");
+        tag >>>= 0;
+        if (tag >>> 3 === 0) throw malformed("field number 0");
+        return tag;
+      }
+    }
+    throw malformed("tag longer than 5 bytes");
+  }
+}
