@@ -1,0 +1,30 @@
+import type { MetadataEntry } from "../wire/index.ts";
+
+/**
+ * What a handler knows about the request it serves: its id, metadata, keys,
+ * deadline and an AbortSignal that fires on deadline, CANCEL or disconnect
+ * [DEADLINE-4] [CANCEL-2] [DRAIN-9].
+ */
+export interface HandlerContext {
+  readonly requestId: number;
+  readonly service: string;
+  readonly method: string;
+  /** Request metadata, in the order sent, duplicates kept [META-1]. */
+  readonly metadata: readonly MetadataEntry[];
+  /** Ordering keys of the request [KEYS-1]. */
+  readonly keys: readonly string[];
+  /** The peer's address, e.g. "127.0.0.1:53012". */
+  readonly peer: string;
+  /** Fires when the handler should stop: deadline passed, CANCEL, connection gone. */
+  readonly signal: AbortSignal;
+  /** Milliseconds until the deadline (0 when passed), or undefined without one [DEADLINE-2]. */
+  remainingMs(): number | undefined;
+  /** Metadata to send with the response; the handler may append to it [META-1]. */
+  readonly responseMetadata: MetadataEntry[];
+}
+
+/** Returns the first value of metadata key `key` as text, or undefined [META-1]. */
+export function metadataText(metadata: readonly MetadataEntry[], key: string): string | undefined {
+  const entry = metadata.find((e) => e.key === key);
+  return entry === undefined ? undefined : new TextDecoder().decode(entry.value);
+}

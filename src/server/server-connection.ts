@@ -1,0 +1,514 @@
+// One accepted connection, server side: preface, hello, requests, pings,
+// drain and close, exactly as spec/protocol.md sections 3 to 11 say.
+
+import { toBinary, create } from "@bufbuild/protobuf";
+import {
+  CallMode,
+  Compression,
+  createFrameDecoder,
+  decodeGoaway,
+  decodeHello,
+  DispatchCode,
+  encodeFrame,
+  encodeGoaway,
+  encodePreface,
+  FrameType,
+  GoawayCode,
+  httpRefusal,
+  PREFACE_SIZE,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  readPreface,
+  resolveFrameLimits,
+  type Frame,
+  type FrameDecoder,
+  type FrameHeader,
+  type FrameLimits,
+  type MetadataEntry,
+} from "../wire/index.ts";
+import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
+import { dispatchCodeName, RpcError } from "../status/index.ts";
+import type { Transport } from "../transport/index.ts";
+import type { HandlerContext } from "./handler-context.ts";
+import type { ServiceRegistry } from "./service-registry.ts";
+import type { StatsCollector } from "./server-stats.ts";
+
+/** Settings every connection of a server shares. */
+export interface ConnectionSettings {
+  /** What this server declared in its HELLO. */
+  readonly limits: FrameLimits;
+  readonly idleTimeoutMs: number;
+  readonly maxConcurrentRequests: number;
+  readonly handshakeTimeoutMs: number;
+  /** Put handler error messages in dispatch_message (off: a fixed safe message) [STATUS-5]. */
+  readonly exposeHandlerErrors: boolean;
+  /** The preface and HELLO frame the server sends, encoded once. */
+  readonly greeting: Uint8Array;
+}
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  readonly registry: ServiceRegistry;
+  readonly stats: StatsCollector;
+  /** Takes a server-wide request slot; false when the server is at its limit [LIMIT-5]. */
+  acquireSlot(): boolean;
+  releaseSlot(): void;
+  /** Called once when the connection is gone. */
+  closed(connection: ServerConnection): void;
+}
+
+const State = { preface: 0, hello: 1, open: 2, draining: 3, closed: 4 } as const;
+type State = (typeof State)[keyof typeof State];
+
+const METADATA_KEY = /^[a-z0-9._-]{1,128}$/;
+const MAX_KEYS = 16;
+const MAX_KEY_BYTES = 256;
+const utf8 = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/** One request between admission and its end. */
+interface InFlight {
+  readonly controller: AbortController;
+  readonly oneway: boolean;
+  /** Set once a RESPONSE was sent or the caller no longer wants one. */
+  answered: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+function now(): number {
+  return performance.now();
+}
+
+/** The server side of one connection [PREFACE-2] [HELLO-1] [FRAME-14] [DRAIN-2]. */
+export class ServerConnection {
+  private state: State = State.preface;
+  private readonly transport: Transport;
+  private readonly settings: ConnectionSettings;
+  private readonly host: ConnectionHost;
+  private prefaceBytes = EMPTY;
+  private readonly decoder: FrameDecoder;
+  private clientLimits: FrameLimits | undefined;
+  /** The highest request id received [ID-3] [FRAME-14]. */
+  private lastRequestId = 0;
+  private goawayLastId: number | undefined;
+  private clientSentGoaway = false;
+  private readonly inFlight = new Map<number, InFlight>();
+  /** Unary and acked requests still owed a RESPONSE. */
+  private owed = 0;
+  private lastByteAt = now();
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  private graceTimer: ReturnType<typeof setTimeout> | undefined;
+  private readingPaused = false;
+
+  constructor(transport: Transport, settings: ConnectionSettings, host: ConnectionHost) {
+    this.transport = transport;
+    this.settings = settings;
+    this.host = host;
+    this.decoder = createFrameDecoder({ limits: settings.limits, onFrame: (frame) => this.onFrame(frame) });
+  }
+
+  /** The peer's address. */
+  get peer(): string {
+    return this.transport.peer;
+  }
+
+  /** Starts reading; one handshake timer runs from here [PREFACE-6] [HELLO-5]. */
+  start(): void {
+    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), this.settings.handshakeTimeoutMs);
+    this.transport.start({
+      data: (chunk) => this.onData(chunk),
+      closed: (error) => this.onTransportClosed(error),
+      drain: () => this.onDrain(),
+    });
+  }
+
+  /**
+   * Starts a drain: GOAWAY(NO_ERROR) with the highest received id, finish
+   * what was received, close when nothing is owed or the grace period ends
+   * [DRAIN-2] [DRAIN-4] [DRAIN-10].
+   */
+  drain(graceMs: number): void {
+    if (this.state === State.preface || this.state === State.hello) {
+      this.finish();
+      return;
+    }
+    if (this.state !== State.open) return;
+    this.state = State.draining;
+    this.goawayLastId = this.lastRequestId;
+    this.sendGoaway(GoawayCode.NO_ERROR, "server is shutting down");
+    this.graceTimer = setTimeout(() => this.finish(), graceMs);
+    this.closeIfDrained();
+  }
+
+  /** Closes at once: running handlers are signalled, nothing more is sent. */
+  destroy(): void {
+    this.abortAll("server closed the connection");
+    this.finish(false);
+  }
+
+  private onData(chunk: Uint8Array): void {
+    if (this.state === State.closed) return;
+    this.lastByteAt = now();
+    try {
+      if (this.state === State.preface) {
+        const rest = this.readPreface(chunk);
+        if (rest === undefined || rest.length === 0) return;
+        chunk = rest;
+      }
+      this.decoder.push(chunk);
+    } catch (error) {
+      this.onProtocolError(error);
+    }
+  }
+
+  /** Handles preface bytes; returns the bytes after the preface, or undefined to wait or stop [PREFACE-2]. */
+  private readPreface(chunk: Uint8Array): Uint8Array | undefined {
+    const needed = PREFACE_SIZE - this.prefaceBytes.length;
+    const joined = new Uint8Array(this.prefaceBytes.length + Math.min(needed, chunk.length));
+    joined.set(this.prefaceBytes);
+    joined.set(chunk.subarray(0, needed), this.prefaceBytes.length);
+    const result = readPreface(joined);
+    switch (result.kind) {
+      case "incomplete":
+        this.prefaceBytes = joined;
+        return undefined;
+      case "http":
+        this.transport.write(httpRefusal());
+        this.finish();
+        return undefined;
+      case "tls":
+      case "foreign":
+        this.finish();
+        return undefined;
+      case "preface":
+        if (result.version !== PROTOCOL_VERSION) {
+          // Our highest version, then close [PREFACE-4].
+          this.transport.write(encodePreface(PROTOCOL_VERSION));
+          this.finish();
+          return undefined;
+        }
+        this.prefaceBytes = EMPTY;
+        this.state = State.hello;
+        this.transport.write(this.settings.greeting);
+        return chunk.subarray(needed);
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    if (this.state === State.closed) return;
+    const { header, body } = frame;
+    if (this.state === State.hello) {
+      if (header.type !== FrameType.HELLO) {
+        throw new ProtocolError("HELLO-2", "the first frame after the preface must be HELLO");
+      }
+      const hello = decodeHello(body);
+      this.clientLimits = resolveFrameLimits(hello);
+      clearTimeout(this.handshakeTimer);
+      this.state = State.open;
+      this.armIdleTimer();
+      return;
+    }
+    switch (header.type) {
+      case FrameType.REQUEST:
+        this.onRequest(header, body);
+        return;
+      case FrameType.CANCEL:
+        this.onCancel(header.requestId);
+        return;
+      case FrameType.PING:
+        // Echo the payload; the body may be a view into the chunk, so copy [PING-2].
+        this.write(encodeFrame({ type: FrameType.PONG }, body.slice()));
+        return;
+      case FrameType.PONG:
+        return; // no PING of ours is outstanding [PING-3]
+      case FrameType.GOAWAY:
+        decodeGoaway(body); // checked, then its last id is ignored [DRAIN-13]
+        this.clientSentGoaway = true;
+        return;
+      case FrameType.HELLO:
+        throw new ProtocolError("HELLO-2", "a second HELLO");
+      case FrameType.RESPONSE:
+      case FrameType.ACK:
+        throw new ProtocolError("FRAME-17", `a client does not send ${header.type === FrameType.ACK ? "ACK" : "RESPONSE"}`);
+      default:
+        return; // unknown type: skipped [FRAME-9]
+    }
+  }
+
+  private onRequest(header: FrameHeader, body: Uint8Array): void {
+    const id = header.requestId;
+    if (id <= this.lastRequestId) {
+      throw new ProtocolError("ID-3", `request id ${id} is not above the previous one, ${this.lastRequestId}`);
+    }
+    if (this.clientSentGoaway) throw new ProtocolError("DRAIN-13", "REQUEST after the client's GOAWAY");
+    this.lastRequestId = id;
+    const receivedAt = now();
+    const stats = this.host.stats;
+    stats.requestsTotal++;
+    const oneway = header.callMode === CallMode.ONEWAY;
+    const name = `${header.service}/${header.method}`;
+    const reject = (code: DispatchCode, message: string): void => {
+      stats.recordRejected(name, dispatchCodeName(code));
+      if (!oneway) this.sendResponse(id, { dispatchCode: code, dispatchMessage: message }, EMPTY); // oneway: dropped [CALL-5]
+    };
+
+    // Admission checks, in the order of spec section 7.5.
+    if (header.callMode !== CallMode.UNARY && !oneway && header.callMode !== CallMode.ACKED) {
+      return reject(DispatchCode.INVALID_REQUEST, `unknown call mode ${header.callMode} [CALL-1]`);
+    }
+    if (header.service === "" || header.method === "") {
+      return reject(DispatchCode.INVALID_REQUEST, "service and method must not be empty [CALL-2]");
+    }
+    const badKey = header.metadata.find((e) => !METADATA_KEY.test(e.key));
+    if (badKey !== undefined) {
+      return reject(DispatchCode.INVALID_REQUEST, `invalid metadata key ${JSON.stringify(badKey.key)} [META-2]`);
+    }
+    if (header.keys.length > MAX_KEYS || header.keys.some((k) => k === "" || utf8.encode(k).length > MAX_KEY_BYTES)) {
+      return reject(DispatchCode.INVALID_REQUEST, "keys must be 1 to 16 keys of 1 to 256 bytes [KEYS-1]");
+    }
+    if (header.keys.length > 0) {
+      return reject(DispatchCode.UNSUPPORTED, "this server does not implement keyed-dispatch [KEYS-2]");
+    }
+    if (header.compression !== Compression.IDENTITY) {
+      return reject(DispatchCode.UNSUPPORTED, `compression ${header.compression} is not listed in this server's HELLO [COMP-4]`);
+    }
+    if (this.goawayLastId !== undefined && id > this.goawayLastId) {
+      return reject(DispatchCode.SHUTTING_DOWN, `the server is draining; request ${id} is above last_request_id ${this.goawayLastId} [DRAIN-8]`);
+    }
+    const deadline = header.timeoutMs === undefined ? undefined : receivedAt + header.timeoutMs;
+    if (deadline !== undefined && deadline <= now()) {
+      return reject(DispatchCode.DEADLINE_EXPIRED, "the deadline passed before the handler started [DEADLINE-3]");
+    }
+    const service = this.host.registry.service(header.service);
+    if (service === undefined) return reject(DispatchCode.UNKNOWN_SERVICE, `unknown service ${JSON.stringify(header.service)}`);
+    const method = service.get(header.method);
+    if (method === undefined) {
+      return reject(DispatchCode.UNKNOWN_METHOD, `unknown method ${JSON.stringify(header.method)} in ${header.service}`);
+    }
+    let input: unknown;
+    try {
+      input = method.decode(body);
+    } catch (error) {
+      return reject(DispatchCode.INVALID_ARGUMENT, `the body is not ${header.service}/${header.method}'s input: ${(error as Error).message}`);
+    }
+    const limit = this.settings.maxConcurrentRequests;
+    if (limit > 0 && this.inFlight.size >= limit) {
+      return reject(DispatchCode.OVERLOADED, `${limit} requests of this connection are in progress [LIMIT-5]`);
+    }
+    if (!this.host.acquireSlot()) {
+      return reject(DispatchCode.OVERLOADED, "the server is at its limit of requests in progress [LIMIT-5]");
+    }
+
+    // Admitted.
+    if (header.callMode === CallMode.ACKED) this.write(encodeFrame({ type: FrameType.ACK, requestId: id }));
+    this.run(header, input, method, deadline, oneway, name);
+  }
+
+  private run(
+    header: FrameHeader,
+    input: unknown,
+    method: { invoke(input: unknown, context: HandlerContext): Promise<Uint8Array> },
+    deadline: number | undefined,
+    oneway: boolean,
+    name: string,
+  ): void {
+    const id = header.requestId;
+    const controller = new AbortController();
+    const entry: InFlight = { controller, oneway, answered: oneway, timer: undefined };
+    this.inFlight.set(id, entry);
+    if (!oneway) this.owed++;
+    const stats = this.host.stats;
+    stats.requestsInFlight++;
+    if (deadline !== undefined) {
+      entry.timer = setTimeout(() => {
+        controller.abort(new DOMException("the deadline passed", "TimeoutError"));
+        // The caller has given up; say so at once rather than when the handler returns [DEADLINE-4].
+        this.answer(id, entry, { dispatchCode: DispatchCode.DEADLINE_EXCEEDED, dispatchMessage: "the deadline passed while the handler ran" }, EMPTY);
+      }, Math.max(0, deadline - now()));
+    }
+    const responseMetadata: MetadataEntry[] = [];
+    const context: HandlerContext = {
+      requestId: id,
+      service: header.service,
+      method: header.method,
+      metadata: header.metadata,
+      keys: header.keys,
+      peer: this.transport.peer,
+      signal: controller.signal,
+      remainingMs: () => (deadline === undefined ? undefined : Math.max(0, deadline - now())),
+      responseMetadata,
+    };
+    const started = now();
+    let promise: Promise<Uint8Array>;
+    try {
+      promise = method.invoke(input, context);
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    promise.then(
+      (output) => {
+        stats.recordCall(name, now() - started, false);
+        this.answer(id, entry, { metadata: responseMetadata }, output);
+      },
+      (error: unknown) => {
+        stats.recordCall(name, now() - started, true);
+        this.answer(id, entry, this.failureHeader(error, responseMetadata), this.failureBody(error));
+      },
+    ).finally(() => {
+      clearTimeout(entry.timer);
+      this.inFlight.delete(id);
+      stats.requestsInFlight--;
+      this.host.releaseSlot();
+      if (!entry.answered && !oneway) {
+        entry.answered = true;
+        this.owed--;
+      }
+      this.closeIfDrained();
+    });
+  }
+
+  /** The RESPONSE header for a handler failure: application or dispatch layer [STATUS-8] [STATUS-11]. */
+  private failureHeader(error: unknown, metadata: MetadataEntry[]): Partial<FrameHeader> {
+    if (RpcError.is(error) && error.layer === "application" && typeof error.code === "number") {
+      return { appCode: error.code, appMessage: error.rawMessage, metadata };
+    }
+    const message = this.settings.exposeHandlerErrors && error instanceof Error ? `handler failed: ${error.message}` : "handler failed";
+    return { dispatchCode: DispatchCode.HANDLER_ERROR, dispatchMessage: message };
+  }
+
+  private failureBody(error: unknown): Uint8Array {
+    if (RpcError.is(error) && error.layer === "application" && error.details.length > 0) {
+      return toBinary(ErrorDetailsSchema, create(ErrorDetailsSchema, { details: error.details }));
+    }
+    return EMPTY;
+  }
+
+  /** Sends the one RESPONSE a request is owed, unless it was answered or abandoned [CALL-3]. */
+  private answer(id: number, entry: InFlight, header: Partial<FrameHeader>, body: Uint8Array): void {
+    if (entry.answered) return;
+    entry.answered = true;
+    this.owed--;
+    this.sendResponse(id, header, body);
+    this.closeIfDrained();
+  }
+
+  private sendResponse(id: number, header: Partial<FrameHeader>, body: Uint8Array): void {
+    if (this.state === State.closed) return;
+    const frame = encodeFrame({ ...header, type: FrameType.RESPONSE, requestId: id }, body);
+    const limits = this.clientLimits!;
+    // Too large for the client: say so instead [LIMIT-4].
+    if (body.length > limits.maxBodySize || frame.length - 4 - body.length > limits.maxHeaderSize) {
+      this.write(encodeFrame({
+        type: FrameType.RESPONSE,
+        requestId: id,
+        dispatchCode: DispatchCode.RESPONSE_TOO_LARGE,
+        dispatchMessage: `the response exceeds the client's limits of ${limits.maxHeaderSize} header and ${limits.maxBodySize} body bytes`,
+      }));
+      return;
+    }
+    this.write(frame);
+  }
+
+  private onCancel(id: number): void {
+    const entry = this.inFlight.get(id);
+    if (entry === undefined || entry.oneway) return; // not in flight: ignored [CANCEL-3]
+    // The caller has forgotten the id; no RESPONSE follows [CANCEL-4].
+    if (!entry.answered) {
+      entry.answered = true;
+      this.owed--;
+    }
+    entry.controller.abort(new DOMException("the caller cancelled the request", "AbortError"));
+    this.closeIfDrained();
+  }
+
+  private write(frame: Uint8Array): void {
+    if (this.state === State.closed) return;
+    // Past the high-water mark, stop reading until the peer catches up,
+    // so a client that never reads cannot grow our memory.
+    if (!this.transport.write(frame) && !this.readingPaused) {
+      this.readingPaused = true;
+      this.transport.pause();
+    }
+  }
+
+  private onDrain(): void {
+    if (this.readingPaused && this.state !== State.closed) {
+      this.readingPaused = false;
+      this.transport.resume();
+    }
+  }
+
+  private armIdleTimer(): void {
+    const idle = this.settings.idleTimeoutMs;
+    if (idle <= 0) return;
+    const wait = Math.max(0, this.lastByteAt + idle - now());
+    this.idleTimer = setTimeout(() => {
+      if (this.state === State.closed) return;
+      if (now() - this.lastByteAt >= idle) {
+        this.sendGoaway(GoawayCode.IDLE_TIMEOUT, `[IDLE-1] no bytes received for ${idle} ms`);
+        this.abortAll("idle timeout");
+        this.finish();
+      } else {
+        this.armIdleTimer();
+      }
+    }, wait + 1);
+  }
+
+  private onHandshakeTimeout(): void {
+    if (this.state === State.preface) {
+      this.finish(); // nothing written [PREFACE-6]
+    } else if (this.state === State.hello) {
+      this.sendGoaway(GoawayCode.HANDSHAKE_TIMEOUT, `[HELLO-5] no HELLO within ${this.settings.handshakeTimeoutMs} ms`);
+      this.finish();
+    }
+  }
+
+  /** Connection error: GOAWAY with the code and id, then close [FRAME-14]. */
+  private onProtocolError(error: unknown): void {
+    if (this.state === State.closed) return;
+    if (!ProtocolError.is(error)) {
+      this.sendGoaway(GoawayCode.INTERNAL_ERROR, "internal error");
+    } else if (error.goawayCode !== undefined) {
+      this.sendGoaway(error.goawayCode, error.message);
+    }
+    this.abortAll("connection error");
+    this.finish();
+  }
+
+  private sendGoaway(code: GoawayCode, message: string): void {
+    const lastRequestId = this.goawayLastId ?? this.lastRequestId;
+    this.write(encodeFrame({ type: FrameType.GOAWAY }, encodeGoaway({ lastRequestId, code, message })));
+  }
+
+  private onTransportClosed(_error?: Error): void {
+    // EOF or reset: unary and acked handlers are signalled; oneway ones run on [DRAIN-9] [DRAIN-15].
+    this.abortAll("the connection closed");
+    this.finish(false);
+  }
+
+  private abortAll(reason: string): void {
+    for (const entry of this.inFlight.values()) {
+      if (entry.oneway) continue;
+      entry.answered = true;
+      entry.controller.abort(new DOMException(reason, "AbortError"));
+    }
+    this.owed = 0;
+  }
+
+  private closeIfDrained(): void {
+    if (this.state === State.draining && this.owed === 0) this.finish();
+  }
+
+  /** Ends the connection once: linger-closes (or destroys) and tells the server. */
+  private finish(linger = true): void {
+    if (this.state === State.closed) return;
+    this.state = State.closed;
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.handshakeTimer);
+    clearTimeout(this.graceTimer);
+    if (linger) this.transport.close();
+    else this.transport.destroy();
+    this.host.closed(this);
+  }
+}

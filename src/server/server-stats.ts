@@ -1,0 +1,78 @@
+// Counters a running server keeps, in the spirit of swoole's server->stats:
+// connections, requests, and per-method counts and latency histograms.
+
+/** Upper bounds of the latency buckets, in milliseconds; the last bucket is unbounded. */
+export const LATENCY_BUCKETS_MS: readonly number[] = [0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+
+/** Counts and latencies of one method. */
+export interface MethodStats {
+  /** Requests that ran the handler. */
+  calls: number;
+  /** Of those, how many ended in an application or dispatch error. */
+  errors: number;
+  /** Requests refused before the handler ran (not processed), by dispatch code name. */
+  rejected: Record<string, number>;
+  /** Count per latency bucket: `latencyBuckets[i]` counts latencies <= LATENCY_BUCKETS_MS[i]; the last entry counts the rest. */
+  latencyBuckets: number[];
+  /** Sum of handler latencies in milliseconds, for the mean. */
+  latencySumMs: number;
+}
+
+/** A snapshot of a server's counters. */
+export interface ServerStats {
+  startedAt: string;
+  connections: { current: number; accepted: number; closed: number };
+  requests: { total: number; inFlight: number };
+  methods: Record<string, MethodStats>;
+}
+
+/** The mutable counters behind `server.stats()`. */
+export class StatsCollector {
+  private readonly startedAt = new Date().toISOString();
+  connectionsCurrent = 0;
+  connectionsAccepted = 0;
+  connectionsClosed = 0;
+  requestsTotal = 0;
+  requestsInFlight = 0;
+  private readonly methods = new Map<string, MethodStats>();
+
+  private method(name: string): MethodStats {
+    let stats = this.methods.get(name);
+    if (stats === undefined) {
+      stats = { calls: 0, errors: 0, rejected: {}, latencyBuckets: new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0), latencySumMs: 0 };
+      this.methods.set(name, stats);
+    }
+    return stats;
+  }
+
+  /** Records a handler run of `name` ("service/method") that took `ms`. */
+  recordCall(name: string, ms: number, failed: boolean): void {
+    const stats = this.method(name);
+    stats.calls++;
+    if (failed) stats.errors++;
+    stats.latencySumMs += ms;
+    let bucket = LATENCY_BUCKETS_MS.findIndex((bound) => ms <= bound);
+    if (bucket < 0) bucket = LATENCY_BUCKETS_MS.length;
+    stats.latencyBuckets[bucket]!++;
+  }
+
+  /** Records a request refused with a not-processed dispatch code. */
+  recordRejected(name: string, code: string): void {
+    const rejected = this.method(name).rejected;
+    rejected[code] = (rejected[code] ?? 0) + 1;
+  }
+
+  /** A copy of every counter. */
+  snapshot(): ServerStats {
+    const methods: Record<string, MethodStats> = {};
+    for (const [name, stats] of this.methods) {
+      methods[name] = { ...stats, rejected: { ...stats.rejected }, latencyBuckets: [...stats.latencyBuckets] };
+    }
+    return {
+      startedAt: this.startedAt,
+      connections: { current: this.connectionsCurrent, accepted: this.connectionsAccepted, closed: this.connectionsClosed },
+      requests: { total: this.requestsTotal, inFlight: this.requestsInFlight },
+      methods,
+    };
+  }
+}

@@ -1,0 +1,174 @@
+// createServer: services, limits and timeouts in; a listening Strata server
+// out, with graceful shutdown and stats.
+
+import { create, toBinary } from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import { HelloSchema } from "../gen/strata/v1/frame_pb.ts";
+import { DEFAULT_LIMITS, encodeFrame, encodePreface, FrameType, type FrameLimits } from "../wire/index.ts";
+import { defaultTransport, type Transport, type TransportFactory, type TransportListener } from "../transport/index.ts";
+import { ServerConnection, type ConnectionSettings } from "./server-connection.ts";
+import { ServiceRegistry, type RawHandler, type ServiceImpl } from "./service-registry.ts";
+import { StatsCollector, type ServerStats } from "./server-stats.ts";
+
+/** Options of createServer; every one has a default. */
+export interface ServerOptions {
+  /** Largest header and body this server accepts; declared in its HELLO [LIMIT-2] [LIMIT-3]. */
+  limits?: Partial<FrameLimits>;
+  /** Close connections that send nothing for this long, after a GOAWAY; 0 = never. Default 60 s [IDLE-1]. */
+  idleTimeoutMs?: number;
+  /** Clients may ping no more often than this; at most half the idle timeout. Default 1 s [PING-6]. */
+  minPingIntervalMs?: number;
+  /** Requests of one connection in progress at once; 0 = no limit. Default 1000 [LIMIT-5]. */
+  maxConcurrentRequests?: number;
+  /** Requests in progress across the server; 0 = no limit. Default 0 [LIMIT-5]. */
+  maxServerRequests?: number;
+  /** The whole handshake must finish within this, from accept. Default 10 s [PREFACE-6] [HELLO-5]. */
+  handshakeTimeoutMs?: number;
+  /** Send handler error messages to callers (never stack traces). Default false [STATUS-5]. */
+  exposeHandlerErrors?: boolean;
+  /** Accept backlog. Default 511. */
+  backlog?: number;
+  /** Outgoing bytes buffered per connection before it stops reading. Default 1 MiB. */
+  highWaterMark?: number;
+  /** How to listen; TCP (node:net) by default. */
+  transport?: TransportFactory;
+}
+
+/** A Strata server: add services, listen, inspect, close. */
+export interface Server {
+  /** Adds a generated service and its handlers. */
+  addService<S extends GenServiceMethods>(service: GenService<S>, impl: ServiceImpl<S>): Server;
+  /** Adds raw byte handlers under a service name. */
+  addRawService(serviceName: string, handlers: Record<string, RawHandler>): Server;
+  /** Listens on "host:port" (port 0 picks one) or "unix:/path"; resolves with the bound address. */
+  listen(address: string): Promise<string>;
+  /**
+   * Stops accepting, sends GOAWAY on every connection, lets requests in
+   * progress finish for up to `graceMs` (default 10 s), then closes [DRAIN-2].
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
+  /** Connections, requests and per-method counters and latency histograms. */
+  stats(): ServerStats;
+  /** On SIGTERM and SIGINT, close gracefully (runtimes with `process.on` only); returns a function that removes the hooks. */
+  closeOnSignals(options?: { graceMs?: number; signals?: string[] }): () => void;
+}
+
+/** Creates a server; see ServerOptions for the defaults. */
+export function createServer(options: ServerOptions = {}): Server {
+  const limits: FrameLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+  const minPingIntervalMs = options.minPingIntervalMs ?? 1000;
+  if (idleTimeoutMs > 0 && minPingIntervalMs > idleTimeoutMs / 2) {
+    throw new RangeError(`minPingIntervalMs (${minPingIntervalMs}) must be at most half of idleTimeoutMs (${idleTimeoutMs}) [IDLE-1]`);
+  }
+  const maxConcurrentRequests = options.maxConcurrentRequests ?? 1000;
+  const hello = toBinary(HelloSchema, create(HelloSchema, {
+    maxHeaderSize: limits.maxHeaderSize,
+    maxBodySize: limits.maxBodySize,
+    maxConcurrentRequests,
+    idleTimeoutMs,
+    minPingIntervalMs,
+    agent: "strata-ts/0.1.0",
+  }));
+  const preface = encodePreface();
+  const helloFrame = encodeFrame({ type: FrameType.HELLO }, hello);
+  const greeting = new Uint8Array(preface.length + helloFrame.length);
+  greeting.set(preface);
+  greeting.set(helloFrame, preface.length);
+  const settings: ConnectionSettings = {
+    limits,
+    idleTimeoutMs,
+    maxConcurrentRequests,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+    exposeHandlerErrors: options.exposeHandlerErrors ?? false,
+    greeting,
+  };
+  const registry = new ServiceRegistry();
+  const stats = new StatsCollector();
+  const connections = new Set<ServerConnection>();
+  const listeners: TransportListener[] = [];
+  const maxServerRequests = options.maxServerRequests ?? 0;
+  let requestsInProgress = 0;
+  let closing: Promise<void> | undefined;
+  let allClosed: (() => void) | undefined;
+
+  const host = {
+    registry,
+    stats,
+    acquireSlot: () => {
+      if (maxServerRequests > 0 && requestsInProgress >= maxServerRequests) return false;
+      requestsInProgress++;
+      return true;
+    },
+    releaseSlot: () => {
+      requestsInProgress--;
+    },
+    closed: (connection: ServerConnection) => {
+      if (!connections.delete(connection)) return;
+      stats.connectionsCurrent--;
+      stats.connectionsClosed++;
+      if (connections.size === 0) allClosed?.();
+    },
+  };
+
+  const accept = (transport: Transport) => {
+    if (closing !== undefined) {
+      transport.destroy();
+      return;
+    }
+    const connection = new ServerConnection(transport, settings, host);
+    connections.add(connection);
+    stats.connectionsCurrent++;
+    stats.connectionsAccepted++;
+    connection.start();
+  };
+
+  const server: Server = {
+    addService(service, impl) {
+      registry.addService(service, impl);
+      return server;
+    },
+    addRawService(name, handlers) {
+      registry.addRawService(name, handlers);
+      return server;
+    },
+    async listen(address) {
+      if (closing !== undefined) throw new Error("the server is closed");
+      const factory = options.transport ?? (await defaultTransport());
+      const listener = await factory.listen(address, { backlog: options.backlog ?? 511, highWaterMark: options.highWaterMark }, accept);
+      listeners.push(listener);
+      return listener.address;
+    },
+    close({ graceMs = 10_000 } = {}) {
+      if (closing !== undefined) return closing;
+      closing = (async () => {
+        await Promise.all(listeners.map((l) => l.close()));
+        if (connections.size === 0) return;
+        const done = new Promise<void>((resolve) => {
+          allClosed = resolve;
+        });
+        for (const connection of [...connections]) connection.drain(graceMs);
+        // A connection whose peer never reads is cut once the grace period has passed.
+        const hardStop = setTimeout(() => {
+          for (const connection of [...connections]) connection.destroy();
+        }, graceMs + 2500);
+        await done;
+        clearTimeout(hardStop);
+      })();
+      return closing;
+    },
+    stats: () => stats.snapshot(),
+    closeOnSignals({ graceMs, signals = ["SIGTERM", "SIGINT"] } = {}) {
+      const proc = (globalThis as { process?: { on(s: string, f: () => void): void; off(s: string, f: () => void): void } }).process;
+      if (proc === undefined) return () => {};
+      const handler = () => {
+        void server.close(graceMs === undefined ? {} : { graceMs });
+      };
+      for (const signal of signals) proc.on(signal, handler);
+      return () => {
+        for (const signal of signals) proc.off(signal, handler);
+      };
+    },
+  };
+  return server;
+}

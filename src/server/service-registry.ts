@@ -1,0 +1,93 @@
+// Which services and methods a server offers: protobuf-es service
+// descriptors with typed handlers, or raw byte handlers for gateways.
+
+import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import type { HandlerContext } from "./handler-context.ts";
+
+/** A typed unary handler: the decoded request in, the response message (or its init shape) out [CALL-3]. */
+export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (
+  request: MessageShape<I>,
+  context: HandlerContext,
+) => MessageInitShape<O> | Promise<MessageInitShape<O>>;
+
+/** Handlers for the methods of a generated service, by their local (camelCase) names. */
+export type ServiceImpl<S extends GenServiceMethods> = {
+  [K in keyof S]?: UnaryHandler<S[K]["input"], S[K]["output"]>;
+};
+
+/** A handler of raw bodies: the request body in, the response body out, for gateways and generic use [CALL-2]. */
+export type RawHandler = (body: Uint8Array, context: HandlerContext) => Uint8Array | Promise<Uint8Array>;
+
+/** One method as the dispatcher sees it: bytes in, bytes out. */
+export interface RegisteredMethod {
+  /** Decodes the body; throws when it is not the method's input [STATUS-4]. */
+  decode(body: Uint8Array): unknown;
+  /** Runs the handler on the decoded input and encodes its output. */
+  invoke(input: unknown, context: HandlerContext): Promise<Uint8Array>;
+}
+
+/** The services of a server, by fully-qualified service name and method name [CALL-2]. */
+export class ServiceRegistry {
+  private readonly services = new Map<string, Map<string, RegisteredMethod>>();
+
+  /** Adds a generated service with its handlers; methods without a handler answer UNKNOWN_METHOD. */
+  addService<S extends GenServiceMethods>(service: GenService<S>, impl: ServiceImpl<S>): this {
+    const methods = this.open(service.typeName);
+    const implementations = impl as Record<string, UnaryHandler<DescMessage, DescMessage> | undefined>;
+    for (const name of Object.keys(implementations)) {
+      if (!(service as DescService).methods.some((m) => m.localName === name)) {
+        throw new TypeError(`${service.typeName} has no method "${name}"`);
+      }
+    }
+    for (const method of (service as DescService).methods) {
+      const handler = implementations[method.localName];
+      if (handler === undefined) continue;
+      if (method.methodKind !== "unary") {
+        throw new TypeError(`${service.typeName}.${method.name} is ${method.methodKind}; Strata v1 has unary methods only`);
+      }
+      const input = method.input;
+      const output = method.output;
+      methods.set(method.name, {
+        decode: (body) => fromBinary(input, body),
+        invoke: async (request, context) => {
+          const result = await handler(request as MessageShape<DescMessage>, context);
+          const message = isMessage(result, output) ? (result as MessageShape<DescMessage>) : create(output, result as MessageInitShape<DescMessage>);
+          return toBinary(output, message);
+        },
+      });
+    }
+    return this;
+  }
+
+  /** Adds raw handlers under a service name, e.g. for a gateway [CALL-2]. */
+  addRawService(serviceName: string, handlers: Record<string, RawHandler>): this {
+    const methods = this.open(serviceName);
+    for (const [name, handler] of Object.entries(handlers)) {
+      methods.set(name, { decode: (body) => body, invoke: async (body, context) => handler(body as Uint8Array, context) });
+    }
+    return this;
+  }
+
+  /** Looks a service up, or undefined [STATUS-4]. */
+  service(name: string): ReadonlyMap<string, RegisteredMethod> | undefined {
+    return this.services.get(name);
+  }
+
+  private open(name: string): Map<string, RegisteredMethod> {
+    if (name === "") throw new TypeError("a service needs a name");
+    if (name.startsWith("strata.") && !name.startsWith("strata.testing.") && !name.startsWith("strata.conformance.")) {
+      throw new TypeError(`service names starting with "strata." are reserved [EXT-5]: ${name}`);
+    }
+    let methods = this.services.get(name);
+    if (methods === undefined) {
+      methods = new Map();
+      this.services.set(name, methods);
+    }
+    return methods;
+  }
+}
+
+function isMessage(value: unknown, schema: DescMessage): boolean {
+  return typeof value === "object" && value !== null && (value as { $typeName?: unknown }).$typeName === schema.typeName;
+}

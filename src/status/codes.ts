@@ -1,0 +1,39 @@
+// The code tables of the three status layers and whether each code means
+// the request was processed [STATUS-2] [STATUS-4].
+
+import { DispatchCode } from "../gen/strata/v1/frame_pb.ts";
+
+/** Where a call failed [STATUS-1]. */
+export type Layer = "transport" | "dispatch" | "application";
+
+/** Whether the server ran the request: only "no" makes a retry safe [STATUS-3]. */
+export type Processed = "no" | "maybe" | "yes";
+
+/** Transport codes: produced by the client, never sent on the wire [STATUS-2]. */
+export const TransportCode = {
+  CONNECT_FAILED: "CONNECT_FAILED",
+  VERSION_MISMATCH: "VERSION_MISMATCH",
+  LIMIT_EXCEEDED: "LIMIT_EXCEEDED",
+  UNAVAILABLE: "UNAVAILABLE",
+  TIMEOUT: "TIMEOUT",
+  CANCELLED: "CANCELLED",
+  CONNECTION_LOST: "CONNECTION_LOST",
+  PROTOCOL_ERROR: "PROTOCOL_ERROR",
+} as const;
+
+/** A transport code [STATUS-2]. */
+export type TransportCode = (typeof TransportCode)[keyof typeof TransportCode];
+
+const dispatchNames: ReadonlyMap<number, string> = new Map(Object.entries(DispatchCode).map(([name, value]) => [value, name]));
+
+/** The name of a dispatch code, e.g. "UNKNOWN_METHOD", or "CODE_42" for one this version does not know [STATUS-7]. */
+export function dispatchCodeName(code: number): string {
+  return dispatchNames.get(code) ?? `CODE_${code}`;
+}
+
+/** Whether a request answered with `code` was processed; unknown codes are "maybe" [STATUS-4] [STATUS-7]. */
+export function dispatchProcessed(code: number): Processed {
+  if (code === DispatchCode.OK || code === DispatchCode.RESPONSE_TOO_LARGE) return "yes";
+  if (code >= DispatchCode.UNKNOWN_SERVICE && code <= DispatchCode.SHUTTING_DOWN) return "no";
+  return "maybe";
+}
