@@ -72,6 +72,8 @@ interface InFlight {
   readonly oneway: boolean;
   /** Set once a RESPONSE was sent or the caller no longer wants one. */
   answered: boolean;
+  /** Counts toward the concurrency limits until answered or finished [LIMIT-5]. */
+  counted: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -93,6 +95,8 @@ export class ServerConnection {
   private goawayLastId: number | undefined;
   private clientSentGoaway = false;
   private readonly inFlight = new Map<number, InFlight>();
+  /** Requests counting toward max_concurrent_requests [LIMIT-5]. */
+  private active = 0;
   /** Unary and acked requests still owed a RESPONSE. */
   private owed = 0;
   private lastByteAt = now();
@@ -293,7 +297,7 @@ export class ServerConnection {
       return reject(DispatchCode.INVALID_ARGUMENT, `the body is not ${header.service}/${header.method}'s input: ${(error as Error).message}`);
     }
     const limit = this.settings.maxConcurrentRequests;
-    if (limit > 0 && this.inFlight.size >= limit) {
+    if (limit > 0 && this.active >= limit) {
       return reject(DispatchCode.OVERLOADED, `${limit} requests of this connection are in progress [LIMIT-5]`);
     }
     if (!this.host.acquireSlot()) {
@@ -315,8 +319,9 @@ export class ServerConnection {
   ): void {
     const id = header.requestId;
     const controller = new AbortController();
-    const entry: InFlight = { controller, oneway, answered: oneway, timer: undefined };
+    const entry: InFlight = { controller, oneway, answered: oneway, counted: true, timer: undefined };
     this.inFlight.set(id, entry);
+    this.active++;
     if (!oneway) this.owed++;
     const stats = this.host.stats;
     stats.requestsInFlight++;
@@ -359,7 +364,7 @@ export class ServerConnection {
       clearTimeout(entry.timer);
       this.inFlight.delete(id);
       stats.requestsInFlight--;
-      this.host.releaseSlot();
+      this.uncount(entry);
       if (!entry.answered && !oneway) {
         entry.answered = true;
         this.owed--;
@@ -390,6 +395,8 @@ export class ServerConnection {
     entry.answered = true;
     this.owed--;
     this.sendResponse(id, header, body);
+    // A request stops counting once its RESPONSE is written, even if its handler runs on [LIMIT-5].
+    this.uncount(entry);
     this.closeIfDrained();
   }
 
@@ -408,6 +415,13 @@ export class ServerConnection {
       return;
     }
     this.write(frame);
+  }
+
+  private uncount(entry: InFlight): void {
+    if (!entry.counted) return;
+    entry.counted = false;
+    this.active--;
+    this.host.releaseSlot();
   }
 
   private onCancel(id: number): void {

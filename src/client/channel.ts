@@ -1,0 +1,117 @@
+// Keeps one multiplexed connection to one address: opened lazily, replaced
+// after a GOAWAY or a failure, reconnected with exponential backoff and
+// jitter while calls wait (each no longer than its own deadline).
+
+import { RpcError, TransportCode } from "../status/index.ts";
+import type { TransportFactory } from "../transport/index.ts";
+import { ClientConnection, type ClientConnectionSettings } from "./client-connection.ts";
+
+/** Backoff between failed connection attempts. */
+export interface BackoffOptions {
+  /** First delay after a failure. Default 50 ms. */
+  initialMs?: number;
+  /** Largest delay. Default 2000 ms. */
+  maxMs?: number;
+}
+
+function now(): number {
+  return performance.now();
+}
+
+/** One address, one connection at a time (draining ones finish on their own) [DRAIN-3]. */
+export class Channel {
+  private current: ClientConnection | undefined;
+  private connecting: Promise<ClientConnection> | undefined;
+  private failures = 0;
+  private retryAt = 0;
+  private lastError: RpcError | undefined;
+  private closed = false;
+  private readonly all = new Set<ClientConnection>();
+  private readonly factory: () => Promise<TransportFactory>;
+  private readonly address: string;
+  private readonly settings: ClientConnectionSettings;
+  private readonly backoff: Required<BackoffOptions>;
+
+  constructor(factory: () => Promise<TransportFactory>, address: string, settings: ClientConnectionSettings, backoff: BackoffOptions = {}) {
+    this.factory = factory;
+    this.address = address;
+    this.settings = settings;
+    this.backoff = { initialMs: backoff.initialMs ?? 50, maxMs: backoff.maxMs ?? 2000 };
+  }
+
+  /**
+   * A usable connection, opening one if needed. Waits out the backoff after
+   * failures, but never past `deadline`; then fails with CONNECT_FAILED
+   * (not processed: nothing was written).
+   */
+  async acquire(deadline: number | undefined, signal?: AbortSignal): Promise<ClientConnection> {
+    for (;;) {
+      if (this.closed) throw RpcError.transport(TransportCode.UNAVAILABLE, "the client is closed", "no");
+      if (this.current?.usable) return this.current;
+      const wait = this.retryAt - now();
+      if (wait > 0) {
+        if (deadline !== undefined && now() + wait >= deadline) {
+          throw this.lastError ?? RpcError.transport(TransportCode.CONNECT_FAILED, `cannot connect to ${this.address}`, "no");
+        }
+        await sleep(wait, signal);
+        continue;
+      }
+      try {
+        return await this.connect();
+      } catch (error) {
+        if (deadline !== undefined && now() >= deadline) throw error;
+        if (signal?.aborted) throw error;
+      }
+    }
+  }
+
+  private connect(): Promise<ClientConnection> {
+    if (this.connecting === undefined) {
+      this.connecting = (async () => {
+        try {
+          const connection = await ClientConnection.open(await this.factory(), this.address, this.settings);
+          this.failures = 0;
+          this.retryAt = 0;
+          this.lastError = undefined;
+          this.all.add(connection);
+          connection.onceClosed(() => {
+            this.all.delete(connection);
+            if (this.current === connection) this.current = undefined;
+          });
+          if (this.closed) connection.close();
+          else this.current = connection;
+          return connection;
+        } catch (error) {
+          const rpcError = RpcError.from(error);
+          this.lastError = rpcError;
+          this.failures++;
+          // Exponential backoff with jitter: a random point in the upper half of the delay.
+          const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (this.failures - 1));
+          this.retryAt = now() + delay * (0.5 + Math.random() / 2);
+          throw rpcError;
+        } finally {
+          this.connecting = undefined;
+        }
+      })();
+    }
+    return this.connecting;
+  }
+
+  /** Stops new calls; open connections close once their calls are answered [DRAIN-9]. */
+  close(): void {
+    this.closed = true;
+    for (const connection of this.all) connection.close();
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,368 @@
+// One client connection: handshake, multiplexed calls matched by request
+// id, heartbeats that detect a dead or half-open peer, GOAWAY handling.
+
+import {
+  createFrameDecoder,
+  decodeGoaway,
+  decodeHello,
+  encodeFrame,
+  encodeGoaway,
+  encodeHello,
+  encodePreface,
+  FrameType,
+  GoawayCode,
+  headerSize,
+  PREFACE_MAGIC,
+  PREFACE_SIZE,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  resolveFrameLimits,
+  type Frame,
+  type FrameDecoder,
+  type FrameHeader,
+  type FrameHeaderInit,
+  type FrameLimits,
+  type Hello,
+} from "../wire/index.ts";
+import { RpcError, TransportCode, type Processed } from "../status/index.ts";
+import type { Transport, TransportFactory } from "../transport/index.ts";
+
+/** Settings of a client's connections. */
+export interface ClientConnectionSettings {
+  readonly limits: FrameLimits;
+  /** The ping interval the client declares (non-zero) [PING-4]. */
+  readonly pingIntervalMs: number;
+  /** Connect and handshake must finish within this [HELLO-5]. */
+  readonly connectTimeoutMs: number;
+}
+
+/** What the owner of a pending call hears back. */
+export interface CallHandlers {
+  ack?(): void;
+  response(frame: Frame): void;
+  fail(error: RpcError): void;
+}
+
+interface Pending {
+  handlers: CallHandlers;
+}
+
+const State = { open: 0, draining: 1, closed: 2 } as const;
+type State = (typeof State)[keyof typeof State];
+
+function now(): number {
+  return performance.now();
+}
+
+/** The client side of one connection [HELLO-3] [ID-1] [PING-5] [DRAIN-3]. */
+export class ClientConnection {
+  private state: State = State.open;
+  private readonly transport: Transport;
+  private readonly settings: ClientConnectionSettings;
+  private readonly decoder: FrameDecoder;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  /** Limits and offers from the server's HELLO [HELLO-7]. */
+  readonly serverLimits: FrameLimits;
+  readonly serverHello: Hello;
+  private readonly pingIntervalMs: number;
+  private lastByteAt = now();
+  private lastPingAt = -Infinity;
+  private pingOutstandingSince: number | undefined;
+  private heartbeat: ReturnType<typeof setTimeout> | undefined;
+  private goawayLastId: number | undefined;
+  private closedListeners: Array<() => void> = [];
+
+  private constructor(transport: Transport, settings: ClientConnectionSettings, hello: Hello, decoder: (c: ClientConnection) => FrameDecoder) {
+    this.transport = transport;
+    this.settings = settings;
+    this.serverHello = hello;
+    this.serverLimits = resolveFrameLimits(hello);
+    // The effective interval: ours, at most half the server's idle timeout, at least its minimum [PING-8].
+    let interval = settings.pingIntervalMs;
+    if (hello.idleTimeoutMs > 0) interval = Math.min(interval, hello.idleTimeoutMs / 2);
+    this.pingIntervalMs = Math.max(interval, hello.minPingIntervalMs || 1000);
+    this.decoder = decoder(this);
+  }
+
+  /**
+   * Connects and completes the handshake; nothing but the preface and HELLO
+   * is written before the server's HELLO arrives, so a failure here means
+   * no request was processed [HELLO-3] [HELLO-5] [PREFACE-5].
+   */
+  static async open(factory: TransportFactory, address: string, settings: ClientConnectionSettings): Promise<ClientConnection> {
+    const deadline = now() + settings.connectTimeoutMs;
+    let transport: Transport;
+    try {
+      transport = await factory.connect(address, { timeoutMs: settings.connectTimeoutMs });
+    } catch (error) {
+      throw RpcError.transport(TransportCode.CONNECT_FAILED, `cannot connect to ${address}: ${(error as Error).message}`, "no", error);
+    }
+    return new Promise<ClientConnection>((resolve, reject) => {
+      let received = new Uint8Array(0);
+      let connection: ClientConnection | undefined;
+      let settled = false;
+      const fail = (error: RpcError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        transport.destroy();
+        reject(error);
+      };
+      const timer = setTimeout(
+        () => fail(RpcError.transport(TransportCode.CONNECT_FAILED, `no HELLO from ${address} within ${settings.connectTimeoutMs} ms [HELLO-5]`, "no")),
+        Math.max(0, deadline - now()),
+      );
+      // Frames before the server's HELLO go to a decoder with our limits.
+      const handshakeDecoder = createFrameDecoder({
+        limits: settings.limits,
+        onFrame: (frame) => {
+          if (connection !== undefined) {
+            connection.onFrame(frame);
+            return;
+          }
+          if (frame.header.type !== FrameType.HELLO) throw new ProtocolError("HELLO-2", "the server's first frame is not HELLO");
+          const hello = decodeHello(frame.body);
+          connection = new ClientConnection(transport, settings, hello, () => handshakeDecoder);
+          settled = true;
+          clearTimeout(timer);
+          connection.armHeartbeat();
+          resolve(connection);
+        },
+      });
+      transport.start({
+        data: (chunk) => {
+          if (connection !== undefined && settled) {
+            connection.onData(chunk);
+            return;
+          }
+          try {
+            if (received.length < PREFACE_SIZE) {
+              const joined = new Uint8Array(received.length + chunk.length);
+              joined.set(received);
+              joined.set(chunk, received.length);
+              received = joined;
+              if (received.length < PREFACE_SIZE) return;
+              for (let i = 0; i < PREFACE_MAGIC.length; i++) {
+                if (received[i] !== PREFACE_MAGIC[i]) {
+                  return fail(RpcError.transport(TransportCode.PROTOCOL_ERROR, `${address} does not speak Strata (bad preface) [PREFACE-5]`, "no"));
+                }
+              }
+              const version = (received[6]! << 8) | received[7]!;
+              if (version !== PROTOCOL_VERSION) {
+                return fail(RpcError.transport(TransportCode.VERSION_MISMATCH, `${address} speaks protocol version ${version}, this client ${PROTOCOL_VERSION} [PREFACE-5]`, "no"));
+              }
+              chunk = received.subarray(PREFACE_SIZE);
+              if (chunk.length === 0) return;
+            }
+            handshakeDecoder.push(chunk);
+          } catch (error) {
+            // Frames after the HELLO in the same chunk belong to the open connection.
+            if (connection !== undefined) return connection.onProtocolError(error);
+            fail(RpcError.transport(TransportCode.PROTOCOL_ERROR, `bad handshake from ${address}: ${(error as Error).message}`, "no", error));
+          }
+        },
+        closed: (error) => {
+          if (connection !== undefined && settled) connection.onClosed(error);
+          else fail(RpcError.transport(TransportCode.CONNECT_FAILED, `${address} closed the connection during the handshake`, "no", error));
+        },
+        drain: () => {},
+      });
+      transport.write(encodePreface());
+      transport.write(encodeFrame({ type: FrameType.HELLO }, encodeHello({
+        maxHeaderSize: settings.limits.maxHeaderSize,
+        maxBodySize: settings.limits.maxBodySize,
+        pingIntervalMs: settings.pingIntervalMs,
+        agent: "strata-ts/0.1.0",
+      })));
+    });
+  }
+
+  /** True while new calls may use this connection (no GOAWAY, not closed). */
+  get usable(): boolean {
+    return this.state === State.open;
+  }
+
+  /** Calls waiting for a RESPONSE. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Runs `listener` once when the connection is gone. */
+  onceClosed(listener: () => void): void {
+    if (this.state === State.closed) listener();
+    else this.closedListeners.push(listener);
+  }
+
+  /**
+   * Writes a REQUEST with the next request id [ID-1]. Throws a transport
+   * LIMIT_EXCEEDED error (not processed) when the frame exceeds the server's
+   * limits [LIMIT-4]. Oneway calls register no handlers and return at once.
+   */
+  send(header: Omit<FrameHeaderInit, "type" | "requestId">, body: Uint8Array, handlers: CallHandlers | undefined): number {
+    if (this.state !== State.open) {
+      throw RpcError.transport(TransportCode.UNAVAILABLE, "the connection is draining or closed", "no");
+    }
+    const id = this.nextId++;
+    const init: FrameHeaderInit = { ...header, type: FrameType.REQUEST, requestId: id };
+    if (body.length > this.serverLimits.maxBodySize || headerSize(init, body.length) > this.serverLimits.maxHeaderSize) {
+      throw RpcError.transport(
+        TransportCode.LIMIT_EXCEEDED,
+        `the request exceeds the server's limits of ${this.serverLimits.maxHeaderSize} header and ${this.serverLimits.maxBodySize} body bytes [LIMIT-4]`,
+        "no",
+      );
+    }
+    if (handlers !== undefined) this.pending.set(id, { handlers });
+    this.transport.write(encodeFrame(init, body));
+    return id;
+  }
+
+  /** Gives up on a call: forgets its id and tells the server [CANCEL-1] [DEADLINE-6]. */
+  cancel(id: number): void {
+    if (!this.pending.delete(id)) return;
+    if (this.state !== State.closed) this.transport.write(encodeFrame({ type: FrameType.CANCEL, requestId: id }));
+    this.closeIfDrained();
+  }
+
+  /** Closes once the pending calls have their answers [DRAIN-9]. */
+  close(): void {
+    if (this.state === State.open) this.state = State.draining;
+    this.closeIfDrained();
+  }
+
+  private onData(chunk: Uint8Array): void {
+    this.lastByteAt = now();
+    this.pingOutstandingSince = undefined; // any byte proves the peer alive [PING-5]
+    try {
+      this.decoder.push(chunk);
+    } catch (error) {
+      this.onProtocolError(error);
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    if (this.state === State.closed) return;
+    const { header } = frame;
+    switch (header.type) {
+      case FrameType.RESPONSE:
+      case FrameType.ACK:
+        this.onReply(header, frame);
+        return;
+      case FrameType.PING:
+        this.transport.write(encodeFrame({ type: FrameType.PONG }, frame.body.slice())); // [PING-2]
+        return;
+      case FrameType.PONG:
+        return; // liveness is tracked by bytes received
+      case FrameType.GOAWAY:
+        this.onGoaway(decodeGoaway(frame.body));
+        return;
+      case FrameType.HELLO:
+        throw new ProtocolError("HELLO-2", "a second HELLO");
+      case FrameType.REQUEST:
+      case FrameType.CANCEL:
+        throw new ProtocolError("FRAME-17", "a server does not send REQUEST or CANCEL");
+      default:
+        return; // unknown type: skipped [FRAME-9]
+    }
+  }
+
+  private onReply(header: FrameHeader, frame: Frame): void {
+    const id = header.requestId;
+    if (id >= this.nextId) throw new ProtocolError("ID-7", `reply for request id ${id}, which was never sent`);
+    const pending = this.pending.get(id);
+    if (pending === undefined) return; // cancelled, timed out or answered: discarded [ID-6] [ID-8]
+    if (header.type === FrameType.ACK) {
+      pending.handlers.ack?.();
+      return;
+    }
+    this.pending.delete(id);
+    pending.handlers.response(frame);
+    this.closeIfDrained();
+  }
+
+  /** After a GOAWAY: no new calls here; calls above its last id were not processed [DRAIN-3] [DRAIN-16]. */
+  private onGoaway(goaway: { lastRequestId: number; code: GoawayCode; message: string }): void {
+    if (this.goawayLastId !== undefined && goaway.lastRequestId > this.goawayLastId) {
+      throw new ProtocolError("DRAIN-12", "a GOAWAY raised last_request_id");
+    }
+    this.goawayLastId = goaway.lastRequestId;
+    if (this.state === State.open) this.state = State.draining;
+    for (const [id, pending] of [...this.pending]) {
+      if (id <= goaway.lastRequestId) continue;
+      this.pending.delete(id);
+      pending.handlers.fail(RpcError.transport(TransportCode.UNAVAILABLE, `the server is going away and did not process request ${id} [DRAIN-16]`, "no"));
+    }
+    this.closeIfDrained();
+  }
+
+  /** A violation by the server: GOAWAY, close, fail what is pending [FRAME-14] [STATUS-12]. */
+  private onProtocolError(error: unknown): void {
+    if (this.state === State.closed) return;
+    const protocolError = ProtocolError.is(error) ? error : undefined;
+    if (protocolError?.goawayCode === undefined && protocolError !== undefined) {
+      this.shutdown(TransportCode.CONNECTION_LOST, protocolError.message, undefined); // EOF inside a frame [FRAME-12]
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    this.transport.write(encodeFrame({ type: FrameType.GOAWAY }, encodeGoawayBody(protocolError?.goawayCode ?? GoawayCode.INTERNAL_ERROR, message)));
+    this.shutdown(TransportCode.PROTOCOL_ERROR, `the server broke the protocol: ${message}`, error, true);
+  }
+
+  private onClosed(error?: Error): void {
+    this.shutdown(TransportCode.CONNECTION_LOST, error ? `connection lost: ${error.message}` : "the server closed the connection", error);
+  }
+
+  /** Fails every pending call at once with one transport code, then closes [STATUS-12]. */
+  private shutdown(code: TransportCode, message: string, cause: unknown, linger = false): void {
+    if (this.state === State.closed) return;
+    this.state = State.closed;
+    clearTimeout(this.heartbeat);
+    if (linger) this.transport.close();
+    else this.transport.destroy();
+    const failures = [...this.pending];
+    this.pending.clear();
+    for (const [id, pending] of failures) {
+      const processed: Processed = this.goawayLastId !== undefined && id > this.goawayLastId ? "no" : "maybe";
+      pending.handlers.fail(RpcError.transport(code, message, processed, cause));
+    }
+    for (const listener of this.closedListeners.splice(0)) listener();
+  }
+
+  private closeIfDrained(): void {
+    if (this.state === State.draining && this.pending.size === 0) {
+      this.state = State.closed;
+      clearTimeout(this.heartbeat);
+      this.transport.close();
+      for (const listener of this.closedListeners.splice(0)) listener();
+    }
+  }
+
+  /**
+   * Pings when nothing was received for the interval, and declares the
+   * connection dead when nothing arrives for another interval after a PING:
+   * a dead or half-open connection is found within 2 intervals [PING-4] [PING-5].
+   */
+  private armHeartbeat(): void {
+    const interval = this.pingIntervalMs;
+    const tick = () => {
+      if (this.state === State.closed) return;
+      const t = now();
+      if (this.pingOutstandingSince !== undefined && t - this.pingOutstandingSince >= interval) {
+        this.shutdown(TransportCode.CONNECTION_LOST, `no answer from the server within ${interval} ms of a PING: the connection is dead [PING-5]`, undefined);
+        return;
+      }
+      if (this.pingOutstandingSince === undefined && t - this.lastByteAt >= interval && t - this.lastPingAt >= interval) {
+        this.lastPingAt = t;
+        this.pingOutstandingSince = t;
+        this.transport.write(encodeFrame({ type: FrameType.PING }, new Uint8Array(8)));
+      }
+      this.heartbeat = setTimeout(tick, Math.max(10, interval / 4));
+    };
+    this.heartbeat = setTimeout(tick, Math.max(10, interval / 4));
+  }
+}
+
+function encodeGoawayBody(code: GoawayCode, message: string): Uint8Array {
+  // The client's GOAWAY carries last_request_id 0 [FRAME-14].
+  return encodeGoaway({ lastRequestId: 0, code, message });
+}

@@ -1,0 +1,290 @@
+// createClient: a typed client for a generated service, over one
+// multiplexed connection: unary calls, oneway, acked, batches and results.
+
+import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
+import { CallMode, Compression, DEFAULT_LIMITS, DispatchCode, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
+import { dispatchCodeName, dispatchProcessed, RpcError, TransportCode } from "../status/index.ts";
+import { defaultTransport, type TransportFactory } from "../transport/index.ts";
+import { Channel, type BackoffOptions } from "./channel.ts";
+import { failureResult, successResult, type CallResult } from "./call-result.ts";
+
+/** Options of one call. */
+export interface CallOptions {
+  /** The call fails with TIMEOUT after this long; the client's default otherwise (3 s) [DEADLINE-1]. */
+  timeoutMs?: number;
+  /** Request metadata: entries in order, or a record of text / byte values [META-1]. */
+  metadata?: MetadataEntry[] | Record<string, string | Uint8Array>;
+  /** Ordering keys for keyed dispatch [KEYS-1]. */
+  keys?: string[];
+  /** Aborting it cancels the call [CANCEL-1]. */
+  signal?: AbortSignal;
+}
+
+/** Options of createClient. */
+export interface ClientOptions {
+  /** "host:port" or "unix:/path". */
+  address: string;
+  /** Default call timeout. Default 3000 ms. */
+  timeoutMs?: number;
+  /** Ping when nothing was received for this long; a dead connection is found within twice this. Default 5000 ms [PING-4]. */
+  pingIntervalMs?: number;
+  /** Connect and handshake time limit. Default 3000 ms [HELLO-5]. */
+  connectTimeoutMs?: number;
+  /** Largest response header and body this client accepts [LIMIT-2] [LIMIT-3]. */
+  limits?: Partial<FrameLimits>;
+  /** Reconnection backoff. */
+  backoff?: BackoffOptions;
+  /** How to connect; TCP (node:net) by default. */
+  transport?: TransportFactory;
+}
+
+type Methods<S extends GenServiceMethods, R> = {
+  [K in keyof S]: (input: MessageInitShape<S[K]["input"]>, options?: CallOptions) => R extends "value"
+    ? Promise<MessageShape<S[K]["output"]>>
+    : R extends "result"
+      ? Promise<CallResult<MessageShape<S[K]["output"]>>>
+      : R extends "acked"
+        ? Promise<AckedCall<MessageShape<S[K]["output"]>>>
+        : Promise<void>;
+};
+
+/** An acked call once the server has accepted it: the result follows [CALL-6]. */
+export interface AckedCall<T> {
+  /** Settles when the RESPONSE arrives. */
+  result: Promise<T>;
+}
+
+/** A typed client: one method per service method, plus the other call modes under `$` names. */
+export type Client<S extends GenServiceMethods> = Methods<S, "value"> & {
+  /** Fire and forget: resolves once written; the server sends nothing back [CALL-4]. */
+  $oneway: Methods<S, "oneway">;
+  /** Resolves when the server accepts the call; `.result` settles with the RESPONSE [CALL-6]. */
+  $acked: Methods<S, "acked">;
+  /** Never rejects: each layer's status as a value [STATUS-1]. */
+  $result: Methods<S, "result">;
+  /** Many calls at once, written together, each with its own status [CALL-9]. */
+  $batch<T extends readonly Promise<CallResult<unknown>>[]>(build: (calls: Methods<S, "result">) => T): Promise<{ [I in keyof T]: Awaited<T[I]> }>;
+  /** Closes the connection once pending calls are answered; later calls fail UNAVAILABLE. */
+  $close(): void;
+};
+
+function now(): number {
+  return performance.now();
+}
+
+const utf8 = new TextEncoder();
+
+function toMetadata(metadata: CallOptions["metadata"]): MetadataEntry[] {
+  if (metadata === undefined) return [];
+  if (Array.isArray(metadata)) return metadata;
+  return Object.entries(metadata).map(([key, value]) => ({ key, value: typeof value === "string" ? utf8.encode(value) : value }));
+}
+
+/** Codes after which the request provably did not run and a fresh connection may do better. */
+function retryable(error: RpcError): boolean {
+  if (error.processed !== "no") return false;
+  if (error.layer === "transport") return error.code === TransportCode.UNAVAILABLE || error.code === TransportCode.CONNECTION_LOST;
+  return error.code === "SHUTTING_DOWN" || error.code === "OVERLOADED";
+}
+
+/** Turns a RESPONSE into the output, or the dispatch / application error it carries [STATUS-1]. */
+function interpret(frame: Frame, output: DescMessage): MessageShape<DescMessage> {
+  const { header, body } = frame;
+  if (header.compression !== Compression.IDENTITY) {
+    throw RpcError.transport(TransportCode.PROTOCOL_ERROR, `the response uses compression ${header.compression}, which this client did not offer [COMP-4]`, "maybe");
+  }
+  if (header.dispatchCode !== DispatchCode.OK) {
+    throw new RpcError({
+      layer: "dispatch",
+      code: dispatchCodeName(header.dispatchCode),
+      message: header.dispatchMessage,
+      processed: dispatchProcessed(header.dispatchCode),
+      metadata: header.metadata,
+    });
+  }
+  if (header.appCode !== 0) {
+    let details: RpcError["details"] = [];
+    try {
+      if (body.length > 0) details = fromBinary(ErrorDetailsSchema, body).details;
+    } catch {
+      // Undecodable details are dropped; the status still counts [STATUS-9].
+    }
+    throw new RpcError({ layer: "application", code: header.appCode, message: header.appMessage, processed: "yes", details, metadata: header.metadata });
+  }
+  try {
+    return fromBinary(output, body);
+  } catch (error) {
+    throw RpcError.transport(TransportCode.PROTOCOL_ERROR, `the response body is not ${output.typeName}: ${(error as Error).message}`, "yes", error);
+  }
+}
+
+/**
+ * Creates a client for a generated service. Calls share one multiplexed
+ * connection, opened on first use and replaced when it fails or the server
+ * sends GOAWAY.
+ */
+export function createClient<S extends GenServiceMethods>(service: GenService<S>, options: ClientOptions): Client<S> {
+  const limits: FrameLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const defaultTimeout = options.timeoutMs ?? 3000;
+  const pingIntervalMs = options.pingIntervalMs ?? 5000;
+  if (!(pingIntervalMs > 0)) throw new RangeError(`pingIntervalMs must be positive, got ${pingIntervalMs} [PING-4]`);
+  const channel = new Channel(
+    () => (options.transport ? Promise.resolve(options.transport) : defaultTransport()),
+    options.address,
+    { limits, pingIntervalMs, connectTimeoutMs: options.connectTimeoutMs ?? 3000 },
+    options.backoff,
+  );
+  const desc = service as DescService;
+
+  /**
+   * Sends one request and waits for what `mode` needs: the RESPONSE (unary,
+   * acked) or just the write (oneway). One retry on a fresh connection when
+   * the request provably did not run.
+   */
+  async function call(method: DescMethod, input: unknown, callOptions: CallOptions, mode: CallMode, onAck?: () => void): Promise<Frame | undefined> {
+    const timeoutMs = callOptions.timeoutMs ?? defaultTimeout;
+    const deadline = now() + timeoutMs;
+    const body = toBinary(method.input, create(method.input, input as MessageInitShape<DescMessage>));
+    const metadata = toMetadata(callOptions.metadata);
+    const signal = callOptions.signal;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await attemptCall(method, body, metadata, callOptions.keys ?? [], mode, deadline, signal, onAck);
+      } catch (error) {
+        const rpcError = RpcError.from(error);
+        if (attempt === 0 && retryable(rpcError) && now() < deadline && !signal?.aborted) continue;
+        throw rpcError;
+      }
+    }
+  }
+
+  async function attemptCall(
+    method: DescMethod,
+    body: Uint8Array,
+    metadata: MetadataEntry[],
+    keys: string[],
+    mode: CallMode,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    onAck: (() => void) | undefined,
+  ): Promise<Frame | undefined> {
+    if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled before it was sent", "no");
+    const connection = await channel.acquire(deadline, signal);
+    const remaining = deadline - now();
+    if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
+    const header = {
+      service: desc.typeName,
+      method: method.name,
+      callMode: mode,
+      timeoutMs: Math.ceil(remaining), // never rounded down to 0 [DEADLINE-5]
+      metadata,
+      keys,
+    };
+    if (mode === CallMode.ONEWAY) {
+      connection.send(header, body, undefined);
+      return undefined;
+    }
+    return new Promise<Frame>((resolve, reject) => {
+      let id = 0;
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const onAbort = () => {
+        cleanup();
+        connection.cancel(id);
+        reject(RpcError.transport(TransportCode.CANCELLED, "the call was cancelled", "maybe", signal?.reason));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        connection.cancel(id); // [DEADLINE-6]
+        reject(RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the response arrived", "maybe"));
+      }, remaining);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        id = connection.send(header, body, {
+          ack: onAck,
+          response: (frame) => {
+            cleanup();
+            resolve(frame);
+          },
+          fail: (error) => {
+            cleanup();
+            reject(error);
+          },
+        });
+      } catch (error) {
+        cleanup();
+        reject(error);
+      }
+    });
+  }
+
+  function methodFor(name: string | symbol): DescMethod | undefined {
+    return typeof name === "string" ? desc.methods.find((m) => m.localName === name) : undefined;
+  }
+
+  const unary = async (method: DescMethod, input: unknown, callOptions: CallOptions = {}) => {
+    const frame = await call(method, input, callOptions, CallMode.UNARY);
+    return interpret(frame!, method.output);
+  };
+
+  const resultOf = async (method: DescMethod, input: unknown, callOptions: CallOptions = {}) => {
+    try {
+      return successResult(await unary(method, input, callOptions));
+    } catch (error) {
+      return failureResult(RpcError.from(error));
+    }
+  };
+
+  const acked = (method: DescMethod, input: unknown, callOptions: CallOptions = {}) =>
+    new Promise<AckedCall<unknown>>((resolveAck, rejectAck) => {
+      let acknowledged = false;
+      const response = call(method, input, callOptions, CallMode.ACKED, () => {
+        acknowledged = true;
+        resolveAck({ result });
+      });
+      const result = response.then((frame) => interpret(frame!, method.output));
+      result.then(
+        // A RESPONSE without an ACK completes the call [CALL-11].
+        (value) => {
+          if (!acknowledged) resolveAck({ result: Promise.resolve(value) });
+        },
+        (error) => {
+          if (!acknowledged) rejectAck(error);
+        },
+      );
+    });
+
+  const oneway = async (method: DescMethod, input: unknown, callOptions: CallOptions = {}) => {
+    await call(method, input, callOptions, CallMode.ONEWAY);
+  };
+
+  const group = (invoke: (method: DescMethod, input: unknown, options?: CallOptions) => Promise<unknown>) =>
+    new Proxy({}, {
+      get(_target, name) {
+        const method = methodFor(name);
+        if (method === undefined) return undefined;
+        return (input: unknown, callOptions?: CallOptions) => invoke(method, input, callOptions);
+      },
+    });
+
+  const resultMethods = group(resultOf);
+  const extras: Record<string, unknown> = {
+    $oneway: group(oneway),
+    $acked: group(acked),
+    $result: resultMethods,
+    $batch: (build: (calls: unknown) => readonly Promise<unknown>[]) => Promise.all(build(resultMethods)),
+    $close: () => channel.close(),
+  };
+  return new Proxy({}, {
+    get(_target, name) {
+      if (typeof name === "string" && name in extras) return extras[name];
+      const method = methodFor(name);
+      if (method === undefined) return undefined;
+      return (input: unknown, callOptions?: CallOptions) => unary(method, input, callOptions);
+    },
+  }) as Client<S>;
+}
