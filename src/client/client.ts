@@ -7,6 +7,7 @@ import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
 import { CallMode, Compression, DEFAULT_LIMITS, DispatchCode, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
 import { dispatchCodeName, dispatchProcessed, RpcError, TransportCode } from "../status/index.ts";
 import { defaultTransport, type TransportFactory } from "../transport/index.ts";
+import { setLongTimeout } from "../util/long-timeout.ts";
 import { Channel, type BackoffOptions } from "./channel.ts";
 import { failureResult, successResult, type CallResult } from "./call-result.ts";
 
@@ -178,7 +179,8 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
       service: desc.typeName,
       method: method.name,
       callMode: mode,
-      timeoutMs: Math.ceil(remaining), // never rounded down to 0 [DEADLINE-5]
+      // Never rounded down to 0 [DEADLINE-5]; capped at the uint32 maximum [DEADLINE-7].
+      timeoutMs: Math.min(Math.ceil(remaining), 0xffffffff),
       metadata,
       keys,
     };
@@ -189,7 +191,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     return new Promise<Frame>((resolve, reject) => {
       let id = 0;
       const cleanup = () => {
-        clearTimeout(timer);
+        timer.clear();
         signal?.removeEventListener("abort", onAbort);
       };
       const onAbort = () => {
@@ -197,7 +199,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
         connection.cancel(id);
         reject(RpcError.transport(TransportCode.CANCELLED, "the call was cancelled", "maybe", signal?.reason));
       };
-      const timer = setTimeout(() => {
+      const timer = setLongTimeout(() => {
         cleanup();
         connection.cancel(id); // [DEADLINE-6]
         reject(RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the response arrived", "maybe"));

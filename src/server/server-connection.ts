@@ -29,6 +29,7 @@ import {
 import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
 import { dispatchCodeName, RpcError } from "../status/index.ts";
 import type { Transport } from "../transport/index.ts";
+import { setLongTimeout, type LongTimeout } from "../util/long-timeout.ts";
 import type { HandlerContext } from "./handler-context.ts";
 import type { ServiceRegistry } from "./service-registry.ts";
 import type { StatsCollector } from "./server-stats.ts";
@@ -74,7 +75,7 @@ interface InFlight {
   answered: boolean;
   /** Counts toward the concurrency limits until answered or finished [LIMIT-5]. */
   counted: boolean;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: LongTimeout | undefined;
 }
 
 function now(): number {
@@ -326,7 +327,7 @@ export class ServerConnection {
     const stats = this.host.stats;
     stats.requestsInFlight++;
     if (deadline !== undefined) {
-      entry.timer = setTimeout(() => {
+      entry.timer = setLongTimeout(() => {
         controller.abort(new DOMException("the deadline passed", "TimeoutError"));
         // The caller has given up; say so at once rather than when the handler returns [DEADLINE-4].
         this.answer(id, entry, { dispatchCode: DispatchCode.DEADLINE_EXCEEDED, dispatchMessage: "the deadline passed while the handler ran" }, EMPTY);
@@ -361,7 +362,7 @@ export class ServerConnection {
         this.answer(id, entry, this.failureHeader(error, responseMetadata), this.failureBody(error));
       },
     ).finally(() => {
-      clearTimeout(entry.timer);
+      entry.timer?.clear();
       this.inFlight.delete(id);
       stats.requestsInFlight--;
       this.uncount(entry);

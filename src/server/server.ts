@@ -142,8 +142,13 @@ export function createServer(options: ServerOptions = {}): Server {
     close({ graceMs = 10_000 } = {}) {
       if (closing !== undefined) return closing;
       closing = (async () => {
-        await Promise.all(listeners.map((l) => l.close()));
-        if (connections.size === 0) return;
+        // Stop accepting first, but do not wait for it: a listener's close
+        // completes only once its connections are gone, which the drain does.
+        const stopped = Promise.all(listeners.map((l) => l.close()));
+        if (connections.size === 0) {
+          await stopped;
+          return;
+        }
         const done = new Promise<void>((resolve) => {
           allClosed = resolve;
         });
@@ -154,6 +159,7 @@ export function createServer(options: ServerOptions = {}): Server {
         }, graceMs + 2500);
         await done;
         clearTimeout(hardStop);
+        await stopped;
       })();
       return closing;
     },

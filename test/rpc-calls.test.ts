@@ -1,0 +1,254 @@
+// The reference server and client over real sockets on 127.0.0.1: call
+// modes, multiplexing, statuses of every layer, deadlines and cancellation.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { EchoRequestSchema, RecordRequestSchema } from "../src/gen/strata/testing/v1/testing_pb.ts";
+import {
+  CallMode,
+  Compression,
+  createClient,
+  createServer,
+  DispatchCode,
+  FrameType,
+  RpcError,
+  type Client,
+  type FrameHeaderInit,
+  type Server,
+} from "../src/index.ts";
+import type { GenService } from "@bufbuild/protobuf/codegenv2";
+import { RawPeer } from "./support/raw-peer.ts";
+import { TestService, testService, type TestLog } from "./support/test-service.ts";
+
+const test = suite("rpc calls");
+const SERVICE = "strata.testing.v1.TestService";
+
+type TestMethods = typeof TestService extends GenService<infer M> ? M : never;
+
+interface Context {
+  server: Server;
+  address: string;
+  log: TestLog;
+  client: Client<TestMethods>;
+}
+const ctx = {} as Context;
+
+test.before.each(async () => {
+  const { impl, log } = testService();
+  ctx.log = log;
+  ctx.server = createServer({ maxConcurrentRequests: 2000 }).addService(TestService, impl);
+  ctx.address = await ctx.server.listen("127.0.0.1:0");
+  ctx.client = createClient(TestService, { address: ctx.address });
+});
+
+test.after.each(async () => {
+  ctx.client.$close();
+  await ctx.server.close({ graceMs: 500 });
+});
+
+async function rejection(promise: Promise<unknown>): Promise<RpcError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(RpcError.is(error), `expected an RpcError, got ${String(error)}`);
+    return error as RpcError;
+  }
+  throw new assert.Assertion({ message: "expected the call to fail", operator: "rejects" } as never);
+}
+
+function echoBody(init: Parameters<typeof create<typeof EchoRequestSchema>>[1] = {}): Uint8Array {
+  return toBinary(EchoRequestSchema, create(EchoRequestSchema, init));
+}
+
+test("[CALL-8] [ID-1] 1,000 concurrent calls with random delays on one connection complete out of order, each matched to its caller", async () => {
+  const order: number[] = [];
+  const calls = Array.from({ length: 1000 }, async (_, i) => {
+    const delayMs = Math.floor(Math.random() * 30);
+    const response = await ctx.client.echo({ text: `call-${i}`, delayMs });
+    assert.is(response.text, `call-${i}`);
+    order.push(i);
+    return Number(response.requestId);
+  });
+  const ids = await Promise.all(calls);
+  assert.is(new Set(ids).size, 1000, "every call had its own request id");
+  assert.ok(order.some((value, index) => value !== index), "responses arrived out of order");
+  assert.is(ctx.server.stats().connections.accepted, 1, "one multiplexed connection");
+});
+
+test("[CALL-4] [CALL-5] a oneway call runs, and the server sends no frame back for it", async () => {
+  const peer = await RawPeer.connect(ctx.address);
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Record", callMode: CallMode.ONEWAY }, toBinary(RecordRequestSchema, create(RecordRequestSchema, { tag: "one" })));
+  // Also a oneway call that fails dispatch: still nothing back.
+  peer.send({ type: FrameType.REQUEST, requestId: 2, service: SERVICE, method: "Nope", callMode: CallMode.ONEWAY });
+  peer.send({ type: FrameType.REQUEST, requestId: 3, service: SERVICE, method: "Echo" }, echoBody({ text: "after" }));
+  const response = await peer.waitFor((f) => f.header.type === FrameType.RESPONSE);
+  assert.is(response.header.requestId, 3);
+  assert.equal(ctx.log.recorded, ["one"]);
+  assert.equal(peer.frames.filter((f) => f.header.requestId === 1 || f.header.requestId === 2), []);
+  peer.destroy();
+  await ctx.client.$oneway.record({ tag: "two" });
+  assert.equal((await ctx.client.recorded({})).tags, ["one", "two"]);
+});
+
+test("[CALL-6] [CALL-7] an acked call gets its ACK before the handler finishes, then its result", async () => {
+  const peer = await RawPeer.connect(ctx.address);
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Echo", callMode: CallMode.ACKED }, echoBody({ text: "later", delayMs: 100 }));
+  await peer.waitFor((f) => f.header.type === FrameType.RESPONSE);
+  assert.equal(peer.frames.filter((f) => f.header.requestId === 1).map((f) => f.header.type), [FrameType.ACK, FrameType.RESPONSE]);
+  peer.destroy();
+  const pending = await ctx.client.$acked.echo({ text: "acked", delayMs: 50 });
+  assert.equal(ctx.log.echoed.includes("acked"), true, "accepted and started");
+  assert.is((await pending.result).text, "acked");
+  // A dispatch failure comes instead of the ACK: the acked promise rejects.
+  const error = await rejection(ctx.client.$acked.echo({ text: "x" }, { timeoutMs: 0.0001 }));
+  assert.is(error.processed, "no");
+});
+
+test("[CALL-9] a batch reports one three-layer status per call", async () => {
+  const results = await ctx.client.$batch((calls) => [
+    calls.echo({ text: "a" }),
+    calls.echo({ appCode: 9, appMessage: "nine" }),
+    calls.echo({ throwPlainError: true }),
+    calls.echo({ text: "slow", delayMs: 300 }, { timeoutMs: 50 }),
+  ] as const);
+  assert.is(results[0].ok, true);
+  assert.is(results[0].value?.text, "a");
+  assert.equal(results[1].application, { code: 9, message: "nine", details: [] });
+  assert.equal(results[1].dispatch, { code: "OK", message: "" });
+  assert.is(results[2].dispatch?.code, "HANDLER_ERROR");
+  assert.is(results[2].application, undefined);
+  assert.is(results[3].transport?.code, "TIMEOUT");
+  assert.is(results[3].dispatch, undefined);
+});
+
+test("[STATUS-8] application errors round-trip with whitespace and unicode beyond the BMP, byte for byte", async () => {
+  for (const message of ["  leading and trailing  ", "tab\tnew\nline", "😀 𝄞 é", ""]) {
+    const error = await rejection(ctx.client.echo({ appCode: 4294967295, appMessage: message }));
+    assert.is(error.layer, "application");
+    assert.is(error.code, 4294967295);
+    assert.is(error.rawMessage, message);
+    assert.is(error.processed, "yes");
+  }
+});
+
+test("[STATUS-5] [STATUS-11] a plain handler exception is HANDLER_ERROR with a safe message, processed maybe", async () => {
+  const error = await rejection(ctx.client.echo({ throwPlainError: true }));
+  assert.is(error.layer, "dispatch");
+  assert.is(error.code, "HANDLER_ERROR");
+  assert.is(error.processed, "maybe");
+  assert.not.ok(error.rawMessage.includes("secret"), "no internals leak to the caller");
+});
+
+test("[STATUS-4] [STATUS-6] every reachable not-processed dispatch code, and the handler never runs", async () => {
+  const peer = await RawPeer.connect(ctx.address);
+  const cases: Array<[string, Omit<FrameHeaderInit, "type">, Uint8Array | undefined, number]> = [
+    ["unknown service", { service: "no.such.Service", method: "Echo" }, undefined, DispatchCode.UNKNOWN_SERVICE],
+    ["unknown method", { service: SERVICE, method: "Nope" }, undefined, DispatchCode.UNKNOWN_METHOD],
+    ["body is not the input", { service: SERVICE, method: "Echo" }, Uint8Array.of(0x0a, 0x05, 0x61), DispatchCode.INVALID_ARGUMENT],
+    ["empty method", { service: SERVICE, method: "" }, undefined, DispatchCode.INVALID_REQUEST],
+    ["unknown call mode", { service: SERVICE, method: "Echo", callMode: 7 as CallMode }, undefined, DispatchCode.INVALID_REQUEST],
+    ["bad metadata key", { service: SERVICE, method: "Echo", metadata: [{ key: "Upper", value: new Uint8Array(0) }] }, undefined, DispatchCode.INVALID_REQUEST],
+    ["keys without keyed-dispatch", { service: SERVICE, method: "Echo", keys: ["uid:1"] }, undefined, DispatchCode.UNSUPPORTED],
+    ["compression not offered", { service: SERVICE, method: "Echo", compression: Compression.GZIP }, undefined, DispatchCode.UNSUPPORTED],
+    ["deadline already expired", { service: SERVICE, method: "Echo", timeoutMs: 0 }, echoBody({ text: "expired" }), DispatchCode.DEADLINE_EXPIRED],
+  ];
+  let id = 0;
+  for (const [name, header, body, code] of cases) {
+    id++;
+    peer.send({ ...header, type: FrameType.REQUEST, requestId: id }, body ?? echoBody({ text: name }));
+    const response = await peer.waitFor((f) => f.header.requestId === id);
+    assert.is(response.header.dispatchCode, code, `${name}: ${response.header.dispatchMessage}`);
+    assert.ok(response.header.dispatchMessage.length > 0, `${name}: the message names the cause`);
+  }
+  assert.equal(ctx.log.echoed, [], "no handler ran");
+  peer.destroy();
+});
+
+test("[LIMIT-5] over max_concurrent_requests: OVERLOADED, not processed", async () => {
+  const { impl, log } = testService();
+  const server = createServer({ maxConcurrentRequests: 2 }).addService(TestService, impl);
+  const address = await server.listen("127.0.0.1:0");
+  const peer = await RawPeer.connect(address);
+  for (let id = 1; id <= 3; id++) {
+    peer.send({ type: FrameType.REQUEST, requestId: id, service: SERVICE, method: "Echo" }, echoBody({ text: `t${id}`, delayMs: 200 }));
+  }
+  const third = await peer.waitFor((f) => f.header.requestId === 3);
+  assert.is(third.header.dispatchCode, DispatchCode.OVERLOADED);
+  assert.equal(log.echoed, ["t1", "t2"]);
+  peer.destroy();
+  await server.close({ graceMs: 100 });
+});
+
+test("[LIMIT-4] a response larger than the client accepts: RESPONSE_TOO_LARGE, processed yes", async () => {
+  const small = createClient(TestService, { address: ctx.address, limits: { maxBodySize: 65536 } });
+  const error = await rejection(small.echo({ payloadSize: 100_000 }));
+  assert.is(error.code, "RESPONSE_TOO_LARGE");
+  assert.is(error.processed, "yes");
+  assert.is((await small.echo({ payloadSize: 60_000 })).payload.length, 60_000);
+  small.$close();
+});
+
+test("[LIMIT-4] a request larger than the server accepts fails locally: LIMIT_EXCEEDED, not processed", async () => {
+  const { impl } = testService();
+  const server = createServer({ limits: { maxBodySize: 65536 } }).addService(TestService, impl);
+  const client = createClient(TestService, { address: await server.listen("127.0.0.1:0") });
+  const error = await rejection(client.echo({ text: "x".repeat(70_000) }));
+  assert.is(error.layer, "transport");
+  assert.is(error.code, "LIMIT_EXCEEDED");
+  assert.is(error.processed, "no");
+  client.$close();
+  await server.close({ graceMs: 100 });
+});
+
+test("[DEADLINE-1] [DEADLINE-2] the handler sees the remaining time the client sent", async () => {
+  const response = await ctx.client.echo({ text: "t" }, { timeoutMs: 1500 });
+  assert.ok(response.remainingMs > 1000 && response.remainingMs <= 1500, `remaining ${response.remainingMs}`);
+  const none = await ctx.client.echo({ text: "t" }, { timeoutMs: 2 ** 31 });
+  assert.ok(none.remainingMs > 1500);
+});
+
+test("[DEADLINE-4] [DEADLINE-6] a deadline passing mid-call: TIMEOUT at the client, the handler's signal fires", async () => {
+  const started = performance.now();
+  const error = await rejection(ctx.client.wait({ ms: 5000, tag: "deadline" }, { timeoutMs: 100 }));
+  assert.is(error.layer, "transport");
+  assert.is(error.code, "TIMEOUT");
+  assert.is(error.processed, "maybe");
+  assert.ok(performance.now() - started < 2000, "failed at its deadline, not later");
+  await waitUntil(() => ctx.log.waits.length === 1);
+  assert.is(ctx.log.waits[0]!.aborted, true);
+});
+
+test("[CANCEL-1] [CANCEL-2] aborting a call sends CANCEL and fires the handler's signal", async () => {
+  const controller = new AbortController();
+  const call = ctx.client.wait({ ms: 5000, tag: "cancelled" }, { signal: controller.signal, timeoutMs: 10_000 });
+  await waitUntil(() => ctx.server.stats().requests.inFlight === 1);
+  controller.abort();
+  const error = await rejection(call);
+  assert.is(error.code, "CANCELLED");
+  await waitUntil(() => ctx.log.waits.length === 1);
+  assert.equal(ctx.log.waits[0], { tag: "cancelled", aborted: true, reason: "AbortError" });
+});
+
+test("[ID-3] a request id that does not increase is a connection error", async () => {
+  const peer = await RawPeer.connect(ctx.address);
+  peer.send({ type: FrameType.REQUEST, requestId: 5, service: SERVICE, method: "Echo" }, echoBody({ delayMs: 1000 }));
+  peer.send({ type: FrameType.REQUEST, requestId: 5, service: SERVICE, method: "Echo" }, echoBody());
+  const goaway = await peer.waitFor((f) => f.header.type === FrameType.GOAWAY);
+  const { decodeGoaway, GoawayCode } = await import("../src/wire/index.ts");
+  const info = decodeGoaway(goaway.body);
+  assert.is(info.code, GoawayCode.PROTOCOL_ERROR);
+  assert.ok(info.message.startsWith("[ID-3]"), info.message);
+  assert.is(info.lastRequestId, 5);
+  await peer.waitForEnd();
+});
+
+/** Polls `condition` until it holds, failing after `timeoutMs`. */
+async function waitUntil(condition: () => boolean, timeoutMs = 3000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > end) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+test.run();
