@@ -6,6 +6,7 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
 import { HelloSchema } from "../gen/strata/v1/frame_pb.ts";
 import { DEFAULT_LIMITS, encodeFrame, encodePreface, FrameType, type FrameLimits } from "../wire/index.ts";
 import { defaultTransport, type Transport, type TransportFactory, type TransportListener } from "../transport/index.ts";
+import { addAdminService } from "./admin-service.ts";
 import { ServerConnection, type ConnectionSettings } from "./server-connection.ts";
 import { ServiceRegistry, type RawHandler, type ServiceImpl } from "./service-registry.ts";
 import { StatsCollector, type ServerStats } from "./server-stats.ts";
@@ -30,6 +31,8 @@ export interface ServerOptions {
   backlog?: number;
   /** Outgoing bytes buffered per connection before it stops reading. Default 1 MiB. */
   highWaterMark?: number;
+  /** Offer the built-in strata.admin.v1.AdminService (stats to any caller). Default false [EXT-7]. */
+  exposeAdminService?: boolean;
   /** How to listen; TCP (node:net) by default. */
   transport?: TransportFactory;
 }
@@ -85,6 +88,7 @@ export function createServer(options: ServerOptions = {}): Server {
   };
   const registry = new ServiceRegistry();
   const stats = new StatsCollector();
+  if (options.exposeAdminService) addAdminService(registry, () => stats.snapshot());
   const connections = new Set<ServerConnection>();
   const listeners: TransportListener[] = [];
   const maxServerRequests = options.maxServerRequests ?? 0;

@@ -33,6 +33,12 @@ export class ServiceRegistry {
 
   /** Adds a generated service with its handlers; methods without a handler answer UNKNOWN_METHOD. */
   addService<S extends GenServiceMethods>(service: GenService<S>, impl: ServiceImpl<S>): this {
+    this.checkName(service.typeName);
+    return this.addBuiltinService(service, impl);
+  }
+
+  /** Adds a service without the reserved-name check: for the built-in services of the spec [EXT-5]. */
+  addBuiltinService<S extends GenServiceMethods>(service: GenService<S>, impl: ServiceImpl<S>): this {
     const methods = this.open(service.typeName);
     const implementations = impl as Record<string, UnaryHandler<DescMessage, DescMessage> | undefined>;
     for (const name of Object.keys(implementations)) {
@@ -62,6 +68,7 @@ export class ServiceRegistry {
 
   /** Adds raw handlers under a service name, e.g. for a gateway [CALL-2]. */
   addRawService(serviceName: string, handlers: Record<string, RawHandler>): this {
+    this.checkName(serviceName);
     const methods = this.open(serviceName);
     for (const [name, handler] of Object.entries(handlers)) {
       methods.set(name, { decode: (body) => body, invoke: async (body, context) => handler(body as Uint8Array, context) });
@@ -74,11 +81,15 @@ export class ServiceRegistry {
     return this.services.get(name);
   }
 
-  private open(name: string): Map<string, RegisteredMethod> {
+  /** Rejects names reserved for built-in services; the project's own test service is exempt [EXT-5]. */
+  private checkName(name: string): void {
     if (name === "") throw new TypeError("a service needs a name");
-    if (name.startsWith("strata.") && !name.startsWith("strata.testing.") && !name.startsWith("strata.conformance.")) {
-      throw new TypeError(`service names starting with "strata." are reserved [EXT-5]: ${name}`);
+    if (name.startsWith("strata.") && !name.startsWith("strata.testing.")) {
+      throw new TypeError(`service names starting with "strata." are reserved for built-in services [EXT-5]: ${name}`);
     }
+  }
+
+  private open(name: string): Map<string, RegisteredMethod> {
     let methods = this.services.get(name);
     if (methods === undefined) {
       methods = new Map();

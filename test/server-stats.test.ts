@@ -1,0 +1,56 @@
+// Server stats as an object and through the built-in AdminService.
+// Cites [EXT-5] [EXT-7] [EXT-8].
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { AdminService } from "../src/gen/strata/admin/v1/admin_pb.ts";
+import { createClient, createServer, RpcError } from "../src/index.ts";
+import { TestService, testService } from "./support/test-service.ts";
+
+const test = suite("server stats");
+
+test("[EXT-8] stats count connections, requests, per-method calls, errors, refusals and latencies", async () => {
+  const server = createServer({ exposeAdminService: true }).addService(TestService, testService().impl);
+  const address = await server.listen("127.0.0.1:0");
+  const client = createClient(TestService, { address });
+  await client.echo({ text: "a" });
+  await client.echo({ text: "b", delayMs: 30 });
+  await client.echo({ appCode: 5 }).catch(() => {});
+  await client.echo({ text: "x" }, { keys: ["k"] }).catch(() => {});
+  const stats = server.stats();
+  assert.is(stats.connections.current, 1);
+  assert.is(stats.requests.total, 4);
+  const echo = stats.methods["strata.testing.v1.TestService/Echo"]!;
+  assert.is(echo.calls, 3);
+  assert.is(echo.errors, 1);
+  assert.equal(echo.rejected, { UNSUPPORTED: 1 });
+  assert.is(echo.latencyBuckets.reduce((a, b) => a + b, 0), 3);
+  assert.ok(echo.latencySumMs >= 30, `latency sum ${echo.latencySumMs}`);
+
+  const admin = createClient(AdminService, { address });
+  const remote = await admin.getStats({});
+  assert.is(remote.connectionsAccepted, 2n);
+  assert.is(remote.requestsTotal, 5n, "the GetStats request itself counts");
+  const remoteEcho = remote.methods.find((m) => m.method === "strata.testing.v1.TestService/Echo")!;
+  assert.is(remoteEcho.calls, 3n);
+  assert.equal(remoteEcho.rejected, { UNSUPPORTED: 1n });
+  assert.is(remoteEcho.latencyBuckets.length, remote.latencyBucketBoundsMs.length + 1);
+  client.$close();
+  admin.$close();
+  await server.close({ graceMs: 200 });
+  assert.is(server.stats().connections.closed, 2);
+});
+
+test("[EXT-7] without exposeAdminService, AdminService is UNKNOWN_SERVICE; applications cannot claim strata. names [EXT-5]", async () => {
+  const server = createServer();
+  const address = await server.listen("127.0.0.1:0");
+  const admin = createClient(AdminService, { address });
+  const error = await admin.getStats({}).then(() => undefined, (e: unknown) => e);
+  assert.ok(RpcError.is(error));
+  assert.is(error.code, "UNKNOWN_SERVICE");
+  assert.is(error.processed, "no");
+  assert.throws(() => server.addService(AdminService, { getStats: () => ({}) }), /reserved/);
+  admin.$close();
+  await server.close({ graceMs: 200 });
+});
+
+test.run();
