@@ -83,11 +83,16 @@ function toMetadata(metadata: CallOptions["metadata"]): MetadataEntry[] {
   return Object.entries(metadata).map(([key, value]) => ({ key, value: typeof value === "string" ? utf8.encode(value) : value }));
 }
 
-/** Codes after which the request provably did not run and a fresh connection may do better. */
+/**
+ * Failures after which the request provably did not run and the next
+ * attempt goes to a fresh connection: the old one is draining or gone
+ * (GOAWAY, SHUTTING_DOWN) [STATUS-3] [DRAIN-16]. OVERLOADED is not retried:
+ * an immediate retry adds to the overload.
+ */
 function retryable(error: RpcError): boolean {
   if (error.processed !== "no") return false;
   if (error.layer === "transport") return error.code === TransportCode.UNAVAILABLE || error.code === TransportCode.CONNECTION_LOST;
-  return error.code === "SHUTTING_DOWN" || error.code === "OVERLOADED";
+  return error.code === "SHUTTING_DOWN";
 }
 
 /** Turns a RESPONSE into the output, or the dispatch / application error it carries [STATUS-1]. */

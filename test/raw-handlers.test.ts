@@ -1,0 +1,29 @@
+// The raw-bytes handler form, for gateways and generic use. Cites [CALL-2] [STATUS-4].
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { createServer, DispatchCode, FrameType } from "../src/index.ts";
+import { RawPeer } from "./support/raw-peer.ts";
+
+const test = suite("raw handlers");
+
+test("[CALL-2] a raw handler gets the request body and its return value is the response body", async () => {
+  const server = createServer().addRawService("acme.bytes.v1.Bytes", {
+    Reverse: (body, context) => {
+      context.responseMetadata.push({ key: "length", value: Uint8Array.of(body.length) });
+      return body.slice().reverse();
+    },
+  });
+  const address = await server.listen("127.0.0.1:0");
+  const peer = await RawPeer.connect(address);
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: "acme.bytes.v1.Bytes", method: "Reverse" }, Uint8Array.of(1, 2, 3, 0xff));
+  peer.send({ type: FrameType.REQUEST, requestId: 2, service: "acme.bytes.v1.Bytes", method: "Other" });
+  const first = await peer.waitFor((f) => f.header.requestId === 1);
+  assert.equal(Array.from(first.body), [0xff, 3, 2, 1]);
+  assert.equal(first.header.metadata.map((e) => [e.key, Array.from(e.value)]), [["length", [4]]]);
+  const second = await peer.waitFor((f) => f.header.requestId === 2);
+  assert.is(second.header.dispatchCode, DispatchCode.UNKNOWN_METHOD);
+  peer.destroy();
+  await server.close({ graceMs: 100 });
+});
+
+test.run();
