@@ -118,6 +118,15 @@ test("[PING-2] a PING is answered by a PONG with the same payload", async () => 
   peer.destroy();
 });
 
+test("[PING-7] PINGs far more often than min_ping_interval_ms end in GOAWAY(TOO_MANY_PINGS)", async () => {
+  const peer = await RawPeer.connect(address);
+  for (let i = 0; i < 4; i++) peer.send({ type: FrameType.PING }, Uint8Array.of(i));
+  const goaway = await peer.waitFor((f) => f.header.type === FrameType.GOAWAY);
+  assert.is(decodeGoaway(goaway.body).code, GoawayCode.TOO_MANY_PINGS);
+  assert.is(peer.frames.filter((f) => f.header.type === FrameType.PONG).length, 3, "the first three were answered");
+  await peer.waitForEnd();
+});
+
 test("[IDLE-1] without heartbeats an idle connection is closed with GOAWAY(IDLE_TIMEOUT)", async () => {
   const peer = await RawPeer.connect(address);
   const started = performance.now();

@@ -39,6 +39,8 @@ export interface ConnectionSettings {
   /** What this server declared in its HELLO. */
   readonly limits: FrameLimits;
   readonly idleTimeoutMs: number;
+  /** Clients may ping no more often than this [PING-6]. */
+  readonly minPingIntervalMs: number;
   readonly maxConcurrentRequests: number;
   readonly handshakeTimeoutMs: number;
   /** Put handler error messages in dispatch_message (off: a fixed safe message) [STATUS-5]. */
@@ -105,6 +107,9 @@ export class ServerConnection {
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
   private readingPaused = false;
+  /** When the last PING arrived, and how many came in a row too soon after the one before [PING-7]. */
+  private lastPingAt = -Infinity;
+  private pingStrikes = 0;
 
   constructor(transport: Transport, settings: ConnectionSettings, host: ConnectionHost) {
     this.transport = transport;
@@ -222,6 +227,7 @@ export class ServerConnection {
         this.onCancel(header.requestId);
         return;
       case FrameType.PING:
+        if (this.tooManyPings()) return;
         // Echo the payload; the body may be a view into the chunk, so copy [PING-2].
         this.write(encodeFrame({ type: FrameType.PONG }, body.slice()));
         return;
@@ -239,6 +245,23 @@ export class ServerConnection {
       default:
         return; // unknown type: skipped [FRAME-9]
     }
+  }
+
+  /**
+   * Counts PINGs that arrive less than half the declared minimum interval
+   * after the previous one; at the third in a row, GOAWAY(TOO_MANY_PINGS)
+   * and close [PING-7].
+   */
+  private tooManyPings(): boolean {
+    const t = now();
+    const gap = t - this.lastPingAt;
+    this.lastPingAt = t;
+    this.pingStrikes = gap < this.settings.minPingIntervalMs / 2 ? this.pingStrikes + 1 : 0;
+    if (this.pingStrikes < 3) return false;
+    this.sendGoaway(GoawayCode.TOO_MANY_PINGS, `[PING-7] PINGs more often than every ${this.settings.minPingIntervalMs} ms`);
+    this.abortAll("too many pings");
+    this.finish();
+    return true;
   }
 
   private onRequest(header: FrameHeader, body: Uint8Array): void {

@@ -81,6 +81,7 @@ export function createServer(options: ServerOptions = {}): Server {
   const settings: ConnectionSettings = {
     limits,
     idleTimeoutMs,
+    minPingIntervalMs,
     maxConcurrentRequests,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     exposeHandlerErrors: options.exposeHandlerErrors ?? false,
