@@ -179,6 +179,34 @@ test("[LIMIT-5] over max_concurrent_requests: OVERLOADED, not processed", async 
   await server.close({ graceMs: 100 });
 });
 
+test("[LIMIT-5] [HELLO-7] the client queues calls beyond the server's max_concurrent_requests instead of provoking OVERLOADED", async () => {
+  let running = 0;
+  let peak = 0;
+  const server = createServer({ maxConcurrentRequests: 3 }).addService(TestService, {
+    echo: async (request) => {
+      peak = Math.max(peak, ++running);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      running--;
+      return { text: request.text };
+    },
+  });
+  const client = createClient(TestService, { address: await server.listen("127.0.0.1:0") });
+  const texts = await Promise.all(Array.from({ length: 30 }, (_, i) => client.echo({ text: `q${i}` }).then((r) => r.text)));
+  assert.equal(texts, Array.from({ length: 30 }, (_, i) => `q${i}`));
+  assert.is(peak, 3, "never more than the server's limit at once");
+  // A call that times out while queued was never written: not processed.
+  const slow = createServer({ maxConcurrentRequests: 1 }).addService(TestService, testService().impl);
+  const slowClient = createClient(TestService, { address: await slow.listen("127.0.0.1:0") });
+  const first = slowClient.echo({ delayMs: 300 });
+  const queued = await rejection(slowClient.echo({ text: "queued" }, { timeoutMs: 50 }));
+  assert.is(queued.code, "TIMEOUT");
+  assert.is(queued.processed, "no");
+  await first;
+  client.$close();
+  slowClient.$close();
+  await Promise.all([server.close({ graceMs: 100 }), slow.close({ graceMs: 100 })]);
+});
+
 test("[LIMIT-4] a response larger than the client accepts: RESPONSE_TOO_LARGE, processed yes", async () => {
   const small = createClient(TestService, { address: ctx.address, limits: { maxBodySize: 65536 } });
   const error = await rejection(small.echo({ payloadSize: 100_000 }));

@@ -47,6 +47,17 @@ interface Pending {
   handlers: CallHandlers;
 }
 
+/** A call handed to a connection: queued until the server has room for it, then sent. */
+export interface CallTicket {
+  /** The request id once sent; 0 while queued. */
+  id: number;
+  readonly header: Omit<FrameHeaderInit, "type" | "requestId" | "timeoutMs">;
+  /** The call's deadline on performance.now()'s clock; timeout_ms is computed when it is written [DEADLINE-1]. */
+  readonly deadline: number;
+  readonly body: Uint8Array;
+  readonly handlers: CallHandlers;
+}
+
 const State = { open: 0, draining: 1, closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
 
@@ -61,6 +72,8 @@ export class ClientConnection {
   private readonly settings: ClientConnectionSettings;
   private readonly decoder: FrameDecoder;
   private readonly pending = new Map<number, Pending>();
+  /** Calls waiting for the server's max_concurrent_requests to leave room [LIMIT-5]. */
+  private readonly queued: CallTicket[] = [];
   private nextId = 1;
   /** Limits and offers from the server's HELLO [HELLO-7]. */
   readonly serverLimits: FrameLimits;
@@ -217,10 +230,56 @@ export class ClientConnection {
     return id;
   }
 
-  /** Gives up on a call: forgets its id and tells the server [CANCEL-1] [DEADLINE-6]. */
-  cancel(id: number): void {
-    if (!this.pending.delete(id)) return;
-    if (this.state !== State.closed) this.transport.write(encodeFrame({ type: FrameType.CANCEL, requestId: id }));
+  /**
+   * Sends a unary or acked call now, or queues it while the server's
+   * max_concurrent_requests calls are pending, so a client never provokes
+   * OVERLOADED by itself [LIMIT-5]. A queued call was not written: if it
+   * fails there, it was not processed.
+   */
+  submit(header: CallTicket["header"], deadline: number, body: Uint8Array, handlers: CallHandlers): CallTicket {
+    const ticket: CallTicket = { id: 0, header, deadline, body, handlers };
+    if (this.hasRoom()) ticket.id = this.sendTicket(ticket);
+    else if (this.state !== State.open) throw RpcError.transport(TransportCode.UNAVAILABLE, "the connection is draining or closed", "no");
+    else this.queued.push(ticket);
+    return ticket;
+  }
+
+  private hasRoom(): boolean {
+    const max = this.serverHello.maxConcurrentRequests;
+    return max === 0 || this.pending.size < max;
+  }
+
+  /** Sends queued calls while there is room. */
+  private sendQueued(): void {
+    while (this.queued.length > 0 && this.state === State.open && this.hasRoom()) {
+      const ticket = this.queued.shift()!;
+      try {
+        ticket.id = this.sendTicket(ticket);
+      } catch (error) {
+        ticket.handlers.fail(RpcError.from(error));
+      }
+    }
+  }
+
+  /** Writes a ticket's request with the time left until its deadline [DEADLINE-1] [DEADLINE-5]. */
+  private sendTicket(ticket: CallTicket): number {
+    const remaining = ticket.deadline - now();
+    if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
+    // Never rounded down to 0; capped at the uint32 maximum [DEADLINE-7].
+    const timeoutMs = Math.min(Math.ceil(remaining), 0xffffffff);
+    return this.send({ ...ticket.header, timeoutMs }, ticket.body, ticket.handlers);
+  }
+
+  /** Gives up on a call: drops it from the queue, or forgets its id and tells the server [CANCEL-1] [DEADLINE-6]. */
+  cancel(ticket: CallTicket): void {
+    if (ticket.id === 0) {
+      const index = this.queued.indexOf(ticket);
+      if (index >= 0) this.queued.splice(index, 1);
+      return;
+    }
+    if (!this.pending.delete(ticket.id)) return;
+    if (this.state !== State.closed) this.transport.write(encodeFrame({ type: FrameType.CANCEL, requestId: ticket.id }));
+    this.sendQueued();
     this.closeIfDrained();
   }
 
@@ -277,6 +336,7 @@ export class ClientConnection {
     }
     this.pending.delete(id);
     pending.handlers.response(frame);
+    this.sendQueued();
     this.closeIfDrained();
   }
 
@@ -287,6 +347,7 @@ export class ClientConnection {
     }
     this.goawayLastId = goaway.lastRequestId;
     if (this.state === State.open) this.state = State.draining;
+    this.failQueued();
     for (const [id, pending] of [...this.pending]) {
       if (id <= goaway.lastRequestId) continue;
       this.pending.delete(id);
@@ -319,6 +380,7 @@ export class ClientConnection {
     clearTimeout(this.heartbeat);
     if (linger) this.transport.close();
     else this.transport.destroy();
+    this.failQueued();
     const failures = [...this.pending];
     this.pending.clear();
     for (const [id, pending] of failures) {
@@ -328,8 +390,15 @@ export class ClientConnection {
     for (const listener of this.closedListeners.splice(0)) listener();
   }
 
+  /** Queued calls were never written: they fail as not processed, and the caller may retry them [STATUS-3]. */
+  private failQueued(): void {
+    for (const ticket of this.queued.splice(0)) {
+      ticket.handlers.fail(RpcError.transport(TransportCode.UNAVAILABLE, "the connection ended before the request was sent", "no"));
+    }
+  }
+
   private closeIfDrained(): void {
-    if (this.state === State.draining && this.pending.size === 0) {
+    if (this.state === State.draining && this.pending.size === 0 && this.queued.length === 0) {
       this.state = State.closed;
       clearTimeout(this.heartbeat);
       this.transport.close();

@@ -9,6 +9,7 @@ import { dispatchCodeName, dispatchProcessed, RpcError, TransportCode } from "..
 import { defaultTransport, type TransportFactory } from "../transport/index.ts";
 import { setLongTimeout } from "../util/long-timeout.ts";
 import { Channel, type BackoffOptions } from "./channel.ts";
+import type { CallTicket } from "./client-connection.ts";
 import { failureResult, successResult, type CallResult } from "./call-result.ts";
 
 /** Options of one call. */
@@ -180,38 +181,35 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     const connection = await channel.acquire(deadline, signal);
     const remaining = deadline - now();
     if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
-    const header = {
-      service: desc.typeName,
-      method: method.name,
-      callMode: mode,
-      // Never rounded down to 0 [DEADLINE-5]; capped at the uint32 maximum [DEADLINE-7].
-      timeoutMs: Math.min(Math.ceil(remaining), 0xffffffff),
-      metadata,
-      keys,
-    };
+    const header = { service: desc.typeName, method: method.name, callMode: mode, metadata, keys };
     if (mode === CallMode.ONEWAY) {
-      connection.send(header, body, undefined);
+      // Never rounded down to 0 [DEADLINE-5]; capped at the uint32 maximum [DEADLINE-7].
+      connection.send({ ...header, timeoutMs: Math.min(Math.ceil(remaining), 0xffffffff) }, body, undefined);
       return undefined;
     }
     return new Promise<Frame>((resolve, reject) => {
-      let id = 0;
+      let ticket: CallTicket | undefined;
+      // Written or still queued: only a written request may have run.
+      const processed = () => (ticket !== undefined && ticket.id !== 0 ? "maybe" : "no");
       const cleanup = () => {
         timer.clear();
         signal?.removeEventListener("abort", onAbort);
       };
       const onAbort = () => {
         cleanup();
-        connection.cancel(id);
-        reject(RpcError.transport(TransportCode.CANCELLED, "the call was cancelled", "maybe", signal?.reason));
+        const was = processed();
+        if (ticket !== undefined) connection.cancel(ticket);
+        reject(RpcError.transport(TransportCode.CANCELLED, "the call was cancelled", was, signal?.reason));
       };
       const timer = setLongTimeout(() => {
         cleanup();
-        connection.cancel(id); // [DEADLINE-6]
-        reject(RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the response arrived", "maybe"));
+        const was = processed();
+        if (ticket !== undefined) connection.cancel(ticket); // [DEADLINE-6]
+        reject(RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the response arrived", was));
       }, remaining);
       signal?.addEventListener("abort", onAbort, { once: true });
       try {
-        id = connection.send(header, body, {
+        ticket = connection.submit(header, deadline, body, {
           ack: onAck,
           response: (frame) => {
             cleanup();

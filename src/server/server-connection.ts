@@ -107,6 +107,12 @@ export class ServerConnection {
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
   private readingPaused = false;
+  /**
+   * Frames read but not yet handled because output is over the high-water
+   * mark: one chunk can hold a thousand small requests, so pausing the
+   * socket alone would not bound the work admitted [SEC-1].
+   */
+  private backlog: Frame[] = [];
   /** When the last PING arrived, and how many came in a row too soon after the one before [PING-7]. */
   private lastPingAt = -Infinity;
   private pingStrikes = 0;
@@ -207,6 +213,14 @@ export class ServerConnection {
 
   private onFrame(frame: Frame): void {
     if (this.state === State.closed) return;
+    if (this.readingPaused || this.backlog.length > 0) {
+      this.backlog.push(frame);
+      return;
+    }
+    this.handleFrame(frame);
+  }
+
+  private handleFrame(frame: Frame): void {
     const { header, body } = frame;
     if (this.state === State.hello) {
       if (header.type !== FrameType.HELLO) {
@@ -471,10 +485,18 @@ export class ServerConnection {
   }
 
   private onDrain(): void {
-    if (this.readingPaused && this.state !== State.closed) {
-      this.readingPaused = false;
-      this.transport.resume();
+    if (!this.readingPaused || this.state === State.closed) return;
+    this.readingPaused = false;
+    // Handle what was read before the pause, in order, until output fills up again.
+    try {
+      while (this.backlog.length > 0 && !this.readingPaused && (this.state as State) !== State.closed) {
+        this.handleFrame(this.backlog.shift()!);
+      }
+    } catch (error) {
+      this.onProtocolError(error);
+      return;
     }
+    if (!this.readingPaused) this.transport.resume();
   }
 
   private armIdleTimer(): void {

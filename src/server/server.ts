@@ -19,7 +19,11 @@ export interface ServerOptions {
   idleTimeoutMs?: number;
   /** Clients may ping no more often than this; at most half the idle timeout. Default 1 s [PING-6]. */
   minPingIntervalMs?: number;
-  /** Requests of one connection in progress at once; 0 = no limit. Default 1000 [LIMIT-5]. */
+  /**
+   * Requests of one connection in progress at once; 0 = no limit. Default
+   * 100, as HTTP/2 recommends. With the response size, it bounds the memory a
+   * client that stops reading can tie up [LIMIT-5] [SEC-1].
+   */
   maxConcurrentRequests?: number;
   /** Requests in progress across the server; 0 = no limit. Default 0 [LIMIT-5]. */
   maxServerRequests?: number;
@@ -64,7 +68,7 @@ export function createServer(options: ServerOptions = {}): Server {
   if (idleTimeoutMs > 0 && minPingIntervalMs > idleTimeoutMs / 2) {
     throw new RangeError(`minPingIntervalMs (${minPingIntervalMs}) must be at most half of idleTimeoutMs (${idleTimeoutMs}) [IDLE-1]`);
   }
-  const maxConcurrentRequests = options.maxConcurrentRequests ?? 1000;
+  const maxConcurrentRequests = options.maxConcurrentRequests ?? 100;
   const hello = toBinary(HelloSchema, create(HelloSchema, {
     maxHeaderSize: limits.maxHeaderSize,
     maxBodySize: limits.maxBodySize,
