@@ -81,6 +81,8 @@ export class ClientConnection {
   private readonly pingIntervalMs: number;
   private lastByteAt = now();
   private lastPingAt = -Infinity;
+  /** When this client last wrote a frame [PING-9]. */
+  private lastSentAt = now();
   private pingOutstandingSince: number | undefined;
   private heartbeat: ReturnType<typeof setTimeout> | undefined;
   private goawayLastId: number | undefined;
@@ -227,6 +229,7 @@ export class ClientConnection {
     }
     if (handlers !== undefined) this.pending.set(id, { handlers });
     this.transport.write(encodeFrame(init, body));
+    this.lastSentAt = now();
     return id;
   }
 
@@ -409,10 +412,22 @@ export class ClientConnection {
   /**
    * Pings when nothing was received for the interval, and declares the
    * connection dead when nothing arrives for another interval after a PING:
-   * a dead or half-open connection is found within 2 intervals [PING-4] [PING-5].
+   * a dead or half-open connection is found within 2 intervals of the last
+   * byte [PING-4] [PING-5]. With calls pending, it also pings when nothing
+   * was sent for half the server's idle timeout, so a client that only
+   * receives is not closed as idle [PING-9]. One timer, set for the next
+   * moment something is due; bytes arriving in between only move that
+   * moment, checked when the timer fires.
    */
   private armHeartbeat(): void {
     const interval = this.pingIntervalMs;
+    const idleHalf = this.serverHello.idleTimeoutMs / 2;
+    const nextDue = (): number => {
+      if (this.pingOutstandingSince !== undefined) return this.pingOutstandingSince + interval;
+      let due = Math.max(this.lastByteAt, this.lastPingAt) + interval;
+      if (idleHalf > 0 && this.pending.size > 0) due = Math.min(due, Math.max(this.lastSentAt + idleHalf, this.lastPingAt + interval));
+      return due;
+    };
     const tick = () => {
       if (this.state === State.closed) return;
       const t = now();
@@ -420,14 +435,17 @@ export class ClientConnection {
         this.shutdown(TransportCode.CONNECTION_LOST, `no answer from the server within ${interval} ms of a PING: the connection is dead [PING-5]`, undefined);
         return;
       }
-      if (this.pingOutstandingSince === undefined && t - this.lastByteAt >= interval && t - this.lastPingAt >= interval) {
+      const silent = t - this.lastByteAt >= interval;
+      const quiet = idleHalf > 0 && this.pending.size > 0 && t - this.lastSentAt >= idleHalf;
+      if ((silent || quiet) && t - this.lastPingAt >= interval) {
         this.lastPingAt = t;
-        this.pingOutstandingSince = t;
+        if (silent) this.pingOutstandingSince = t;
+        this.lastSentAt = t;
         this.transport.write(encodeFrame({ type: FrameType.PING }, new Uint8Array(8)));
       }
-      this.heartbeat = setTimeout(tick, Math.max(10, interval / 4));
+      this.heartbeat = setTimeout(tick, Math.max(1, nextDue() - now()));
     };
-    this.heartbeat = setTimeout(tick, Math.max(10, interval / 4));
+    this.heartbeat = setTimeout(tick, Math.max(1, nextDue() - now()));
   }
 }
 
