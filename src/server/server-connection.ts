@@ -113,6 +113,14 @@ export class ServerConnection {
    * socket alone would not bound the work admitted [SEC-1].
    */
   private backlog: Frame[] = [];
+  /**
+   * Requests handled in this turn of the event loop. Handlers answer
+   * asynchronously, so the high-water mark cannot be seen while one chunk is
+   * being handled; after REQUESTS_PER_TURN requests, reading yields for their
+   * responses to be written (and the mark to be checked) first [SEC-1].
+   */
+  private requestsThisTurn = 0;
+  private yieldTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the last PING arrived, and how many came in a row too soon after the one before [PING-7]. */
   private lastPingAt = -Infinity;
   private pingStrikes = 0;
@@ -166,6 +174,7 @@ export class ServerConnection {
   private onData(chunk: Uint8Array): void {
     if (this.state === State.closed) return;
     this.lastByteAt = now();
+    if (this.yieldTimer === undefined) this.requestsThisTurn = 0;
     try {
       if (this.state === State.preface) {
         const rest = this.readPreface(chunk);
@@ -213,11 +222,45 @@ export class ServerConnection {
 
   private onFrame(frame: Frame): void {
     if (this.state === State.closed) return;
-    if (this.readingPaused || this.backlog.length > 0) {
+    if (this.readingPaused || this.yieldTimer !== undefined || this.backlog.length > 0) {
       this.backlog.push(frame);
       return;
     }
+    this.handleCounted(frame);
+  }
+
+  /**
+   * Requests handled before reading yields to the event loop. Large enough
+   * that 100 pipelined requests per read never wait, small enough that a
+   * burst cannot start more than this many handlers before the high-water
+   * mark is checked [SEC-1].
+   */
+  private static readonly REQUESTS_PER_TURN = 256;
+
+  /** Handles a frame; after REQUESTS_PER_TURN requests, stops reading until the next macrotask [SEC-1]. */
+  private handleCounted(frame: Frame): void {
     this.handleFrame(frame);
+    if (frame.header.type !== FrameType.REQUEST || ++this.requestsThisTurn < ServerConnection.REQUESTS_PER_TURN) return;
+    if (this.state === State.closed || this.yieldTimer !== undefined) return;
+    this.transport.pause();
+    this.yieldTimer = setTimeout(() => {
+      this.yieldTimer = undefined;
+      this.requestsThisTurn = 0;
+      this.pumpBacklog();
+    }, 0);
+  }
+
+  /** Handles frames read earlier, in order, while output has room and no yield is pending; then reads again. */
+  private pumpBacklog(): void {
+    try {
+      while (this.backlog.length > 0 && !this.readingPaused && this.yieldTimer === undefined && (this.state as State) !== State.closed) {
+        this.handleCounted(this.backlog.shift()!);
+      }
+    } catch (error) {
+      this.onProtocolError(error);
+      return;
+    }
+    if (!this.readingPaused && this.yieldTimer === undefined && this.state !== State.closed) this.transport.resume();
   }
 
   private handleFrame(frame: Frame): void {
@@ -488,15 +531,7 @@ export class ServerConnection {
     if (!this.readingPaused || this.state === State.closed) return;
     this.readingPaused = false;
     // Handle what was read before the pause, in order, until output fills up again.
-    try {
-      while (this.backlog.length > 0 && !this.readingPaused && (this.state as State) !== State.closed) {
-        this.handleFrame(this.backlog.shift()!);
-      }
-    } catch (error) {
-      this.onProtocolError(error);
-      return;
-    }
-    if (!this.readingPaused) this.transport.resume();
+    this.pumpBacklog();
   }
 
   private armIdleTimer(): void {
@@ -567,6 +602,7 @@ export class ServerConnection {
     clearTimeout(this.idleTimer);
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.graceTimer);
+    clearTimeout(this.yieldTimer);
     if (linger) this.transport.close();
     else this.transport.destroy();
     this.host.closed(this);
