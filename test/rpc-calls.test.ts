@@ -179,6 +179,24 @@ test("[LIMIT-5] over max_concurrent_requests: OVERLOADED, not processed", async 
   await server.close({ graceMs: 100 });
 });
 
+test("[LIMIT-5] over the server-wide limit (across connections): OVERLOADED, not processed", async () => {
+  const { impl, log } = testService();
+  const server = createServer({ maxServerRequests: 1 }).addService(TestService, impl);
+  const address = await server.listen("127.0.0.1:0");
+  const a = createClient(TestService, { address });
+  const b = createClient(TestService, { address });
+  const slow = a.echo({ text: "slow", delayMs: 200 });
+  await waitUntil(() => log.echoed.length === 1);
+  const error = await rejection(b.echo({ text: "refused" }));
+  assert.is(error.code, "OVERLOADED");
+  assert.is(error.processed, "no");
+  assert.is((await slow).text, "slow");
+  assert.equal(log.echoed, ["slow"]);
+  a.$close();
+  b.$close();
+  await server.close({ graceMs: 100 });
+});
+
 test("[LIMIT-5] [HELLO-7] the client queues calls beyond the server's max_concurrent_requests instead of provoking OVERLOADED", async () => {
   let running = 0;
   let peak = 0;
