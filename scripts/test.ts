@@ -12,6 +12,8 @@ interface Step {
 }
 
 const bin = (name: string) => `node_modules/.bin/${name}`;
+/** Longer than test/run.ts's own watchdog, which reports the hung suite first. */
+const STEP_TIMEOUT_MS = 360_000;
 const only = process.argv.slice(2);
 
 const steps: Step[] = [
@@ -34,8 +36,20 @@ function run(step: Step): Promise<{ code: number; output: string }> {
     };
     child.stdout.on("data", (c: Buffer) => forward(c, process.stdout));
     child.stderr.on("data", (c: Buffer) => forward(c, process.stderr));
-    child.on("error", (error) => resolve({ code: 127, output: String(error) }));
-    child.on("close", (code) => resolve({ code: code ?? 1, output }));
+    // A step that hangs is killed and fails, so CI always ends.
+    const timer = setTimeout(() => {
+      output += `\n${step.name}: killed after ${STEP_TIMEOUT_MS / 1000} s\n`;
+      process.stderr.write(`\n${step.name}: killed after ${STEP_TIMEOUT_MS / 1000} s\n`);
+      child.kill("SIGKILL");
+    }, STEP_TIMEOUT_MS);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      resolve({ code: 127, output: String(error) });
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, output });
+    });
   });
 }
 

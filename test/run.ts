@@ -18,5 +18,14 @@ for (const [index, name] of files.entries()) {
   g.UVU_INDEX = index;
   await import(new URL(name, dir).href);
 }
+// A hung test must fail the run loudly, not stall CI: uvu has no per-test
+// timeout, so the whole run has one. uvu's progress output above shows the
+// suite that was running.
+const limitSeconds = Number(globalThis.process?.env?.["STRATA_TEST_TIMEOUT_S"] ?? 300);
+const watchdog = setTimeout(() => {
+  console.error(`\nTest run timed out after ${limitSeconds} s; the suite printed last did not finish.`);
+  globalThis.process?.exit(1);
+}, limitSeconds * 1000);
 const { exec } = await import("uvu");
 await exec();
+clearTimeout(watchdog);

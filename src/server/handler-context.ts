@@ -21,6 +21,12 @@ export interface HandlerContext {
   remainingMs(): number | undefined;
   /** Metadata to send with the response; the handler may append to it [META-1]. */
   readonly responseMetadata: MetadataEntry[];
+  /**
+   * Asks the connection this request came on to drain once this request is
+   * answered: GOAWAY(NO_ERROR), then close after at most `graceMs` [DRAIN-2].
+   * Other connections are not affected.
+   */
+  drainConnection(graceMs: number): void;
 }
 
 /** Returns the first value of metadata key `key` as text, or undefined [META-1]. */

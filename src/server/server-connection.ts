@@ -27,7 +27,7 @@ import {
   type MetadataEntry,
 } from "../wire/index.ts";
 import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
-import { dispatchCodeName, RpcError } from "../status/index.ts";
+import { dispatchCodeByName, dispatchCodeName, dispatchProcessed, RpcError } from "../status/index.ts";
 import type { Transport } from "../transport/index.ts";
 import { setLongTimeout, type LongTimeout } from "../util/long-timeout.ts";
 import type { HandlerContext } from "./handler-context.ts";
@@ -77,6 +77,8 @@ interface InFlight {
   answered: boolean;
   /** Counts toward the concurrency limits until answered or finished [LIMIT-5]. */
   counted: boolean;
+  /** A drain the handler asked for, started once this request is answered. */
+  drainAfterMs: number | undefined;
   timer: LongTimeout | undefined;
 }
 
@@ -400,7 +402,7 @@ export class ServerConnection {
   ): void {
     const id = header.requestId;
     const controller = new AbortController();
-    const entry: InFlight = { controller, oneway, answered: oneway, counted: true, timer: undefined };
+    const entry: InFlight = { controller, oneway, answered: oneway, counted: true, timer: undefined, drainAfterMs: undefined };
     this.inFlight.set(id, entry);
     this.active++;
     if (!oneway) this.owed++;
@@ -424,6 +426,10 @@ export class ServerConnection {
       signal: controller.signal,
       remainingMs: () => (deadline === undefined ? undefined : Math.max(0, deadline - now())),
       responseMetadata,
+      drainConnection: (graceMs) => {
+        entry.drainAfterMs = graceMs;
+        if (entry.answered) this.drain(graceMs);
+      },
     };
     const started = now();
     let promise: Promise<Uint8Array>;
@@ -454,10 +460,20 @@ export class ServerConnection {
     });
   }
 
-  /** The RESPONSE header for a handler failure: application or dispatch layer [STATUS-8] [STATUS-11]. */
+  /**
+   * The RESPONSE header for a handler failure: the application error it
+   * chose, a dispatch code it chose that admits it ran (processed maybe or
+   * yes), or HANDLER_ERROR [STATUS-6] [STATUS-8] [STATUS-11].
+   */
   private failureHeader(error: unknown, metadata: MetadataEntry[]): Partial<FrameHeader> {
     if (RpcError.is(error) && error.layer === "application" && typeof error.code === "number") {
       return { appCode: error.code, appMessage: error.rawMessage, metadata };
+    }
+    if (RpcError.is(error) && error.layer === "dispatch" && typeof error.code === "string") {
+      const code = dispatchCodeByName(error.code);
+      if (code !== undefined && code !== DispatchCode.OK && dispatchProcessed(code) !== "no") {
+        return { dispatchCode: code, dispatchMessage: error.rawMessage, metadata };
+      }
     }
     const message = this.settings.exposeHandlerErrors && error instanceof Error ? `handler failed: ${error.message}` : "handler failed";
     return { dispatchCode: DispatchCode.HANDLER_ERROR, dispatchMessage: message };
@@ -478,6 +494,7 @@ export class ServerConnection {
     this.sendResponse(id, header, body);
     // A request stops counting once its RESPONSE is written, even if its handler runs on [LIMIT-5].
     this.uncount(entry);
+    if (entry.drainAfterMs !== undefined) this.drain(entry.drainAfterMs);
     this.closeIfDrained();
   }
 

@@ -17,7 +17,7 @@ export interface ServerOptions {
   limits?: Partial<FrameLimits>;
   /** Close connections that send nothing for this long, after a GOAWAY; 0 = never. Default 60 s [IDLE-1]. */
   idleTimeoutMs?: number;
-  /** Clients may ping no more often than this; at most half the idle timeout. Default 1 s [PING-6]. */
+  /** Clients may ping no more often than this; at most half the idle timeout. Default 1 s, or half the idle timeout if less [PING-6]. */
   minPingIntervalMs?: number;
   /**
    * Requests of one connection in progress at once; 0 = no limit. Default
@@ -47,6 +47,11 @@ export interface Server {
   addService<S extends GenServiceMethods>(service: GenService<S>, impl: ServiceImpl<S>): Server;
   /** Adds raw byte handlers under a service name. */
   addRawService(serviceName: string, handlers: Record<string, RawHandler>): Server;
+  /**
+   * Adds a service with a reserved `strata.` name that the spec defines, such
+   * as the conformance service in a test mode [EXT-5] [CONF-1].
+   */
+  addBuiltinService<S extends GenServiceMethods>(service: GenService<S>, impl: ServiceImpl<S>): Server;
   /** Listens on "host:port" (port 0 picks one) or "unix:/path"; resolves with the bound address. */
   listen(address: string): Promise<string>;
   /**
@@ -64,7 +69,8 @@ export interface Server {
 export function createServer(options: ServerOptions = {}): Server {
   const limits: FrameLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
-  const minPingIntervalMs = options.minPingIntervalMs ?? 1000;
+  // By default at most half the idle timeout, so heartbeats can always keep a connection open [IDLE-1].
+  const minPingIntervalMs = options.minPingIntervalMs ?? (idleTimeoutMs > 0 ? Math.min(1000, Math.floor(idleTimeoutMs / 2)) : 1000);
   if (idleTimeoutMs > 0 && minPingIntervalMs > idleTimeoutMs / 2) {
     throw new RangeError(`minPingIntervalMs (${minPingIntervalMs}) must be at most half of idleTimeoutMs (${idleTimeoutMs}) [IDLE-1]`);
   }
@@ -139,6 +145,10 @@ export function createServer(options: ServerOptions = {}): Server {
     },
     addRawService(name, handlers) {
       registry.addRawService(name, handlers);
+      return server;
+    },
+    addBuiltinService(service, impl) {
+      registry.addBuiltinService(service, impl);
       return server;
     },
     async listen(address) {

@@ -31,6 +31,11 @@ export function dispatchCodeName(code: number): string {
   return dispatchNames.get(code) ?? `CODE_${code}`;
 }
 
+/** The dispatch code with the given name, e.g. "HANDLER_CRASHED", or undefined [STATUS-4]. */
+export function dispatchCodeByName(name: string): DispatchCode | undefined {
+  return Object.hasOwn(DispatchCode, name) ? (DispatchCode as Record<string, DispatchCode>)[name] : undefined;
+}
+
 /** Whether a request answered with `code` was processed; unknown codes are "maybe" [STATUS-4] [STATUS-7]. */
 export function dispatchProcessed(code: number): Processed {
   if (code === DispatchCode.OK || code === DispatchCode.RESPONSE_TOO_LARGE) return "yes";

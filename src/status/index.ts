@@ -1,3 +1,3 @@
 // strata-rpc status: the three status layers and the error type callers see.
-export { dispatchCodeName, dispatchProcessed, TransportCode, type Layer, type Processed } from "./codes.ts";
+export { dispatchCodeByName, dispatchCodeName, dispatchProcessed, TransportCode, type Layer, type Processed } from "./codes.ts";
 export { RpcError, type RpcErrorInit } from "./rpc-error.ts";

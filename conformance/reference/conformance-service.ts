@@ -1,0 +1,84 @@
+// The reference implementation of strata.conformance.v1.ConformanceService
+// (spec/protocol.md Appendix C) on the reference server.
+
+import type { GenService } from "@bufbuild/protobuf/codegenv2";
+import { ConformanceService } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { RpcError, type HandlerContext, type ServiceImpl } from "../../src/index.ts";
+import { dispatchCodeName } from "../../src/status/index.ts";
+
+type ConformanceMethods = typeof ConformanceService extends GenService<infer M> ? M : never;
+
+/** Waits `ms` or until `signal` fires; true when the signal fired first. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(true);
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(false);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Handlers of ConformanceService and the server-wide log they share [CONF-4]. */
+export function conformanceService(): { service: typeof ConformanceService; impl: ServiceImpl<ConformanceMethods>; log: string[] } {
+  const log: string[] = [];
+  const impl: ServiceImpl<ConformanceMethods> = {
+    // [CONF-2]
+    async echo(request, context: HandlerContext) {
+      if (request.delayMs > 0) await sleep(request.delayMs, context.signal);
+      for (const pair of request.responseMetadata) context.responseMetadata.push({ key: pair.key, value: pair.value });
+      if (request.echoMetadata) for (const entry of context.metadata) context.responseMetadata.push(entry);
+      const status = request.status;
+      if (status !== undefined && status.dispatchCode !== 0) {
+        throw new RpcError({ layer: "dispatch", code: dispatchCodeName(status.dispatchCode), message: status.message });
+      }
+      if (status !== undefined && status.appCode !== 0) {
+        throw RpcError.application(status.appCode, status.message, status.details.map((d) => ({ $typeName: "strata.v1.ErrorDetail", type: d.type, value: d.value })));
+      }
+      return { payload: request.responseSize > 0 ? new Uint8Array(request.responseSize).fill(0x61) : request.payload };
+    },
+    // [CONF-3]
+    async sleep(request, context) {
+      const interrupted = await sleep(request.ms, context.signal);
+      log.push(`sleep:${request.tag}:${interrupted ? "interrupted" : "completed"}`);
+      return { interrupted };
+    },
+    // [CONF-4]
+    record(request) {
+      log.push(`record:${request.tag}`);
+      return {};
+    },
+    recorded(request) {
+      return { entries: log.filter((entry) => entry.startsWith(request.prefix)) };
+    },
+    // [CONF-5]
+    async keyedWork(request, context) {
+      log.push(`start:${request.tag}`);
+      await sleep(request.holdMs, context.signal);
+      log.push(`end:${request.tag}`);
+      return {};
+    },
+    // [CONF-6]
+    info(_request, context) {
+      const remaining = context.remainingMs();
+      return {
+        requestId: BigInt(context.requestId),
+        hasDeadline: remaining !== undefined,
+        remainingMs: Math.floor(remaining ?? 0),
+        metadata: context.metadata.map((e) => ({ key: e.key, value: e.value })),
+        keys: [...context.keys],
+      };
+    },
+    // [CONF-7]
+    drain(request, context) {
+      context.drainConnection(request.graceMs);
+      return {};
+    },
+  };
+  return { service: ConformanceService, impl, log };
+}
