@@ -47,6 +47,7 @@ export class Channel {
   async acquire(deadline: number | undefined, signal?: AbortSignal): Promise<ClientConnection> {
     for (;;) {
       if (this.closed) throw RpcError.transport(TransportCode.UNAVAILABLE, "the client is closed", "no");
+      if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled while connecting", "no");
       if (this.current?.usable) return this.current;
       const wait = this.retryAt - now();
       if (wait > 0) {

@@ -174,6 +174,15 @@ export class ClientConnection {
           } catch (error) {
             // Frames after the HELLO in the same chunk belong to the open connection.
             if (connection !== undefined) return connection.onProtocolError(error);
+            // A connection error during the handshake gets its GOAWAY too [FRAME-14].
+            if (ProtocolError.is(error) && error.goawayCode !== undefined && !settled) {
+              settled = true;
+              clearTimeout(timer);
+              transport.write(encodeFrame({ type: FrameType.GOAWAY }, encodeGoaway({ lastRequestId: 0, code: error.goawayCode, message: error.message })));
+              transport.close();
+              reject(RpcError.transport(TransportCode.PROTOCOL_ERROR, `bad handshake from ${address}: ${error.message}`, "no", error));
+              return;
+            }
             fail(RpcError.transport(TransportCode.PROTOCOL_ERROR, `bad handshake from ${address}: ${(error as Error).message}`, "no", error));
           }
         },
@@ -218,7 +227,7 @@ export class ClientConnection {
     if (this.state !== State.open) {
       throw RpcError.transport(TransportCode.UNAVAILABLE, "the connection is draining or closed", "no");
     }
-    const id = this.nextId++;
+    const id = this.nextId;
     const init: FrameHeaderInit = { ...header, type: FrameType.REQUEST, requestId: id };
     if (body.length > this.serverLimits.maxBodySize || headerSize(init, body.length) > this.serverLimits.maxHeaderSize) {
       throw RpcError.transport(
@@ -227,6 +236,8 @@ export class ClientConnection {
         "no",
       );
     }
+    // The id is used up only once the request is written [ID-7].
+    this.nextId++;
     if (handlers !== undefined) this.pending.set(id, { handlers });
     this.transport.write(encodeFrame(init, body));
     this.lastSentAt = now();
@@ -278,6 +289,7 @@ export class ClientConnection {
     if (ticket.id === 0) {
       const index = this.queued.indexOf(ticket);
       if (index >= 0) this.queued.splice(index, 1);
+      this.closeIfDrained();
       return;
     }
     if (!this.pending.delete(ticket.id)) return;
@@ -286,9 +298,13 @@ export class ClientConnection {
     this.closeIfDrained();
   }
 
-  /** Closes once the pending calls have their answers [DRAIN-9]. */
+  /**
+   * Closes once the pending calls have their answers; calls still queued
+   * were never sent and fail at once, not processed [DRAIN-9].
+   */
   close(): void {
     if (this.state === State.open) this.state = State.draining;
+    this.failQueued();
     this.closeIfDrained();
   }
 

@@ -4,7 +4,7 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
-import { CallMode, Compression, DEFAULT_LIMITS, DispatchCode, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
+import { CallMode, checkedLimits, Compression, DispatchCode, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
 import { dispatchCodeName, dispatchProcessed, RpcError, TransportCode } from "../status/index.ts";
 import { defaultTransport, type TransportFactory } from "../transport/index.ts";
 import { setLongTimeout } from "../util/long-timeout.ts";
@@ -96,6 +96,38 @@ function retryable(error: RpcError): boolean {
   return error.code === "SHUTTING_DOWN";
 }
 
+/**
+ * Settles like `promise`, unless the deadline passes or the signal fires
+ * first: then TIMEOUT or CANCELLED, not processed (nothing was written yet).
+ */
+function untilDeadlineOrAbort<T>(promise: Promise<T>, deadline: number, signal: AbortSignal | undefined): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setLongTimeout(() => {
+      done();
+      reject(RpcError.transport(TransportCode.TIMEOUT, "the deadline passed while connecting; nothing was sent", "no"));
+    }, Math.max(0, deadline - now()));
+    const onAbort = () => {
+      done();
+      reject(RpcError.transport(TransportCode.CANCELLED, "the call was cancelled while connecting; nothing was sent", "no", signal?.reason));
+    };
+    function done() {
+      timer.clear();
+      signal?.removeEventListener("abort", onAbort);
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        done();
+        resolve(value);
+      },
+      (error: unknown) => {
+        done();
+        reject(error);
+      },
+    );
+  });
+}
+
 /** Turns a RESPONSE into the output, or the dispatch / application error it carries [STATUS-1]. */
 function interpret(frame: Frame, output: DescMessage): MessageShape<DescMessage> {
   const { header, body } = frame;
@@ -123,7 +155,7 @@ function interpret(frame: Frame, output: DescMessage): MessageShape<DescMessage>
   try {
     return fromBinary(output, body);
   } catch (error) {
-    throw RpcError.transport(TransportCode.PROTOCOL_ERROR, `the response body is not ${output.typeName}: ${(error as Error).message}`, "yes", error);
+    throw RpcError.transport(TransportCode.PROTOCOL_ERROR, `the response body is not ${output.typeName}: ${(error as Error).message}`, "maybe", error);
   }
 }
 
@@ -133,7 +165,7 @@ function interpret(frame: Frame, output: DescMessage): MessageShape<DescMessage>
  * sends GOAWAY.
  */
 export function createClient<S extends GenServiceMethods>(service: GenService<S>, options: ClientOptions): Client<S> {
-  const limits: FrameLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const limits = checkedLimits(options.limits);
   const defaultTimeout = options.timeoutMs ?? 3000;
   const pingIntervalMs = options.pingIntervalMs ?? 5000;
   if (!(pingIntervalMs > 0)) throw new RangeError(`pingIntervalMs must be positive, got ${pingIntervalMs} [PING-4]`);
@@ -152,9 +184,19 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
    */
   async function call(method: DescMethod, input: unknown, callOptions: CallOptions, mode: CallMode, onAck?: () => void): Promise<Frame | undefined> {
     const timeoutMs = callOptions.timeoutMs ?? defaultTimeout;
+    if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+      throw RpcError.transport(TransportCode.INVALID_INPUT, `timeoutMs must be a non-negative number or Infinity, got ${timeoutMs}`, "no");
+    }
     const deadline = now() + timeoutMs;
-    const body = toBinary(method.input, create(method.input, input as MessageInitShape<DescMessage>));
-    const metadata = toMetadata(callOptions.metadata);
+    let body: Uint8Array;
+    let metadata: MetadataEntry[];
+    try {
+      body = toBinary(method.input, create(method.input, input as MessageInitShape<DescMessage>));
+      metadata = toMetadata(callOptions.metadata);
+    } catch (error) {
+      // Nothing was sent: the caller's input is at fault [STATUS-2].
+      throw RpcError.transport(TransportCode.INVALID_INPUT, `the request cannot be encoded as ${method.input.typeName}: ${(error as Error).message}`, "no", error);
+    }
     const signal = callOptions.signal;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -178,7 +220,9 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     onAck: (() => void) | undefined,
   ): Promise<Frame | undefined> {
     if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled before it was sent", "no");
-    const connection = await channel.acquire(deadline, signal);
+    // The deadline and the signal also bound the wait for a connection [DEADLINE-6] [CANCEL-1].
+    const connection = await untilDeadlineOrAbort(channel.acquire(deadline, signal), deadline, signal);
+    if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled before it was sent", "no");
     const remaining = deadline - now();
     if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
     const header = { service: desc.typeName, method: method.name, callMode: mode, metadata, keys };

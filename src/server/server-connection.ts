@@ -27,7 +27,7 @@ import {
   type MetadataEntry,
 } from "../wire/index.ts";
 import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
-import { dispatchCodeByName, dispatchCodeName, dispatchProcessed, RpcError } from "../status/index.ts";
+import { dispatchCodeByName, dispatchCodeName, RpcError } from "../status/index.ts";
 import type { Transport } from "../transport/index.ts";
 import { setLongTimeout, type LongTimeout } from "../util/long-timeout.ts";
 import type { HandlerContext } from "./handler-context.ts";
@@ -64,6 +64,28 @@ const State = { preface: 0, hello: 1, open: 2, draining: 3, closed: 4 } as const
 type State = (typeof State)[keyof typeof State];
 
 const METADATA_KEY = /^[a-z0-9._-]{1,128}$/;
+
+/**
+ * Dispatch codes a handler may choose: those that admit it ran
+ * ([STATUS-6]), except RESPONSE_TOO_LARGE, whose form [LIMIT-4] fixes.
+ */
+const HANDLER_DISPATCH_CODES: ReadonlySet<number> = new Set([
+  DispatchCode.DEADLINE_EXCEEDED,
+  DispatchCode.CANCELLED,
+  DispatchCode.HANDLER_ERROR,
+  DispatchCode.HANDLER_CRASHED,
+  DispatchCode.INTERNAL,
+]);
+
+/** An application code a RESPONSE can carry: 1 to 2^32-1 (0 would read as success) [STATUS-8]. */
+function isAppCode(code: unknown): code is number {
+  return typeof code === "number" && Number.isInteger(code) && code >= 1 && code <= 0xffffffff;
+}
+
+/** Whether handler-supplied response metadata is valid to send [META-2] [META-6]. */
+function validMetadata(metadata: readonly MetadataEntry[]): boolean {
+  return metadata.every((e) => typeof e.key === "string" && METADATA_KEY.test(e.key) && e.value instanceof Uint8Array);
+}
 const MAX_KEYS = 16;
 const MAX_KEY_BYTES = 256;
 const utf8 = new TextEncoder();
@@ -114,7 +136,7 @@ export class ServerConnection {
    * mark: one chunk can hold a thousand small requests, so pausing the
    * socket alone would not bound the work admitted [SEC-1].
    */
-  private backlog: Frame[] = [];
+  private backlog: Array<{ frame: Frame; receivedAt: number }> = [];
   /**
    * Requests handled in this turn of the event loop. Handlers answer
    * asynchronously, so the high-water mark cannot be seen while one chunk is
@@ -163,7 +185,10 @@ export class ServerConnection {
     this.state = State.draining;
     this.goawayLastId = this.lastRequestId;
     this.sendGoaway(GoawayCode.NO_ERROR, "server is shutting down");
-    this.graceTimer = setTimeout(() => this.finish(), graceMs);
+    this.graceTimer = setTimeout(() => {
+      this.abortAll("the drain grace period ended");
+      this.finish();
+    }, graceMs);
     this.closeIfDrained();
   }
 
@@ -224,11 +249,13 @@ export class ServerConnection {
 
   private onFrame(frame: Frame): void {
     if (this.state === State.closed) return;
+    // Stamped on arrival: a deadline runs from when the header was read, however long the frame waits [DEADLINE-2].
+    const receivedAt = now();
     if (this.readingPaused || this.yieldTimer !== undefined || this.backlog.length > 0) {
-      this.backlog.push(frame);
+      this.backlog.push({ frame, receivedAt });
       return;
     }
-    this.handleCounted(frame);
+    this.handleCounted(frame, receivedAt);
   }
 
   /**
@@ -240,8 +267,8 @@ export class ServerConnection {
   private static readonly REQUESTS_PER_TURN = 256;
 
   /** Handles a frame; after REQUESTS_PER_TURN requests, stops reading until the next macrotask [SEC-1]. */
-  private handleCounted(frame: Frame): void {
-    this.handleFrame(frame);
+  private handleCounted(frame: Frame, receivedAt: number): void {
+    this.handleFrame(frame, receivedAt);
     if (frame.header.type !== FrameType.REQUEST || ++this.requestsThisTurn < ServerConnection.REQUESTS_PER_TURN) return;
     if (this.state === State.closed || this.yieldTimer !== undefined) return;
     this.transport.pause();
@@ -256,7 +283,8 @@ export class ServerConnection {
   private pumpBacklog(): void {
     try {
       while (this.backlog.length > 0 && !this.readingPaused && this.yieldTimer === undefined && (this.state as State) !== State.closed) {
-        this.handleCounted(this.backlog.shift()!);
+        const next = this.backlog.shift()!;
+        this.handleCounted(next.frame, next.receivedAt);
       }
     } catch (error) {
       this.onProtocolError(error);
@@ -265,7 +293,7 @@ export class ServerConnection {
     if (!this.readingPaused && this.yieldTimer === undefined && this.state !== State.closed) this.transport.resume();
   }
 
-  private handleFrame(frame: Frame): void {
+  private handleFrame(frame: Frame, receivedAt: number): void {
     const { header, body } = frame;
     if (this.state === State.hello) {
       if (header.type !== FrameType.HELLO) {
@@ -280,13 +308,13 @@ export class ServerConnection {
     }
     switch (header.type) {
       case FrameType.REQUEST:
-        this.onRequest(header, body);
+        this.onRequest(header, body, receivedAt);
         return;
       case FrameType.CANCEL:
         this.onCancel(header.requestId);
         return;
       case FrameType.PING:
-        if (this.tooManyPings()) return;
+        if (this.tooManyPings(receivedAt)) return;
         // Echo the payload; the body may be a view into the chunk, so copy [PING-2].
         this.write(encodeFrame({ type: FrameType.PONG }, body.slice()));
         return;
@@ -311,8 +339,7 @@ export class ServerConnection {
    * after the previous one; at the third in a row, GOAWAY(TOO_MANY_PINGS)
    * and close [PING-7].
    */
-  private tooManyPings(): boolean {
-    const t = now();
+  private tooManyPings(t: number): boolean {
     const gap = t - this.lastPingAt;
     this.lastPingAt = t;
     this.pingStrikes = gap < this.settings.minPingIntervalMs / 2 ? this.pingStrikes + 1 : 0;
@@ -323,14 +350,13 @@ export class ServerConnection {
     return true;
   }
 
-  private onRequest(header: FrameHeader, body: Uint8Array): void {
+  private onRequest(header: FrameHeader, body: Uint8Array, receivedAt: number): void {
     const id = header.requestId;
     if (id <= this.lastRequestId) {
       throw new ProtocolError("ID-3", `request id ${id} is not above the previous one, ${this.lastRequestId}`);
     }
     if (this.clientSentGoaway) throw new ProtocolError("DRAIN-13", "REQUEST after the client's GOAWAY");
     this.lastRequestId = id;
-    const receivedAt = now();
     const stats = this.host.stats;
     stats.requestsTotal++;
     const oneway = header.callMode === CallMode.ONEWAY;
@@ -445,9 +471,22 @@ export class ServerConnection {
       },
       (error: unknown) => {
         stats.recordCall(name, now() - started, true);
-        this.answer(id, entry, this.failureHeader(error, responseMetadata), this.failureBody(error));
+        let body: Uint8Array;
+        try {
+          body = this.failureBody(error);
+        } catch {
+          body = EMPTY; // details that do not encode are dropped, the status still goes out [STATUS-9]
+        }
+        this.answer(id, entry, this.failureHeader(error, responseMetadata), body);
       },
-    ).finally(() => {
+    ).catch(() => {
+      // A bug in answering must not take the server down: answer HANDLER_ERROR if still owed.
+      try {
+        this.answer(id, entry, { dispatchCode: DispatchCode.HANDLER_ERROR, dispatchMessage: "handler failed" }, EMPTY);
+      } catch {
+        // The connection is beyond answering; its close fails the call at the client.
+      }
+    }).finally(() => {
       entry.timer?.clear();
       this.inFlight.delete(id);
       stats.requestsInFlight--;
@@ -466,12 +505,12 @@ export class ServerConnection {
    * yes), or HANDLER_ERROR [STATUS-6] [STATUS-8] [STATUS-11].
    */
   private failureHeader(error: unknown, metadata: MetadataEntry[]): Partial<FrameHeader> {
-    if (RpcError.is(error) && error.layer === "application" && typeof error.code === "number") {
+    if (RpcError.is(error) && error.layer === "application" && isAppCode(error.code)) {
       return { appCode: error.code, appMessage: error.rawMessage, metadata };
     }
     if (RpcError.is(error) && error.layer === "dispatch" && typeof error.code === "string") {
       const code = dispatchCodeByName(error.code);
-      if (code !== undefined && code !== DispatchCode.OK && dispatchProcessed(code) !== "no") {
+      if (code !== undefined && HANDLER_DISPATCH_CODES.has(code)) {
         return { dispatchCode: code, dispatchMessage: error.rawMessage, metadata };
       }
     }
@@ -491,7 +530,17 @@ export class ServerConnection {
     if (entry.answered) return;
     entry.answered = true;
     this.owed--;
-    this.sendResponse(id, header, body);
+    try {
+      if (header.metadata !== undefined && !validMetadata(header.metadata)) {
+        throw new TypeError("the handler set invalid response metadata [META-6]");
+      }
+      if (!(body instanceof Uint8Array)) throw new TypeError("the handler's output is not bytes");
+      this.sendResponse(id, header, body);
+    } catch (error) {
+      // Whatever went wrong, the caller still gets its one answer [STATUS-11].
+      const message = this.settings.exposeHandlerErrors ? `response could not be sent: ${(error as Error).message}` : "handler failed";
+      this.sendResponse(id, { dispatchCode: DispatchCode.HANDLER_ERROR, dispatchMessage: message }, EMPTY);
+    }
     // A request stops counting once its RESPONSE is written, even if its handler runs on [LIMIT-5].
     this.uncount(entry);
     if (entry.drainAfterMs !== undefined) this.drain(entry.drainAfterMs);
@@ -531,6 +580,8 @@ export class ServerConnection {
       this.owed--;
     }
     entry.controller.abort(new DOMException("the caller cancelled the request", "AbortError"));
+    // Nothing is owed any more: the slot is free at once, so the client's next queued call fits [LIMIT-5].
+    this.uncount(entry);
     this.closeIfDrained();
   }
 
@@ -557,6 +608,8 @@ export class ServerConnection {
     const wait = Math.max(0, this.lastByteAt + idle - now());
     this.idleTimer = setTimeout(() => {
       if (this.state === State.closed) return;
+      // Time spent not reading because of our own backpressure is not the peer's silence.
+      if (this.readingPaused || this.yieldTimer !== undefined) this.lastByteAt = now();
       if (now() - this.lastByteAt >= idle) {
         this.sendGoaway(GoawayCode.IDLE_TIMEOUT, `[IDLE-1] no bytes received for ${idle} ms`);
         this.abortAll("idle timeout");

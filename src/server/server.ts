@@ -4,7 +4,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { HelloSchema } from "../gen/strata/v1/frame_pb.ts";
-import { DEFAULT_LIMITS, encodeFrame, encodePreface, FrameType, type FrameLimits } from "../wire/index.ts";
+import { checkedLimits, encodeFrame, encodePreface, FrameType, type FrameLimits } from "../wire/index.ts";
 import { defaultTransport, type Transport, type TransportFactory, type TransportListener } from "../transport/index.ts";
 import { addAdminService } from "./admin-service.ts";
 import { ServerConnection, type ConnectionSettings } from "./server-connection.ts";
@@ -67,7 +67,7 @@ export interface Server {
 
 /** Creates a server; see ServerOptions for the defaults. */
 export function createServer(options: ServerOptions = {}): Server {
-  const limits: FrameLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const limits = checkedLimits(options.limits);
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
   // By default at most half the idle timeout, so heartbeats can always keep a connection open [IDLE-1].
   const minPingIntervalMs = options.minPingIntervalMs ?? (idleTimeoutMs > 0 ? Math.min(1000, Math.floor(idleTimeoutMs / 2)) : 1000);
@@ -155,6 +155,11 @@ export function createServer(options: ServerOptions = {}): Server {
       if (closing !== undefined) throw new Error("the server is closed");
       const factory = options.transport ?? (await defaultTransport());
       const listener = await factory.listen(address, { backlog: options.backlog ?? 511, highWaterMark: options.highWaterMark }, accept);
+      if (closing !== undefined) {
+        // close() ran while this listen was under way: do not leave the port bound.
+        await listener.close();
+        throw new Error("the server was closed while it started listening");
+      }
       listeners.push(listener);
       return listener.address;
     },

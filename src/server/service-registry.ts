@@ -71,7 +71,14 @@ export class ServiceRegistry {
     this.checkName(serviceName);
     const methods = this.open(serviceName);
     for (const [name, handler] of Object.entries(handlers)) {
-      methods.set(name, { decode: (body) => body, invoke: async (body, context) => handler(body as Uint8Array, context) });
+      methods.set(name, {
+        decode: (body) => body,
+        invoke: async (body, context) => {
+          const output: unknown = await handler(body as Uint8Array, context);
+          if (!(output instanceof Uint8Array)) throw new TypeError(`raw handler ${serviceName}/${name} returned ${typeof output}, not a Uint8Array`);
+          return output;
+        },
+      });
     }
     return this;
   }

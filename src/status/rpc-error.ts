@@ -68,7 +68,9 @@ export class RpcError extends Error {
   /**
    * Normalizes anything thrown: an RpcError as is; an abort as transport
    * CANCELLED (or TIMEOUT for a timeout); anything else as dispatch INTERNAL,
-   * processed "maybe", with the original as `cause`.
+   * processed "maybe", with the original as `cause`. (The client itself
+   * reports its local failures as transport errors; this default is for
+   * errors of unknown origin.)
    */
   static from(reason: unknown): RpcError {
     if (RpcError.is(reason)) return reason;

@@ -51,8 +51,9 @@ class SocketTransport implements Transport {
     this.peer = peer;
     socket.setNoDelay(true);
     if (socket.remoteFamily !== undefined) socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
-    // node:net has no per-socket writable high-water mark setter; track it here.
-    this.highWaterMark = highWaterMark;
+    // Our mark is never below node's own: 'drain' fires only after node's write reported a full
+    // buffer, so a lower mark would wait for a 'drain' that never comes.
+    this.highWaterMark = Math.max(highWaterMark, socket.writableHighWaterMark);
     socket.pause();
   }
 

@@ -4,6 +4,7 @@
 export { ProtocolError } from "./protocol-error.ts";
 export {
   BASELINE_LIMITS,
+  checkedLimits,
   DEFAULT_LIMITS,
   MAX_PING_PAYLOAD,
   MAX_REQUEST_ID,

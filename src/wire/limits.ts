@@ -46,3 +46,18 @@ export function resolveFrameLimits(declared: { maxHeaderSize: number; maxBodySiz
     maxBodySize: resolveLimit(declared.maxBodySize, BASELINE_LIMITS.maxBodySize, DEFAULT_LIMITS.maxBodySize),
   };
 }
+
+/**
+ * The limits to declare and enforce: the defaults, the configured values,
+ * then the HELLO-6 reading (0 = default, below the baseline = the baseline),
+ * so that what is enforced is what a peer reads from the HELLO [HELLO-6].
+ */
+export function checkedLimits(configured: Partial<FrameLimits> | undefined): FrameLimits {
+  const merged = { ...DEFAULT_LIMITS, ...configured };
+  for (const [name, value] of Object.entries(merged)) {
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+      throw new RangeError(`limits.${name} must be an integer from 0 to 4294967295, got ${value}`);
+    }
+  }
+  return resolveFrameLimits(merged);
+}
