@@ -7,6 +7,7 @@ import { EchoRequestSchema, EchoResponseSchema } from "../src/gen/strata/testing
 import { createClient, DispatchCode, FrameType, GoawayCode, RpcError } from "../src/index.ts";
 import { startScriptedServer } from "./support/scripted-server.ts";
 import { TestService } from "./support/test-service.ts";
+import { waitUntil } from "./support/wait.ts";
 
 const test = suite("client retry");
 
@@ -75,12 +76,5 @@ test("[STATUS-3] a request that may have run is never retried silently", async (
   await server.close();
 });
 
-async function waitUntil(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > end) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 test.run();

@@ -20,6 +20,7 @@ import {
   type Frame,
 } from "../src/index.ts";
 import { TestService, testService } from "./support/test-service.ts";
+import { waitUntil } from "./support/wait.ts";
 
 const test = suite("robustness");
 
@@ -187,12 +188,5 @@ test("[FRAME-14] [HELLO-2] a connection error in the server's first frame is ans
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-async function waitUntil(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > end) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 test.run();

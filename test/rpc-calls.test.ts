@@ -19,6 +19,7 @@ import {
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import { RawPeer } from "./support/raw-peer.ts";
 import { TestService, testService, type TestLog } from "./support/test-service.ts";
+import { waitUntil } from "./support/wait.ts";
 
 const test = suite("rpc calls");
 const SERVICE = "strata.testing.v1.TestService";
@@ -288,13 +289,5 @@ test("[ID-3] a request id that does not increase is a connection error", async (
   await peer.waitForEnd();
 });
 
-/** Polls `condition` until it holds, failing after `timeoutMs`. */
-async function waitUntil(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > end) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 test.run();

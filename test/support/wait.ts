@@ -1,0 +1,11 @@
+// Waiting for a condition in socket tests: polls until it holds, and fails
+// with a clear error after a generous bound, never a bare sleep.
+
+/** Polls `condition` every 5 ms until it holds; throws after `timeoutMs`. */
+export async function waitUntil(condition: () => boolean, timeoutMs = 3000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
