@@ -47,9 +47,9 @@ test("Appendix A lists exactly the defined ids", () => {
   assert.equal([...indexed].sort(), [...defined].sort());
 });
 
-test("every id cited by proto/, src/, test/, bench/ and scripts/ is defined in the spec", () => {
+test("every id cited by proto/, src/, test/, bench/, scripts/ and conformance/ is defined in the spec", () => {
   const known = new Set(defined);
-  for (const dir of ["proto", "src", "test", "bench", "scripts"]) {
+  for (const dir of ["proto", "src", "test", "bench", "scripts", "conformance"]) {
     for (const file of files(join(root, dir))) {
       const text = readFileSync(file, "utf8");
       for (const match of text.matchAll(/\[([A-Z]+-\d+)\]/g)) {

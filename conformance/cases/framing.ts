@@ -1,0 +1,197 @@
+// Section 4: framing and every class of malformed input.
+import fc from "fast-check";
+import { encodeFrame, encodeHeader, FrameType, GoawayCode } from "../../src/wire/index.ts";
+import { CaseFailure, expect, type ConformanceCase } from "../runner/case.ts";
+import { expectConnectionError, hexOf } from "../runner/expectations.ts";
+import type { Peer } from "../runner/peer.ts";
+
+const section = "4 Framing";
+
+function u32be(n: number): Uint8Array {
+  return Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+}
+
+function rawFrame(header: Uint8Array, body = new Uint8Array(0)): Uint8Array {
+  return Uint8Array.from([...u32be(header.length), ...header, ...body]);
+}
+
+/** Splits `bytes` at the given cut points (taken modulo the length). */
+function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Uint8Array[] = [];
+  let last = 0;
+  for (const p of points) {
+    if (p > last) chunks.push(bytes.subarray(last, p));
+    last = p;
+  }
+  if (last < bytes.length) chunks.push(bytes.subarray(last));
+  return chunks;
+}
+
+/** Sends PINGs with the given payloads and expects the PONGs, same payloads, same order. */
+async function expectPongs(peer: Peer, payloads: Uint8Array[]): Promise<void> {
+  const pongs = () => peer.frames.filter((f) => f.header.type === FrameType.PONG);
+  await peer.waitFor(() => pongs().length >= payloads.length, `${payloads.length} PONGs`);
+  const got = pongs().slice(0, payloads.length).map((f) => hexOf(f.body));
+  const want = payloads.map(hexOf);
+  if (got.join("|") !== want.join("|")) throw new CaseFailure(`PONG payloads ${JSON.stringify(want)}`, JSON.stringify(got), "PING-2");
+}
+
+export const framingCases: ConformanceCase[] = [
+  {
+    name: "framing/header-size-zero",
+    section,
+    requirements: ["FRAME-4", "FRAME-14", "DRAIN-7"],
+    title: "A header size of 0 is a connection error PROTOCOL_ERROR",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      peer.write(u32be(0));
+      await expectConnectionError(peer, GoawayCode.PROTOCOL_ERROR, "FRAME-4");
+    },
+  },
+  {
+    name: "framing/header-size-ffffffff",
+    section,
+    requirements: ["FRAME-5", "LIMIT-6"],
+    title: "A header size of 0xFFFFFFFF is FRAME_TOO_LARGE, decided from the 4 size bytes alone",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      peer.write(u32be(0xffffffff)); // and nothing more: the server must not wait for the header
+      await expectConnectionError(peer, GoawayCode.FRAME_TOO_LARGE, "FRAME-5");
+    },
+  },
+  {
+    name: "framing/header-size-over-declared-limit",
+    section,
+    requirements: ["FRAME-5", "HELLO-6"],
+    title: "A header one byte over the server's declared max_header_size is FRAME_TOO_LARGE",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const declared = peer.hello!.maxHeaderSize;
+      const limit = declared === 0 ? 16384 : Math.max(declared, 4096);
+      peer.write(u32be(limit + 1));
+      await expectConnectionError(peer, GoawayCode.FRAME_TOO_LARGE, "FRAME-5");
+    },
+  },
+  {
+    name: "framing/header-does-not-decode",
+    section,
+    requirements: ["FRAME-6", "CONV-1"],
+    title: "Undecodable headers (truncated varint, length past the end, wrong wire type, invalid UTF-8, id over 2^53-1) are PROTOCOL_ERROR",
+    async run(ctx) {
+      const headers: Array<[string, number[]]> = [
+        ["truncated varint", [0x08, 0x06, 0x10, 0x80]],
+        ["string past the header", [0x08, 0x06, 0x22, 0x09, 0x61]],
+        ["known field with the wrong wire type", [0x0d, 0x06, 0x00, 0x00, 0x00]],
+        ["invalid UTF-8", [0x08, 0x02, 0x10, 0x01, 0x22, 0x02, 0xc3, 0x28]],
+        ["request id 2^53", [0x08, 0x02, 0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]],
+      ];
+      for (const [what, bytes] of headers) {
+        const peer = await ctx.connect();
+        peer.write(rawFrame(Uint8Array.from(bytes)));
+        try {
+          await expectConnectionError(peer, GoawayCode.PROTOCOL_ERROR, "FRAME-6");
+        } catch (error) {
+          if (error instanceof CaseFailure) throw new CaseFailure(`${error.expected} (${what})`, error.actual, error.requirement);
+          throw error;
+        }
+      }
+    },
+  },
+  {
+    name: "framing/type-absent",
+    section,
+    requirements: ["FRAME-8"],
+    title: "A frame without a type is PROTOCOL_ERROR",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      peer.write(rawFrame(Uint8Array.of(0x18, 0x00)));
+      await expectConnectionError(peer, GoawayCode.PROTOCOL_ERROR, "FRAME-8");
+    },
+  },
+  {
+    name: "framing/body-size-over-declared-limit",
+    section,
+    requirements: ["FRAME-10"],
+    title: "A body_size over the server's max_body_size is FRAME_TOO_LARGE, before any body byte arrives",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const declared = peer.hello!.maxBodySize;
+      const limit = declared === 0 ? 4194304 : Math.max(declared, 65536);
+      peer.write(rawFrame(encodeHeader({ type: FrameType.PING, bodySize: limit + 1 })));
+      await expectConnectionError(peer, GoawayCode.FRAME_TOO_LARGE, "FRAME-10");
+    },
+  },
+  {
+    name: "framing/unknown-type-skipped",
+    section,
+    requirements: ["FRAME-9"],
+    title: "A frame of an unknown type (with a body) is skipped and the connection continues",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      peer.write(encodeFrame({ type: 99 as never, requestId: 3 }, new Uint8Array(300).fill(7)));
+      peer.send({ type: FrameType.PING }, Uint8Array.of(1));
+      await expectPongs(peer, [Uint8Array.of(1)]);
+      expect(!peer.frames.some((f) => f.header.type === FrameType.GOAWAY), "no GOAWAY", peer.describe());
+    },
+  },
+  {
+    name: "framing/unknown-header-fields-ignored",
+    section,
+    requirements: ["FRAME-11", "EXT-1"],
+    title: "Unknown header fields, and fields the frame type does not use, are ignored",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const known = encodeHeader({ type: FrameType.PING, bodySize: 1, service: "ignored", appMessage: "ignored" });
+      const unknown = [0xf8, 0x3e, 0x05, 0xba, 0x3e, 0x02, 0x68, 0x69, 0xc5, 0x3e, 1, 2, 3, 4];
+      peer.write(rawFrame(Uint8Array.from([...known, ...unknown]), Uint8Array.of(9)));
+      await expectPongs(peer, [Uint8Array.of(9)]);
+    },
+  },
+  {
+    name: "framing/any-chunking",
+    section,
+    requirements: ["FRAME-3", "FRAME-13", "CALL-8"],
+    title: "Frames split at arbitrary points, one byte at a time, or coalesced in one write, are all read (property)",
+    async run(ctx) {
+      // REQUESTs to a service no server has: each gets its own RESPONSE (UNKNOWN_SERVICE), and
+      // PING rate limits do not apply.
+      const body = fc.uint8Array({ maxLength: 200 });
+      await ctx.property(
+        fc.tuple(fc.array(body, { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 12 }), fc.boolean()),
+        async ([bodies, cuts, bytewise]) => {
+          const peer = await ctx.connect();
+          const stream = Uint8Array.from(
+            bodies.flatMap((b, i) => [...encodeFrame({ type: FrameType.REQUEST, requestId: i + 1, service: "conformance.nothing.v1.Nothing", method: "M" }, b)]),
+          );
+          const chunks = bytewise ? Array.from(stream, (b) => Uint8Array.of(b)) : split(stream, cuts);
+          for (const chunk of chunks) {
+            peer.write(chunk);
+            if (chunks.length > 1) await new Promise((resolve) => setImmediate(resolve));
+          }
+          for (let id = 1; id <= bodies.length; id++) {
+            await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === id, `a RESPONSE to request ${id} of ${bodies.length}`);
+          }
+          peer.close();
+        },
+      );
+    },
+  },
+  {
+    name: "framing/eof-inside-frame",
+    section,
+    requirements: ["FRAME-12"],
+    title: "EOF in the middle of a frame: the partial frame is not acted on, and the server stays up",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const ping = encodeFrame({ type: FrameType.PING }, Uint8Array.of(1, 2, 3));
+      peer.write(ping.subarray(0, ping.length - 2));
+      peer.end();
+      await peer.waitForClose("EOF after the client's half-close");
+      expect(!peer.frames.some((f) => f.header.type === FrameType.PONG), "no PONG for the partial PING", peer.describe());
+      const next = await ctx.connect();
+      next.send({ type: FrameType.PING }, Uint8Array.of(4));
+      await expectPongs(next, [Uint8Array.of(4)]);
+    },
+  },
+];

@@ -1,0 +1,55 @@
+// What a conformance case is: a named check of one or more spec
+// requirements, run against a server through a CaseContext.
+
+import type { CaseContext } from "./context.ts";
+
+/** Server settings a case may need; only spawn mode can provide them. */
+export interface ServerSettings {
+  maxHeaderSize?: number;
+  maxBodySize?: number;
+  maxConcurrentRequests?: number;
+  idleTimeoutMs?: number;
+  minPingIntervalMs?: number;
+  handshakeTimeoutMs?: number;
+}
+
+/** One conformance case. */
+export interface ConformanceCase {
+  /** Stable name, "<area>/<what>", e.g. "framing/header-size-zero"; --run and --skip match it. */
+  name: string;
+  /** The spec section the case belongs to, e.g. "4 Framing". */
+  section: string;
+  /** The requirement ids it checks, e.g. ["FRAME-4", "FRAME-14"]. */
+  requirements: string[];
+  /** What it checks, in one line. */
+  title: string;
+  /** Needs strata.conformance.v1.ConformanceService (Appendix C). */
+  usesConformanceService?: boolean;
+  /** Optional features the implementation must declare for the case to run. */
+  features?: string[];
+  /** Settings the server must be started with (spawn mode only). */
+  settings?: ServerSettings;
+  /** Runs the check; throws CaseFailure (or anything) to fail. */
+  run(context: CaseContext): Promise<void>;
+}
+
+/** A failed expectation, reported as Expected / Actual. */
+export class CaseFailure extends Error {
+  override name = "CaseFailure";
+  readonly expected: string;
+  readonly actual: string;
+  /** The requirement whose check failed, when the case checks several. */
+  readonly requirement: string | undefined;
+
+  constructor(expected: string, actual: string, requirement?: string) {
+    super(`expected ${expected}, got ${actual}`);
+    this.expected = expected;
+    this.actual = actual;
+    this.requirement = requirement;
+  }
+}
+
+/** Fails with Expected / Actual unless `condition` holds. */
+export function expect(condition: boolean, expected: string, actual: string | (() => string), requirement?: string): asserts condition {
+  if (!condition) throw new CaseFailure(expected, typeof actual === "function" ? actual() : actual, requirement);
+}

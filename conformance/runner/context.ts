@@ -1,0 +1,104 @@
+// What a case gets to work with: connections to the server under test,
+// calls to the conformance service, property-test parameters, a trace.
+
+import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import fc from "fast-check";
+import { CallMode, DispatchCode, FrameType, type Frame, type MetadataEntry } from "../../src/wire/index.ts";
+import { ConformanceService } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { CaseFailure } from "./case.ts";
+import { Peer, type TraceEntry } from "./peer.ts";
+
+/** The conformance service's fully-qualified name (Appendix C). */
+export const CONFORMANCE_SERVICE = ConformanceService.typeName;
+
+type MethodName = keyof typeof ConformanceService.method;
+
+/** Options of one conformance-service call made on a raw connection. */
+export interface CallOptions {
+  id: number;
+  mode?: CallMode;
+  timeoutMs?: number;
+  metadata?: MetadataEntry[];
+  keys?: string[];
+}
+
+/** The context of one case run. */
+export class CaseContext {
+  /** The server's address, host:port. */
+  readonly address: string;
+  /** Seed and runs for fast-check properties, so a failure can be replayed. */
+  readonly seed: number;
+  readonly runs: number;
+  readonly trace: TraceEntry[] = [];
+  private readonly peers: Peer[] = [];
+  /** The replay path of a failed property, when there was one. */
+  counterexamplePath: string | undefined;
+
+  constructor(address: string, seed: number, runs: number) {
+    this.address = address;
+    this.seed = seed;
+    this.runs = runs;
+  }
+
+  /** Opens a connection; see Peer.open. Closed automatically when the case ends. */
+  async connect(options: Parameters<typeof Peer.open>[2] = {}): Promise<Peer> {
+    const peer = await Peer.open(this.address, this.trace, options);
+    this.peers.push(peer);
+    return peer;
+  }
+
+  /** Closes every connection the case opened. */
+  dispose(): void {
+    for (const peer of this.peers) peer.close();
+  }
+
+  /** Sends a REQUEST for a ConformanceService method with `init` as its input. */
+  sendCall<M extends MethodName>(peer: Peer, method: M, init: MessageInitShape<(typeof ConformanceService.method)[M]["input"]>, options: CallOptions): void {
+    const desc = ConformanceService.method[method];
+    peer.send(
+      {
+        type: FrameType.REQUEST,
+        requestId: options.id,
+        service: CONFORMANCE_SERVICE,
+        method: desc.name,
+        callMode: options.mode ?? CallMode.UNARY,
+        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        metadata: options.metadata ?? [],
+        keys: options.keys ?? [],
+      },
+      toBinary(desc.input as DescMessage, create(desc.input as DescMessage, init as MessageInitShape<DescMessage>)),
+    );
+  }
+
+  /** Waits for the RESPONSE to request `id`. */
+  response(peer: Peer, id: number, timeoutMs = 3000): Promise<Frame> {
+    return peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === id, `a RESPONSE to request ${id}`, timeoutMs);
+  }
+
+  /** Calls a ConformanceService method and returns its decoded output; fails on any non-OK status. */
+  async call<M extends MethodName>(peer: Peer, method: M, init: MessageInitShape<(typeof ConformanceService.method)[M]["input"]>, options: CallOptions): Promise<MessageShape<(typeof ConformanceService.method)[M]["output"]>> {
+    this.sendCall(peer, method, init, options);
+    const frame = await this.response(peer, options.id);
+    const { dispatchCode, dispatchMessage, appCode, appMessage } = frame.header;
+    if (dispatchCode !== DispatchCode.OK || appCode !== 0) {
+      throw new CaseFailure(
+        `${method} to succeed (is ${CONFORMANCE_SERVICE} offered? [CONF-1])`,
+        dispatchCode !== DispatchCode.OK ? `dispatch code ${dispatchCode} "${dispatchMessage}"` : `application code ${appCode} "${appMessage}"`,
+      );
+    }
+    const output = ConformanceService.method[method].output as DescMessage;
+    return fromBinary(output, frame.body) as MessageShape<(typeof ConformanceService.method)[M]["output"]>;
+  }
+
+  /** Runs an async fast-check property with this run's seed; a failure names the counterexample. */
+  async property<T>(arbitrary: fc.Arbitrary<T>, predicate: (value: T) => Promise<void>): Promise<void> {
+    const result = await fc.check(fc.asyncProperty(arbitrary, predicate), { seed: this.seed, numRuns: this.runs, endOnFailure: true });
+    if (!result.failed) return;
+    this.counterexamplePath = result.counterexamplePath ?? undefined;
+    const cause = result.errorInstance;
+    if (cause instanceof CaseFailure) {
+      throw new CaseFailure(cause.expected, `${cause.actual}\n  counterexample: ${fc.stringify(result.counterexample)}`, cause.requirement);
+    }
+    throw new CaseFailure("the property to hold", `${String(cause)}\n  counterexample: ${fc.stringify(result.counterexample)}`);
+  }
+}

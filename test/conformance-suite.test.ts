@@ -1,0 +1,34 @@
+// The conformance suite passes against the reference conformance server,
+// on every runtime. Cites [CONF-1].
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { createServer } from "../src/index.ts";
+import { allCases } from "../conformance/cases/index.ts";
+import { conformanceService } from "../conformance/reference/conformance-service.ts";
+import { runCases } from "../conformance/runner/run-cases.ts";
+
+const test = suite("conformance suite");
+
+test("[CONF-1] every case passes against the reference server, and none is skipped for lack of the conformance service", async () => {
+  const { service, impl } = conformanceService();
+  const server = createServer().addBuiltinService(service, impl);
+  const address = await server.listen("127.0.0.1:0");
+  const seed = Number(globalThis.process?.env?.["STRATA_SEED"] ?? 42);
+  const results = await runCases(allCases, { address, seed, runs: 10, trace: true, hasConformanceService: true, features: new Set(), caseTimeoutMs: 20_000 });
+  const failures = results.filter((r) => r.status === "fail").map((r) => `${r.case.name}: expected ${r.expected}, got ${r.actual}`);
+  assert.equal(failures, [], failures.join("\n"));
+  const skipped = results.filter((r) => r.status === "skip" && !r.case.settings).map((r) => r.case.name);
+  assert.equal(skipped, []);
+  await server.close({ graceMs: 200 });
+});
+
+test("every case cites at least one requirement and has a unique name", () => {
+  const names = new Set<string>();
+  for (const c of allCases) {
+    assert.ok(c.requirements.length > 0, `${c.name} cites no requirement`);
+    assert.not.ok(names.has(c.name), `${c.name} twice`);
+    names.add(c.name);
+  }
+});
+
+test.run();
