@@ -6,20 +6,42 @@ import { createServer } from "../src/index.ts";
 import { allCases } from "../conformance/cases/index.ts";
 import { conformanceService } from "../conformance/reference/conformance-service.ts";
 import { runCases } from "../conformance/runner/run-cases.ts";
+import type { ServerSettings } from "../conformance/runner/case.ts";
 
 const test = suite("conformance suite");
 
-test("[CONF-1] every case passes against the reference server, and none is skipped for lack of the conformance service", async () => {
+/** Starts the reference conformance server in this process, with spawn-mode settings. */
+async function startReference(settings: ServerSettings = {}): Promise<{ address: string; stop(): Promise<void> }> {
   const { service, impl } = conformanceService();
-  const server = createServer().addBuiltinService(service, impl);
+  const server = createServer({
+    limits: { ...(settings.maxHeaderSize ? { maxHeaderSize: settings.maxHeaderSize } : {}), ...(settings.maxBodySize ? { maxBodySize: settings.maxBodySize } : {}) },
+    ...(settings.maxConcurrentRequests !== undefined ? { maxConcurrentRequests: settings.maxConcurrentRequests } : {}),
+    ...(settings.idleTimeoutMs !== undefined ? { idleTimeoutMs: settings.idleTimeoutMs } : {}),
+    ...(settings.minPingIntervalMs !== undefined ? { minPingIntervalMs: settings.minPingIntervalMs } : {}),
+    ...(settings.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: settings.handshakeTimeoutMs } : {}),
+  }).addBuiltinService(service, impl);
   const address = await server.listen("127.0.0.1:0");
+  return { address, stop: () => server.close({ graceMs: 200 }) };
+}
+
+test("[CONF-1] every case passes against the reference server, none skipped", async () => {
+  const main = await startReference();
   const seed = Number(globalThis.process?.env?.["STRATA_SEED"] ?? 42);
-  const results = await runCases(allCases, { address, seed, runs: 10, trace: true, hasConformanceService: true, features: new Set(), caseTimeoutMs: 20_000 });
+  const results = await runCases(allCases, {
+    address: main.address,
+    seed,
+    runs: 10,
+    trace: true,
+    hasConformanceService: true,
+    features: new Set(),
+    startWith: startReference,
+    caseTimeoutMs: 20_000,
+  });
   const failures = results.filter((r) => r.status === "fail").map((r) => `${r.case.name}: expected ${r.expected}, got ${r.actual}`);
   assert.equal(failures, [], failures.join("\n"));
-  const skipped = results.filter((r) => r.status === "skip" && !r.case.settings).map((r) => r.case.name);
-  assert.equal(skipped, []);
-  await server.close({ graceMs: 200 });
+  assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name), []);
+  assert.ok(results.length >= 60, `${results.length} cases`);
+  await main.stop();
 });
 
 test("every case cites at least one requirement and has a unique name", () => {

@@ -1,9 +1,27 @@
 // Every conformance case, in report order.
 import type { ConformanceCase } from "../runner/case.ts";
+import { callCases } from "./calls.ts";
+import { deadlineCases } from "./deadlines.ts";
+import { drainCases } from "./drain.ts";
 import { framingCases } from "./framing.ts";
 import { helloCases } from "./hello.ts";
 import { idCases } from "./ids.ts";
+import { limitCases } from "./limits.ts";
+import { metadataCases } from "./metadata.ts";
 import { pingCases } from "./ping.ts";
 import { prefaceCases } from "./preface.ts";
+import { statusCases } from "./status.ts";
 
-export const allCases: ConformanceCase[] = [...prefaceCases, ...helloCases, ...framingCases, ...idCases, ...pingCases];
+export const allCases: ConformanceCase[] = [
+  ...prefaceCases,
+  ...helloCases,
+  ...framingCases,
+  ...idCases,
+  ...callCases,
+  ...statusCases,
+  ...deadlineCases,
+  ...pingCases,
+  ...drainCases,
+  ...metadataCases,
+  ...limitCases,
+];

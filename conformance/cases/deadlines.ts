@@ -1,0 +1,100 @@
+// Section 9: deadlines and cancellation.
+import { DispatchCode, FrameType } from "../../src/wire/index.ts";
+import { expect, type ConformanceCase } from "../runner/case.ts";
+import type { CaseContext } from "../runner/context.ts";
+import { expectDispatch } from "../runner/expectations.ts";
+import type { Peer } from "../runner/peer.ts";
+
+const section = "9 Deadlines and cancellation";
+const unique = (what: string) => `${what}-${Math.random().toString(36).slice(2, 10)}`;
+
+/** Polls the log until an entry with `prefix` appears (or `timeoutMs` passes). */
+async function logEntries(ctx: CaseContext, peer: Peer, prefix: string, firstId: number, timeoutMs = 3000): Promise<string[]> {
+  const end = performance.now() + timeoutMs;
+  let id = firstId;
+  for (;;) {
+    const { entries } = await ctx.call(peer, "recorded", { prefix }, { id: id++ });
+    if (entries.length > 0 || performance.now() > end) return entries;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export const deadlineCases: ConformanceCase[] = [
+  {
+    name: "deadlines/expired-on-arrival-not-started",
+    section,
+    requirements: ["DEADLINE-1", "DEADLINE-3", "STATUS-6"],
+    title: "timeout_ms 0 is answered DEADLINE_EXPIRED and the handler never starts",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const tag = unique("expired");
+      ctx.sendCall(peer, "sleep", { ms: 1, tag }, { id: 1, timeoutMs: 0 });
+      expectDispatch(await ctx.response(peer, 1), DispatchCode.DEADLINE_EXPIRED, "DEADLINE-3");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const { entries } = await ctx.call(peer, "recorded", { prefix: `sleep:${tag}` }, { id: 2 });
+      expect(entries.length === 0, "no trace of the Sleep handler", JSON.stringify(entries), "STATUS-6");
+    },
+  },
+  {
+    name: "deadlines/remaining-time-is-relative",
+    section,
+    requirements: ["DEADLINE-2", "CONF-6"],
+    title: "The handler sees the remaining time the client sent (1500 ms), and no deadline when none was sent",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const timed = await ctx.call(peer, "info", {}, { id: 1, timeoutMs: 1500 });
+      expect(timed.hasDeadline && timed.remainingMs > 1000 && timed.remainingMs <= 1500, "a deadline with 1000 < remaining <= 1500 ms", `has_deadline ${timed.hasDeadline}, remaining ${timed.remainingMs}`, "DEADLINE-2");
+      const untimed = await ctx.call(peer, "info", {}, { id: 2 });
+      expect(!untimed.hasDeadline, "no deadline when timeout_ms is absent", `has_deadline ${untimed.hasDeadline}`, "DEADLINE-1");
+    },
+  },
+  {
+    name: "deadlines/signal-fires-at-deadline",
+    section,
+    requirements: ["DEADLINE-4", "CONF-3"],
+    title: "A handler still running at its deadline is told to stop",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const tag = unique("deadline");
+      ctx.sendCall(peer, "sleep", { ms: 5000, tag }, { id: 1, timeoutMs: 100 });
+      const entries = await logEntries(ctx, peer, `sleep:${tag}`, 10);
+      expect(entries[0] === `sleep:${tag}:interrupted`, `sleep:${tag}:interrupted within 3 s`, JSON.stringify(entries), "DEADLINE-4");
+    },
+  },
+  {
+    name: "cancel/signal-fires-on-cancel",
+    section,
+    requirements: ["CANCEL-1", "CANCEL-2"],
+    title: "A CANCEL tells the running handler to stop",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const tag = unique("cancel");
+      ctx.sendCall(peer, "sleep", { ms: 5000, tag }, { id: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      peer.send({ type: FrameType.CANCEL, requestId: 1 });
+      const entries = await logEntries(ctx, peer, `sleep:${tag}`, 10);
+      expect(entries[0] === `sleep:${tag}:interrupted`, `sleep:${tag}:interrupted within 3 s`, JSON.stringify(entries), "CANCEL-2");
+    },
+  },
+  {
+    name: "cancel/disconnect-stops-handlers",
+    section,
+    requirements: ["DRAIN-9"],
+    title: "When the client's connection ends, its running unary handlers are told to stop",
+    usesConformanceService: true,
+    async run(ctx) {
+      const first = await ctx.connect();
+      const tag = unique("disconnect");
+      ctx.sendCall(first, "sleep", { ms: 5000, tag }, { id: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      first.close();
+      const observer = await ctx.connect();
+      const entries = await logEntries(ctx, observer, `sleep:${tag}`, 1);
+      expect(entries[0] === `sleep:${tag}:interrupted`, `sleep:${tag}:interrupted within 3 s`, JSON.stringify(entries), "DRAIN-9");
+    },
+  },
+];

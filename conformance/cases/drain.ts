@@ -1,0 +1,47 @@
+// Section 11: drain and GOAWAY, through ConformanceService.Drain.
+import { decodeGoaway, DispatchCode, FrameType, GoawayCode } from "../../src/wire/index.ts";
+import { expect, type ConformanceCase } from "../runner/case.ts";
+import { expectDispatch } from "../runner/expectations.ts";
+
+const section = "11 Drain and goaway";
+
+export const drainCases: ConformanceCase[] = [
+  {
+    name: "drain/goaway-then-finish-then-close",
+    section,
+    requirements: ["DRAIN-1", "DRAIN-2", "DRAIN-4", "CONF-7"],
+    title: "A drain sends GOAWAY(NO_ERROR) naming the highest received id, finishes the calls below it, then closes",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      ctx.sendCall(peer, "echo", { delayMs: 300 }, { id: 1 });
+      ctx.sendCall(peer, "drain", { graceMs: 3000 }, { id: 2 });
+      const goawayFrame = await peer.waitFor((f) => f.header.type === FrameType.GOAWAY, "a GOAWAY after the Drain call");
+      const goaway = decodeGoaway(goawayFrame.body);
+      expect(goaway.code === GoawayCode.NO_ERROR, "GOAWAY(NO_ERROR)", `code ${goaway.code}`, "DRAIN-2");
+      expect(goaway.lastRequestId === 2, "last_request_id 2", String(goaway.lastRequestId), "DRAIN-2");
+      expectDispatch(await ctx.response(peer, 1, 3000), DispatchCode.OK, "DRAIN-2");
+      await peer.waitForClose("EOF once nothing is owed [DRAIN-4]", 3000);
+    },
+  },
+  {
+    name: "drain/requests-above-last-id-not-processed",
+    section,
+    requirements: ["DRAIN-8", "DRAIN-2"],
+    title: "A request above last_request_id is answered SHUTTING_DOWN (or meets EOF) and never runs",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      ctx.sendCall(peer, "sleep", { ms: 300, tag: "drain-holder" }, { id: 1 });
+      ctx.sendCall(peer, "drain", { graceMs: 3000 }, { id: 2 });
+      await peer.waitFor((f) => f.header.type === FrameType.GOAWAY, "a GOAWAY after the Drain call");
+      const tag = `after-goaway-${Math.random().toString(36).slice(2)}`;
+      ctx.sendCall(peer, "record", { tag }, { id: 3 });
+      const answer = await peer.waitFor((f) => f.header.requestId === 3, "a SHUTTING_DOWN RESPONSE to request 3, or EOF", 3000).catch(() => undefined);
+      if (answer !== undefined) expectDispatch(answer, DispatchCode.SHUTTING_DOWN, "DRAIN-8");
+      const observer = await ctx.connect();
+      const { entries } = await ctx.call(observer, "recorded", { prefix: `record:${tag}` }, { id: 1 });
+      expect(entries.length === 0, "request 3 never ran", JSON.stringify(entries), "DRAIN-2");
+    },
+  },
+];

@@ -1,0 +1,109 @@
+// Sections 10, 14 and 3: cases that need the server started with other
+// settings (spawn mode).
+import { DispatchCode, encodePreface, FrameType, GoawayCode } from "../../src/wire/index.ts";
+import { expect, type ConformanceCase } from "../runner/case.ts";
+import { expectConnectionError, expectDispatch, expectSilentClose } from "../runner/expectations.ts";
+
+export const limitCases: ConformanceCase[] = [
+  {
+    name: "limits/over-max-concurrent-requests",
+    section: "14 Limits",
+    requirements: ["LIMIT-5", "STATUS-6"],
+    title: "With max_concurrent_requests 2, a third running request is answered OVERLOADED",
+    usesConformanceService: true,
+    settings: { maxConcurrentRequests: 2 },
+    async run(ctx) {
+      const peer = await ctx.connect();
+      expect(peer.hello!.maxConcurrentRequests === 2, "max_concurrent_requests 2 in the HELLO", String(peer.hello!.maxConcurrentRequests), "LIMIT-5");
+      for (let id = 1; id <= 3; id++) ctx.sendCall(peer, "sleep", { ms: 300, tag: `limit-${id}` }, { id });
+      expectDispatch(await ctx.response(peer, 3), DispatchCode.OVERLOADED, "LIMIT-5");
+    },
+  },
+  {
+    name: "limits/response-over-client-limit",
+    section: "14 Limits",
+    requirements: ["LIMIT-4", "HELLO-7"],
+    title: "A response over the client's declared max_body_size is replaced by RESPONSE_TOO_LARGE",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect({ hello: { maxBodySize: 65536 } });
+      ctx.sendCall(peer, "echo", { responseSize: 70_000 }, { id: 1 });
+      const frame = await ctx.response(peer, 1);
+      expectDispatch(frame, DispatchCode.RESPONSE_TOO_LARGE, "LIMIT-4");
+      expect(frame.body.length === 0 && frame.header.metadata.length === 0, "no body and no metadata", `${frame.body.length} body bytes, ${frame.header.metadata.length} metadata entries`, "LIMIT-4");
+    },
+  },
+  {
+    name: "idle/silent-connection-closed",
+    section: "10 Heartbeats and idleness",
+    requirements: ["IDLE-1", "IDLE-2"],
+    title: "With idle_timeout_ms 500, a silent connection gets GOAWAY(IDLE_TIMEOUT), not before 500 ms",
+    settings: { idleTimeoutMs: 500 },
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const started = performance.now();
+      await expectConnectionError(peer, GoawayCode.IDLE_TIMEOUT, "IDLE-1", 3000);
+      const ms = performance.now() - started;
+      expect(ms >= 450, "no close before the idle timeout", `closed after ${ms.toFixed(0)} ms`, "IDLE-2");
+    },
+  },
+  {
+    name: "idle/pings-keep-connection-open",
+    section: "10 Heartbeats and idleness",
+    requirements: ["IDLE-2", "PING-4"],
+    title: "With idle_timeout_ms 500, PINGs every 200 ms keep a connection open for 1.5 s",
+    settings: { idleTimeoutMs: 500, minPingIntervalMs: 100 },
+    async run(ctx) {
+      const peer = await ctx.connect();
+      for (let i = 0; i < 7; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        peer.send({ type: FrameType.PING }, Uint8Array.of(i));
+      }
+      expect(!peer.ended && !peer.frames.some((f) => f.header.type === FrameType.GOAWAY), "the connection still open, no GOAWAY", peer.describe(), "IDLE-2");
+    },
+  },
+  {
+    name: "handshake/incomplete-preface-times-out",
+    section: "3 Connection lifecycle",
+    requirements: ["PREFACE-6"],
+    title: "With a 300 ms handshake timer, an incomplete preface is closed, with nothing written",
+    settings: { handshakeTimeoutMs: 300 },
+    async run(ctx) {
+      const peer = await ctx.connect({ handshake: false });
+      peer.write(Uint8Array.of(0x53, 0x54, 0x52));
+      await expectSilentClose(peer, "after 3 bytes of preface", 3000);
+    },
+  },
+  {
+    name: "handshake/missing-hello-times-out",
+    section: "3 Connection lifecycle",
+    requirements: ["HELLO-5"],
+    title: "With a 300 ms handshake timer, a preface without a HELLO gets GOAWAY(HANDSHAKE_TIMEOUT)",
+    settings: { handshakeTimeoutMs: 300 },
+    async run(ctx) {
+      const peer = await ctx.connect({ handshake: false, frames: true });
+      peer.write(encodePreface());
+      await expectConnectionError(peer, GoawayCode.HANDSHAKE_TIMEOUT, "HELLO-5", 3000);
+    },
+  },
+  {
+    name: "ping/flood-may-be-refused",
+    section: "10 Heartbeats and idleness",
+    requirements: ["PING-7"],
+    title: "Four PINGs at once get PONGs, or GOAWAY(TOO_MANY_PINGS); PINGs spaced by the minimum are always answered",
+    settings: { minPingIntervalMs: 200, idleTimeoutMs: 2000 },
+    async run(ctx) {
+      const spaced = await ctx.connect();
+      for (let i = 0; i < 3; i++) {
+        spaced.send({ type: FrameType.PING }, Uint8Array.of(i));
+        await new Promise((resolve) => setTimeout(resolve, 210));
+      }
+      await spaced.waitFor(() => spaced.frames.filter((f) => f.header.type === FrameType.PONG).length === 3, "3 PONGs for PINGs 210 ms apart");
+      const flood = await ctx.connect();
+      for (let i = 0; i < 4; i++) flood.send({ type: FrameType.PING }, Uint8Array.of(i));
+      await flood.waitFor((f) => f.header.type === FrameType.GOAWAY || flood.frames.filter((g) => g.header.type === FrameType.PONG).length === 4, "4 PONGs, or GOAWAY(TOO_MANY_PINGS)");
+      const goaway = flood.frames.find((f) => f.header.type === FrameType.GOAWAY);
+      if (goaway) await expectConnectionError(flood, GoawayCode.TOO_MANY_PINGS, "PING-7");
+    },
+  },
+];

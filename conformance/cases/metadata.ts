@@ -1,0 +1,102 @@
+// Section 13 and the request checks of 7.5: metadata, keys, compression.
+import fc from "fast-check";
+import { fromBinary } from "@bufbuild/protobuf";
+import { InfoResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { Compression, DispatchCode } from "../../src/wire/index.ts";
+import { CaseFailure, expect, type ConformanceCase } from "../runner/case.ts";
+import { expectDispatch, hexOf } from "../runner/expectations.ts";
+
+const section = "13 Metadata";
+const keyChar = fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789-_.".split(""));
+const metadataKey = fc.array(keyChar, { minLength: 1, maxLength: 24 }).map((c) => c.join(""));
+
+export const metadataCases: ConformanceCase[] = [
+  {
+    name: "metadata/order-duplicates-binary-values",
+    section,
+    requirements: ["META-1", "META-3", "CONF-6"],
+    title: "Request metadata reaches the handler in order, duplicates kept, values byte for byte (property)",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      let id = 0;
+      const entry = fc.record({ key: metadataKey, value: fc.uint8Array({ maxLength: 32 }) });
+      // A repeat of the first key at the end checks duplicates [META-1].
+      const lists = fc.array(entry, { maxLength: 8 }).map((list): Array<{ key: string; value: Uint8Array }> => (list.length > 1 ? [...list, list[0]!] : list));
+      await ctx.property(lists, async (metadata) => {
+        id++;
+        ctx.sendCall(peer, "info", {}, { id, metadata });
+        const frame = await ctx.response(peer, id);
+        expectDispatch(frame, DispatchCode.OK);
+        const seen = fromBinary(InfoResponseSchema, frame.body).metadata.map((e) => `${e.key}=${hexOf(e.value)}`);
+        const sent = metadata.map((e) => `${e.key}=${hexOf(e.value)}`);
+        if (seen.join("|") !== sent.join("|")) throw new CaseFailure(JSON.stringify(sent), JSON.stringify(seen), "META-1");
+      });
+    },
+  },
+  {
+    name: "metadata/invalid-key-refused",
+    section,
+    requirements: ["META-2", "STATUS-6"],
+    title: "A request with an invalid metadata key (uppercase, space, empty, 129 bytes) is answered INVALID_REQUEST",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const keys = ["Upper", "with space", "", "k".repeat(129), "ünïcode"];
+      for (const [i, key] of keys.entries()) {
+        ctx.sendCall(peer, "info", {}, { id: i + 1, metadata: [{ key, value: new Uint8Array(0) }] });
+        const frame = await ctx.response(peer, i + 1);
+        try {
+          expectDispatch(frame, DispatchCode.INVALID_REQUEST, "META-2");
+        } catch (error) {
+          if (error instanceof CaseFailure) throw new CaseFailure(`${error.expected} for key ${JSON.stringify(key)}`, error.actual, "META-2");
+          throw error;
+        }
+      }
+    },
+  },
+  {
+    name: "metadata/response-metadata",
+    section,
+    requirements: ["META-1", "CONF-2"],
+    title: "Response metadata arrives in order, followed by the echoed request metadata",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      ctx.sendCall(peer, "echo", { responseMetadata: [{ key: "b", value: Uint8Array.of(2) }, { key: "a", value: Uint8Array.of(1) }], echoMetadata: true }, { id: 1, metadata: [{ key: "req", value: Uint8Array.of(0xff, 0) }] });
+      const frame = await ctx.response(peer, 1);
+      const got = frame.header.metadata.map((e) => `${e.key}=${hexOf(e.value)}`).join(",");
+      expect(got === "b=02,a=01,req=ff 00", "b=02,a=01,req=ff 00", got, "META-1");
+    },
+  },
+  {
+    name: "keys/refused-without-keyed-dispatch",
+    section: "15 Keyed dispatch",
+    requirements: ["KEYS-2", "HELLO-8"],
+    title: "A server that does not list keyed-dispatch answers a request with keys UNSUPPORTED",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      if (peer.hello!.features.includes("keyed-dispatch")) return; // then the KEYS cases apply instead
+      ctx.sendCall(peer, "info", {}, { id: 1, keys: ["uid:1"] });
+      expectDispatch(await ctx.response(peer, 1), DispatchCode.UNSUPPORTED, "KEYS-2");
+    },
+  },
+  {
+    name: "compression/unlisted-algorithm-refused",
+    section: "12 Compression",
+    requirements: ["COMP-2", "COMP-4", "EXT-2"],
+    title: "A body compressed with an algorithm the server did not list (or an unknown one) is answered UNSUPPORTED",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const listed = new Set<number>(peer.hello!.compression);
+      const algorithms = [Compression.GZIP, 77].filter((a) => !listed.has(a));
+      for (const [i, compression] of algorithms.entries()) {
+        const { encodeFrame, FrameType } = await import("../../src/wire/index.ts");
+        peer.write(encodeFrame({ type: FrameType.REQUEST, requestId: i + 1, service: "strata.conformance.v1.ConformanceService", method: "Info", compression: compression as Compression }, Uint8Array.of(1, 2, 3)));
+        expectDispatch(await ctx.response(peer, i + 1), DispatchCode.UNSUPPORTED, "COMP-4");
+      }
+    },
+  },
+];
