@@ -5,6 +5,7 @@ import * as assert from "uvu/assert";
 import { createServer } from "../src/index.ts";
 import { allCases } from "../conformance/cases/index.ts";
 import { conformanceService } from "../conformance/reference/conformance-service.ts";
+import { serverOptionsFrom } from "../conformance/reference/server-options.ts";
 import { runCases } from "../conformance/runner/run-cases.ts";
 import type { ServerSettings } from "../conformance/runner/case.ts";
 
@@ -13,13 +14,7 @@ const test = suite("conformance suite");
 /** Starts the reference conformance server in this process, with spawn-mode settings. */
 async function startReference(settings: ServerSettings = {}): Promise<{ address: string; stop(): Promise<void> }> {
   const { service, impl } = conformanceService();
-  const server = createServer({
-    limits: { ...(settings.maxHeaderSize ? { maxHeaderSize: settings.maxHeaderSize } : {}), ...(settings.maxBodySize ? { maxBodySize: settings.maxBodySize } : {}) },
-    ...(settings.maxConcurrentRequests !== undefined ? { maxConcurrentRequests: settings.maxConcurrentRequests } : {}),
-    ...(settings.idleTimeoutMs !== undefined ? { idleTimeoutMs: settings.idleTimeoutMs } : {}),
-    ...(settings.minPingIntervalMs !== undefined ? { minPingIntervalMs: settings.minPingIntervalMs } : {}),
-    ...(settings.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: settings.handshakeTimeoutMs } : {}),
-  }).addBuiltinService(service, impl);
+  const server = createServer(serverOptionsFrom(settings)).addBuiltinService(service, impl);
   const address = await server.listen("127.0.0.1:0");
   return { address, stop: () => server.close({ graceMs: 200 }) };
 }

@@ -8,19 +8,13 @@
 // With --spawn it follows the suite's startup handshake (conformance/README.md):
 // one JSON line of settings on stdin, then one JSON line {"address": …} on
 // stdout once it listens.
-import { createServer, type ServerOptions } from "../../src/index.ts";
+import { createServer } from "../../src/index.ts";
+import type { ServerSettings } from "../runner/case.ts";
 import { conformanceService } from "./conformance-service.ts";
+import { serverOptionsFrom } from "./server-options.ts";
 
-/** Settings the suite may ask for in spawn mode; each maps to a server option. */
-interface SpawnSettings {
-  listen?: string;
-  maxHeaderSize?: number;
-  maxBodySize?: number;
-  maxConcurrentRequests?: number;
-  idleTimeoutMs?: number;
-  minPingIntervalMs?: number;
-  handshakeTimeoutMs?: number;
-}
+/** Settings the suite may ask for in spawn mode, plus the address to listen on. */
+type SpawnSettings = ServerSettings & { listen?: string };
 
 async function readLine(): Promise<string> {
   let text = "";
@@ -42,16 +36,7 @@ if (spawn) {
     process.exit(2);
   }
 }
-const options: ServerOptions = {
-  limits: {
-    ...(settings.maxHeaderSize ? { maxHeaderSize: settings.maxHeaderSize } : {}),
-    ...(settings.maxBodySize ? { maxBodySize: settings.maxBodySize } : {}),
-  },
-  ...(settings.maxConcurrentRequests !== undefined ? { maxConcurrentRequests: settings.maxConcurrentRequests } : {}),
-  ...(settings.idleTimeoutMs !== undefined ? { idleTimeoutMs: settings.idleTimeoutMs } : {}),
-  ...(settings.minPingIntervalMs !== undefined ? { minPingIntervalMs: settings.minPingIntervalMs } : {}),
-  ...(settings.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: settings.handshakeTimeoutMs } : {}),
-};
+const options = serverOptionsFrom(settings);
 const { service, impl } = conformanceService();
 const server = createServer(options).addBuiltinService(service, impl);
 const positional = process.argv.slice(2).find((a) => !a.startsWith("--"));
