@@ -21,6 +21,7 @@ const steps: Step[] = [
   { name: "typecheck tests, benchmarks, scripts", command: [bin("tsc"), "-p", "tsconfig.tools.json"] },
   { name: "buf lint", command: [bin("buf"), "lint"] },
   { name: "generated code is current", command: [bin("tsx"), "scripts/check-generated.ts"] },
+  { name: "every MUST traced to a conformance case or untestable.md", command: [bin("tsx"), "conformance/trace.ts"] },
   { name: "tests on Node", command: [bin("tsx"), "test/run.ts"], counts: true },
   { name: "tests on Bun", command: [bin("bun"), "test/run.ts"], counts: true },
   { name: "tests on Deno", command: [bin("deno"), "run", "-A", "test/run.ts"], counts: true },

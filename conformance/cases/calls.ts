@@ -13,7 +13,7 @@ export const callCases: ConformanceCase[] = [
   {
     name: "calls/unary-echo",
     section,
-    requirements: ["CALL-3", "CONF-2"],
+    requirements: ["CALL-3", "CONF-1", "CONF-2", "FRAME-1", "FRAME-2", "FRAME-7"],
     title: "A unary call gets exactly one RESPONSE carrying the output (property over payloads)",
     usesConformanceService: true,
     async run(ctx) {

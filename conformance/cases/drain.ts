@@ -1,11 +1,34 @@
 // Section 11: drain and GOAWAY, through ConformanceService.Drain.
-import { decodeGoaway, DispatchCode, FrameType, GoawayCode } from "../../src/wire/index.ts";
+import { decodeGoaway, DispatchCode, encodeGoaway, FrameType, GoawayCode } from "../../src/wire/index.ts";
 import { expect, type ConformanceCase } from "../runner/case.ts";
-import { expectDispatch } from "../runner/expectations.ts";
+import { expectConnectionError, expectDispatch } from "../runner/expectations.ts";
 
 const section = "11 Drain and goaway";
 
 export const drainCases: ConformanceCase[] = [
+  {
+    name: "drain/undecodable-client-goaway",
+    section,
+    requirements: ["DRAIN-11"],
+    title: "A GOAWAY from the client whose body is not a Goaway is a connection error PROTOCOL_ERROR",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      peer.send({ type: FrameType.GOAWAY }, Uint8Array.of(0x1a, 0x09, 0x61));
+      await expectConnectionError(peer, GoawayCode.PROTOCOL_ERROR, "DRAIN-11");
+    },
+  },
+  {
+    name: "drain/request-after-client-goaway",
+    section,
+    requirements: ["DRAIN-13"],
+    title: "A REQUEST after the client's own GOAWAY is a connection error PROTOCOL_ERROR",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      peer.send({ type: FrameType.GOAWAY }, encodeGoaway({ lastRequestId: 0, code: GoawayCode.NO_ERROR, message: "bye" }));
+      peer.send({ type: FrameType.REQUEST, requestId: 1, service: "no.such.Service", method: "M" });
+      await expectConnectionError(peer, GoawayCode.PROTOCOL_ERROR, "DRAIN-13");
+    },
+  },
   {
     name: "drain/goaway-then-finish-then-close",
     section,

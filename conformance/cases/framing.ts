@@ -76,7 +76,7 @@ export const framingCases: ConformanceCase[] = [
   {
     name: "framing/header-does-not-decode",
     section,
-    requirements: ["FRAME-6", "CONV-1"],
+    requirements: ["FRAME-6", "CONV-1", "ID-4"],
     title: "Undecodable headers (truncated varint, length past the end, wrong wire type, invalid UTF-8, id over 2^53-1) are PROTOCOL_ERROR",
     async run(ctx) {
       const headers: Array<[string, number[]]> = [

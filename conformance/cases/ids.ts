@@ -31,7 +31,7 @@ export const idCases: ConformanceCase[] = [
   {
     name: "ids/request-id-must-increase",
     section,
-    requirements: ["ID-3", "FRAME-14"],
+    requirements: ["ID-3", "FRAME-14", "DRAIN-17"],
     title: "A REQUEST id not above the previous one is PROTOCOL_ERROR, last_request_id naming the previous",
     async run(ctx) {
       const peer = await ctx.connect();
@@ -61,11 +61,12 @@ export const idCases: ConformanceCase[] = [
   {
     name: "ids/cancel-for-unknown-id-ignored",
     section,
-    requirements: ["CANCEL-3"],
-    title: "A CANCEL for an id that is not in flight is ignored",
+    requirements: ["CANCEL-3", "FRAME-15", "PING-3"],
+    title: "A CANCEL for an id not in flight (with a body, which is discarded) and an unmatched PONG are ignored",
     async run(ctx) {
       const peer = await ctx.connect();
-      peer.send({ type: FrameType.CANCEL, requestId: 12345 });
+      peer.send({ type: FrameType.CANCEL, requestId: 12345 }, Uint8Array.of(1, 2, 3));
+      peer.send({ type: FrameType.PONG }, Uint8Array.of(9, 9));
       peer.send({ type: FrameType.PING }, Uint8Array.of(5));
       await peer.waitFor((f) => f.header.type === FrameType.PONG, "a PONG after the CANCEL");
       expect(!peer.frames.some((f) => f.header.type === FrameType.GOAWAY), "no GOAWAY", peer.describe(), "CANCEL-3");

@@ -1,5 +1,6 @@
 // Every conformance case, in report order.
 import type { ConformanceCase } from "../runner/case.ts";
+import { adminCases } from "./admin.ts";
 import { callCases } from "./calls.ts";
 import { deadlineCases } from "./deadlines.ts";
 import { drainCases } from "./drain.ts";
@@ -24,4 +25,5 @@ export const allCases: ConformanceCase[] = [
   ...drainCases,
   ...metadataCases,
   ...limitCases,
+  ...adminCases,
 ];

@@ -58,7 +58,7 @@ export const metadataCases: ConformanceCase[] = [
   {
     name: "metadata/response-metadata",
     section,
-    requirements: ["META-1", "CONF-2"],
+    requirements: ["META-1", "META-6", "CONF-2"],
     title: "Response metadata arrives in order, followed by the echoed request metadata",
     usesConformanceService: true,
     async run(ctx) {
@@ -67,6 +67,21 @@ export const metadataCases: ConformanceCase[] = [
       const frame = await ctx.response(peer, 1);
       const got = frame.header.metadata.map((e) => `${e.key}=${hexOf(e.value)}`).join(",");
       expect(got === "b=02,a=01,req=ff 00", "b=02,a=01,req=ff 00", got, "META-1");
+    },
+  },
+  {
+    name: "metadata/large-within-header-limit",
+    section,
+    requirements: ["META-5", "LIMIT-1"],
+    title: "Metadata filling a 4000-byte header (within the baseline) is accepted and delivered",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const metadata = Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: new Uint8Array(120).fill(i) }));
+      ctx.sendCall(peer, "info", {}, { id: 1, metadata });
+      const frame = await ctx.response(peer, 1);
+      expectDispatch(frame, DispatchCode.OK, "META-5");
+      expect(fromBinary(InfoResponseSchema, frame.body).metadata.length === 30, "30 entries delivered", String(fromBinary(InfoResponseSchema, frame.body).metadata.length), "META-5");
     },
   },
   {
@@ -85,7 +100,7 @@ export const metadataCases: ConformanceCase[] = [
   {
     name: "compression/unlisted-algorithm-refused",
     section: "12 Compression",
-    requirements: ["COMP-2", "COMP-4", "EXT-2"],
+    requirements: ["COMP-1", "COMP-2", "COMP-4", "EXT-2"],
     title: "A body compressed with an algorithm the server did not list (or an unknown one) is answered UNSUPPORTED",
     usesConformanceService: true,
     async run(ctx) {

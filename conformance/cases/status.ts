@@ -19,7 +19,7 @@ export const statusCases: ConformanceCase[] = [
   {
     name: "status/unknown-service",
     section,
-    requirements: ["STATUS-4", "STATUS-5"],
+    requirements: ["STATUS-4", "STATUS-5", "STATUS-10"],
     title: "A request to a service the server does not have is answered UNKNOWN_SERVICE with a message",
     async run(ctx) {
       const peer = await ctx.connect();
@@ -96,7 +96,7 @@ export const statusCases: ConformanceCase[] = [
   {
     name: "status/dispatch-codes-a-handler-may-choose",
     section,
-    requirements: ["STATUS-4", "STATUS-6", "CONF-2"],
+    requirements: ["STATUS-4", "STATUS-6", "STATUS-11", "CONF-2"],
     title: "Dispatch codes that admit the handler ran arrive as chosen; not-processed ones become HANDLER_ERROR",
     usesConformanceService: true,
     async run(ctx) {
