@@ -164,10 +164,11 @@ export const framingCases: ConformanceCase[] = [
           const stream = Uint8Array.from(
             bodies.flatMap((b, i) => [...encodeFrame({ type: FrameType.REQUEST, requestId: i + 1, service: "conformance.nothing.v1.Nothing", method: "M" }, b)]),
           );
-          const chunks = bytewise ? Array.from(stream, (b) => Uint8Array.of(b)) : split(stream, cuts);
+          const chunks = bytewise && stream.length <= 300 ? Array.from(stream, (b) => Uint8Array.of(b)) : split(stream, cuts);
           for (const chunk of chunks) {
             peer.write(chunk);
-            if (chunks.length > 1) await new Promise((resolve) => setImmediate(resolve));
+            // A pause between writes, so that they leave as separate segments rather than coalesced.
+            if (chunks.length > 1) await new Promise((resolve) => setTimeout(resolve, 2));
           }
           for (let id = 1; id <= bodies.length; id++) {
             await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === id, `a RESPONSE to request ${id} of ${bodies.length}`);

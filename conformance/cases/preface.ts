@@ -87,7 +87,8 @@ export const prefaceCases: ConformanceCase[] = [
       const bytes = Uint8Array.from([...encodePreface(), ...encodeFrame({ type: FrameType.HELLO }, encodeHello({ pingIntervalMs: 60000 })), ...encodeFrame({ type: FrameType.PING }, Uint8Array.of(7))]);
       for (const byte of bytes) {
         peer.write(Uint8Array.of(byte));
-        await new Promise((resolve) => setImmediate(resolve));
+        // A pause between writes, so that they leave as separate segments rather than coalesced.
+        await new Promise((resolve) => setTimeout(resolve, 2));
       }
       await peer.waitFor((f) => f.header.type === FrameType.PONG, "a PONG to the PING written byte by byte");
     },

@@ -20,22 +20,41 @@ export class HarnessError extends Error {
 /** Starts `command` with `settings`; resolves once it reports its address. */
 export function spawnServer(command: string[], settings: ServerSettings & { listen?: string }, timeoutMs = 20_000): Promise<SpawnedServer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command[0]!, command.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+    // Its own process group, so that stopping it also stops what it started (npx, tsx, a shell).
+    const child = spawn(command[0]!, command.slice(1), { stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        child.kill(signal);
+      }
+    };
     let stdout = "";
     let stderr = "";
     let settled = false;
+    const release = () => {
+      child.stdin.destroy();
+      child.stdout.destroy();
+      child.stderr.destroy();
+    };
     const stop = () =>
       new Promise<void>((done) => {
-        if (child.exitCode !== null || child.signalCode !== null) return done();
-        child.once("exit", () => done());
-        child.kill("SIGTERM");
-        setTimeout(() => child.kill("SIGKILL"), 3000).unref();
+        const finish = () => {
+          signalGroup("SIGKILL"); // anything the command left behind
+          release();
+          done();
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return finish();
+        child.once("exit", finish);
+        signalGroup("SIGTERM");
+        setTimeout(() => signalGroup("SIGKILL"), 3000).unref();
       });
     const fail = (message: string) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      child.kill("SIGKILL");
+      signalGroup("SIGKILL");
+      release();
       reject(new HarnessError(`${message}\n  command: ${command.join(" ")}${stderr ? `\n  its stderr:\n${stderr.trim().replace(/^/gm, "    ")}` : ""}`));
     };
     const timer = setTimeout(() => fail(`the server did not report {"address": …} on stdout within ${timeoutMs} ms`), timeoutMs);

@@ -1,0 +1,160 @@
+// The mutant servers: each breaks one requirement, and names the cases that
+// must catch it. Run one with `tsx conformance/mutants/server.ts NAME --spawn`.
+
+import { CallMode, decodeGoaway, DispatchCode, encodeFrame, encodeGoaway, encodePreface, FrameType, GoawayCode } from "../../src/wire/index.ts";
+import type { Mutant } from "./mutating-proxy.ts";
+
+const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
+
+export const mutants: Mutant[] = [
+  {
+    name: "answers-oneway",
+    description: "sends a RESPONSE for oneway calls [CALL-4]",
+    caughtBy: ["calls/oneway-runs-and-sends-nothing", "calls/oneway-failure-sends-nothing"],
+    clientFrame(frame, connection) {
+      if (frame.header.type === FrameType.REQUEST && frame.header.callMode === CallMode.ONEWAY) {
+        connection.toClient(encodeFrame({ type: FrameType.RESPONSE, requestId: frame.header.requestId }));
+      }
+      return [frame];
+    },
+  },
+  {
+    name: "wrong-request-id",
+    description: "answers with the request id plus one [ID-5] [CALL-8]",
+    caughtBy: ["calls/unary-echo", "calls/multiplexed-out-of-order"],
+    serverFrame(frame) {
+      if (frame.header.type !== FrameType.RESPONSE) return [frame];
+      return [{ header: { ...frame.header, requestId: frame.header.requestId + 1 }, body: frame.body }];
+    },
+  },
+  {
+    name: "no-size-limit",
+    description: "accepts any header size, waiting for the bytes instead of refusing [FRAME-5]",
+    caughtBy: ["framing/header-size-ffffffff", "framing/header-size-over-declared-limit"],
+    clientBytes(chunk, connection) {
+      // After the handshake, swallow a size prefix above 16 KiB (and everything after it).
+      if (connection.state["swallowing"]) return false;
+      if (connection.state["handshook"] && chunk.length >= 4) {
+        const size = ((chunk[0]! << 24) | (chunk[1]! << 16) | (chunk[2]! << 8) | chunk[3]!) >>> 0;
+        if (size > 16384) {
+          connection.state["swallowing"] = true;
+          return false;
+        }
+      }
+      return true;
+    },
+    clientFrame(frame, connection) {
+      if (frame.header.type === FrameType.HELLO) connection.state["handshook"] = true;
+      return [frame];
+    },
+  },
+  {
+    name: "no-idle-timeout",
+    description: "never closes an idle connection [IDLE-1]",
+    caughtBy: ["idle/silent-connection-closed"],
+    serverFrame(frame, connection) {
+      if (frame.header.type === FrameType.GOAWAY && decodeGoaway(frame.body).code === GoawayCode.IDLE_TIMEOUT) {
+        connection.state["idle"] = true;
+        return [];
+      }
+      return [frame];
+    },
+    passServerClose: (connection) => !connection.state["idle"],
+  },
+  {
+    name: "wrong-status-layer",
+    description: "reports application errors at the dispatch layer [STATUS-1] [STATUS-8]",
+    caughtBy: ["status/application-errors-byte-for-byte", "status/application-error-details"],
+    serverFrame(frame) {
+      if (frame.header.type !== FrameType.RESPONSE || frame.header.appCode === 0) return [frame];
+      return [{ header: { ...frame.header, appCode: 0, appMessage: "", dispatchCode: DispatchCode.HANDLER_ERROR, dispatchMessage: frame.header.appMessage }, body: new Uint8Array(0) }];
+    },
+  },
+  {
+    name: "starts-expired-requests",
+    description: "runs requests whose deadline has already passed [DEADLINE-3]",
+    caughtBy: ["deadlines/expired-on-arrival-not-started"],
+    clientFrame(frame) {
+      if (frame.header.type === FrameType.REQUEST && frame.header.timeoutMs === 0) return [{ header: { ...frame.header, timeoutMs: undefined }, body: frame.body }];
+      return [frame];
+    },
+  },
+  {
+    name: "rejects-unknown-frame-types",
+    description: "treats an unknown frame type as a protocol error instead of skipping it [FRAME-9]",
+    caughtBy: ["framing/unknown-type-skipped"],
+    clientFrame(frame, connection) {
+      if (KNOWN_TYPES.has(frame.header.type)) return [frame];
+      connection.toClient(encodeFrame({ type: FrameType.GOAWAY }, encodeGoaway({ lastRequestId: 0, code: GoawayCode.PROTOCOL_ERROR, message: "[FRAME-8] unknown frame type" })));
+      connection.endClient();
+      return [];
+    },
+  },
+  {
+    name: "drops-goaway",
+    description: "closes connections without the GOAWAY that says why [FRAME-14] [DRAIN-1]",
+    caughtBy: ["framing/header-size-zero", "drain/goaway-then-finish-then-close", "hello/second-hello"],
+    serverFrame: (frame) => (frame.header.type === FrameType.GOAWAY ? [] : [frame]),
+  },
+  {
+    name: "waits-for-whole-preface",
+    description: "reads all 8 preface bytes before deciding, so a foreign peer waits [PREFACE-2]",
+    caughtBy: ["preface/old-style-client-refused-at-once"],
+    clientBytes(chunk, connection) {
+      const seen = (connection.state["seen"] as number | undefined) ?? 0;
+      connection.state["seen"] = seen + chunk.length;
+      if (seen >= 8) return true;
+      const pending = [...((connection.state["pending"] as number[] | undefined) ?? []), ...chunk];
+      connection.state["pending"] = pending;
+      if (pending.length < 8) return false; // wait for the rest
+      connection.toServer(Uint8Array.from(pending));
+      return false;
+    },
+  },
+  {
+    name: "one-read-one-frame",
+    description: "assumes one read holds exactly one frame: split or coalesced frames are lost [FRAME-3]",
+    caughtBy: ["framing/any-chunking", "preface/one-byte-at-a-time"],
+    clientBytes(chunk, connection) {
+      if (!connection.state["open"]) {
+        // The first read carries the preface (and whatever came with it).
+        connection.state["open"] = true;
+        return true;
+      }
+      if (chunk.length < 4) return false;
+      const size = ((chunk[0]! << 24) | (chunk[1]! << 16) | (chunk[2]! << 8) | chunk[3]!) >>> 0;
+      if (chunk.length < 4 + size) return false; // a partial frame: dropped
+      connection.toServer(chunk); // whatever else came in this read goes along only if the server is lenient
+      return false;
+    },
+  },
+  {
+    name: "pong-wrong-payload",
+    description: "answers PING with a PONG whose payload is not the PING's [PING-2]",
+    caughtBy: ["ping/pong-echoes-payload"],
+    serverFrame(frame) {
+      if (frame.header.type !== FrameType.PONG) return [frame];
+      return [{ header: frame.header, body: Uint8Array.from(frame.body, (b) => b ^ 0xff) }];
+    },
+  },
+  {
+    name: "answers-http-with-preface",
+    description: "answers an HTTP request with a Strata preface instead of refusing it [PREFACE-3]",
+    caughtBy: ["preface/http-request-refused"],
+    clientBytes(chunk, connection) {
+      if (connection.state["decided"]) return true;
+      connection.state["decided"] = true;
+      if (chunk[0] === 0x47) {
+        connection.toClient(encodePreface());
+        connection.endClient();
+        return false;
+      }
+      return true;
+    },
+  },
+];
+
+/** The mutant named `name`, or undefined. */
+export function findMutant(name: string): Mutant | undefined {
+  return mutants.find((m) => m.name === name);
+}

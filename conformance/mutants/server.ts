@@ -1,0 +1,48 @@
+// A mutant server for the suite's spawn mode: the reference conformance
+// server behind a mutating proxy.
+//
+//   tsx conformance/mutants/server.ts NAME --spawn     (see conformance/README.md)
+//   tsx conformance/mutants/server.ts --list
+import { createServer } from "../../src/index.ts";
+import type { ServerSettings } from "../runner/case.ts";
+import { conformanceService } from "../reference/conformance-service.ts";
+import { serverOptionsFrom } from "../reference/server-options.ts";
+import { startMutatingProxy } from "./mutating-proxy.ts";
+import { findMutant, mutants } from "./mutants.ts";
+
+/** Starts the reference server with `settings` and `name`'s proxy in front; returns the proxy's address. */
+export async function startMutant(name: string, settings: ServerSettings = {}): Promise<{ address: string; stop(): Promise<void> }> {
+  const mutant = findMutant(name);
+  if (mutant === undefined) throw new Error(`unknown mutant "${name}"; --list shows them`);
+  const { service, impl } = conformanceService();
+  const server = createServer(serverOptionsFrom(settings)).addBuiltinService(service, impl);
+  const upstream = await server.listen("127.0.0.1:0");
+  const proxy = await startMutatingProxy(mutant, upstream);
+  return {
+    address: proxy.address,
+    stop: async () => {
+      await proxy.close();
+      await server.close({ graceMs: 100 });
+    },
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("mutants/server.ts")) {
+  if (process.argv.includes("--list")) {
+    for (const m of mutants) console.log(`${m.name.padEnd(28)} ${m.description}`);
+  } else {
+    const name = process.argv[2] ?? "";
+    let settings: ServerSettings = {};
+    if (process.argv.includes("--spawn")) {
+      let text = "";
+      for await (const chunk of process.stdin) {
+        text += String(chunk);
+        if (text.includes("\n")) break;
+      }
+      settings = JSON.parse(text.slice(0, text.indexOf("\n"))) as ServerSettings;
+    }
+    const running = await startMutant(name, settings);
+    process.on("SIGTERM", () => void running.stop().then(() => process.exit(0)));
+    process.stdout.write(`${JSON.stringify({ address: running.address })}\n`);
+  }
+}
