@@ -25,6 +25,7 @@ Options:
   --known-failing FILE   case names expected to fail (one per line); one that passes is an error
   --seed N               seed for property-based cases (default: random, printed)
   --runs N               runs per property (default 20)
+  --path PATH            replay one property counterexample (with its --seed), from a failure report
   --report-json FILE     write the results as JSON
   --junit FILE           write the results as JUnit XML
   --trace                show the annotated frames sent and received for each failure
@@ -43,6 +44,7 @@ interface Options {
   knownFailing: Set<string>;
   seed: number;
   runs: number;
+  path?: string;
   reportJson?: string;
   junit?: string;
   trace: boolean;
@@ -82,6 +84,7 @@ function parse(argv: string[]): Options {
       case "--known-failing": options.knownFailing = new Set(readList(value(i++, flag))); break;
       case "--seed": options.seed = number(i++, flag); break;
       case "--runs": options.runs = Math.max(1, number(i++, flag)); break;
+      case "--path": options.path = value(i++, flag); break;
       case "--report-json": options.reportJson = value(i++, flag); break;
       case "--junit": options.junit = value(i++, flag); break;
       case "--case-timeout-ms": options.caseTimeoutMs = Math.max(1, number(i++, flag)); break;
@@ -153,6 +156,7 @@ async function main(argv: string[]): Promise<number> {
       address: address!,
       seed: options.seed,
       runs: options.runs,
+      ...(options.path ? { path: options.path } : {}),
       trace: options.trace,
       hasConformanceService,
       features: options.features,
@@ -162,7 +166,7 @@ async function main(argv: string[]): Promise<number> {
     });
     applyKnownFailing(results, options.knownFailing);
     const target = command ? `-- ${command.join(" ")}` : `--target ${address}`;
-    const replay = (r: CaseResult) => `npm run conformance -- server ${target} --run ${r.case.name} --seed ${options.seed} --runs ${options.runs}${options.trace ? "" : " --trace"}`;
+    const replay = (r: CaseResult) => `npm run conformance -- server ${target} --run ${r.case.name} --seed ${options.seed} --runs ${options.runs}${r.path ? ` --path ${r.path}` : ""}${options.trace ? "" : " --trace"}`;
     process.stdout.write(`${formatReport(results, replay)}\n`);
     const meta = { target: command ? { command } : { address }, seed: options.seed, runs: options.runs };
     if (options.reportJson) writeFileSync(options.reportJson, jsonReport(results, meta));

@@ -11,6 +11,7 @@ import { limitCases } from "./limits.ts";
 import { metadataCases } from "./metadata.ts";
 import { pingCases } from "./ping.ts";
 import { prefaceCases } from "./preface.ts";
+import { sessionCases } from "./sessions.ts";
 import { statusCases } from "./status.ts";
 
 export const allCases: ConformanceCase[] = [
@@ -19,6 +20,7 @@ export const allCases: ConformanceCase[] = [
   ...framingCases,
   ...idCases,
   ...callCases,
+  ...sessionCases,
   ...statusCases,
   ...deadlineCases,
   ...pingCases,

@@ -21,7 +21,7 @@ export const mutants: Mutant[] = [
   {
     name: "wrong-request-id",
     description: "answers with the request id plus one [ID-5] [CALL-8]",
-    caughtBy: ["calls/unary-echo", "calls/multiplexed-out-of-order"],
+    caughtBy: ["calls/unary-echo", "calls/multiplexed-out-of-order", "sessions/random-operations-on-one-connection"],
     serverFrame(frame) {
       if (frame.header.type !== FrameType.RESPONSE) return [frame];
       return [{ header: { ...frame.header, requestId: frame.header.requestId + 1 }, body: frame.body }];

@@ -34,10 +34,14 @@ export class CaseContext {
   /** The replay path of a failed property, when there was one. */
   counterexamplePath: string | undefined;
 
-  constructor(address: string, seed: number, runs: number) {
+  /** A counterexample path to replay (with the same seed), from a failure report. */
+  readonly path: string | undefined;
+
+  constructor(address: string, seed: number, runs: number, path?: string) {
     this.address = address;
     this.seed = seed;
     this.runs = runs;
+    this.path = path;
   }
 
   /** Opens a connection; see Peer.open. Closed automatically when the case ends. */
@@ -92,7 +96,7 @@ export class CaseContext {
 
   /** Runs an async fast-check property with this run's seed; a failure names the counterexample. */
   async property<T>(arbitrary: fc.Arbitrary<T>, predicate: (value: T) => Promise<void>): Promise<void> {
-    const result = await fc.check(fc.asyncProperty(arbitrary, predicate), { seed: this.seed, numRuns: this.runs, endOnFailure: true });
+    const result = await fc.check(fc.asyncProperty(arbitrary, predicate), { seed: this.seed, numRuns: this.runs, endOnFailure: true, ...(this.path ? { path: this.path } : {}) });
     if (!result.failed) return;
     this.counterexamplePath = result.counterexamplePath ?? undefined;
     const cause = result.errorInstance;

@@ -28,6 +28,8 @@ export interface RunOptions {
   address: string;
   seed: number;
   runs: number;
+  /** A property counterexample path to replay. */
+  path?: string;
   trace: boolean;
   /** Whether the server offers ConformanceService (probed once). */
   hasConformanceService: boolean;
@@ -57,7 +59,7 @@ async function runOne(testCase: ConformanceCase, options: RunOptions): Promise<C
   let context: CaseContext | undefined;
   try {
     if (testCase.settings && options.startWith) spawned = await options.startWith(testCase.settings);
-    context = new CaseContext(spawned?.address ?? options.address, options.seed, options.runs);
+    context = new CaseContext(spawned?.address ?? options.address, options.seed, options.runs, options.path);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const limit = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new CaseFailure(`the case to finish within ${options.caseTimeoutMs} ms`, "it did not (the server stopped answering?)")), options.caseTimeoutMs);
