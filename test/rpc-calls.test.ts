@@ -150,7 +150,8 @@ test("[STATUS-4] [STATUS-6] every reachable not-processed dispatch code, and the
     ["unknown call mode", { service: SERVICE, method: "Echo", callMode: 7 as CallMode }, undefined, DispatchCode.INVALID_REQUEST],
     ["bad metadata key", { service: SERVICE, method: "Echo", metadata: [{ key: "Upper", value: new Uint8Array(0) }] }, undefined, DispatchCode.INVALID_REQUEST],
     ["keys without keyed-dispatch", { service: SERVICE, method: "Echo", keys: ["uid:1"] }, undefined, DispatchCode.UNSUPPORTED],
-    ["compression not offered", { service: SERVICE, method: "Echo", compression: Compression.GZIP }, undefined, DispatchCode.UNSUPPORTED],
+    ["compression not offered", { service: SERVICE, method: "Echo", compression: 77 as Compression }, undefined, DispatchCode.UNSUPPORTED],
+    ["gzip body that does not decompress", { service: SERVICE, method: "Echo", compression: Compression.GZIP }, undefined, DispatchCode.INVALID_ARGUMENT],
     ["deadline already expired", { service: SERVICE, method: "Echo", timeoutMs: 0 }, echoBody({ text: "expired" }), DispatchCode.DEADLINE_EXPIRED],
   ];
   let id = 0;

@@ -2,6 +2,7 @@
 import type { ConformanceCase } from "../runner/case.ts";
 import { adminCases } from "./admin.ts";
 import { callCases } from "./calls.ts";
+import { compressionCases } from "./compression.ts";
 import { deadlineCases } from "./deadlines.ts";
 import { drainCases } from "./drain.ts";
 import { framingCases } from "./framing.ts";
@@ -26,6 +27,7 @@ export const allCases: ConformanceCase[] = [
   ...pingCases,
   ...drainCases,
   ...metadataCases,
+  ...compressionCases,
   ...limitCases,
   ...adminCases,
 ];

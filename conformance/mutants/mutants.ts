@@ -1,7 +1,8 @@
 // The mutant servers: each breaks one requirement, and names the cases that
 // must catch it. Run one with `tsx conformance/mutants/server.ts NAME --spawn`.
 
-import { CallMode, decodeGoaway, DispatchCode, encodeFrame, encodeGoaway, encodePreface, FrameType, GoawayCode } from "../../src/wire/index.ts";
+import { gunzipSync } from "node:zlib";
+import { CallMode, Compression, decodeGoaway, DispatchCode, encodeFrame, encodeGoaway, encodePreface, FrameType, GoawayCode } from "../../src/wire/index.ts";
 import type { Mutant } from "./mutating-proxy.ts";
 
 const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
@@ -135,6 +136,20 @@ export const mutants: Mutant[] = [
     serverFrame(frame) {
       if (frame.header.type !== FrameType.PONG) return [frame];
       return [{ header: frame.header, body: Uint8Array.from(frame.body, (b) => b ^ 0xff) }];
+    },
+  },
+  {
+    name: "inflates-without-limit",
+    description: "decompresses gzip bodies without bounding the output, then handles them as if sent plain [COMP-5]",
+    caughtBy: ["compression/decompression-bomb"],
+    clientFrame(frame) {
+      if (frame.header.type !== FrameType.REQUEST || frame.header.compression !== Compression.GZIP) return [frame];
+      try {
+        const plain = new Uint8Array(gunzipSync(frame.body));
+        return [{ header: { ...frame.header, compression: Compression.IDENTITY }, body: plain }];
+      } catch {
+        return [frame];
+      }
     },
   },
   {

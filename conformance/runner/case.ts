@@ -49,6 +49,11 @@ export class CaseFailure extends Error {
   }
 }
 
+/** Thrown by a case that finds, once connected, that it does not apply (e.g. an algorithm the server did not list). */
+export class CaseSkip extends Error {
+  override name = "CaseSkip";
+}
+
 /** Fails with Expected / Actual unless `condition` holds. */
 export function expect(condition: boolean, expected: string, actual: string | (() => string), requirement?: string): asserts condition {
   if (!condition) throw new CaseFailure(expected, typeof actual === "function" ? actual() : actual, requirement);

@@ -2,7 +2,7 @@
 // collects a result per case.
 
 import type { ConformanceCase } from "./case.ts";
-import { CaseFailure } from "./case.ts";
+import { CaseFailure, CaseSkip } from "./case.ts";
 import { CaseContext } from "./context.ts";
 import { formatTrace } from "./peer.ts";
 
@@ -71,6 +71,7 @@ async function runOne(testCase: ConformanceCase, options: RunOptions): Promise<C
     }
     return { case: testCase, status: "pass", durationMs: performance.now() - started };
   } catch (error) {
+    if (error instanceof CaseSkip) return { case: testCase, status: "skip", durationMs: performance.now() - started, reason: error.message };
     const failure = error instanceof CaseFailure ? error : new CaseFailure("the case to run", `it threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
     return {
       case: testCase,

@@ -8,6 +8,7 @@ import {
   createFrameDecoder,
   decodeGoaway,
   decodeHello,
+  gunzip,
   DispatchCode,
   encodeFrame,
   encodeGoaway,
@@ -31,7 +32,7 @@ import { dispatchCodeByName, dispatchCodeName, RpcError } from "../status/index.
 import type { Transport } from "../transport/index.ts";
 import { setLongTimeout, type LongTimeout } from "../util/long-timeout.ts";
 import type { HandlerContext } from "./handler-context.ts";
-import type { ServiceRegistry } from "./service-registry.ts";
+import type { RegisteredMethod, ServiceRegistry } from "./service-registry.ts";
 import type { StatsCollector } from "./server-stats.ts";
 
 /** Settings every connection of a server shares. */
@@ -383,7 +384,7 @@ export class ServerConnection {
     if (header.keys.length > 0) {
       return reject(DispatchCode.UNSUPPORTED, "this server does not implement keyed-dispatch [KEYS-2]");
     }
-    if (header.compression !== Compression.IDENTITY) {
+    if (header.compression !== Compression.IDENTITY && header.compression !== Compression.GZIP) {
       return reject(DispatchCode.UNSUPPORTED, `compression ${header.compression} is not listed in this server's HELLO [COMP-4]`);
     }
     if (this.goawayLastId !== undefined && id > this.goawayLastId) {
@@ -399,6 +400,41 @@ export class ServerConnection {
     if (method === undefined) {
       return reject(DispatchCode.UNKNOWN_METHOD, `unknown method ${JSON.stringify(header.method)} in ${header.service}`);
     }
+    if (header.compression === Compression.GZIP) {
+      // Decompressed off the reading path; until then the request is owed its answer.
+      if (!oneway) this.owed++;
+      void gunzip(body, this.settings.limits.maxBodySize).then((result) => {
+        if (!oneway) this.owed--;
+        if (this.state === State.closed) return;
+        if (!result.ok) {
+          if (result.failure === "too-large") reject(DispatchCode.REQUEST_TOO_LARGE, `the body is ${result.detail} [COMP-5]`);
+          else reject(DispatchCode.INVALID_ARGUMENT, `the body does not decompress: ${result.detail} [COMP-6]`);
+          this.closeIfDrained();
+          return;
+        }
+        if (deadline !== undefined && deadline <= now()) {
+          reject(DispatchCode.DEADLINE_EXPIRED, "the deadline passed before the handler started [DEADLINE-3]");
+          this.closeIfDrained();
+          return;
+        }
+        this.admit(header, result.bytes, method, deadline, oneway, name, reject);
+      });
+      return;
+    }
+    this.admit(header, body, method, deadline, oneway, name, reject);
+  }
+
+  /** The last admission checks (input, concurrency), then the ACK and the run [CALL-6] [LIMIT-5]. */
+  private admit(
+    header: FrameHeader,
+    body: Uint8Array,
+    method: RegisteredMethod,
+    deadline: number | undefined,
+    oneway: boolean,
+    name: string,
+    reject: (code: DispatchCode, message: string) => void,
+  ): void {
+    const id = header.requestId;
     let input: unknown;
     try {
       input = method.decode(body);

@@ -3,7 +3,7 @@
 
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { HelloSchema } from "../gen/strata/v1/frame_pb.ts";
+import { Compression, HelloSchema } from "../gen/strata/v1/frame_pb.ts";
 import { checkedLimits, encodeFrame, encodePreface, FrameType, type FrameLimits } from "../wire/index.ts";
 import { defaultTransport, type Transport, type TransportFactory, type TransportListener } from "../transport/index.ts";
 import { addAdminService } from "./admin-service.ts";
@@ -81,6 +81,7 @@ export function createServer(options: ServerOptions = {}): Server {
     maxConcurrentRequests,
     idleTimeoutMs,
     minPingIntervalMs,
+    compression: [Compression.GZIP], // request bodies may be gzip [COMP-2] [COMP-3]
     agent: "strata-ts/0.1.0",
   }));
   const preface = encodePreface();
