@@ -179,6 +179,27 @@ export const framingCases: ConformanceCase[] = [
     },
   },
   {
+    name: "framing/linger-after-goaway",
+    section,
+    requirements: ["FRAME-18", "FRAME-14"],
+    title: "After a connection error's GOAWAY the server reads and discards input instead of resetting the connection",
+    async run(ctx) {
+      const peer = await ctx.connect({ allowHalfOpen: true });
+      peer.write(u32be(0));
+      await expectConnectionError(peer, GoawayCode.PROTOCOL_ERROR, "FRAME-4");
+      // The server's write side is shut; its read side must keep draining for at least 1 s, so
+      // bytes still on their way do not make its TCP stack answer with a reset.
+      const started = performance.now();
+      while (performance.now() - started < 700 && peer.socketError === undefined) {
+        peer.write(new Uint8Array(512).fill(0x55));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const error = peer.socketError;
+      expect(error === undefined, "no reset while the suite kept writing for 0.7 s after the GOAWAY", `${error?.code ?? error?.message} after ${(performance.now() - started).toFixed(0)} ms`, "FRAME-18");
+    },
+  },
+  {
     name: "framing/eof-inside-frame",
     section,
     requirements: ["FRAME-12"],

@@ -153,6 +153,15 @@ export const mutants: Mutant[] = [
     },
   },
   {
+    name: "closes-without-linger",
+    description: "closes at once after its GOAWAY, so bytes still arriving make TCP reset the connection [FRAME-18]",
+    caughtBy: ["framing/linger-after-goaway"],
+    onServerEnd(connection) {
+      connection.endClient();
+      setTimeout(() => connection.destroyClient(), 10);
+    },
+  },
+  {
     name: "answers-http-with-preface",
     description: "answers an HTTP request with a Strata preface instead of refusing it [PREFACE-3]",
     caughtBy: ["preface/http-request-refused"],

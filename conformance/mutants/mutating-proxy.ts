@@ -13,6 +13,8 @@ export interface ProxiedConnection {
   toServer(bytes: Uint8Array): void;
   /** Ends the client side (the server side stays as it is). */
   endClient(): void;
+  /** Resets the client connection at once. */
+  destroyClient(): void;
   /** State a mutant may keep per connection. */
   readonly state: Record<string, unknown>;
 }
@@ -32,6 +34,8 @@ export interface Mutant {
   serverFrame?(frame: Frame, connection: ProxiedConnection): Frame[];
   /** Whether a close by the server is passed on to the client (default true). */
   passServerClose?(connection: ProxiedConnection): boolean;
+  /** Replaces how the server's close is passed on (default: end the client side). */
+  onServerEnd?(connection: ProxiedConnection): void;
 }
 
 const LIMITS = { maxHeaderSize: 0xffffffff, maxBodySize: 0xffffffff };
@@ -96,6 +100,7 @@ export async function startMutatingProxy(mutant: Mutant, upstream: string): Prom
       toClient: (bytes) => client.write(bytes),
       toServer: (bytes) => backend.write(bytes),
       endClient: () => client.end(),
+      destroyClient: () => client.destroy(),
       state: {},
     };
     const up = new Direction(mutant.clientFrame && ((f) => mutant.clientFrame!(f, connection)), connection.toServer);
@@ -107,7 +112,8 @@ export async function startMutatingProxy(mutant: Mutant, upstream: string): Prom
     backend.on("data", (chunk: Buffer) => down.push(new Uint8Array(chunk)));
     client.on("end", () => backend.end());
     backend.on("end", () => {
-      if (mutant.passServerClose?.(connection) ?? true) client.end();
+      if (mutant.onServerEnd) mutant.onServerEnd(connection);
+      else if (mutant.passServerClose?.(connection) ?? true) client.end();
     });
     const cleanup = () => {
       client.destroy();

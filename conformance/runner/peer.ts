@@ -50,6 +50,8 @@ export class Peer {
   /** The server's HELLO, once the handshake is done. */
   hello: Hello | undefined;
   ended = false;
+  /** An error the socket reported, e.g. ECONNRESET when the server reset the connection. */
+  socketError: (Error & { code?: string }) | undefined;
   private readonly socket: net.Socket;
   private readonly trace: TraceEntry[];
   private readonly started = performance.now();
@@ -94,7 +96,10 @@ export class Peer {
     };
     socket.on("end", end);
     socket.on("close", end);
-    socket.on("error", end);
+    socket.on("error", (error: Error) => {
+      this.socketError = error;
+      end();
+    });
   }
 
   /**
@@ -103,12 +108,17 @@ export class Peer {
    * `frames` (the default when handshaking), received bytes after 8 are
    * decoded as frames.
    */
-  static async open(address: string, trace: TraceEntry[], options: { handshake?: boolean; frames?: boolean; hello?: Parameters<typeof encodeHello>[0] } = {}): Promise<Peer> {
+  static async open(
+    address: string,
+    trace: TraceEntry[],
+    options: { handshake?: boolean; frames?: boolean; hello?: Parameters<typeof encodeHello>[0]; allowHalfOpen?: boolean } = {},
+  ): Promise<Peer> {
     const { handshake = true } = options;
     const at = address.lastIndexOf(":");
     const host = address.slice(0, at).replace(/^\[|\]$/g, "");
     const port = Number(address.slice(at + 1));
-    const socket = net.connect({ host, port });
+    // allowHalfOpen: the suite may keep writing after the server's FIN [FRAME-18].
+    const socket = net.connect({ host, port, allowHalfOpen: options.allowHalfOpen ?? false });
     socket.setNoDelay(true);
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", () => resolve());
@@ -125,10 +135,10 @@ export class Peer {
     return peer;
   }
 
-  /** Writes raw bytes. */
+  /** Writes raw bytes (ignored once the socket is destroyed). */
   write(bytes: Uint8Array): void {
     this.trace.push({ atMs: performance.now() - this.started, direction: "sent", bytes });
-    this.socket.write(bytes);
+    if (!this.socket.destroyed) this.socket.write(bytes);
   }
 
   /** Writes one frame. */
