@@ -6,6 +6,7 @@ import {
   annotateFrame,
   createFrameDecoder,
   decodeGoaway,
+  decodeHeader,
   decodeHello,
   encodeFrame,
   encodeHello,
@@ -230,6 +231,29 @@ function safeGoaway(body: Uint8Array): string {
   }
 }
 
+/**
+ * Splits a chunk into its whole frames, so that each is annotated on its own;
+ * whatever does not parse as a frame stays in the last piece.
+ */
+function splitFrames(bytes: Uint8Array): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  let offset = 0;
+  while (offset + 4 <= bytes.length) {
+    const size = ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
+    let end: number;
+    try {
+      end = offset + 4 + size + decodeHeader(bytes, offset + 4, offset + 4 + size).bodySize;
+    } catch {
+      break;
+    }
+    if (size === 0 || offset + 4 + size > bytes.length || end > bytes.length) break;
+    pieces.push(bytes.subarray(offset, end));
+    offset = end;
+  }
+  if (offset < bytes.length) pieces.push(bytes.subarray(offset));
+  return pieces;
+}
+
 /** Formats a trace for a failure report: each frame annotated when possible. */
 export function formatTrace(trace: TraceEntry[]): string {
   return trace
@@ -238,7 +262,8 @@ export function formatTrace(trace: TraceEntry[]): string {
       if (entry.direction === "closed") return `${head} EOF`;
       const looksLikeFrame = entry.bytes.length >= 5 && entry.bytes[0] === 0 && entry.bytes[1] === 0;
       if (!looksLikeFrame) return `${head} ${hex(entry.bytes, 64)}`;
-      return `${head}\n${formatAnnotated(annotateFrame(entry.bytes)).replace(/^/gm, "            ")}`;
+      const frames = splitFrames(entry.bytes).map((frame) => formatAnnotated(annotateFrame(frame)).replace(/^/gm, "            "));
+      return `${head}\n${frames.join("\n")}`;
     })
     .join("\n");
 }
