@@ -142,6 +142,21 @@ test("[SEC-1] a high-water mark below the socket's own still resumes reading", a
   await server.close({ graceMs: 100 });
 });
 
+test("[DRAIN-9] await client.$close() resolves once the pending call is answered and the connection is closed", async () => {
+  const { impl } = testService();
+  const server = createServer().addService(TestService, impl);
+  const client = createClient(TestService, { address: await server.listen("127.0.0.1:0") });
+  const pending = client.echo({ text: "last", delayMs: 100 });
+  await waitUntil(() => server.stats().requests.inFlight === 1);
+  await client.$close();
+  assert.is((await pending).text, "last");
+  await waitUntil(() => server.stats().connections.current === 0);
+  const after = await failure(client.echo({ text: "after" }));
+  assert.is(after.code, "UNAVAILABLE");
+  assert.is(after.processed, "no");
+  await server.close({ graceMs: 100 });
+});
+
 test("close() during listen() leaves no port bound", async () => {
   const server = createServer();
   const listening = server.listen("127.0.0.1:0");

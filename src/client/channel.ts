@@ -98,10 +98,18 @@ export class Channel {
     return this.connecting;
   }
 
-  /** Stops new calls; open connections close once their calls are answered [DRAIN-9]. */
-  close(): void {
+  /**
+   * Stops new calls; open connections close once their calls are answered
+   * [DRAIN-9]. Resolves when every connection is closed (a connection being
+   * opened is closed as soon as it opens).
+   */
+  async close(): Promise<void> {
     this.closed = true;
-    for (const connection of this.all) connection.close();
+    await this.connecting?.catch(() => undefined);
+    await Promise.all([...this.all].map((connection) => new Promise<void>((resolve) => {
+      connection.onceClosed(resolve);
+      connection.close();
+    })));
   }
 }
 

@@ -68,8 +68,12 @@ export type Client<S extends GenServiceMethods> = Methods<S, "value"> & {
   $result: Methods<S, "result">;
   /** Many calls at once, written together, each with its own status [CALL-9]. */
   $batch<T extends readonly Promise<CallResult<unknown>>[]>(build: (calls: Methods<S, "result">) => T): Promise<{ [I in keyof T]: Awaited<T[I]> }>;
-  /** Closes the connection once pending calls are answered; later calls fail UNAVAILABLE. */
-  $close(): void;
+  /**
+   * Closes the connection once pending calls are answered (queued ones fail
+   * at once, not processed); later calls fail UNAVAILABLE. Resolves when the
+   * connection is closed.
+   */
+  $close(): Promise<void>;
 };
 
 function now(): number {
