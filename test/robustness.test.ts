@@ -157,6 +157,20 @@ test("[DRAIN-9] await client.$close() resolves once the pending call is answered
   await server.close({ graceMs: 100 });
 });
 
+test("unix: socket paths work end to end, and the socket file is removed on close", async () => {
+  const { existsSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const path = `${tmpdir()}/strata-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}.sock`;
+  const { impl } = testService();
+  const server = createServer().addService(TestService, impl);
+  assert.is(await server.listen(`unix:${path}`), `unix:${path}`);
+  const client = createClient(TestService, { address: `unix:${path}` });
+  assert.is((await client.echo({ text: "over a unix socket" })).text, "over a unix socket");
+  await client.$close();
+  await server.close({ graceMs: 100 });
+  assert.not.ok(existsSync(path), "socket file removed");
+});
+
 test("close() during listen() leaves no port bound", async () => {
   const server = createServer();
   const listening = server.listen("127.0.0.1:0");

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { fromBinary } from "@bufbuild/protobuf";
 import { InfoResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
 import { Compression, DispatchCode } from "../../src/wire/index.ts";
-import { CaseFailure, expect, type ConformanceCase } from "../runner/case.ts";
+import { CaseFailure, CaseSkip, expect, type ConformanceCase } from "../runner/case.ts";
 import { expectDispatch, hexOf } from "../runner/expectations.ts";
 
 const section = "13 Metadata";
@@ -92,7 +92,7 @@ export const metadataCases: ConformanceCase[] = [
     usesConformanceService: true,
     async run(ctx) {
       const peer = await ctx.connect();
-      if (peer.hello!.features.includes("keyed-dispatch")) return; // then the KEYS cases apply instead
+      if (peer.hello!.features.includes("keyed-dispatch")) throw new CaseSkip("the server lists keyed-dispatch; the KEYS cases apply instead");
       ctx.sendCall(peer, "info", {}, { id: 1, keys: ["uid:1"] });
       expectDispatch(await ctx.response(peer, 1), DispatchCode.UNSUPPORTED, "KEYS-2");
     },

@@ -8,8 +8,8 @@ import { dispatchCodeName } from "../../src/status/index.ts";
 
 type ConformanceMethods = typeof ConformanceService extends GenService<infer M> ? M : never;
 
-/** Waits `ms` or until `signal` fires; true when the signal fired first. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+/** Waits `ms` or until `signal` fires; true when the signal fired first. Shared with the project's TestService. */
+export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve(true);
     const timer = setTimeout(() => {

@@ -11,7 +11,6 @@ import {
   encodePreface,
   FrameType,
   GoawayCode,
-  headerSize,
   PREFACE_MAGIC,
   PREFACE_SIZE,
   PROTOCOL_VERSION,
@@ -228,8 +227,9 @@ export class ClientConnection {
       throw RpcError.transport(TransportCode.UNAVAILABLE, "the connection is draining or closed", "no");
     }
     const id = this.nextId;
-    const init: FrameHeaderInit = { ...header, type: FrameType.REQUEST, requestId: id };
-    if (body.length > this.serverLimits.maxBodySize || headerSize(init, body.length) > this.serverLimits.maxHeaderSize) {
+    // Encoded once; the header's size is what the frame holds besides its 4-byte prefix and body.
+    const frame = encodeFrame({ ...header, type: FrameType.REQUEST, requestId: id }, body);
+    if (body.length > this.serverLimits.maxBodySize || frame.length - 4 - body.length > this.serverLimits.maxHeaderSize) {
       throw RpcError.transport(
         TransportCode.LIMIT_EXCEEDED,
         `the request exceeds the server's limits of ${this.serverLimits.maxHeaderSize} header and ${this.serverLimits.maxBodySize} body bytes [LIMIT-4]`,
@@ -239,7 +239,7 @@ export class ClientConnection {
     // The id is used up only once the request is written [ID-7].
     this.nextId++;
     if (handlers !== undefined) this.pending.set(id, { handlers });
-    this.transport.write(encodeFrame(init, body));
+    this.transport.write(frame);
     this.lastSentAt = now();
     return id;
   }

@@ -3,6 +3,7 @@
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import { RpcError, type ServiceImpl } from "../../src/index.ts";
 import { TestService } from "../../src/gen/strata/testing/v1/testing_pb.ts";
+import { sleep } from "../../conformance/reference/conformance-service.ts";
 
 type TestMethods = typeof TestService extends GenService<infer M> ? M : never;
 
@@ -16,21 +17,6 @@ export interface TestLog {
   waits: Array<{ tag: string; aborted: boolean; reason: string }>;
   /** Echo texts in the order their handlers started. */
   echoed: string[];
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(true);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(false);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** Creates handlers and the log they write to. */
