@@ -19,7 +19,7 @@ async function startReference(settings: ServerSettings = {}): Promise<{ address:
   return { address, stop: () => server.close({ graceMs: 200 }) };
 }
 
-test("[CONF-1] every case passes against the reference server, none skipped", async () => {
+test("[CONF-1] every case passes against the reference server; only the case for servers without keyed dispatch is skipped", async () => {
   const main = await startReference();
   const seed = Number(globalThis.process?.env?.["STRATA_SEED"] ?? 42);
   const results = await runCases(allCases, {
@@ -34,9 +34,26 @@ test("[CONF-1] every case passes against the reference server, none skipped", as
   });
   const failures = results.filter((r) => r.status === "fail").map((r) => `${r.case.name}: expected ${r.expected}, got ${r.actual}`);
   assert.equal(failures, [], failures.join("\n"));
-  assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name), []);
+  assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name), ["keys/refused-without-keyed-dispatch"]);
   assert.ok(results.length >= 60, `${results.length} cases`);
   await main.stop();
+});
+
+test("[KEYS-2] the keyed-dispatch refusal case passes against a server that does not offer it", async () => {
+  const { service, impl } = conformanceService();
+  const server = createServer({ keyedDispatch: false }).addBuiltinService(service, impl);
+  const address = await server.listen("127.0.0.1:0");
+  const results = await runCases(allCases.filter((c) => c.name === "keys/refused-without-keyed-dispatch"), {
+    address,
+    seed: 1,
+    runs: 10,
+    trace: true,
+    hasConformanceService: true,
+    features: new Set(),
+    caseTimeoutMs: 20_000,
+  });
+  assert.equal(results.map((r) => [r.case.name, r.status]), [["keys/refused-without-keyed-dispatch", "pass"]]);
+  await server.close({ graceMs: 200 });
 });
 
 test("every case cites at least one requirement and has a unique name", () => {

@@ -9,7 +9,7 @@ import { TestService, testService } from "./support/test-service.ts";
 const test = suite("server stats");
 
 test("[EXT-8] stats count connections, requests, per-method calls, errors, refusals and latencies", async () => {
-  const server = createServer({ exposeAdminService: true }).addService(TestService, testService().impl);
+  const server = createServer({ exposeAdminService: true, keyedDispatch: false }).addService(TestService, testService().impl);
   const address = await server.listen("127.0.0.1:0");
   const client = createClient(TestService, { address });
   await client.echo({ text: "a" });

@@ -26,6 +26,22 @@ export function addAdminService(registry: ServiceRegistry, stats: () => ServerSt
           latencyBuckets: m.latencyBuckets.map((n) => BigInt(n)),
           latencySumMs: m.latencySumMs,
         })),
+        ...(snapshot.keys === undefined
+          ? {}
+          : {
+              keys: {
+                activeKeys: BigInt(snapshot.keys.activeKeys),
+                waiting: BigInt(snapshot.keys.waiting),
+                running: BigInt(snapshot.keys.running),
+                rejected: BigInt(snapshot.keys.rejected),
+                busiestKeys: snapshot.keys.busiestKeys.map(({ key, depth }) => ({ key, depth: BigInt(depth) })),
+                granted: BigInt(snapshot.keys.wait.count),
+                waitMeanMs: snapshot.keys.wait.meanMs,
+                waitP50Ms: snapshot.keys.wait.p50Ms,
+                waitP99Ms: snapshot.keys.wait.p99Ms,
+                waitMaxMs: snapshot.keys.wait.maxMs,
+              },
+            }),
       };
     },
   });

@@ -32,6 +32,7 @@ import { dispatchCodeByName, dispatchCodeName, RpcError } from "../status/index.
 import type { Transport } from "../transport/index.ts";
 import { setLongTimeout, type LongTimeout } from "../util/long-timeout.ts";
 import type { HandlerContext } from "./handler-context.ts";
+import type { KeyDispatch, KeyTicket } from "./key-scheduler.ts";
 import type { RegisteredMethod, ServiceRegistry } from "./service-registry.ts";
 import type { StatsCollector } from "./server-stats.ts";
 
@@ -54,6 +55,8 @@ export interface ConnectionSettings {
 export interface ConnectionHost {
   readonly registry: ServiceRegistry;
   readonly stats: StatsCollector;
+  /** The server-wide key queues, or undefined when the server does not offer keyed dispatch [KEYS-2] [KEYS-9]. */
+  readonly keys: KeyDispatch | undefined;
   /** Takes a server-wide request slot; false when the server is at its limit [LIMIT-5]. */
   acquireSlot(): boolean;
   releaseSlot(): void;
@@ -63,6 +66,14 @@ export interface ConnectionHost {
 
 const State = { preface: 0, hello: 1, open: 2, draining: 3, closed: 4 } as const;
 type State = (typeof State)[keyof typeof State];
+
+/**
+ * How the requests of a connection end with it: at EOF (queued oneway
+ * requests still run), at the end of a drain's grace period (queued unary
+ * and acked requests are answered SHUTTING_DOWN), or at a connection error
+ * [DRAIN-10] [DRAIN-14] [DRAIN-15].
+ */
+type Ending = "eof" | "grace" | "error";
 
 const METADATA_KEY = /^[a-z0-9._-]{1,128}$/;
 
@@ -92,10 +103,18 @@ const MAX_KEY_BYTES = 256;
 const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
-/** One request between admission and its end. */
+/** One request between admission and its end: waiting for its keys, then running. */
 interface InFlight {
   readonly controller: AbortController;
   readonly oneway: boolean;
+  /** "service/method", for the stats. */
+  readonly name: string;
+  /** Its place in the key queues, held until the handler returns [KEYS-3]. */
+  readonly ticket: KeyTicket | undefined;
+  /** False while the request waits for its keys. */
+  started: boolean;
+  /** Set when the request was removed before it started [KEYS-6] [DRAIN-14]. */
+  dropped: boolean;
   /** Set once a RESPONSE was sent or the caller no longer wants one. */
   answered: boolean;
   /** Counts toward the concurrency limits until answered or finished [LIMIT-5]. */
@@ -103,6 +122,11 @@ interface InFlight {
   /** A drain the handler asked for, started once this request is answered. */
   drainAfterMs: number | undefined;
   timer: LongTimeout | undefined;
+}
+
+/** Starts a request once it holds its keys; set when the request is admitted. */
+interface Grant {
+  start: (() => void) | undefined;
 }
 
 function now(): number {
@@ -187,7 +211,7 @@ export class ServerConnection {
     this.goawayLastId = this.lastRequestId;
     this.sendGoaway(GoawayCode.NO_ERROR, "server is shutting down");
     this.graceTimer = setTimeout(() => {
-      this.abortAll("the drain grace period ended");
+      this.endRequests("the drain grace period ended", "grace");
       this.finish();
     }, graceMs);
     this.closeIfDrained();
@@ -195,7 +219,7 @@ export class ServerConnection {
 
   /** Closes at once: running handlers are signalled, nothing more is sent. */
   destroy(): void {
-    this.abortAll("server closed the connection");
+    this.endRequests("server closed the connection", "error");
     this.finish(false);
   }
 
@@ -346,7 +370,7 @@ export class ServerConnection {
     this.pingStrikes = gap < this.settings.minPingIntervalMs / 2 ? this.pingStrikes + 1 : 0;
     if (this.pingStrikes < 3) return false;
     this.sendGoaway(GoawayCode.TOO_MANY_PINGS, `[PING-7] PINGs more often than every ${this.settings.minPingIntervalMs} ms`);
-    this.abortAll("too many pings");
+    this.endRequests("too many pings", "error");
     this.finish();
     return true;
   }
@@ -362,7 +386,7 @@ export class ServerConnection {
     stats.requestsTotal++;
     const oneway = header.callMode === CallMode.ONEWAY;
     const name = `${header.service}/${header.method}`;
-    const reject = (code: DispatchCode, message: string): void => {
+    let reject = (code: DispatchCode, message: string): void => {
       stats.recordRejected(name, dispatchCodeName(code));
       if (!oneway) this.sendResponse(id, { dispatchCode: code, dispatchMessage: message }, EMPTY); // oneway: dropped [CALL-5]
     };
@@ -381,7 +405,7 @@ export class ServerConnection {
     if (header.keys.length > MAX_KEYS || header.keys.some((k) => k === "" || utf8.encode(k).length > MAX_KEY_BYTES)) {
       return reject(DispatchCode.INVALID_REQUEST, "keys must be 1 to 16 keys of 1 to 256 bytes [KEYS-1]");
     }
-    if (header.keys.length > 0) {
+    if (header.keys.length > 0 && this.host.keys === undefined) {
       return reject(DispatchCode.UNSUPPORTED, "this server does not implement keyed-dispatch [KEYS-2]");
     }
     if (header.compression !== Compression.IDENTITY && header.compression !== Compression.GZIP) {
@@ -400,6 +424,19 @@ export class ServerConnection {
     if (method === undefined) {
       return reject(DispatchCode.UNKNOWN_METHOD, `unknown method ${JSON.stringify(header.method)} in ${header.service}`);
     }
+    // A keyed request takes its place in the key queues now, in the order the
+    // headers were read, even if its body is still to be decompressed [KEYS-4] [KEYS-9].
+    const grant: Grant = { start: undefined };
+    let ticket: KeyTicket | undefined;
+    if (header.keys.length > 0) {
+      ticket = this.host.keys!.enqueue(header.keys, () => grant.start?.());
+      if (ticket === undefined) return reject(DispatchCode.OVERLOADED, "a key's queue is full [KEYS-8]");
+      const rejectUnqueued = reject;
+      reject = (code, message) => {
+        ticket!.release();
+        rejectUnqueued(code, message);
+      };
+    }
     if (header.compression === Compression.GZIP) {
       // Decompressed off the reading path; until then the request is owed its answer.
       if (!oneway) this.owed++;
@@ -417,14 +454,17 @@ export class ServerConnection {
           this.closeIfDrained();
           return;
         }
-        this.admit(header, result.bytes, method, deadline, oneway, name, reject);
+        this.admit(header, result.bytes, method, deadline, oneway, name, reject, ticket, grant);
       });
       return;
     }
-    this.admit(header, body, method, deadline, oneway, name, reject);
+    this.admit(header, body, method, deadline, oneway, name, reject, ticket, grant);
   }
 
-  /** The last admission checks (input, concurrency), then the ACK and the run [CALL-6] [LIMIT-5]. */
+  /**
+   * The last admission checks (input, concurrency), then the ACK; then the
+   * request runs, at once or when it holds its keys [CALL-6] [LIMIT-5] [KEYS-5].
+   */
   private admit(
     header: FrameHeader,
     body: Uint8Array,
@@ -433,6 +473,8 @@ export class ServerConnection {
     oneway: boolean,
     name: string,
     reject: (code: DispatchCode, message: string) => void,
+    ticket: KeyTicket | undefined,
+    grant: Grant,
   ): void {
     const id = header.requestId;
     let input: unknown;
@@ -449,34 +491,85 @@ export class ServerConnection {
       return reject(DispatchCode.OVERLOADED, "the server is at its limit of requests in progress [LIMIT-5]");
     }
 
-    // Admitted.
+    // Admitted: it counts toward the limits until answered, waiting or running [LIMIT-5].
     if (header.callMode === CallMode.ACKED) this.write(encodeFrame({ type: FrameType.ACK, requestId: id }));
-    this.run(header, input, method, deadline, oneway, name);
+    const entry: InFlight = {
+      controller: new AbortController(),
+      oneway,
+      name,
+      ticket,
+      started: false,
+      dropped: false,
+      answered: oneway,
+      counted: true,
+      timer: undefined,
+      drainAfterMs: undefined,
+    };
+    this.inFlight.set(id, entry);
+    this.active++;
+    if (!oneway) this.owed++;
+    if (deadline !== undefined) entry.timer = setLongTimeout(() => this.onDeadline(id, entry), Math.max(0, deadline - now()));
+    const start = () => this.run(header, input, method, deadline, name, entry);
+    if (ticket === undefined || ticket.granted) start();
+    else grant.start = start;
   }
 
+  /**
+   * A request's deadline passed: one still waiting for its keys leaves the
+   * queues unstarted, answered DEADLINE_EXPIRED; a running one is signalled
+   * and answered DEADLINE_EXCEEDED at once, though it keeps its keys until
+   * its handler returns [KEYS-6] [DEADLINE-4] [KEYS-3].
+   */
+  private onDeadline(id: number, entry: InFlight): void {
+    if (!entry.started) {
+      this.host.stats.recordRejected(entry.name, "DEADLINE_EXPIRED");
+      this.answer(id, entry, { dispatchCode: DispatchCode.DEADLINE_EXPIRED, dispatchMessage: "the deadline passed while the request waited for its keys [KEYS-6]" }, EMPTY);
+      this.dropQueued([[id, entry]]);
+      return;
+    }
+    entry.controller.abort(new DOMException("the deadline passed", "TimeoutError"));
+    // The caller has given up; say so at once rather than when the handler returns [DEADLINE-4].
+    this.answer(id, entry, { dispatchCode: DispatchCode.DEADLINE_EXCEEDED, dispatchMessage: "the deadline passed while the handler ran" }, EMPTY);
+  }
+
+  /**
+   * Removes requests that have not started: first all of them, then their
+   * tickets, so releasing one cannot start another that is being removed
+   * [KEYS-6] [DRAIN-14].
+   */
+  private dropQueued(entries: Array<[number, InFlight]>): void {
+    for (const [id, entry] of entries) {
+      entry.dropped = true;
+      entry.timer?.clear();
+      this.inFlight.delete(id);
+    }
+    for (const [, entry] of entries) {
+      entry.ticket?.release();
+      this.uncount(entry);
+    }
+  }
+
+  /** Starts the handler of an admitted request that holds its keys, if it has any [KEYS-5]. */
   private run(
     header: FrameHeader,
     input: unknown,
     method: { invoke(input: unknown, context: HandlerContext): Promise<Uint8Array> },
     deadline: number | undefined,
-    oneway: boolean,
     name: string,
+    entry: InFlight,
   ): void {
+    if (entry.dropped) return;
     const id = header.requestId;
-    const controller = new AbortController();
-    const entry: InFlight = { controller, oneway, answered: oneway, counted: true, timer: undefined, drainAfterMs: undefined };
-    this.inFlight.set(id, entry);
-    this.active++;
-    if (!oneway) this.owed++;
+    const oneway = entry.oneway;
+    const controller = entry.controller;
+    if (deadline !== undefined && deadline <= now()) {
+      // Checked again at start: a request can get its keys in the same turn its deadline passes [DEADLINE-3].
+      this.onDeadline(id, entry);
+      return;
+    }
+    entry.started = true;
     const stats = this.host.stats;
     stats.requestsInFlight++;
-    if (deadline !== undefined) {
-      entry.timer = setLongTimeout(() => {
-        controller.abort(new DOMException("the deadline passed", "TimeoutError"));
-        // The caller has given up; say so at once rather than when the handler returns [DEADLINE-4].
-        this.answer(id, entry, { dispatchCode: DispatchCode.DEADLINE_EXCEEDED, dispatchMessage: "the deadline passed while the handler ran" }, EMPTY);
-      }, Math.max(0, deadline - now()));
-    }
     const responseMetadata: MetadataEntry[] = [];
     const context: HandlerContext = {
       requestId: id,
@@ -524,6 +617,8 @@ export class ServerConnection {
       }
     }).finally(() => {
       entry.timer?.clear();
+      // The keys are released only now that the handler has returned [KEYS-3].
+      entry.ticket?.release();
       this.inFlight.delete(id);
       stats.requestsInFlight--;
       this.uncount(entry);
@@ -615,6 +710,12 @@ export class ServerConnection {
       entry.answered = true;
       this.owed--;
     }
+    if (!entry.started) {
+      // Still waiting for its keys: it leaves the queues and never starts.
+      this.dropQueued([[id, entry]]);
+      this.closeIfDrained();
+      return;
+    }
     entry.controller.abort(new DOMException("the caller cancelled the request", "AbortError"));
     // Nothing is owed any more: the slot is free at once, so the client's next queued call fits [LIMIT-5].
     this.uncount(entry);
@@ -648,7 +749,7 @@ export class ServerConnection {
       if (this.readingPaused || this.yieldTimer !== undefined) this.lastByteAt = now();
       if (now() - this.lastByteAt >= idle) {
         this.sendGoaway(GoawayCode.IDLE_TIMEOUT, `[IDLE-1] no bytes received for ${idle} ms`);
-        this.abortAll("idle timeout");
+        this.endRequests("idle timeout", "eof");
         this.finish();
       } else {
         this.armIdleTimer();
@@ -673,7 +774,7 @@ export class ServerConnection {
     } else if (error.goawayCode !== undefined) {
       this.sendGoaway(error.goawayCode, error.message);
     }
-    this.abortAll("connection error");
+    this.endRequests("connection error", "error");
     this.finish();
   }
 
@@ -684,17 +785,35 @@ export class ServerConnection {
 
   private onTransportClosed(_error?: Error): void {
     // EOF or reset: unary and acked handlers are signalled; oneway ones run on [DRAIN-9] [DRAIN-15].
-    this.abortAll("the connection closed");
+    this.endRequests("the connection closed", "eof");
     this.finish(false);
   }
 
-  private abortAll(reason: string): void {
-    for (const entry of this.inFlight.values()) {
+  /**
+   * Ends the connection's requests: running unary and acked handlers are
+   * signalled; unstarted unary and acked requests are removed (answered
+   * SHUTTING_DOWN at the end of a grace period); unstarted oneway requests
+   * still run after EOF and are dropped otherwise [DRAIN-9] [DRAIN-10]
+   * [DRAIN-14] [DRAIN-15].
+   */
+  private endRequests(reason: string, ending: Ending): void {
+    const unstarted: Array<[number, InFlight]> = [];
+    for (const [id, entry] of this.inFlight) {
+      if (!entry.started) {
+        if (entry.oneway && ending === "eof") continue;
+        if (!entry.answered && ending === "grace") {
+          this.sendResponse(id, { dispatchCode: DispatchCode.SHUTTING_DOWN, dispatchMessage: "the drain grace period ended before the request started [DRAIN-10]" }, EMPTY);
+        }
+        entry.answered = true;
+        unstarted.push([id, entry]);
+        continue;
+      }
       if (entry.oneway) continue;
       entry.answered = true;
       entry.controller.abort(new DOMException(reason, "AbortError"));
     }
     this.owed = 0;
+    this.dropQueued(unstarted);
   }
 
   private closeIfDrained(): void {

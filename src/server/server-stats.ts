@@ -1,6 +1,8 @@
 // Counters a running server keeps, in the spirit of swoole's server->stats:
 // connections, requests, and per-method counts and latency histograms.
 
+import type { KeyDispatch, KeySchedulerStats } from "./key-scheduler.ts";
+
 /** Upper bounds of the latency buckets, in milliseconds; the last bucket is unbounded. */
 export const LATENCY_BUCKETS_MS: readonly number[] = [0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 
@@ -24,6 +26,8 @@ export interface ServerStats {
   connections: { current: number; accepted: number; closed: number };
   requests: { total: number; inFlight: number };
   methods: Record<string, MethodStats>;
+  /** The key queues: depth of the busiest keys and wait times; undefined without keyed dispatch [KEYS-8]. */
+  keys: KeySchedulerStats | undefined;
 }
 
 /** The mutable counters behind `server.stats()`. */
@@ -35,6 +39,11 @@ export class StatsCollector {
   requestsTotal = 0;
   requestsInFlight = 0;
   private readonly methods = new Map<string, MethodStats>();
+  private readonly keys: KeyDispatch | undefined;
+
+  constructor(keys?: KeyDispatch) {
+    this.keys = keys;
+  }
 
   private method(name: string): MethodStats {
     let stats = this.methods.get(name);
@@ -73,6 +82,7 @@ export class StatsCollector {
       connections: { current: this.connectionsCurrent, accepted: this.connectionsAccepted, closed: this.connectionsClosed },
       requests: { total: this.requestsTotal, inFlight: this.requestsInFlight },
       methods,
+      keys: this.keys?.stats(),
     };
   }
 }

@@ -7,6 +7,7 @@ import { Compression, HelloSchema } from "../gen/strata/v1/frame_pb.ts";
 import { checkedLimits, encodeFrame, encodePreface, FrameType, type FrameLimits } from "../wire/index.ts";
 import { defaultTransport, type Transport, type TransportFactory, type TransportListener } from "../transport/index.ts";
 import { addAdminService } from "./admin-service.ts";
+import { KeyScheduler, type KeyDispatch } from "./key-scheduler.ts";
 import { ServerConnection, type ConnectionSettings } from "./server-connection.ts";
 import { ServiceRegistry, type RawHandler, type ServiceImpl } from "./service-registry.ts";
 import { StatsCollector, type ServerStats } from "./server-stats.ts";
@@ -39,6 +40,19 @@ export interface ServerOptions {
   exposeAdminService?: boolean;
   /** How to listen; TCP (node:net) by default. */
   transport?: TransportFactory;
+  /**
+   * Offer keyed dispatch: requests sharing a key run one at a time, in
+   * order, across all connections. Default true; false answers keyed
+   * requests UNSUPPORTED [KEYS-2] [KEYS-3].
+   */
+  keyedDispatch?: boolean;
+  /** Requests waiting or running per key before OVERLOADED; 0 = no bound. Default 1000 [KEYS-8]. */
+  maxKeyQueueLength?: number;
+  /**
+   * Replaces the reference KeyScheduler, e.g. with an instrumented one or,
+   * in the conformance suite's mutants, a broken one. Implies keyedDispatch.
+   */
+  keyScheduler?: KeyDispatch;
 }
 
 /** A Strata server: add services, listen, inspect, close. */
@@ -75,6 +89,9 @@ export function createServer(options: ServerOptions = {}): Server {
     throw new RangeError(`minPingIntervalMs (${minPingIntervalMs}) must be at most half of idleTimeoutMs (${idleTimeoutMs}) [IDLE-1]`);
   }
   const maxConcurrentRequests = options.maxConcurrentRequests ?? 100;
+  const keys =
+    options.keyScheduler ??
+    (options.keyedDispatch === false ? undefined : new KeyScheduler({ maxQueuePerKey: options.maxKeyQueueLength ?? 1000 }));
   const hello = toBinary(HelloSchema, create(HelloSchema, {
     maxHeaderSize: limits.maxHeaderSize,
     maxBodySize: limits.maxBodySize,
@@ -82,6 +99,7 @@ export function createServer(options: ServerOptions = {}): Server {
     idleTimeoutMs,
     minPingIntervalMs,
     compression: [Compression.GZIP], // request bodies may be gzip [COMP-2] [COMP-3]
+    features: keys === undefined ? [] : ["keyed-dispatch"], // [KEYS-2]
     agent: "strata-ts/0.1.0",
   }));
   const preface = encodePreface();
@@ -99,7 +117,7 @@ export function createServer(options: ServerOptions = {}): Server {
     greeting,
   };
   const registry = new ServiceRegistry();
-  const stats = new StatsCollector();
+  const stats = new StatsCollector(keys);
   if (options.exposeAdminService) addAdminService(registry, () => stats.snapshot());
   const connections = new Set<ServerConnection>();
   const listeners: TransportListener[] = [];
@@ -111,6 +129,7 @@ export function createServer(options: ServerOptions = {}): Server {
   const host = {
     registry,
     stats,
+    keys,
     acquireSlot: () => {
       if (maxServerRequests > 0 && requestsInProgress >= maxServerRequests) return false;
       requestsInProgress++;

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strata/admin/v1/admin.proto.
  */
 export const file_strata_admin_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChtzdHJhdGEvYWRtaW4vdjEvYWRtaW4ucHJvdG8SD3N0cmF0YS5hZG1pbi52MSIRCg9HZXRTdGF0c1JlcXVlc3QiggIKEEdldFN0YXRzUmVzcG9uc2USEgoKc3RhcnRlZF9hdBgBIAEoCRIbChNjb25uZWN0aW9uc19jdXJyZW50GAIgASgEEhwKFGNvbm5lY3Rpb25zX2FjY2VwdGVkGAMgASgEEhoKEmNvbm5lY3Rpb25zX2Nsb3NlZBgEIAEoBBIWCg5yZXF1ZXN0c190b3RhbBgFIAEoBBIaChJyZXF1ZXN0c19pbl9mbGlnaHQYBiABKAQSIAoYbGF0ZW5jeV9idWNrZXRfYm91bmRzX21zGAcgAygBEi0KB21ldGhvZHMYCCADKAsyHC5zdHJhdGEuYWRtaW4udjEuTWV0aG9kU3RhdHMi3AEKC01ldGhvZFN0YXRzEg4KBm1ldGhvZBgBIAEoCRINCgVjYWxscxgCIAEoBBIOCgZlcnJvcnMYAyABKAQSPAoIcmVqZWN0ZWQYBCADKAsyKi5zdHJhdGEuYWRtaW4udjEuTWV0aG9kU3RhdHMuUmVqZWN0ZWRFbnRyeRIXCg9sYXRlbmN5X2J1Y2tldHMYBSADKAQSFgoObGF0ZW5jeV9zdW1fbXMYBiABKAEaLwoNUmVqZWN0ZWRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBMl8KDEFkbWluU2VydmljZRJPCghHZXRTdGF0cxIgLnN0cmF0YS5hZG1pbi52MS5HZXRTdGF0c1JlcXVlc3QaIS5zdHJhdGEuYWRtaW4udjEuR2V0U3RhdHNSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChtzdHJhdGEvYWRtaW4vdjEvYWRtaW4ucHJvdG8SD3N0cmF0YS5hZG1pbi52MSIRCg9HZXRTdGF0c1JlcXVlc3QiqwIKEEdldFN0YXRzUmVzcG9uc2USEgoKc3RhcnRlZF9hdBgBIAEoCRIbChNjb25uZWN0aW9uc19jdXJyZW50GAIgASgEEhwKFGNvbm5lY3Rpb25zX2FjY2VwdGVkGAMgASgEEhoKEmNvbm5lY3Rpb25zX2Nsb3NlZBgEIAEoBBIWCg5yZXF1ZXN0c190b3RhbBgFIAEoBBIaChJyZXF1ZXN0c19pbl9mbGlnaHQYBiABKAQSIAoYbGF0ZW5jeV9idWNrZXRfYm91bmRzX21zGAcgAygBEi0KB21ldGhvZHMYCCADKAsyHC5zdHJhdGEuYWRtaW4udjEuTWV0aG9kU3RhdHMSJwoEa2V5cxgJIAEoCzIZLnN0cmF0YS5hZG1pbi52MS5LZXlTdGF0cyLqAQoIS2V5U3RhdHMSEwoLYWN0aXZlX2tleXMYASABKAQSDwoHd2FpdGluZxgCIAEoBBIPCgdydW5uaW5nGAMgASgEEhAKCHJlamVjdGVkGAQgASgEEi8KDGJ1c2llc3Rfa2V5cxgFIAMoCzIZLnN0cmF0YS5hZG1pbi52MS5LZXlEZXB0aBIPCgdncmFudGVkGAYgASgEEhQKDHdhaXRfbWVhbl9tcxgHIAEoARITCgt3YWl0X3A1MF9tcxgIIAEoARITCgt3YWl0X3A5OV9tcxgJIAEoARITCgt3YWl0X21heF9tcxgKIAEoASImCghLZXlEZXB0aBILCgNrZXkYASABKAkSDQoFZGVwdGgYAiABKAQi3AEKC01ldGhvZFN0YXRzEg4KBm1ldGhvZBgBIAEoCRINCgVjYWxscxgCIAEoBBIOCgZlcnJvcnMYAyABKAQSPAoIcmVqZWN0ZWQYBCADKAsyKi5zdHJhdGEuYWRtaW4udjEuTWV0aG9kU3RhdHMuUmVqZWN0ZWRFbnRyeRIXCg9sYXRlbmN5X2J1Y2tldHMYBSADKAQSFgoObGF0ZW5jeV9zdW1fbXMYBiABKAEaLwoNUmVqZWN0ZWRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBMl8KDEFkbWluU2VydmljZRJPCghHZXRTdGF0cxIgLnN0cmF0YS5hZG1pbi52MS5HZXRTdGF0c1JlcXVlc3QaIS5zdHJhdGEuYWRtaW4udjEuR2V0U3RhdHNSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * GetStatsRequest is empty.
@@ -92,6 +92,13 @@ export type GetStatsResponse = Message<"strata.admin.v1.GetStatsResponse"> & {
    * @generated from field: repeated strata.admin.v1.MethodStats methods = 8;
    */
   methods: MethodStats[];
+
+  /**
+   * The key queues of keyed dispatch; absent when the server does not offer it.
+   *
+   * @generated from field: strata.admin.v1.KeyStats keys = 9;
+   */
+  keys?: KeyStats | undefined;
 };
 
 /**
@@ -100,6 +107,108 @@ export type GetStatsResponse = Message<"strata.admin.v1.GetStatsResponse"> & {
  */
 export const GetStatsResponseSchema: GenMessage<GetStatsResponse> = /*@__PURE__*/
   messageDesc(file_strata_admin_v1_admin, 1);
+
+/**
+ * KeyStats describes the key queues of keyed dispatch [KEYS-8].
+ *
+ * @generated from message strata.admin.v1.KeyStats
+ */
+export type KeyStats = Message<"strata.admin.v1.KeyStats"> & {
+  /**
+   * Keys with at least one request waiting or running.
+   *
+   * @generated from field: uint64 active_keys = 1;
+   */
+  activeKeys: bigint;
+
+  /**
+   * Keyed requests waiting for their keys.
+   *
+   * @generated from field: uint64 waiting = 2;
+   */
+  waiting: bigint;
+
+  /**
+   * Keyed requests holding their keys.
+   *
+   * @generated from field: uint64 running = 3;
+   */
+  running: bigint;
+
+  /**
+   * Requests refused because a key's queue was full.
+   *
+   * @generated from field: uint64 rejected = 4;
+   */
+  rejected: bigint;
+
+  /**
+   * The deepest queues, deepest first.
+   *
+   * @generated from field: repeated strata.admin.v1.KeyDepth busiest_keys = 5;
+   */
+  busiestKeys: KeyDepth[];
+
+  /**
+   * Keyed requests granted their keys since the start.
+   *
+   * @generated from field: uint64 granted = 6;
+   */
+  granted: bigint;
+
+  /**
+   * Wait for keys over the most recent grants, in milliseconds.
+   *
+   * @generated from field: double wait_mean_ms = 7;
+   */
+  waitMeanMs: number;
+
+  /**
+   * @generated from field: double wait_p50_ms = 8;
+   */
+  waitP50Ms: number;
+
+  /**
+   * @generated from field: double wait_p99_ms = 9;
+   */
+  waitP99Ms: number;
+
+  /**
+   * @generated from field: double wait_max_ms = 10;
+   */
+  waitMaxMs: number;
+};
+
+/**
+ * Describes the message strata.admin.v1.KeyStats.
+ * Use `create(KeyStatsSchema)` to create a new message.
+ */
+export const KeyStatsSchema: GenMessage<KeyStats> = /*@__PURE__*/
+  messageDesc(file_strata_admin_v1_admin, 2);
+
+/**
+ * KeyDepth is one key and the number of requests waiting or running on it.
+ *
+ * @generated from message strata.admin.v1.KeyDepth
+ */
+export type KeyDepth = Message<"strata.admin.v1.KeyDepth"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: uint64 depth = 2;
+   */
+  depth: bigint;
+};
+
+/**
+ * Describes the message strata.admin.v1.KeyDepth.
+ * Use `create(KeyDepthSchema)` to create a new message.
+ */
+export const KeyDepthSchema: GenMessage<KeyDepth> = /*@__PURE__*/
+  messageDesc(file_strata_admin_v1_admin, 3);
 
 /**
  * MethodStats counts the requests of one method [EXT-8].
@@ -155,7 +264,7 @@ export type MethodStats = Message<"strata.admin.v1.MethodStats"> & {
  * Use `create(MethodStatsSchema)` to create a new message.
  */
 export const MethodStatsSchema: GenMessage<MethodStats> = /*@__PURE__*/
-  messageDesc(file_strata_admin_v1_admin, 2);
+  messageDesc(file_strata_admin_v1_admin, 4);
 
 /**
  * AdminService reports on the server that answers it [EXT-7].
