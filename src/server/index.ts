@@ -1,5 +1,7 @@
 // strata-rpc/server: the reference server.
-export { createServer, type Server, type ServerOptions } from "./server.ts";
+export { createServer, type IsolationOptions, type Server, type ServerOptions } from "./server.ts";
+export { defineIsolatedService, type IsolatedService } from "./isolation/isolated-service.ts";
+export { KeyScheduler, type KeyDispatch, type KeySchedulerOptions, type KeySchedulerStats, type KeyTicket, type KeyWaitStats } from "./key-scheduler.ts";
 export { metadataText, type HandlerContext } from "./handler-context.ts";
 export type { RawHandler, ServiceImpl, UnaryHandler } from "./service-registry.ts";
 export { LATENCY_BUCKETS_MS, type MethodStats, type ServerStats } from "./server-stats.ts";

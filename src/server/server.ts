@@ -9,6 +9,7 @@ import { defaultTransport, type Transport, type TransportFactory, type Transport
 import { addAdminService } from "./admin-service.ts";
 import { KeyScheduler, type KeyDispatch } from "./key-scheduler.ts";
 import { ServerConnection, type ConnectionSettings } from "./server-connection.ts";
+import type { HandlerContext } from "./handler-context.ts";
 import { ServiceRegistry, type RawHandler, type ServiceImpl } from "./service-registry.ts";
 import { StatsCollector, type ServerStats } from "./server-stats.ts";
 
@@ -55,10 +56,45 @@ export interface ServerOptions {
   keyScheduler?: KeyDispatch;
 }
 
+/** How an isolated service runs: see Server.addIsolatedService. */
+export interface IsolationOptions {
+  /** Worker threads, each running one call at a time. Default 2. */
+  workers?: number;
+  /**
+   * How long a handler may run on after its deadline passed or its call was
+   * cancelled before its worker is terminated (and its keys released).
+   * Default 1000 ms.
+   */
+  terminateGraceMs?: number;
+}
+
+/** The part of a worker pool the server uses (src/server/isolation/worker-pool.ts). */
+interface IsolationPool {
+  run(method: string, input: unknown, context: HandlerContext): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** What starting a worker pool takes (WorkerPoolOptions). */
+interface PoolStart {
+  module: string;
+  service: string;
+  workers: number;
+  terminateGraceMs: number;
+}
+
 /** A Strata server: add services, listen, inspect, close. */
 export interface Server {
   /** Adds a generated service and its handlers. */
   addService<S extends GenServiceMethods>(service: GenService<S>, impl: ServiceImpl<S>): Server;
+  /**
+   * Adds a service whose handlers run in a pool of worker threads, loaded
+   * from `module` (a module whose default export is
+   * `defineIsolatedService(service, handlers)`). A handler that crashes its
+   * worker (uncaught exception, exit, or running on past its deadline or
+   * cancel) fails only its own request with HANDLER_CRASHED; the worker is
+   * replaced and the server carries on. Node, Bun and Deno (node:worker_threads).
+   */
+  addIsolatedService<S extends GenServiceMethods>(service: GenService<S>, module: URL | string, options?: IsolationOptions): Server;
   /** Adds raw byte handlers under a service name. */
   addRawService(serviceName: string, handlers: Record<string, RawHandler>): Server;
   /**
@@ -120,6 +156,7 @@ export function createServer(options: ServerOptions = {}): Server {
   const stats = new StatsCollector(keys);
   if (options.exposeAdminService) addAdminService(registry, () => stats.snapshot());
   const connections = new Set<ServerConnection>();
+  const pools: Array<Promise<IsolationPool>> = [];
   const listeners: TransportListener[] = [];
   const maxServerRequests = options.maxServerRequests ?? 0;
   let requestsInProgress = 0;
@@ -163,6 +200,17 @@ export function createServer(options: ServerOptions = {}): Server {
       registry.addService(service, impl);
       return server;
     },
+    addIsolatedService(service, module, { workers = 2, terminateGraceMs = 1000 } = {}) {
+      // Loaded on first use, like the TCP transport: node:worker_threads is not part of the core.
+      const specifier = "./isolation/worker-pool.ts";
+      const pool = import(specifier).then((m: { WorkerPool: { start(options: PoolStart): Promise<IsolationPool> } }) =>
+        m.WorkerPool.start({ module: String(module), service: service.typeName, workers, terminateGraceMs }),
+      );
+      pool.catch(() => {}); // reported by listen()
+      pools.push(pool);
+      registry.addDelegatedService(service, async (method, input, context) => (await pool).run(method, input, context));
+      return server;
+    },
     addRawService(name, handlers) {
       registry.addRawService(name, handlers);
       return server;
@@ -173,6 +221,8 @@ export function createServer(options: ServerOptions = {}): Server {
     },
     async listen(address) {
       if (closing !== undefined) throw new Error("the server is closed");
+      // A handler module that does not load fails here, not at the first call.
+      await Promise.all(pools);
       const factory = options.transport ?? (await defaultTransport());
       const listener = await factory.listen(address, { backlog: options.backlog ?? 511, highWaterMark: options.highWaterMark }, accept);
       if (closing !== undefined) {
@@ -189,8 +239,10 @@ export function createServer(options: ServerOptions = {}): Server {
         // Stop accepting first, but do not wait for it: a listener's close
         // completes only once its connections are gone, which the drain does.
         const stopped = Promise.all(listeners.map((l) => l.close()));
+        const stopWorkers = () => Promise.allSettled(pools.map(async (pool) => (await pool).close()));
         if (connections.size === 0) {
           await stopped;
+          await stopWorkers();
           return;
         }
         const done = new Promise<void>((resolve) => {
@@ -204,6 +256,7 @@ export function createServer(options: ServerOptions = {}): Server {
         await done;
         clearTimeout(hardStop);
         await stopped;
+        await stopWorkers();
       })();
       return closing;
     },

@@ -57,10 +57,30 @@ export class ServiceRegistry {
       methods.set(method.name, {
         decode: (body) => fromBinary(input, body),
         invoke: async (request, context) => {
-          const result = await handler(request as MessageShape<DescMessage>, context);
-          const message = isMessage(result, output) ? (result as MessageShape<DescMessage>) : create(output, result as MessageInitShape<DescMessage>);
-          return toBinary(output, message);
+          return toBinary(output, asMessage(await handler(request as MessageShape<DescMessage>, context), output));
         },
+      });
+    }
+    return this;
+  }
+
+  /**
+   * Adds a service whose handlers run elsewhere (a worker pool): requests are
+   * decoded here, so a body that is not the input is refused before anything
+   * runs [STATUS-4]; `run` gets the decoded input and returns the output.
+   */
+  addDelegatedService<S extends GenServiceMethods>(
+    service: GenService<S>,
+    run: (method: string, input: unknown, context: HandlerContext) => Promise<unknown>,
+  ): this {
+    this.checkName(service.typeName);
+    const methods = this.open(service.typeName);
+    for (const method of (service as DescService).methods) {
+      if (method.methodKind !== "unary") continue;
+      const output = method.output;
+      methods.set(method.name, {
+        decode: (body) => fromBinary(method.input, body),
+        invoke: async (request, context) => toBinary(output, asMessage(await run(method.name, request, context), output)),
       });
     }
     return this;
@@ -106,6 +126,8 @@ export class ServiceRegistry {
   }
 }
 
-function isMessage(value: unknown, schema: DescMessage): boolean {
-  return typeof value === "object" && value !== null && (value as { $typeName?: unknown }).$typeName === schema.typeName;
+/** A handler's result as a message of `schema`: as is if it is one, else built from its init shape. */
+function asMessage(value: unknown, schema: DescMessage): MessageShape<DescMessage> {
+  const isMessage = typeof value === "object" && value !== null && (value as { $typeName?: unknown }).$typeName === schema.typeName;
+  return isMessage ? (value as MessageShape<DescMessage>) : create(schema, value as MessageInitShape<DescMessage>);
 }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strata/testing/v1/testing.proto.
  */
 export const file_strata_testing_v1_testing: GenFile = /*@__PURE__*/
-  fileDesc("Ch9zdHJhdGEvdGVzdGluZy92MS90ZXN0aW5nLnByb3RvEhFzdHJhdGEudGVzdGluZy52MSKFAQoLRWNob1JlcXVlc3QSDAoEdGV4dBgBIAEoCRIQCghkZWxheV9tcxgCIAEoDRIQCghhcHBfY29kZRgDIAEoDRITCgthcHBfbWVzc2FnZRgEIAEoCRIZChF0aHJvd19wbGFpbl9lcnJvchgFIAEoCBIUCgxwYXlsb2FkX3NpemUYBiABKA0ibgoMRWNob1Jlc3BvbnNlEgwKBHRleHQYASABKAkSDwoHcGF5bG9hZBgCIAEoDBISCgpyZXF1ZXN0X2lkGAMgASgEEhQKDHJlbWFpbmluZ19tcxgEIAEoDRIVCg1tZXRhZGF0YV9rZXlzGAUgAygJIiYKC1dhaXRSZXF1ZXN0EgoKAm1zGAEgASgNEgsKA3RhZxgCIAEoCSIfCgxXYWl0UmVzcG9uc2USDwoHYWJvcnRlZBgBIAEoCCIcCg1SZWNvcmRSZXF1ZXN0EgsKA3RhZxgBIAEoCSIQCg5SZWNvcmRSZXNwb25zZSIRCg9SZWNvcmRlZFJlcXVlc3QiIAoQUmVjb3JkZWRSZXNwb25zZRIMCgR0YWdzGAEgAygJMsMCCgtUZXN0U2VydmljZRJHCgRFY2hvEh4uc3RyYXRhLnRlc3RpbmcudjEuRWNob1JlcXVlc3QaHy5zdHJhdGEudGVzdGluZy52MS5FY2hvUmVzcG9uc2USRwoEV2FpdBIeLnN0cmF0YS50ZXN0aW5nLnYxLldhaXRSZXF1ZXN0Gh8uc3RyYXRhLnRlc3RpbmcudjEuV2FpdFJlc3BvbnNlEk0KBlJlY29yZBIgLnN0cmF0YS50ZXN0aW5nLnYxLlJlY29yZFJlcXVlc3QaIS5zdHJhdGEudGVzdGluZy52MS5SZWNvcmRSZXNwb25zZRJTCghSZWNvcmRlZBIiLnN0cmF0YS50ZXN0aW5nLnYxLlJlY29yZGVkUmVxdWVzdBojLnN0cmF0YS50ZXN0aW5nLnYxLlJlY29yZGVkUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Ch9zdHJhdGEvdGVzdGluZy92MS90ZXN0aW5nLnByb3RvEhFzdHJhdGEudGVzdGluZy52MSKFAQoLRWNob1JlcXVlc3QSDAoEdGV4dBgBIAEoCRIQCghkZWxheV9tcxgCIAEoDRIQCghhcHBfY29kZRgDIAEoDRITCgthcHBfbWVzc2FnZRgEIAEoCRIZChF0aHJvd19wbGFpbl9lcnJvchgFIAEoCBIUCgxwYXlsb2FkX3NpemUYBiABKA0ibgoMRWNob1Jlc3BvbnNlEgwKBHRleHQYASABKAkSDwoHcGF5bG9hZBgCIAEoDBISCgpyZXF1ZXN0X2lkGAMgASgEEhQKDHJlbWFpbmluZ19tcxgEIAEoDRIVCg1tZXRhZGF0YV9rZXlzGAUgAygJIiYKC1dhaXRSZXF1ZXN0EgoKAm1zGAEgASgNEgsKA3RhZxgCIAEoCSIfCgxXYWl0UmVzcG9uc2USDwoHYWJvcnRlZBgBIAEoCCIcCg1SZWNvcmRSZXF1ZXN0EgsKA3RhZxgBIAEoCSIQCg5SZWNvcmRSZXNwb25zZSIRCg9SZWNvcmRlZFJlcXVlc3QiIAoQUmVjb3JkZWRSZXNwb25zZRIMCgR0YWdzGAEgAygJIicKC1dvcmtSZXF1ZXN0EgwKBGtpbmQYASABKAkSCgoCbXMYAiABKA0iVAoMV29ya1Jlc3BvbnNlEhEKCXRocmVhZF9pZBgBIAEoDRIPCgdhYm9ydGVkGAIgASgIEgwKBGtleXMYAyADKAkSEgoKcmVxdWVzdF9pZBgEIAEoBDLDAgoLVGVzdFNlcnZpY2USRwoERWNobxIeLnN0cmF0YS50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8uc3RyYXRhLnRlc3RpbmcudjEuRWNob1Jlc3BvbnNlEkcKBFdhaXQSHi5zdHJhdGEudGVzdGluZy52MS5XYWl0UmVxdWVzdBofLnN0cmF0YS50ZXN0aW5nLnYxLldhaXRSZXNwb25zZRJNCgZSZWNvcmQSIC5zdHJhdGEudGVzdGluZy52MS5SZWNvcmRSZXF1ZXN0GiEuc3RyYXRhLnRlc3RpbmcudjEuUmVjb3JkUmVzcG9uc2USUwoIUmVjb3JkZWQSIi5zdHJhdGEudGVzdGluZy52MS5SZWNvcmRlZFJlcXVlc3QaIy5zdHJhdGEudGVzdGluZy52MS5SZWNvcmRlZFJlc3BvbnNlMl8KFElzb2xhdGlvblRlc3RTZXJ2aWNlEkcKBFdvcmsSHi5zdHJhdGEudGVzdGluZy52MS5Xb3JrUmVxdWVzdBofLnN0cmF0YS50ZXN0aW5nLnYxLldvcmtSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * EchoRequest says how to answer.
@@ -243,6 +243,78 @@ export const RecordedResponseSchema: GenMessage<RecordedResponse> = /*@__PURE__*
   messageDesc(file_strata_testing_v1_testing, 7);
 
 /**
+ * WorkRequest says how Work behaves.
+ *
+ * @generated from message strata.testing.v1.WorkRequest
+ */
+export type WorkRequest = Message<"strata.testing.v1.WorkRequest"> & {
+  /**
+   * "ok": answer at once; "busy": spin the CPU for `ms`; "sleep": wait `ms`
+   * or until the signal fires; "throw": throw an Error; "app-error": throw an
+   * application error; "crash-async": throw from a timer (uncaught); "exit":
+   * exit the worker; "spin-forever": loop without end, ignoring the signal;
+   * "metadata": set a response metadata entry.
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: uint32 ms = 2;
+   */
+  ms: number;
+};
+
+/**
+ * Describes the message strata.testing.v1.WorkRequest.
+ * Use `create(WorkRequestSchema)` to create a new message.
+ */
+export const WorkRequestSchema: GenMessage<WorkRequest> = /*@__PURE__*/
+  messageDesc(file_strata_testing_v1_testing, 8);
+
+/**
+ * WorkResponse identifies the worker that ran the call.
+ *
+ * @generated from message strata.testing.v1.WorkResponse
+ */
+export type WorkResponse = Message<"strata.testing.v1.WorkResponse"> & {
+  /**
+   * node:worker_threads threadId of the worker.
+   *
+   * @generated from field: uint32 thread_id = 1;
+   */
+  threadId: number;
+
+  /**
+   * Whether the signal had fired when the handler returned.
+   *
+   * @generated from field: bool aborted = 2;
+   */
+  aborted: boolean;
+
+  /**
+   * The keys the handler saw.
+   *
+   * @generated from field: repeated string keys = 3;
+   */
+  keys: string[];
+
+  /**
+   * The request id the handler saw.
+   *
+   * @generated from field: uint64 request_id = 4;
+   */
+  requestId: bigint;
+};
+
+/**
+ * Describes the message strata.testing.v1.WorkResponse.
+ * Use `create(WorkResponseSchema)` to create a new message.
+ */
+export const WorkResponseSchema: GenMessage<WorkResponse> = /*@__PURE__*/
+  messageDesc(file_strata_testing_v1_testing, 9);
+
+/**
  * TestService behaves as each request tells it to.
  *
  * @generated from service strata.testing.v1.TestService
@@ -290,4 +362,24 @@ export const TestService: GenService<{
   },
 }> = /*@__PURE__*/
   serviceDesc(file_strata_testing_v1_testing, 0);
+
+/**
+ * IsolationTestService runs in a worker pool in the project's own tests of
+ * handler isolation: its one method behaves, fails or crashes on request.
+ *
+ * @generated from service strata.testing.v1.IsolationTestService
+ */
+export const IsolationTestService: GenService<{
+  /**
+   * Work does what `kind` says.
+   *
+   * @generated from rpc strata.testing.v1.IsolationTestService.Work
+   */
+  work: {
+    methodKind: "unary";
+    input: typeof WorkRequestSchema;
+    output: typeof WorkResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_strata_testing_v1_testing, 1);
 

@@ -1,0 +1,281 @@
+// The server side of handler isolation: a pool of worker threads that run
+// one isolated service's handlers, one call per worker at a time. A worker
+// that dies (uncaught exception, exit, or terminated because its handler
+// ran on past its deadline or cancel) fails only the call it was running,
+// with HANDLER_CRASHED, and is replaced; the server's event loop never runs
+// handler code, so CPU-heavy handlers do not stall its I/O.
+
+import { Worker } from "node:worker_threads";
+import { RpcError } from "../../status/index.ts";
+import type { HandlerContext } from "../handler-context.ts";
+import type { FromWorker, SerializedError, ToWorker } from "./worker-messages.ts";
+
+/** Options of a worker pool. */
+export interface WorkerPoolOptions {
+  /** The handler module (its URL, e.g. `new URL("./handlers.ts", import.meta.url).href`). */
+  readonly module: string;
+  /** The fully-qualified name of the service the module defines. */
+  readonly service: string;
+  /** Workers in the pool, each running one call at a time. */
+  readonly workers: number;
+  /** How long a handler may run on after its signal fired before its worker is terminated. */
+  readonly terminateGraceMs: number;
+}
+
+/** Counters of a pool. */
+export interface WorkerPoolStats {
+  workers: number;
+  busy: number;
+  /** Calls waiting for a free worker. */
+  queued: number;
+  /** Workers that died and were replaced since the start. */
+  crashes: number;
+}
+
+interface Job {
+  readonly id: number;
+  readonly method: string;
+  readonly input: unknown;
+  readonly context: HandlerContext;
+  readonly resolve: (output: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  onAbort: (() => void) | undefined;
+  graceTimer: ReturnType<typeof setTimeout> | undefined;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  ready: boolean;
+  dead: boolean;
+  job: Job | undefined;
+  /** The uncaught error that killed the worker, for the crash message. */
+  error: string | undefined;
+}
+
+const BOOT = new URL("./worker-boot.mjs", import.meta.url);
+
+/** Worker threads running one isolated service [STATUS-4]. */
+export class WorkerPool {
+  private readonly options: WorkerPoolOptions;
+  private readonly slots = new Set<Slot>();
+  private readonly queue: Job[] = [];
+  private nextJobId = 1;
+  private crashes = 0;
+  private closed = false;
+
+  private constructor(options: WorkerPoolOptions) {
+    this.options = options;
+  }
+
+  /** Starts the workers; rejects with the module's load error if they cannot load it. */
+  static async start(options: WorkerPoolOptions): Promise<WorkerPool> {
+    if (!Number.isInteger(options.workers) || options.workers < 1) {
+      throw new RangeError(`workers must be a whole number >= 1, got ${options.workers}`);
+    }
+    const pool = new WorkerPool(options);
+    try {
+      await Promise.all(Array.from({ length: options.workers }, () => pool.spawn()));
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  /**
+   * Runs `method` on a free worker and resolves with the handler's output;
+   * response metadata it set lands in `context.responseMetadata`. Rejects
+   * with what the handler threw, or HANDLER_CRASHED if its worker died.
+   */
+  run(method: string, input: unknown, context: HandlerContext): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error("the worker pool is closed"));
+    return new Promise<unknown>((resolve, reject) => {
+      const job: Job = { id: this.nextJobId++, method, input, context, resolve, reject, onAbort: undefined, graceTimer: undefined };
+      const signal = context.signal;
+      if (signal.aborted) return reject(signal.reason);
+      job.onAbort = () => this.onAbort(job);
+      signal.addEventListener("abort", job.onAbort, { once: true });
+      this.queue.push(job);
+      this.dispatch();
+    });
+  }
+
+  stats(): WorkerPoolStats {
+    let busy = 0;
+    for (const slot of this.slots) if (slot.job !== undefined) busy++;
+    return { workers: this.slots.size, busy, queued: this.queue.length, crashes: this.crashes };
+  }
+
+  /** Terminates every worker; calls still running or queued fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) this.settle(job, new Error("the worker pool closed"));
+    const terminations: Array<Promise<unknown>> = [];
+    for (const slot of this.slots) {
+      slot.dead = true;
+      if (slot.job !== undefined) this.settle(slot.job, crashed("the server closed while the handler ran"));
+      terminations.push(slot.worker.terminate());
+    }
+    this.slots.clear();
+    await Promise.all(terminations);
+  }
+
+  /** Starts one worker; resolves once it has loaded the module. */
+  private spawn(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const worker = new Worker(BOOT, { workerData: { module: this.options.module, service: this.options.service } });
+      const slot: Slot = { worker, ready: false, dead: false, job: undefined, error: undefined };
+      this.slots.add(slot);
+      worker.on("message", (message: FromWorker) => {
+        if (message.type === "ready") {
+          slot.ready = true;
+          resolve();
+          this.dispatch();
+        } else if (message.type === "load-failed") {
+          slot.dead = true;
+          this.slots.delete(slot);
+          void worker.terminate();
+          reject(new Error(`isolated service ${this.options.service}: ${message.message}`));
+        } else {
+          this.onMessage(slot, message);
+        }
+      });
+      worker.on("error", (error: Error) => {
+        slot.error = error.message;
+        if (!slot.ready) {
+          slot.dead = true;
+          this.slots.delete(slot);
+          reject(new Error(`isolated service ${this.options.service}: its worker failed to start: ${error.message}`));
+          return;
+        }
+        this.onDeath(slot, `uncaught ${error.name}: ${error.message}`);
+      });
+      worker.on("exit", (code: number) => {
+        if (!slot.ready) {
+          if (!slot.dead) reject(new Error(`isolated service ${this.options.service}: its worker exited with code ${code} while starting`));
+          slot.dead = true;
+          this.slots.delete(slot);
+          return;
+        }
+        this.onDeath(slot, slot.error === undefined ? `the worker exited with code ${code}` : `uncaught ${slot.error}`);
+      });
+    });
+  }
+
+  /** Hands queued calls to idle workers. */
+  private dispatch(): void {
+    if (this.queue.length === 0) return;
+    for (const slot of this.slots) {
+      if (!slot.ready || slot.dead || slot.job !== undefined) continue;
+      const job = this.queue.shift();
+      if (job === undefined) return;
+      slot.job = job;
+      const { context } = job;
+      const message: ToWorker = {
+        type: "call",
+        id: job.id,
+        method: job.method,
+        input: job.input,
+        info: {
+          requestId: context.requestId,
+          service: context.service,
+          method: context.method,
+          metadata: context.metadata,
+          keys: context.keys,
+          peer: context.peer,
+          remainingMs: context.remainingMs(),
+        },
+      };
+      try {
+        slot.worker.postMessage(message);
+      } catch (error) {
+        slot.job = undefined;
+        this.settle(job, new TypeError(`the request cannot be handed to a worker: ${(error as Error).message}`));
+      }
+    }
+  }
+
+  private onMessage(slot: Slot, message: FromWorker): void {
+    const job = slot.job;
+    if (job === undefined || !("id" in message) || message.id !== job.id) return;
+    if (message.type === "drain") {
+      job.context.drainConnection(message.graceMs);
+      return;
+    }
+    slot.job = undefined;
+    job.context.responseMetadata.push(...message.metadata);
+    if (message.type === "result") this.settle(job, undefined, message.output);
+    else this.settle(job, deserialize(message.error));
+    this.dispatch();
+  }
+
+  /**
+   * The call's signal fired: pass it on; a call still queued here never
+   * starts, and a handler that has not returned within the grace period
+   * has its worker terminated.
+   */
+  private onAbort(job: Job): void {
+    const queued = this.queue.indexOf(job);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      this.settle(job, job.context.signal.reason);
+      return;
+    }
+    const slot = [...this.slots].find((s) => s.job === job);
+    if (slot === undefined) return;
+    const reason = job.context.signal.reason as { name?: unknown; message?: unknown } | undefined;
+    const message: ToWorker = { type: "abort", id: job.id, reason: { name: String(reason?.name ?? "AbortError"), message: String(reason?.message ?? "aborted") } };
+    slot.worker.postMessage(message);
+    job.graceTimer = setTimeout(() => {
+      if (slot.job !== job || slot.dead) return;
+      slot.error = `the handler ran on ${this.options.terminateGraceMs} ms after it was told to stop; its worker was terminated`;
+      void slot.worker.terminate();
+    }, this.options.terminateGraceMs);
+  }
+
+  /** A worker died: its call fails with HANDLER_CRASHED, and a new worker takes its place. */
+  private onDeath(slot: Slot, why: string): void {
+    if (slot.dead) return;
+    slot.dead = true;
+    this.slots.delete(slot);
+    this.crashes++;
+    void slot.worker.terminate();
+    const job = slot.job;
+    slot.job = undefined;
+    if (job !== undefined) this.settle(job, crashed(why));
+    if (this.closed) return;
+    this.spawn().then(
+      () => this.dispatch(),
+      () => this.replaceLater(),
+    );
+  }
+
+  /** A replacement failed to start: try again shortly, so queued calls are not stranded while the cause clears. */
+  private replaceLater(): void {
+    const timer = setTimeout(() => {
+      if (this.closed) return;
+      this.spawn().then(
+        () => this.dispatch(),
+        () => this.replaceLater(),
+      );
+    }, 1000);
+    (timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Ends a call: with `error`, or (error undefined) with `output`. */
+  private settle(job: Job, error: unknown, output?: unknown): void {
+    clearTimeout(job.graceTimer);
+    if (job.onAbort !== undefined) job.context.signal.removeEventListener("abort", job.onAbort);
+    if (error === undefined) job.resolve(output);
+    else job.reject(error);
+  }
+}
+
+function crashed(why: string): RpcError {
+  return new RpcError({ layer: "dispatch", code: "HANDLER_CRASHED", message: `the handler crashed: ${why}`, processed: "maybe" });
+}
+
+function deserialize(error: SerializedError): unknown {
+  if (error.rpc === undefined) return new Error(error.message);
+  return new RpcError({ layer: error.rpc.layer, code: error.rpc.code, message: error.rpc.message, details: error.rpc.details });
+}
