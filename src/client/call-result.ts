@@ -1,5 +1,6 @@
 import type { ErrorDetail } from "../gen/strata/v1/frame_pb.ts";
 import type { Processed, RpcError } from "../status/index.ts";
+import type { MetadataEntry } from "../wire/index.ts";
 
 /** One layer's status as a result reports it [STATUS-1]. */
 export interface LayerStatus<C> {
@@ -26,10 +27,12 @@ export interface CallResult<T> {
   dispatch: LayerStatus<string> | undefined;
   /** Set when the handler ran and answered: 0 or its own code [STATUS-8]. */
   application: (LayerStatus<number> & { details: ErrorDetail[] }) | undefined;
+  /** The response's metadata, in the order sent; empty when no RESPONSE arrived [META-1]. */
+  metadata: MetadataEntry[];
 }
 
 /** The result of a successful call [STATUS-1]. */
-export function successResult<T>(value: T): CallResult<T> {
+export function successResult<T>(value: T, metadata: MetadataEntry[] = []): CallResult<T> {
   return {
     ok: true,
     value,
@@ -38,6 +41,7 @@ export function successResult<T>(value: T): CallResult<T> {
     transport: undefined,
     dispatch: { code: "OK", message: "" },
     application: { code: 0, message: "", details: [] },
+    metadata,
   };
 }
 
@@ -52,5 +56,6 @@ export function failureResult<T>(error: RpcError): CallResult<T> {
     transport: error.layer === "transport" ? (status as LayerStatus<string>) : undefined,
     dispatch: error.layer === "transport" ? undefined : error.layer === "dispatch" ? (status as LayerStatus<string>) : { code: "OK", message: "" },
     application: error.layer === "application" ? { ...(status as LayerStatus<number>), details: error.details } : undefined,
+    metadata: error.metadata,
   };
 }

@@ -286,7 +286,8 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
 
   const resultOf = async (method: DescMethod, input: unknown, callOptions: CallOptions = {}) => {
     try {
-      return successResult(await unary(method, input, callOptions));
+      const frame = (await call(method, input, callOptions, CallMode.UNARY))!;
+      return successResult(interpret(frame, method.output), frame.header.metadata);
     } catch (error) {
       return failureResult(RpcError.from(error));
     }

@@ -4,4 +4,4 @@ export { defineIsolatedService, type IsolatedService } from "./isolation/isolate
 export { KeyScheduler, type KeyDispatch, type KeySchedulerOptions, type KeySchedulerStats, type KeyTicket, type KeyWaitStats } from "./key-scheduler.ts";
 export { metadataText, type HandlerContext } from "./handler-context.ts";
 export type { RawHandler, ServiceImpl, UnaryHandler } from "./service-registry.ts";
-export { LATENCY_BUCKETS_MS, type MethodStats, type ServerStats } from "./server-stats.ts";
+export { LATENCY_BUCKETS_MS, type IsolationStats, type MethodStats, type ServerStats } from "./server-stats.ts";

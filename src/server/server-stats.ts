@@ -28,6 +28,20 @@ export interface ServerStats {
   methods: Record<string, MethodStats>;
   /** The key queues: depth of the busiest keys and wait times; undefined without keyed dispatch [KEYS-8]. */
   keys: KeySchedulerStats | undefined;
+  /** Worker pools of isolated services, by service name. */
+  isolation: Record<string, IsolationStats>;
+}
+
+/** A worker pool's counters (Server.addIsolatedService). */
+export interface IsolationStats {
+  /** Workers loaded and alive. */
+  workers: number;
+  /** Of those, the ones running a call. */
+  busy: number;
+  /** Calls waiting for a free worker. */
+  queued: number;
+  /** Workers that died (and were replaced) since the start. */
+  crashes: number;
 }
 
 /** The mutable counters behind `server.stats()`. */
@@ -40,6 +54,8 @@ export class StatsCollector {
   requestsInFlight = 0;
   private readonly methods = new Map<string, MethodStats>();
   private readonly keys: KeyDispatch | undefined;
+  /** The worker pools' stats, by service name. */
+  readonly pools = new Map<string, () => IsolationStats>();
 
   constructor(keys?: KeyDispatch) {
     this.keys = keys;
@@ -83,6 +99,7 @@ export class StatsCollector {
       requests: { total: this.requestsTotal, inFlight: this.requestsInFlight },
       methods,
       keys: this.keys?.stats(),
+      isolation: Object.fromEntries([...this.pools].map(([name, stats]) => [name, stats()])),
     };
   }
 }

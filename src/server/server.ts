@@ -11,7 +11,7 @@ import { KeyScheduler, type KeyDispatch } from "./key-scheduler.ts";
 import { ServerConnection, type ConnectionSettings } from "./server-connection.ts";
 import type { HandlerContext } from "./handler-context.ts";
 import { ServiceRegistry, type RawHandler, type ServiceImpl } from "./service-registry.ts";
-import { StatsCollector, type ServerStats } from "./server-stats.ts";
+import { StatsCollector, type IsolationStats, type ServerStats } from "./server-stats.ts";
 
 /** Options of createServer; every one has a default. */
 export interface ServerOptions {
@@ -71,6 +71,7 @@ export interface IsolationOptions {
 /** The part of a worker pool the server uses (src/server/isolation/worker-pool.ts). */
 interface IsolationPool {
   run(method: string, input: unknown, context: HandlerContext): Promise<unknown>;
+  stats(): IsolationStats;
   close(): Promise<void>;
 }
 
@@ -206,7 +207,10 @@ export function createServer(options: ServerOptions = {}): Server {
       const pool = import(specifier).then((m: { WorkerPool: { start(options: PoolStart): Promise<IsolationPool> } }) =>
         m.WorkerPool.start({ module: String(module), service: service.typeName, workers, terminateGraceMs }),
       );
-      pool.catch(() => {}); // reported by listen()
+      pool.then(
+        (started) => stats.pools.set(service.typeName, () => started.stats()),
+        () => {}, // reported by listen()
+      );
       pools.push(pool);
       registry.addDelegatedService(service, async (method, input, context) => (await pool).run(method, input, context));
       return server;

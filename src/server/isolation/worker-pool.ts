@@ -24,7 +24,9 @@ export interface WorkerPoolOptions {
 
 /** Counters of a pool. */
 export interface WorkerPoolStats {
+  /** Workers that have loaded the module and are alive. */
   workers: number;
+  /** Of those, the ones running a call. */
   busy: number;
   /** Calls waiting for a free worker. */
   queued: number;
@@ -101,9 +103,14 @@ export class WorkerPool {
   }
 
   stats(): WorkerPoolStats {
+    let workers = 0;
     let busy = 0;
-    for (const slot of this.slots) if (slot.job !== undefined) busy++;
-    return { workers: this.slots.size, busy, queued: this.queue.length, crashes: this.crashes };
+    for (const slot of this.slots) {
+      if (!slot.ready || slot.dead) continue;
+      workers++;
+      if (slot.job !== undefined) busy++;
+    }
+    return { workers, busy, queued: this.queue.length, crashes: this.crashes };
   }
 
   /** Terminates every worker; calls still running or queued fail. */
