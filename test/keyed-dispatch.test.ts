@@ -1,0 +1,214 @@
+// Keyed dispatch in the reference server, over real sockets: what happens
+// to requests waiting for their keys (deadline, CANCEL, EOF, drain, queue
+// bound), when keys are released, ordering with compressed bodies, limits
+// and the key stats. The conformance suite checks the wire-visible rules on
+// any server; these tests pin the reference server's own behaviour.
+// Cites [KEYS-3] [KEYS-4] [KEYS-6] [KEYS-8] [CANCEL-4] [LIMIT-5] [DRAIN-10] [DRAIN-14] [DRAIN-15].
+import { gzipSync } from "node:zlib";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { CallMode, Compression, createClient, createServer, DispatchCode, FrameType, RpcError, type ServerOptions } from "../src/index.ts";
+import { ConformanceService, KeyedWorkRequestSchema } from "../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { conformanceService } from "../conformance/reference/conformance-service.ts";
+import { RawPeer } from "./support/raw-peer.ts";
+import { waitUntil } from "./support/wait.ts";
+
+const test = suite("keyed dispatch");
+const SERVICE = ConformanceService.typeName;
+
+/** A reference server with the conformance service (whose KeyedWork logs start:/end:), plus a handler that ignores its signal. */
+async function start(options: ServerOptions = {}) {
+  const { service, impl, log } = conformanceService();
+  const server = createServer(options)
+    .addBuiltinService(service, impl)
+    .addRawService("test.Stubborn", {
+      // Runs `ms` whatever its signal says, logging like KeyedWork.
+      Hold: async (body, context) => {
+        const ms = body[0]! * 10;
+        log.push("start:stubborn");
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        log.push(`end:stubborn aborted=${context.signal.aborted}`);
+        return new Uint8Array(0);
+      },
+    });
+  const address = await server.listen("127.0.0.1:0");
+  const client = createClient(ConformanceService, { address });
+  return {
+    server,
+    address,
+    client,
+    log,
+    /** Log entries up to now, of KeyedWork only. */
+    work: () => log.filter((e) => e.startsWith("start:") || e.startsWith("end:")),
+    stop: async () => {
+      await client.$close();
+      await server.close({ graceMs: 200 });
+    },
+  };
+}
+
+function keyedWork(tag: string, holdMs: number): Uint8Array {
+  return toBinary(KeyedWorkRequestSchema, create(KeyedWorkRequestSchema, { tag, holdMs }));
+}
+
+async function failure(promise: Promise<unknown>): Promise<RpcError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (RpcError.is(error)) return error;
+    throw error;
+  }
+  throw new Error("the call succeeded; it should have failed");
+}
+
+test("[KEYS-6] a request whose deadline passes while it waits gets DEADLINE_EXPIRED (not processed) and does not hold up the next", async () => {
+  const s = await start();
+  // A raw peer, to see the server's answer rather than the client's own timeout.
+  const peer = await RawPeer.connect(s.address);
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "KeyedWork", keys: ["a"] }, keyedWork("holder", 400));
+  await waitUntil(() => s.log.includes("start:holder"));
+  peer.send({ type: FrameType.REQUEST, requestId: 2, service: SERVICE, method: "KeyedWork", keys: ["a"], timeoutMs: 100 }, keyedWork("expired", 0));
+  peer.send({ type: FrameType.REQUEST, requestId: 3, service: SERVICE, method: "KeyedWork", keys: ["a"] }, keyedWork("behind", 0));
+  const expired = await peer.waitFor((f) => f.header.requestId === 2);
+  assert.is(expired.header.dispatchCode, DispatchCode.DEADLINE_EXPIRED);
+  assert.not.ok(s.log.includes("end:holder"), "answered while the holder still ran");
+  await peer.waitFor((f) => f.header.requestId === 3);
+  peer.destroy();
+  assert.equal(s.work(), ["start:holder", "end:holder", "start:behind", "end:behind"]);
+  assert.equal(s.server.stats().methods[`${SERVICE}/KeyedWork`]!.rejected, { DEADLINE_EXPIRED: 1 });
+  await s.stop();
+});
+
+test("[CANCEL-4] a cancelled waiting request leaves the queue: no RESPONSE, never runs, the next one runs", async () => {
+  const s = await start();
+  const peer = await RawPeer.connect(s.address);
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "KeyedWork", keys: ["a"] }, keyedWork("holder", 200));
+  await waitUntil(() => s.log.includes("start:holder"));
+  peer.send({ type: FrameType.REQUEST, requestId: 2, service: SERVICE, method: "KeyedWork", keys: ["a"] }, keyedWork("cancelled", 0));
+  peer.send({ type: FrameType.REQUEST, requestId: 3, service: SERVICE, method: "KeyedWork", keys: ["a"] }, keyedWork("after", 0));
+  peer.send({ type: FrameType.CANCEL, requestId: 2 });
+  await peer.waitFor((f) => f.header.requestId === 3);
+  assert.equal(s.work(), ["start:holder", "end:holder", "start:after", "end:after"]);
+  assert.equal(peer.frames.filter((f) => f.header.requestId === 2), [], "no RESPONSE for the cancelled request");
+  peer.destroy();
+  await s.stop();
+});
+
+test("[KEYS-8] a full key queue answers OVERLOADED (not processed); other keys are not affected", async () => {
+  const s = await start({ maxKeyQueueLength: 2 });
+  const first = s.client.keyedWork({ tag: "1", holdMs: 200 }, { keys: ["hot"] });
+  const second = s.client.keyedWork({ tag: "2", holdMs: 0 }, { keys: ["hot"] });
+  const error = await failure(s.client.keyedWork({ tag: "3", holdMs: 0 }, { keys: ["hot", "cold"] }));
+  assert.equal([error.code, error.processed], ["OVERLOADED", "no"]);
+  await s.client.keyedWork({ tag: "cold", holdMs: 0 }, { keys: ["cold"] });
+  assert.not.ok(s.log.includes("end:1"), "the cold key ran while the hot key was busy");
+  await Promise.all([first, second]);
+  assert.is(s.server.stats().keys!.rejected, 1);
+  assert.not.ok(s.log.includes("start:3"));
+  await s.stop();
+});
+
+test("[KEYS-3] a handler that runs on past its deadline keeps its keys until it returns", async () => {
+  const s = await start();
+  const peer = await RawPeer.connect(s.address);
+  // Holds 300 ms, ignoring its 50 ms deadline.
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: "test.Stubborn", method: "Hold", keys: ["a"], timeoutMs: 50 }, Uint8Array.of(30));
+  peer.send({ type: FrameType.REQUEST, requestId: 2, service: SERVICE, method: "KeyedWork", keys: ["a"] }, keyedWork("next", 0));
+  const exceeded = await peer.waitFor((f) => f.header.requestId === 1);
+  assert.is(exceeded.header.dispatchCode, DispatchCode.DEADLINE_EXCEEDED);
+  await peer.waitFor((f) => f.header.requestId === 2);
+  assert.equal(s.log, ["start:stubborn", "end:stubborn aborted=true", "start:next", "end:next"]);
+  peer.destroy();
+  await s.stop();
+});
+
+test("[KEYS-4] a gzip-compressed request keeps its place ahead of a later uncompressed one on the same key", async () => {
+  const s = await start();
+  const peer = await RawPeer.connect(s.address);
+  for (let round = 0; round < 5; round++) {
+    const base = round * 2;
+    // Decompression finishes asynchronously, after the plain request behind it has been read.
+    const compressed = gzipSync(keyedWork(`gzip-${round}`, 0));
+    peer.send({ type: FrameType.REQUEST, requestId: base + 1, service: SERVICE, method: "KeyedWork", keys: [`k${round}`], compression: Compression.GZIP }, compressed);
+    peer.send({ type: FrameType.REQUEST, requestId: base + 2, service: SERVICE, method: "KeyedWork", keys: [`k${round}`] }, keyedWork(`plain-${round}`, 0));
+    await peer.waitFor((f) => f.header.requestId === base + 2);
+    await peer.waitFor((f) => f.header.requestId === base + 1);
+    const starts = s.work().filter((e) => e.startsWith("start:") && e.endsWith(`-${round}`));
+    assert.equal(starts, [`start:gzip-${round}`, `start:plain-${round}`]);
+  }
+  peer.destroy();
+  await s.stop();
+});
+
+test("[LIMIT-5] requests waiting for keys count toward max_concurrent_requests", async () => {
+  const s = await start({ maxConcurrentRequests: 2 });
+  const peer = await RawPeer.connect(s.address);
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "KeyedWork", keys: ["a"] }, keyedWork("1", 200));
+  peer.send({ type: FrameType.REQUEST, requestId: 2, service: SERVICE, method: "KeyedWork", keys: ["a"] }, keyedWork("2", 0));
+  peer.send({ type: FrameType.REQUEST, requestId: 3, service: SERVICE, method: "KeyedWork", keys: ["b"] }, keyedWork("3", 0));
+  const third = await peer.waitFor((f) => f.header.requestId === 3);
+  assert.is(third.header.dispatchCode, DispatchCode.OVERLOADED);
+  assert.not.ok(s.log.includes("end:1"), "refused while 1 ran and 2 waited");
+  await peer.waitFor((f) => f.header.requestId === 2);
+  peer.destroy();
+  await s.stop();
+});
+
+test("[DRAIN-14] [DRAIN-15] at EOF waiting unary requests never run; a waiting oneway request still runs", async () => {
+  const s = await start();
+  const peer = await RawPeer.connect(s.address);
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "KeyedWork", keys: ["a"] }, keyedWork("holder", 150));
+  peer.send({ type: FrameType.REQUEST, requestId: 2, service: SERVICE, method: "KeyedWork", keys: ["a"] }, keyedWork("unary", 0));
+  peer.send({ type: FrameType.REQUEST, requestId: 3, service: SERVICE, method: "KeyedWork", keys: ["a"], callMode: CallMode.ONEWAY }, keyedWork("oneway", 0));
+  await waitUntil(() => s.log.includes("start:holder"));
+  peer.destroy();
+  await waitUntil(() => s.log.includes("end:oneway"));
+  assert.equal(s.work(), ["start:holder", "end:holder", "start:oneway", "end:oneway"]);
+  await waitUntil(() => s.server.stats().keys!.activeKeys === 0);
+  await s.stop();
+});
+
+test("[DRAIN-10] when the grace period ends, waiting requests are answered SHUTTING_DOWN and never run", async () => {
+  const s = await start();
+  const peer = await RawPeer.connect(s.address);
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: "test.Stubborn", method: "Hold", keys: ["a"] }, Uint8Array.of(40));
+  peer.send({ type: FrameType.REQUEST, requestId: 2, service: SERVICE, method: "KeyedWork", keys: ["a"] }, keyedWork("waiting", 0));
+  await waitUntil(() => s.log.includes("start:stubborn"));
+  void s.server.close({ graceMs: 100 });
+  const answer = await peer.waitFor((f) => f.header.requestId === 2);
+  assert.is(answer.header.dispatchCode, DispatchCode.SHUTTING_DOWN);
+  await peer.waitForEnd();
+  assert.not.ok(s.log.includes("start:waiting"));
+  await s.client.$close();
+});
+
+test("[KEYS-8] stats show the busiest keys, waiting and running requests, and wait times", async () => {
+  const s = await start();
+  const calls = [
+    s.client.keyedWork({ tag: "h1", holdMs: 150 }, { keys: ["hot"] }),
+    s.client.keyedWork({ tag: "w1", holdMs: 150 }, { keys: ["warm"] }),
+    s.client.keyedWork({ tag: "h2", holdMs: 0 }, { keys: ["hot"] }),
+    s.client.keyedWork({ tag: "h3", holdMs: 0 }, { keys: ["hot", "warm"] }),
+  ];
+  await waitUntil(() => s.server.stats().keys!.waiting === 2);
+  const during = s.server.stats().keys!;
+  assert.equal(during.busiestKeys, [{ key: "hot", depth: 3 }, { key: "warm", depth: 2 }]);
+  assert.equal([during.activeKeys, during.running, during.waiting], [2, 2, 2]);
+  await Promise.all(calls);
+  const after = s.server.stats().keys!;
+  assert.equal([after.activeKeys, after.running, after.waiting, after.wait.count], [0, 0, 0, 4]);
+  assert.ok(after.wait.maxMs >= 100, `the longest wait (${after.wait.maxMs} ms) covers h1's hold`);
+  assert.ok(after.wait.p50Ms <= after.wait.p99Ms && after.wait.p99Ms <= after.wait.maxMs);
+  await s.stop();
+});
+
+test("[KEYS-2] keyedDispatch: false refuses keyed requests with UNSUPPORTED and omits the feature", async () => {
+  const s = await start({ keyedDispatch: false });
+  const error = await failure(s.client.keyedWork({ tag: "x", holdMs: 0 }, { keys: ["a"] }));
+  assert.equal([error.code, error.processed], ["UNSUPPORTED", "no"]);
+  assert.is(s.server.stats().keys, undefined);
+  await s.stop();
+});
+
+test.run();
