@@ -211,4 +211,16 @@ test("[KEYS-2] keyedDispatch: false refuses keyed requests with UNSUPPORTED and 
   await s.stop();
 });
 
+test("[KEYS-1] the client refuses keys it cannot send, without sending anything", async () => {
+  const s = await start();
+  for (const keys of [Array.from({ length: 17 }, (_, i) => `k${i}`), [""], ["é".repeat(129)], [7 as unknown as string]]) {
+    const error = await failure(s.client.keyedWork({ tag: "never", holdMs: 0 }, { keys }));
+    assert.equal([error.layer, error.code, error.processed], ["transport", "INVALID_INPUT", "no"]);
+  }
+  await s.client.keyedWork({ tag: "sixteen", holdMs: 0 }, { keys: Array.from({ length: 16 }, (_, i) => "k".repeat(256 - i)) });
+  assert.equal(s.work(), ["start:sixteen", "end:sixteen"]);
+  assert.is(s.server.stats().requests.total, 1, "nothing else reached the server");
+  await s.stop();
+});
+
 test.run();

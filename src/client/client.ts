@@ -18,7 +18,12 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Request metadata: entries in order, or a record of text / byte values [META-1]. */
   metadata?: MetadataEntry[] | Record<string, string | Uint8Array>;
-  /** Ordering keys for keyed dispatch [KEYS-1]. */
+  /**
+   * Keys for keyed dispatch: calls sharing a key run one at a time on the
+   * server, in order. 0 to 16 keys of 1 to 256 UTF-8 bytes. A client that
+   * spreads calls over several servers must send each key to one of them;
+   * these keys are what such routing hashes [KEYS-1] [KEYS-9].
+   */
   keys?: string[];
   /** Aborting it cancels the call [CANCEL-1]. */
   signal?: AbortSignal;
@@ -132,6 +137,18 @@ function untilDeadlineOrAbort<T>(promise: Promise<T>, deadline: number, signal: 
   });
 }
 
+/** Why `keys` cannot be sent, or undefined when they can: 0 to 16 strings of 1 to 256 UTF-8 bytes [KEYS-1]. */
+function invalidKeys(keys: unknown): string | undefined {
+  if (!Array.isArray(keys)) return "keys must be an array of strings [KEYS-1]";
+  if (keys.length > 16) return `at most 16 keys, got ${keys.length} [KEYS-1]`;
+  for (const key of keys) {
+    if (typeof key !== "string") return `keys must be strings, got ${typeof key} [KEYS-1]`;
+    const size = utf8.encode(key).length;
+    if (size < 1 || size > 256) return `each key must be 1 to 256 bytes of UTF-8, got ${size} bytes [KEYS-1]`;
+  }
+  return undefined;
+}
+
 /** Turns a RESPONSE into the output, or the dispatch / application error it carries [STATUS-1]. */
 function interpret(frame: Frame, output: DescMessage): MessageShape<DescMessage> {
   const { header, body } = frame;
@@ -201,10 +218,13 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
       // Nothing was sent: the caller's input is at fault [STATUS-2].
       throw RpcError.transport(TransportCode.INVALID_INPUT, `the request cannot be encoded as ${method.input.typeName}: ${(error as Error).message}`, "no", error);
     }
+    const keys = callOptions.keys ?? [];
+    const badKeys = invalidKeys(keys);
+    if (badKeys !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, badKeys, "no");
     const signal = callOptions.signal;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await attemptCall(method, body, metadata, callOptions.keys ?? [], mode, deadline, signal, onAck);
+        return await attemptCall(method, body, metadata, keys, mode, deadline, signal, onAck);
       } catch (error) {
         const rpcError = RpcError.from(error);
         if (attempt === 0 && retryable(rpcError) && now() < deadline && !signal?.aborted) continue;
