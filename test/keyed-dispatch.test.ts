@@ -169,6 +169,18 @@ test("[DRAIN-14] [DRAIN-15] at EOF waiting unary requests never run; a waiting o
   await s.stop();
 });
 
+test("[DRAIN-14] a keyed gzip request whose connection ends before it is decompressed leaves no key behind", async () => {
+  const s = await start();
+  for (let i = 0; i < 5; i++) {
+    const peer = await RawPeer.connect(s.address);
+    peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "KeyedWork", keys: ["a"], compression: Compression.GZIP }, gzipSync(keyedWork(`gone-${i}`, 0)));
+    peer.destroy();
+  }
+  await s.client.keyedWork({ tag: "after", holdMs: 0 }, { keys: ["a"], timeoutMs: 5000 });
+  await waitUntil(() => s.server.stats().keys!.activeKeys === 0);
+  await s.stop();
+});
+
 test("[DRAIN-10] when the grace period ends, waiting requests are answered SHUTTING_DOWN and never run", async () => {
   const s = await start();
   const peer = await RawPeer.connect(s.address);

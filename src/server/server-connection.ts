@@ -147,6 +147,8 @@ export class ServerConnection {
   private goawayLastId: number | undefined;
   private clientSentGoaway = false;
   private readonly inFlight = new Map<number, InFlight>();
+  /** How the connection's requests ended, once they have [DRAIN-15]. */
+  private ending: Ending | undefined;
   /** Requests counting toward max_concurrent_requests [LIMIT-5]. */
   private active = 0;
   /** Unary and acked requests still owed a RESPONSE. */
@@ -442,7 +444,11 @@ export class ServerConnection {
       if (!oneway) this.owed++;
       void gunzip(body, this.settings.limits.maxBodySize).then((result) => {
         if (!oneway) this.owed--;
-        if (this.state === State.closed) return;
+        // After EOF a oneway request still runs; anything else of a closed connection is dropped [DRAIN-14] [DRAIN-15].
+        if (this.state === State.closed && !(oneway && this.ending === "eof")) {
+          ticket?.release();
+          return;
+        }
         if (!result.ok) {
           if (result.failure === "too-large") reject(DispatchCode.REQUEST_TOO_LARGE, `the body is ${result.detail} [COMP-5]`);
           else reject(DispatchCode.INVALID_ARGUMENT, `the body does not decompress: ${result.detail} [COMP-6]`);
@@ -797,6 +803,7 @@ export class ServerConnection {
    * [DRAIN-14] [DRAIN-15].
    */
   private endRequests(reason: string, ending: Ending): void {
+    this.ending ??= ending;
     const unstarted: Array<[number, InFlight]> = [];
     for (const [id, entry] of this.inFlight) {
       if (!entry.started) {
