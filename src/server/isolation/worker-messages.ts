@@ -3,15 +3,10 @@
 
 import type { ErrorDetail } from "../../gen/strata/v1/frame_pb.ts";
 import type { MetadataEntry } from "../../wire/index.ts";
+import type { HandlerContext } from "../handler-context.ts";
 
-/** What the worker needs to build its handler context. */
-export interface CallInfo {
-  readonly requestId: number;
-  readonly service: string;
-  readonly method: string;
-  readonly metadata: readonly MetadataEntry[];
-  readonly keys: readonly string[];
-  readonly peer: string;
+/** What the worker needs to build its handler context: the plain fields of the server's, and the time left. */
+export interface CallInfo extends Pick<HandlerContext, "requestId" | "service" | "method" | "metadata" | "keys" | "peer"> {
   /** Milliseconds left when the call was handed over, or undefined without a deadline. */
   readonly remainingMs: number | undefined;
 }
