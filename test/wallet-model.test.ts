@@ -332,7 +332,7 @@ test("[KEYS-3] [KEYS-4] [KEYS-5] [KEYS-9] model: random pipelined deposits, with
       }
     }),
     // With fast-check 4 the report omits the failed assertion unless asked to include it.
-    { numRuns: 40, includeErrorInReport: true },
+    { numRuns: 40 },
   );
 });
 

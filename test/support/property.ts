@@ -16,6 +16,8 @@ export function checkProperty<T>(property: fc.IProperty<T> | fc.IAsyncProperty<T
   const path = globalThis.process?.env?.["STRATA_PATH"];
   const runs = envNumber("STRATA_RUNS");
   const merged: fc.Parameters<T> = {
+    // The report shows the assertion that failed, not only the counterexample.
+    includeErrorInReport: true,
     ...params,
     ...(seed !== undefined ? { seed } : {}),
     ...(path ? { path } : {}),
