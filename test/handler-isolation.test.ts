@@ -123,6 +123,17 @@ test("calls beyond the pool's size wait for a free worker", async () => {
   assert.is(new Set(results.map((r) => r.threadId)).size, 2, "six calls shared the two workers");
 });
 
+test("[STATUS-4] a method the module has no handler for is UNKNOWN_METHOD, not processed", async () => {
+  const partial = createServer().addIsolatedService(TestService, new URL("./support/isolated-partial.ts", import.meta.url), { workers: 1 });
+  const address = await partial.listen("127.0.0.1:0");
+  const client = createClient(TestService, { address });
+  assert.is((await client.echo({ text: "in a worker" })).text, "in a worker");
+  const error = await client.wait({ ms: 1 }).then(() => undefined, (e: unknown) => e as RpcError);
+  assert.equal([error?.layer, error?.code, error?.processed], ["dispatch", "UNKNOWN_METHOD", "no"]);
+  await client.$close();
+  await partial.close();
+});
+
 test("a handler module that does not load makes listen() fail with the reason", async () => {
   const missing = createServer().addIsolatedService(IsolationTestService, new URL("./support/no-such-module.ts", import.meta.url));
   const error = await missing.listen("127.0.0.1:0").then(() => undefined, (e: unknown) => e as Error);

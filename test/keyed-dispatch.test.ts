@@ -8,7 +8,7 @@ import { gzipSync } from "node:zlib";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { CallMode, Compression, createClient, createServer, DispatchCode, FrameType, RpcError, type ServerOptions } from "../src/index.ts";
+import { CallMode, Compression, createClient, createServer, DispatchCode, encodeFrame, FrameType, RpcError, type ServerOptions } from "../src/index.ts";
 import { ConformanceService, KeyedWorkRequestSchema } from "../src/gen/strata/conformance/v1/conformance_pb.ts";
 import { conformanceService } from "../conformance/reference/conformance-service.ts";
 import { RawPeer } from "./support/raw-peer.ts";
@@ -179,6 +179,43 @@ test("[DRAIN-14] a keyed gzip request whose connection ends before it is decompr
   await s.client.keyedWork({ tag: "after", holdMs: 0 }, { keys: ["a"], timeoutMs: 5000 });
   await waitUntil(() => s.server.stats().keys!.activeKeys === 0);
   await s.stop();
+});
+
+test("[CANCEL-2] a CANCEL for a gzip request still being decompressed stops it from ever running", async () => {
+  const s = await start();
+  const peer = await RawPeer.connect(s.address);
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "KeyedWork", keys: ["a"] }, keyedWork("holder", 100));
+  await waitUntil(() => s.log.includes("start:holder"));
+  // The request and its CANCEL in one chunk: the CANCEL arrives before decompression ends.
+  const request = encodeFrame(
+    { type: FrameType.REQUEST, requestId: 2, service: SERVICE, method: "KeyedWork", keys: ["a"], compression: Compression.GZIP },
+    gzipSync(keyedWork("cancelled", 0)),
+  );
+  peer.write(new Uint8Array([...request, ...encodeFrame({ type: FrameType.CANCEL, requestId: 2 })]));
+  peer.send({ type: FrameType.REQUEST, requestId: 3, service: SERVICE, method: "KeyedWork", keys: ["a"] }, keyedWork("after", 0));
+  await peer.waitFor((f) => f.header.requestId === 3);
+  assert.equal(s.work(), ["start:holder", "end:holder", "start:after", "end:after"]);
+  assert.equal(peer.frames.filter((f) => f.header.requestId === 2), [], "no RESPONSE for the cancelled request");
+  peer.destroy();
+  await s.stop();
+});
+
+test("[DRAIN-15] a oneway request of a closed connection still waiting when the server's grace period ends is dropped", async () => {
+  const s = await start();
+  const holder = await RawPeer.connect(s.address);
+  holder.send({ type: FrameType.REQUEST, requestId: 1, service: "test.Stubborn", method: "Hold", keys: ["a"] }, Uint8Array.of(40));
+  await waitUntil(() => s.log.includes("start:stubborn"));
+  const gone = await RawPeer.connect(s.address);
+  gone.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "KeyedWork", keys: ["a"], callMode: CallMode.ONEWAY }, keyedWork("oneway", 0));
+  await waitUntil(() => s.server.stats().keys!.waiting === 1);
+  gone.destroy();
+  await s.client.$close();
+  await s.server.close({ graceMs: 100 });
+  // The holder ignores its signal and returns after 400 ms; its key then goes to nobody.
+  await waitUntil(() => s.log.includes("end:stubborn aborted=true"));
+  await waitUntil(() => s.server.stats().keys!.activeKeys === 0);
+  assert.not.ok(s.log.includes("start:oneway"));
+  holder.destroy();
 });
 
 test("[DRAIN-10] when the grace period ends, waiting requests are answered SHUTTING_DOWN and never run", async () => {

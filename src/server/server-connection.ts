@@ -110,23 +110,20 @@ interface InFlight {
   /** "service/method", for the stats. */
   readonly name: string;
   /** Its place in the key queues, held until the handler returns [KEYS-3]. */
-  readonly ticket: KeyTicket | undefined;
+  ticket: KeyTicket | undefined;
+  /** Starts the request once admitted; the key queues call it when they grant the keys [KEYS-5]. */
+  start: (() => void) | undefined;
   /** False while the request waits for its keys. */
   started: boolean;
   /** Set when the request was removed before it started [KEYS-6] [DRAIN-14]. */
   dropped: boolean;
   /** Set once a RESPONSE was sent or the caller no longer wants one. */
   answered: boolean;
-  /** Counts toward the concurrency limits until answered or finished [LIMIT-5]. */
+  /** Counts toward the concurrency limits from admission until answered or finished [LIMIT-5]. */
   counted: boolean;
   /** A drain the handler asked for, started once this request is answered. */
   drainAfterMs: number | undefined;
   timer: LongTimeout | undefined;
-}
-
-/** Starts a request once it holds its keys; set when the request is admitted. */
-interface Grant {
-  start: (() => void) | undefined;
 }
 
 function now(): number {
@@ -217,6 +214,17 @@ export class ServerConnection {
       this.finish();
     }, graceMs);
     this.closeIfDrained();
+  }
+
+  /** Whether requests of this connection still wait to start (after EOF: oneway requests waiting for keys) [DRAIN-15]. */
+  hasUnstarted(): boolean {
+    for (const entry of this.inFlight.values()) if (!entry.started) return true;
+    return false;
+  }
+
+  /** Drops the requests that have not started, without answering: the server's grace period is over [DRAIN-15]. */
+  dropUnstarted(): void {
+    this.dropQueued([...this.inFlight].filter(([, entry]) => !entry.started));
   }
 
   /** Closes at once: running handlers are signalled, nothing more is sent. */
@@ -388,7 +396,7 @@ export class ServerConnection {
     stats.requestsTotal++;
     const oneway = header.callMode === CallMode.ONEWAY;
     const name = `${header.service}/${header.method}`;
-    let reject = (code: DispatchCode, message: string): void => {
+    const reject = (code: DispatchCode, message: string): void => {
       stats.recordRejected(name, dispatchCodeName(code));
       if (!oneway) this.sendResponse(id, { dispatchCode: code, dispatchMessage: message }, EMPTY); // oneway: dropped [CALL-5]
     };
@@ -426,98 +434,89 @@ export class ServerConnection {
     if (method === undefined) {
       return reject(DispatchCode.UNKNOWN_METHOD, `unknown method ${JSON.stringify(header.method)} in ${header.service}`);
     }
+    // From here the request is in flight: CANCEL, its deadline, EOF and drain
+    // all see it, also while its body is still being decompressed.
+    const entry: InFlight = {
+      controller: new AbortController(),
+      oneway,
+      name,
+      ticket: undefined,
+      start: undefined,
+      started: false,
+      dropped: false,
+      answered: oneway,
+      counted: false,
+      timer: undefined,
+      drainAfterMs: undefined,
+    };
     // A keyed request takes its place in the key queues now, in the order the
-    // headers were read, even if its body is still to be decompressed [KEYS-4] [KEYS-9].
-    const grant: Grant = { start: undefined };
-    let ticket: KeyTicket | undefined;
+    // requests are taken up, even if its body is still to be decompressed [KEYS-4] [KEYS-9].
     if (header.keys.length > 0) {
-      ticket = this.host.keys!.enqueue(header.keys, () => grant.start?.());
-      if (ticket === undefined) return reject(DispatchCode.OVERLOADED, "a key's queue is full [KEYS-8]");
-      const rejectUnqueued = reject;
-      reject = (code, message) => {
-        ticket!.release();
-        rejectUnqueued(code, message);
-      };
+      entry.ticket = this.host.keys!.enqueue(header.keys, () => entry.start?.());
+      if (entry.ticket === undefined) return reject(DispatchCode.OVERLOADED, "a key's queue is full [KEYS-8]");
     }
+    this.inFlight.set(id, entry);
+    if (!oneway) this.owed++;
     if (header.compression === Compression.GZIP) {
-      // Decompressed off the reading path; until then the request is owed its answer.
-      if (!oneway) this.owed++;
+      // Decompressed off the reading path.
       void gunzip(body, this.settings.limits.maxBodySize).then((result) => {
-        if (!oneway) this.owed--;
-        // After EOF a oneway request still runs; anything else of a closed connection is dropped [DRAIN-14] [DRAIN-15].
-        if (this.state === State.closed && !(oneway && this.ending === "eof")) {
-          ticket?.release();
-          return;
-        }
+        // Cancelled, or its connection ended and took it along [CANCEL-2] [DRAIN-14].
+        if (entry.dropped) return;
         if (!result.ok) {
-          if (result.failure === "too-large") reject(DispatchCode.REQUEST_TOO_LARGE, `the body is ${result.detail} [COMP-5]`);
-          else reject(DispatchCode.INVALID_ARGUMENT, `the body does not decompress: ${result.detail} [COMP-6]`);
-          this.closeIfDrained();
+          if (result.failure === "too-large") this.refuse(id, entry, DispatchCode.REQUEST_TOO_LARGE, `the body is ${result.detail} [COMP-5]`);
+          else this.refuse(id, entry, DispatchCode.INVALID_ARGUMENT, `the body does not decompress: ${result.detail} [COMP-6]`);
           return;
         }
         if (deadline !== undefined && deadline <= now()) {
-          reject(DispatchCode.DEADLINE_EXPIRED, "the deadline passed before the handler started [DEADLINE-3]");
-          this.closeIfDrained();
-          return;
+          return this.refuse(id, entry, DispatchCode.DEADLINE_EXPIRED, "the deadline passed before the handler started [DEADLINE-3]");
         }
-        this.admit(header, result.bytes, method, deadline, oneway, name, reject, ticket, grant);
+        this.admit(header, result.bytes, method, deadline, entry);
       });
       return;
     }
-    this.admit(header, body, method, deadline, oneway, name, reject, ticket, grant);
+    this.admit(header, body, method, deadline, entry);
+  }
+
+  /** Answers an in-flight request that has not started with a not-processed code, and removes it. */
+  private refuse(id: number, entry: InFlight, code: DispatchCode, message: string): void {
+    this.host.stats.recordRejected(entry.name, dispatchCodeName(code));
+    if (!entry.answered) {
+      entry.answered = true;
+      this.owed--;
+      this.sendResponse(id, { dispatchCode: code, dispatchMessage: message }, EMPTY);
+    }
+    this.dropQueued([[id, entry]]);
+    this.closeIfDrained();
   }
 
   /**
    * The last admission checks (input, concurrency), then the ACK; then the
    * request runs, at once or when it holds its keys [CALL-6] [LIMIT-5] [KEYS-5].
    */
-  private admit(
-    header: FrameHeader,
-    body: Uint8Array,
-    method: RegisteredMethod,
-    deadline: number | undefined,
-    oneway: boolean,
-    name: string,
-    reject: (code: DispatchCode, message: string) => void,
-    ticket: KeyTicket | undefined,
-    grant: Grant,
-  ): void {
+  private admit(header: FrameHeader, body: Uint8Array, method: RegisteredMethod, deadline: number | undefined, entry: InFlight): void {
     const id = header.requestId;
     let input: unknown;
     try {
       input = method.decode(body);
     } catch (error) {
-      return reject(DispatchCode.INVALID_ARGUMENT, `the body is not ${header.service}/${header.method}'s input: ${(error as Error).message}`);
+      return this.refuse(id, entry, DispatchCode.INVALID_ARGUMENT, `the body is not ${header.service}/${header.method}'s input: ${(error as Error).message}`);
     }
     const limit = this.settings.maxConcurrentRequests;
     if (limit > 0 && this.active >= limit) {
-      return reject(DispatchCode.OVERLOADED, `${limit} requests of this connection are in progress [LIMIT-5]`);
+      return this.refuse(id, entry, DispatchCode.OVERLOADED, `${limit} requests of this connection are in progress [LIMIT-5]`);
     }
     if (!this.host.acquireSlot()) {
-      return reject(DispatchCode.OVERLOADED, "the server is at its limit of requests in progress [LIMIT-5]");
+      return this.refuse(id, entry, DispatchCode.OVERLOADED, "the server is at its limit of requests in progress [LIMIT-5]");
     }
 
     // Admitted: it counts toward the limits until answered, waiting or running [LIMIT-5].
-    if (header.callMode === CallMode.ACKED) this.write(encodeFrame({ type: FrameType.ACK, requestId: id }));
-    const entry: InFlight = {
-      controller: new AbortController(),
-      oneway,
-      name,
-      ticket,
-      started: false,
-      dropped: false,
-      answered: oneway,
-      counted: true,
-      timer: undefined,
-      drainAfterMs: undefined,
-    };
-    this.inFlight.set(id, entry);
+    entry.counted = true;
     this.active++;
-    if (!oneway) this.owed++;
+    if (header.callMode === CallMode.ACKED) this.write(encodeFrame({ type: FrameType.ACK, requestId: id }));
     if (deadline !== undefined) entry.timer = setLongTimeout(() => this.onDeadline(id, entry), Math.max(0, deadline - now()));
-    const start = () => this.run(header, input, method, deadline, name, entry);
-    if (ticket === undefined || ticket.granted) start();
-    else grant.start = start;
+    const start = () => this.run(header, input, method, deadline, entry);
+    if (entry.ticket === undefined || entry.ticket.granted) start();
+    else entry.start = start;
   }
 
   /**
@@ -561,10 +560,10 @@ export class ServerConnection {
     input: unknown,
     method: { invoke(input: unknown, context: HandlerContext): Promise<Uint8Array> },
     deadline: number | undefined,
-    name: string,
     entry: InFlight,
   ): void {
     if (entry.dropped) return;
+    const name = entry.name;
     const id = header.requestId;
     const oneway = entry.oneway;
     const controller = entry.controller;

@@ -70,6 +70,7 @@ export interface IsolationOptions {
 
 /** The part of a worker pool the server uses (src/server/isolation/worker-pool.ts). */
 interface IsolationPool {
+  readonly methods: readonly string[];
   run(method: string, input: unknown, context: HandlerContext): Promise<unknown>;
   stats(): IsolationStats;
   close(): Promise<void>;
@@ -158,6 +159,8 @@ export function createServer(options: ServerOptions = {}): Server {
   if (options.exposeAdminService) addAdminService(registry, () => stats.snapshot());
   const connections = new Set<ServerConnection>();
   const pools: Array<Promise<IsolationPool>> = [];
+  /** Closed connections whose oneway requests still wait for keys [DRAIN-15]. */
+  const lingering = new Set<ServerConnection>();
   const listeners: TransportListener[] = [];
   const maxServerRequests = options.maxServerRequests ?? 0;
   let requestsInProgress = 0;
@@ -178,6 +181,8 @@ export function createServer(options: ServerOptions = {}): Server {
     },
     closed: (connection: ServerConnection) => {
       if (!connections.delete(connection)) return;
+      for (const earlier of lingering) if (!earlier.hasUnstarted()) lingering.delete(earlier);
+      if (connection.hasUnstarted()) lingering.add(connection);
       stats.connectionsCurrent--;
       stats.connectionsClosed++;
       if (connections.size === 0) allClosed?.();
@@ -207,12 +212,15 @@ export function createServer(options: ServerOptions = {}): Server {
       const pool = import(specifier).then((m: { WorkerPool: { start(options: PoolStart): Promise<IsolationPool> } }) =>
         m.WorkerPool.start({ module: String(module), service: service.typeName, workers, terminateGraceMs }),
       );
-      pool.then(
-        (started) => stats.pools.set(service.typeName, () => started.stats()),
-        () => {}, // reported by listen()
+      pools.push(
+        pool.then((started) => {
+          // Only the methods the module implements exist; others are UNKNOWN_METHOD, not processed [STATUS-4].
+          registry.addDelegatedService(service, started.methods, (method, input, context) => started.run(method, input, context));
+          stats.pools.set(service.typeName, () => started.stats());
+          return started;
+        }),
       );
-      pools.push(pool);
-      registry.addDelegatedService(service, async (method, input, context) => (await pool).run(method, input, context));
+      pools.at(-1)!.catch(() => {}); // reported by listen()
       return server;
     },
     addRawService(name, handlers) {
@@ -239,6 +247,14 @@ export function createServer(options: ServerOptions = {}): Server {
     },
     close({ graceMs = 10_000 } = {}) {
       if (closing !== undefined) return closing;
+      const graceEnds = performance.now() + graceMs;
+      /** Oneway requests of closed connections may start until the grace period ends; then they are dropped [DRAIN-15]. */
+      const dropLingering = async () => {
+        const waiting = [...lingering].filter((c) => c.hasUnstarted());
+        if (waiting.length > 0) await new Promise((resolve) => setTimeout(resolve, Math.max(0, graceEnds - performance.now())));
+        for (const connection of waiting) connection.dropUnstarted();
+        lingering.clear();
+      };
       closing = (async () => {
         // Stop accepting first, but do not wait for it: a listener's close
         // completes only once its connections are gone, which the drain does.
@@ -246,6 +262,7 @@ export function createServer(options: ServerOptions = {}): Server {
         const stopWorkers = () => Promise.allSettled(pools.map(async (pool) => (await pool).close()));
         if (connections.size === 0) {
           await stopped;
+          await dropLingering();
           await stopWorkers();
           return;
         }
@@ -260,6 +277,7 @@ export function createServer(options: ServerOptions = {}): Server {
         await done;
         clearTimeout(hardStop);
         await stopped;
+        await dropLingering();
         await stopWorkers();
       })();
       return closing;

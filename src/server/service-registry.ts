@@ -68,15 +68,17 @@ export class ServiceRegistry {
    * Adds a service whose handlers run elsewhere (a worker pool): requests are
    * decoded here, so a body that is not the input is refused before anything
    * runs [STATUS-4]; `run` gets the decoded input and returns the output.
+   * Only the `implemented` methods (by name) are added; others answer UNKNOWN_METHOD.
    */
   addDelegatedService<S extends GenServiceMethods>(
     service: GenService<S>,
+    implemented: readonly string[],
     run: (method: string, input: unknown, context: HandlerContext) => Promise<unknown>,
   ): this {
     this.checkName(service.typeName);
     const methods = this.open(service.typeName);
     for (const method of (service as DescService).methods) {
-      if (method.methodKind !== "unary") continue;
+      if (method.methodKind !== "unary" || !implemented.includes(method.name)) continue;
       const output = method.output;
       methods.set(method.name, {
         decode: (body) => fromBinary(method.input, body),

@@ -87,7 +87,7 @@ try {
     }
     void call(handler, message.id, message.input, message.info);
   });
-  send({ type: "ready" });
+  send({ type: "ready", methods: [...handlers.keys()] });
 } catch (error) {
   send({ type: "load-failed", message: error instanceof Error ? error.message : String(error) });
 }

@@ -25,7 +25,7 @@ export type ToWorker =
 
 /** Worker to server. */
 export type FromWorker =
-  | { readonly type: "ready" }
+  | { readonly type: "ready"; readonly methods: string[] }
   | { readonly type: "load-failed"; readonly message: string }
   | { readonly type: "result"; readonly id: number; readonly output: unknown; readonly metadata: MetadataEntry[] }
   | { readonly type: "error"; readonly id: number; readonly error: SerializedError; readonly metadata: MetadataEntry[] }

@@ -48,6 +48,8 @@ interface Job {
 interface Slot {
   readonly worker: Worker;
   ready: boolean;
+  /** Being terminated: takes no new call, though messages it sent before may still arrive. */
+  terminating: boolean;
   dead: boolean;
   job: Job | undefined;
   /** The uncaught error that killed the worker, for the crash message. */
@@ -64,9 +66,15 @@ export class WorkerPool {
   private nextJobId = 1;
   private crashes = 0;
   private closed = false;
+  private implemented: readonly string[] = [];
 
   private constructor(options: WorkerPoolOptions) {
     this.options = options;
+  }
+
+  /** The methods (by name, e.g. "Transfer") the module has handlers for. */
+  get methods(): readonly string[] {
+    return this.implemented;
   }
 
   /** Starts the workers; rejects with the module's load error if they cannot load it. */
@@ -131,11 +139,12 @@ export class WorkerPool {
   private spawn(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const worker = new Worker(BOOT, { workerData: { module: this.options.module, service: this.options.service } });
-      const slot: Slot = { worker, ready: false, dead: false, job: undefined, error: undefined };
+      const slot: Slot = { worker, ready: false, terminating: false, dead: false, job: undefined, error: undefined };
       this.slots.add(slot);
       worker.on("message", (message: FromWorker) => {
         if (message.type === "ready") {
           slot.ready = true;
+          this.implemented = message.methods;
           resolve();
           this.dispatch();
         } else if (message.type === "load-failed") {
@@ -148,14 +157,14 @@ export class WorkerPool {
         }
       });
       worker.on("error", (error: Error) => {
-        slot.error = error.message;
+        slot.error = `uncaught ${error.name}: ${error.message}`;
         if (!slot.ready) {
           slot.dead = true;
           this.slots.delete(slot);
           reject(new Error(`isolated service ${this.options.service}: its worker failed to start: ${error.message}`));
           return;
         }
-        this.onDeath(slot, `uncaught ${error.name}: ${error.message}`);
+        this.onDeath(slot, slot.error);
       });
       worker.on("exit", (code: number) => {
         if (!slot.ready) {
@@ -164,7 +173,7 @@ export class WorkerPool {
           this.slots.delete(slot);
           return;
         }
-        this.onDeath(slot, slot.error === undefined ? `the worker exited with code ${code}` : `uncaught ${slot.error}`);
+        this.onDeath(slot, slot.error ?? `the worker exited with code ${code}`);
       });
     });
   }
@@ -173,7 +182,7 @@ export class WorkerPool {
   private dispatch(): void {
     if (this.queue.length === 0) return;
     for (const slot of this.slots) {
-      if (!slot.ready || slot.dead || slot.job !== undefined) continue;
+      if (!slot.ready || slot.terminating || slot.dead || slot.job !== undefined) continue;
       const job = this.queue.shift();
       if (job === undefined) return;
       slot.job = job;
@@ -236,6 +245,7 @@ export class WorkerPool {
     job.graceTimer = setTimeout(() => {
       if (slot.job !== job || slot.dead) return;
       slot.error = `the handler ran on ${this.options.terminateGraceMs} ms after it was told to stop; its worker was terminated`;
+      slot.terminating = true;
       void slot.worker.terminate();
     }, this.options.terminateGraceMs);
   }
