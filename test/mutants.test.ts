@@ -3,10 +3,13 @@
 // passes them all.)
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import fc from "fast-check";
 import { allCases } from "../conformance/cases/index.ts";
+import { LifoKeyScheduler } from "../conformance/mutants/lifo-key-scheduler.ts";
 import { mutants } from "../conformance/mutants/mutants.ts";
 import { startMutant } from "../conformance/mutants/server.ts";
 import { runCases } from "../conformance/runner/run-cases.ts";
+import type { KeyTicket } from "../src/index.ts";
 
 const test = suite("mutants");
 
@@ -17,6 +20,61 @@ test("there are at least 10 mutants, each caught by named cases that exist", () 
     assert.ok(mutant.caughtBy.length > 0, `${mutant.name} names no case`);
     for (const name of mutant.caughtBy) assert.ok(names.has(name), `${mutant.name}: no case ${name}`);
   }
+});
+
+test("keys-out-of-order breaks only the order: its scheduler hands a freed key to the newest waiter", () => {
+  const scheduler = new LifoKeyScheduler();
+  const started: string[] = [];
+  const first = scheduler.enqueue(["a"], () => started.push("first"))!;
+  const tickets = ["second", "third", "fourth"].map((name) => scheduler.enqueue(["a"], () => started.push(name))!);
+  assert.ok(first.granted && tickets.every((t) => !t.granted));
+  first.release();
+  assert.equal(started, ["fourth"]);
+  tickets[2]!.release();
+  assert.equal(started, ["fourth", "third"]);
+});
+
+test("keys-out-of-order keeps the exclusion: no two granted tickets share a key, and nothing deadlocks", () => {
+  const op = fc.oneof(
+    fc.record({ enqueue: fc.uniqueArray(fc.constantFrom("a", "b", "c", "d"), { minLength: 1, maxLength: 3 }) }),
+    fc.record({ release: fc.nat() }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+      const scheduler = new LifoKeyScheduler();
+      type Entry = { ticket: KeyTicket; keys: string[]; calls: number; waited: boolean };
+      const live: Entry[] = [];
+      const check = () => {
+        const held = live.filter((t) => t.ticket.granted).flatMap((t) => t.keys);
+        assert.equal(new Set(held).size, held.length, `a key held twice: ${held.join(",")}`);
+        // onGranted runs once, and only for a ticket that had to wait.
+        for (const t of live) assert.equal(t.calls, t.waited && t.ticket.granted ? 1 : 0);
+      };
+      for (const o of ops) {
+        if ("enqueue" in o) {
+          let calls = 0;
+          const ticket = scheduler.enqueue(o.enqueue, () => calls++)!;
+          const entry: Entry = { ticket, keys: o.enqueue, waited: !ticket.granted, get calls() { return calls; } };
+          live.push(entry);
+        } else if (live.length > 0) {
+          live.splice(o.release % live.length, 1)[0]!.ticket.release();
+        }
+        check();
+      }
+      // Releasing the running ones, round after round, starts every waiter.
+      for (let round = 0; live.length > 0; round++) {
+        assert.ok(round <= ops.length, "waiters left that never start (deadlock)");
+        const running = live.filter((t) => t.ticket.granted);
+        assert.ok(running.length > 0, "nothing runs while requests wait (deadlock)");
+        for (const t of running) {
+          live.splice(live.indexOf(t), 1);
+          t.ticket.release();
+          check();
+        }
+      }
+    }),
+    { seed: 7, numRuns: 200 },
+  );
 });
 
 for (const mutant of mutants) {

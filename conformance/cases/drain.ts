@@ -67,4 +67,25 @@ export const drainCases: ConformanceCase[] = [
       expect(entries.length === 0, "request 3 never ran", JSON.stringify(entries), "DRAIN-2");
     },
   },
+  {
+    name: "drain/second-goaway-keeps-last-id",
+    section,
+    requirements: ["DRAIN-5", "FRAME-14"],
+    title: "A connection error during a drain brings a second GOAWAY, with an error code and the first one's last_request_id",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      // A running call keeps the draining connection open until the case breaks it.
+      ctx.sendCall(peer, "sleep", { ms: 30_000, tag: `drain-second-${Math.random().toString(36).slice(2)}` }, { id: 1 });
+      ctx.sendCall(peer, "drain", { graceMs: 10_000 }, { id: 2 });
+      await peer.waitFor((f) => f.header.type === FrameType.GOAWAY, "a GOAWAY after the Drain call");
+      peer.write(Uint8Array.of(0, 0, 0, 0)); // header size 0 [FRAME-4]
+      await peer.waitForClose("a second GOAWAY, then EOF", 3000);
+      const goaways = peer.frames.filter((f) => f.header.type === FrameType.GOAWAY).map((f) => decodeGoaway(f.body));
+      const seen = goaways.map((g) => `GOAWAY(code ${g.code}, last ${g.lastRequestId})`).join(", ");
+      expect(goaways.length === 2, "two GOAWAYs: the drain's, then the connection error's", seen, "FRAME-14");
+      expect(goaways[0]!.code === GoawayCode.NO_ERROR && goaways[1]!.code === GoawayCode.PROTOCOL_ERROR, "GOAWAY(NO_ERROR), then GOAWAY(PROTOCOL_ERROR)", seen, "DRAIN-5");
+      expect(goaways.every((g) => g.lastRequestId === 2), "both with last_request_id 2", seen, "DRAIN-5");
+    },
+  },
 ];

@@ -8,6 +8,7 @@ import { drainCases } from "./drain.ts";
 import { framingCases } from "./framing.ts";
 import { helloCases } from "./hello.ts";
 import { idCases } from "./ids.ts";
+import { keyCases } from "./keys.ts";
 import { limitCases } from "./limits.ts";
 import { metadataCases } from "./metadata.ts";
 import { pingCases } from "./ping.ts";
@@ -29,5 +30,6 @@ export const allCases: ConformanceCase[] = [
   ...metadataCases,
   ...compressionCases,
   ...limitCases,
+  ...keyCases,
   ...adminCases,
 ];

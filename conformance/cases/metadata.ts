@@ -1,9 +1,9 @@
-// Section 13 and the request checks of 7.5: metadata, keys, compression.
+// Section 13 and the request checks of 7.5: metadata, compression (keys are in keys.ts).
 import fc from "fast-check";
 import { fromBinary } from "@bufbuild/protobuf";
 import { InfoResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
 import { Compression, DispatchCode } from "../../src/wire/index.ts";
-import { CaseFailure, CaseSkip, expect, type ConformanceCase } from "../runner/case.ts";
+import { CaseFailure, expect, type ConformanceCase } from "../runner/case.ts";
 import { expectDispatch, hexOf } from "../runner/expectations.ts";
 
 const section = "13 Metadata";
@@ -82,19 +82,6 @@ export const metadataCases: ConformanceCase[] = [
       const frame = await ctx.response(peer, 1);
       expectDispatch(frame, DispatchCode.OK, "META-5");
       expect(fromBinary(InfoResponseSchema, frame.body).metadata.length === 30, "30 entries delivered", String(fromBinary(InfoResponseSchema, frame.body).metadata.length), "META-5");
-    },
-  },
-  {
-    name: "keys/refused-without-keyed-dispatch",
-    section: "15 Keyed dispatch",
-    requirements: ["KEYS-2", "HELLO-8"],
-    title: "A server that does not list keyed-dispatch answers a request with keys UNSUPPORTED",
-    usesConformanceService: true,
-    async run(ctx) {
-      const peer = await ctx.connect();
-      if (peer.hello!.features.includes("keyed-dispatch")) throw new CaseSkip("the server lists keyed-dispatch; the KEYS cases apply instead");
-      ctx.sendCall(peer, "info", {}, { id: 1, keys: ["uid:1"] });
-      expectDispatch(await ctx.response(peer, 1), DispatchCode.UNSUPPORTED, "KEYS-2");
     },
   },
   {

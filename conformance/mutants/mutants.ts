@@ -3,6 +3,7 @@
 
 import { gunzipSync } from "node:zlib";
 import { CallMode, Compression, decodeGoaway, DispatchCode, encodeFrame, encodeGoaway, encodePreface, FrameType, GoawayCode } from "../../src/wire/index.ts";
+import { LifoKeyScheduler } from "./lifo-key-scheduler.ts";
 import type { Mutant } from "./mutating-proxy.ts";
 
 const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
@@ -175,6 +176,35 @@ export const mutants: Mutant[] = [
       }
       return true;
     },
+  },
+  {
+    name: "keys-ignored",
+    description: "drops the keys of every REQUEST, so requests that share a key run at once [KEYS-3] [KEYS-9]",
+    caughtBy: [
+      "keys/key-count-and-size",
+      "keys/compared-as-bytes",
+      "keys/random-keyed-work",
+      "keys/same-connection-start-order",
+      "keys/cross-connection-start-order",
+      "keys/free-keys-not-held-back",
+      "keys/keyless-not-queued",
+      "keys/multi-key-waits-for-all",
+      "keys/opposite-order-multi-key-no-deadlock",
+      "keys/queued-deadline-expires",
+      "drain/queued-requests-dropped-at-eof",
+      "drain/queued-oneway-dropped-at-connection-error",
+      "drain/grace-end-answers-queued",
+    ],
+    clientFrame(frame) {
+      if (frame.header.type !== FrameType.REQUEST || frame.header.keys.length === 0) return [frame];
+      return [{ header: { ...frame.header, keys: [] }, body: frame.body }];
+    },
+  },
+  {
+    name: "keys-out-of-order",
+    description: "a key scheduler that gives freed keys to the newest waiter: never two holders of a key at once, but requests start out of order [KEYS-4] [KEYS-9]",
+    caughtBy: ["keys/random-keyed-work", "keys/same-connection-start-order", "keys/cross-connection-start-order", "keys/multi-key-waits-for-all", "keys/opposite-order-multi-key-no-deadlock"],
+    serverOptions: () => ({ keyScheduler: new LifoKeyScheduler() }),
   },
 ];
 

@@ -1,8 +1,10 @@
 // A proxy in front of a correct server that breaks one rule on purpose: the
 // mutant servers the suite must fail. Bytes pass through unchanged unless a
-// mutant's hook changes them, so each mutant is one small deviation.
+// mutant's hook changes them, so each mutant is one small deviation. A few
+// deviations live inside the server instead (Mutant.serverOptions).
 
 import * as net from "node:net";
+import type { ServerOptions } from "../../src/index.ts";
 import { createFrameDecoder, encodeFrame, PREFACE_SIZE, type Frame, type FrameDecoder } from "../../src/wire/index.ts";
 
 /** One proxied connection, as a mutant sees it. */
@@ -36,6 +38,12 @@ export interface Mutant {
   passServerClose?(connection: ProxiedConnection): boolean;
   /** Replaces how the server's close is passed on (default: end the client side). */
   onServerEnd?(connection: ProxiedConnection): void;
+  /**
+   * Options for the reference server behind the proxy, over those of the
+   * spawn settings: for a deviation inside the server (e.g. a broken key
+   * scheduler) that no proxy can make. Called once per server started.
+   */
+  serverOptions?(): ServerOptions;
 }
 
 const LIMITS = { maxHeaderSize: 0xffffffff, maxBodySize: 0xffffffff };

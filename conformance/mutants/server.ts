@@ -10,12 +10,12 @@ import { serverOptionsFrom } from "../reference/server-options.ts";
 import { startMutatingProxy } from "./mutating-proxy.ts";
 import { findMutant, mutants } from "./mutants.ts";
 
-/** Starts the reference server with `settings` and `name`'s proxy in front; returns the proxy's address. */
+/** Starts the reference server with `settings` (and the mutant's own server options) and `name`'s proxy in front; returns the proxy's address. */
 export async function startMutant(name: string, settings: ServerSettings = {}): Promise<{ address: string; stop(): Promise<void> }> {
   const mutant = findMutant(name);
   if (mutant === undefined) throw new Error(`unknown mutant "${name}"; --list shows them`);
   const { service, impl } = conformanceService();
-  const server = createServer(serverOptionsFrom(settings)).addBuiltinService(service, impl);
+  const server = createServer({ ...serverOptionsFrom(settings), ...mutant.serverOptions?.() }).addBuiltinService(service, impl);
   const upstream = await server.listen("127.0.0.1:0");
   const proxy = await startMutatingProxy(mutant, upstream);
   return {

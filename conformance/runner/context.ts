@@ -3,7 +3,7 @@
 
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import fc from "fast-check";
-import { CallMode, DispatchCode, FrameType, type Frame, type MetadataEntry } from "../../src/wire/index.ts";
+import { CallMode, DispatchCode, encodeFrame, FrameType, type Frame, type MetadataEntry } from "../../src/wire/index.ts";
 import { ConformanceService } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
 import { CaseFailure } from "./case.ts";
 import { Peer, type TraceEntry } from "./peer.ts";
@@ -11,7 +11,8 @@ import { Peer, type TraceEntry } from "./peer.ts";
 /** The conformance service's fully-qualified name (Appendix C). */
 export const CONFORMANCE_SERVICE = ConformanceService.typeName;
 
-type MethodName = keyof typeof ConformanceService.method;
+/** A ConformanceService method, by its generated (camelCase) name. */
+export type MethodName = keyof typeof ConformanceService.method;
 
 /** Options of one conformance-service call made on a raw connection. */
 export interface CallOptions {
@@ -58,8 +59,13 @@ export class CaseContext {
 
   /** Sends a REQUEST for a ConformanceService method with `init` as its input. */
   sendCall<M extends MethodName>(peer: Peer, method: M, init: MessageInitShape<(typeof ConformanceService.method)[M]["input"]>, options: CallOptions): void {
+    peer.write(this.encodeCall(method, init, options));
+  }
+
+  /** The bytes of the REQUEST sendCall sends, so that several can go out in one write. */
+  encodeCall<M extends MethodName>(method: M, init: MessageInitShape<(typeof ConformanceService.method)[M]["input"]>, options: CallOptions): Uint8Array {
     const desc = ConformanceService.method[method];
-    peer.send(
+    return encodeFrame(
       {
         type: FrameType.REQUEST,
         requestId: options.id,

@@ -1,0 +1,706 @@
+// Section 15: keyed dispatch, and the drain rules (11.2, 11.3) that only
+// requests queued behind a key make observable. What runs when is read from
+// the server-wide log: KeyedWork logs start:<tag> and end:<tag> [CONF-5];
+// Sleep logs sleep:<tag>:… when it returns [CONF-3]. A Sleep with keys is a
+// holder: it keeps its keys until the case CANCELs it [CANCEL-2], so the
+// cases wait on events (PONG, RESPONSE, log entries), never on timing.
+import { gzipSync } from "node:zlib";
+import fc from "fast-check";
+import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { KeyedWorkRequestSchema, type ConformanceService } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { CallMode, Compression, decodeGoaway, DispatchCode, encodeFrame, FrameType, GoawayCode, type Frame } from "../../src/wire/index.ts";
+import { CaseFailure, CaseSkip, expect, type ConformanceCase } from "../runner/case.ts";
+import { CONFORMANCE_SERVICE, type CallOptions, type CaseContext, type MethodName } from "../runner/context.ts";
+import { expectDispatch } from "../runner/expectations.ts";
+import type { Peer } from "../runner/peer.ts";
+
+const section = "15 Keyed dispatch";
+const FEATURE = "keyed-dispatch";
+/** A holder's Sleep bound: it runs until cancelled, and this ends it if the case dies first. */
+const HOLDER_MS = 30_000;
+/** How long to wait for something that should happen promptly. */
+const WAIT_MS = 5000;
+
+type Input<M extends MethodName> = MessageInitShape<(typeof ConformanceService.method)[M]["input"]>;
+
+/** Skips unless the server lists keyed-dispatch in its HELLO [KEYS-2]. */
+function requireKeyedDispatch(peer: Peer): void {
+  if (!peer.hello!.features.includes(FEATURE)) {
+    throw new CaseSkip(`the server does not list ${FEATURE} in Hello.features; keys/refused-without-keyed-dispatch applies instead`);
+  }
+}
+
+/** One connection of a case, with its own request ids. */
+class Conn {
+  readonly ctx: CaseContext;
+  readonly peer: Peer;
+  readonly name: string;
+  private nextId = 1;
+  private pinged = false;
+
+  constructor(ctx: CaseContext, peer: Peer, name: string) {
+    this.ctx = ctx;
+    this.peer = peer;
+    this.name = name;
+  }
+
+  /** Allocates the next request id. */
+  id(): number {
+    return this.nextId++;
+  }
+
+  /** Sends a REQUEST; returns its id. */
+  send<M extends MethodName>(method: M, init: Input<M>, options: Omit<CallOptions, "id"> = {}): number {
+    const id = this.id();
+    this.ctx.sendCall(this.peer, method, init, { ...options, id });
+    return id;
+  }
+
+  /** Sends a keyed holder: a Sleep that keeps `keys` until cancelled. */
+  hold(tag: string, keys: string[]): number {
+    return this.send("sleep", { ms: HOLDER_MS, tag }, { keys });
+  }
+
+  response(id: number, timeoutMs = WAIT_MS): Promise<Frame> {
+    return this.ctx.response(this.peer, id, timeoutMs);
+  }
+
+  /** Waits for the RESPONSE to `id` and expects `code`. */
+  async expect(id: number, code: DispatchCode, what: string, requirement: string): Promise<void> {
+    try {
+      expectDispatch(await this.response(id), code, requirement);
+    } catch (error) {
+      if (error instanceof CaseFailure) throw new CaseFailure(`${what}: ${error.expected}`, error.actual, requirement);
+      throw error;
+    }
+  }
+
+  call<M extends MethodName>(method: M, init: Input<M>, options: Omit<CallOptions, "id"> = {}) {
+    return this.ctx.call(this.peer, method, init, { ...options, id: this.id() });
+  }
+
+  cancel(id: number): void {
+    this.peer.send({ type: FrameType.CANCEL, requestId: id });
+  }
+
+  /**
+   * PING, then wait for its PONG: the server has read every frame sent
+   * before it, since it handles a connection's frames in order [PING-2].
+   * Once per connection, so PINGs are never too close [PING-6].
+   */
+  async barrier(): Promise<void> {
+    if (this.pinged) throw new Error(`${this.name}: one barrier per connection`);
+    this.pinged = true;
+    const payload = Uint8Array.from({ length: 8 }, () => Math.floor(Math.random() * 256));
+    const same = (f: Frame) => f.header.type === FrameType.PONG && f.body.length === payload.length && f.body.every((b, i) => b === payload[i]);
+    this.peer.send({ type: FrameType.PING }, payload);
+    await this.peer.waitFor(same, `${this.name}: a PONG to the PING sent to learn that the server read the requests before it [PING-2]`, WAIT_MS);
+  }
+}
+
+/** A case's connections, keys and tags; tags and keys carry a run id so that cases never share them. */
+class Session {
+  readonly ctx: CaseContext;
+  readonly run = `k${Math.random().toString(36).slice(2, 10).padEnd(8, "0")}`;
+  private connections = 0;
+
+  constructor(ctx: CaseContext) {
+    this.ctx = ctx;
+  }
+
+  /** Opens a connection; skips the case unless the server offers keyed dispatch. */
+  async open(): Promise<Conn> {
+    const peer = await this.ctx.connect();
+    requireKeyedDispatch(peer);
+    return new Conn(this.ctx, peer, `connection ${++this.connections}`);
+  }
+
+  key(name: string): string {
+    return `${this.run}:${name}`;
+  }
+
+  tag(name: string): string {
+    return `${this.run}:${name}`;
+  }
+
+  /** This run's log entries, oldest first, with the run id taken out: "start:w1", "sleep:h:interrupted". */
+  async log(via: Conn): Promise<string[]> {
+    const { entries } = await via.call("recorded", { prefix: "" });
+    const marker = `${this.run}:`;
+    return entries.filter((e) => e.includes(marker)).map((e) => e.replace(marker, ""));
+  }
+
+  /** Polls the log until `done` holds; returns it either way. */
+  async waitForLog(via: Conn, done: (log: string[]) => boolean, timeoutMs = WAIT_MS): Promise<string[]> {
+    const end = performance.now() + timeoutMs;
+    for (;;) {
+      const log = await this.log(via);
+      if (done(log) || performance.now() > end) return log;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+/** Where `entry` is in `log`, or -1. */
+const at = (log: string[], entry: string) => log.indexOf(entry);
+/** Where the holder `tag` ended, whatever the outcome it logged, or -1. */
+const holderEnd = (log: string[], tag: string) => log.findIndex((e) => e.startsWith(`sleep:${tag}:`));
+const show = (log: string[]) => (log.length > 0 ? `log ${log.join(", ")}` : "an empty log");
+
+/** Expects `first` in the log before `second`; both must be there. */
+function expectBefore(log: string[], first: string, second: string, what: string, requirement: string): void {
+  const a = first.startsWith("sleep:") ? holderEnd(log, first.slice(6)) : at(log, first);
+  const b = at(log, second);
+  expect(a >= 0 && b >= 0 && a < b, `${what} (${first} before ${second})`, show(log), requirement);
+}
+
+// ---------------------------------------------------------------------------
+// The model-based property.
+
+/** One generated request: which connection sends it, its keys (possibly none, repeated, in any order), its hold. */
+interface Planned {
+  conn: number;
+  keys: string[];
+  holdMs: number;
+  acked: boolean;
+}
+
+interface Plan {
+  connections: number;
+  requests: Planned[];
+}
+
+const keyName = fc.constantFrom("a", "b", "c");
+const planArbitrary: fc.Arbitrary<Plan> = fc.integer({ min: 2, max: 3 }).chain((connections) =>
+  fc
+    .array(
+      fc.record({
+        conn: fc.integer({ min: 0, max: connections - 1 }),
+        keys: fc.oneof({ weight: 1, arbitrary: fc.constant<string[]>([]) }, { weight: 6, arbitrary: fc.array(keyName, { minLength: 1, maxLength: 3 }) }),
+        holdMs: fc.integer({ min: 0, max: 15 }),
+        acked: fc.boolean(),
+      }),
+      { minLength: 2, maxLength: 12 },
+    )
+    // Plain objects, so that a counterexample prints plainly.
+    .map((requests) => ({ connections, requests: requests.map((r) => ({ ...r })) })),
+);
+
+/** A sent request, as the checks see it. */
+interface Sent {
+  /** r<index>, in send order; also its tag. */
+  label: string;
+  conn: number;
+  id: number;
+  keys: Set<string>;
+}
+
+const shares = (a: Sent, b: Sent) => [...a.keys].some((k) => b.keys.has(k));
+const describeSent = (r: Sent) => `${r.label} (connection ${r.conn + 1}, id ${r.id}, keys ${[...r.keys].join("+") || "none"})`;
+
+/** Sends the plan: consecutive requests for one connection go out in one write, so they are truly pipelined. */
+async function runPlan(s: Session, plan: Plan): Promise<{ sent: Sent[]; conns: Conn[] }> {
+  const conns: Conn[] = [];
+  for (let i = 0; i < plan.connections; i++) conns.push(await s.open());
+  const sent: Sent[] = [];
+  let batch: Uint8Array[] = [];
+  let batchConn = -1;
+  const flush = () => {
+    if (batch.length === 0) return;
+    const bytes = new Uint8Array(batch.reduce((n, b) => n + b.length, 0));
+    let offset = 0;
+    for (const b of batch) {
+      bytes.set(b, offset);
+      offset += b.length;
+    }
+    conns[batchConn]!.peer.write(bytes);
+    batch = [];
+  };
+  for (const [index, request] of plan.requests.entries()) {
+    if (request.conn !== batchConn) flush();
+    batchConn = request.conn;
+    const conn = conns[request.conn]!;
+    const id = conn.id();
+    const label = `r${index}`;
+    batch.push(s.ctx.encodeCall("keyedWork", { tag: s.tag(label), holdMs: request.holdMs }, { id, keys: request.keys.map((k) => s.key(k)), mode: request.acked ? CallMode.ACKED : CallMode.UNARY }));
+    sent.push({ label, conn: request.conn, id, keys: new Set(request.keys) });
+  }
+  flush();
+  return { sent, conns };
+}
+
+/** Checks a run's log against the rules of section 15. */
+function checkLog(sent: Sent[], log: string[]): void {
+  const byLabel = new Map(sent.map((r) => [r.label, r]));
+  const startAt = new Map<string, number>();
+  const running = new Set<Sent>();
+  for (const [index, entry] of log.entries()) {
+    const [what, label] = entry.split(":") as [string, string];
+    const request = byLabel.get(label);
+    if (request === undefined) continue;
+    if (what === "start") {
+      expect(!startAt.has(label), `${label} to start once`, show(log), "CONF-5");
+      for (const other of running) {
+        if (!shares(request, other)) continue;
+        throw new CaseFailure(
+          "requests that share a key never to run at the same time, whatever their connections",
+          `${describeSent(request)} started while ${describeSent(other)} ran; ${show(log)}`,
+          request.conn === other.conn ? "KEYS-3" : "KEYS-9",
+        );
+      }
+      startAt.set(label, index);
+      running.add(request);
+    } else if (what === "end") {
+      running.delete(request);
+    }
+  }
+  // Every request ran to its end [KEYS-5]: its RESPONSE came, and the log shows it.
+  for (const r of sent) {
+    expect(startAt.has(r.label) && log.includes(`end:${r.label}`), `${describeSent(r)} to have started and ended`, show(log), "KEYS-5");
+  }
+  // Same connection, shared key: start in the order received [KEYS-4].
+  for (const a of sent) {
+    for (const b of sent) {
+      if (a.conn !== b.conn || a.id >= b.id || !shares(a, b)) continue;
+      expect(startAt.get(a.label)! < startAt.get(b.label)!, `${describeSent(a)} to start before ${describeSent(b)}, sent after it on the same connection with a shared key`, show(log), "KEYS-4");
+    }
+  }
+  // Across connections [KEYS-9]: some single arrival order must explain every
+  // key's start order. The graph "a arrived before b" (send order on one
+  // connection, start order on a shared key) must have no cycle.
+  const after = new Map<Sent, Sent[]>(sent.map((r) => [r, []]));
+  for (const a of sent) {
+    for (const b of sent) {
+      if (a === b) continue;
+      const sameConnection = a.conn === b.conn && a.id < b.id;
+      const keyOrder = a.conn !== b.conn && shares(a, b) && startAt.get(a.label)! < startAt.get(b.label)!;
+      if (sameConnection || keyOrder) after.get(a)!.push(b);
+    }
+  }
+  const state = new Map<Sent, "open" | "done">();
+  const visit = (r: Sent, path: Sent[]): void => {
+    if (state.get(r) === "done") return;
+    if (state.get(r) === "open") {
+      const cycle = [...path.slice(path.indexOf(r)), r].map((x) => x.label).join(" → ");
+      throw new CaseFailure(
+        "the start order on every key to follow one arrival order across connections (each connection's requests arriving in send order)",
+        `no arrival order fits: ${cycle} (each arrow: sent earlier on one connection, or started earlier on a shared key); ${show(log)}`,
+        "KEYS-9",
+      );
+    }
+    state.set(r, "open");
+    for (const next of after.get(r)!) visit(next, [...path, r]);
+    state.set(r, "done");
+  };
+  for (const r of sent) visit(r, []);
+}
+
+// ---------------------------------------------------------------------------
+
+export const keyCases: ConformanceCase[] = [
+  {
+    name: "keys/refused-without-keyed-dispatch",
+    section,
+    requirements: ["KEYS-2", "HELLO-8"],
+    title: "A server that does not list keyed-dispatch answers a request with keys UNSUPPORTED",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      if (peer.hello!.features.includes(FEATURE)) throw new CaseSkip("the server lists keyed-dispatch; the KEYS cases apply instead");
+      ctx.sendCall(peer, "info", {}, { id: 1, keys: ["uid:1"] });
+      expectDispatch(await ctx.response(peer, 1), DispatchCode.UNSUPPORTED, "KEYS-2");
+    },
+  },
+  {
+    name: "keys/key-count-and-size",
+    section,
+    requirements: ["KEYS-1", "STATUS-6"],
+    title: "16 keys and 256-byte keys run, repeats counting once; 17 entries, an empty key or a 257-byte key are INVALID_REQUEST and never run",
+    usesConformanceService: true,
+    async run(ctx) {
+      const s = new Session(ctx);
+      const c = await s.open();
+      const sixteen = Array.from({ length: 16 }, (_, i) => s.key(`k${i}`));
+      // A key of this run, `bytes` long in UTF-8: the run prefix (10 ASCII bytes), then `fill` repeated.
+      const sized = (bytes: number, fill: string) => {
+        const prefix = s.key("");
+        const key = prefix + fill.repeat((bytes - prefix.length) / new TextEncoder().encode(fill).length);
+        if (new TextEncoder().encode(key).length !== bytes) throw new Error(`the case built a key of the wrong size for ${bytes} bytes`);
+        return key;
+      };
+      const accepted: Array<[string, string[]]> = [
+        ["16 distinct keys", sixteen],
+        ["a 256-byte key", [sized(256, "x")]],
+        ["a key of 256 bytes in 2-byte characters", [sized(256, "é")]],
+        ["one key twice (duplicates count once, so it does not wait for itself)", [s.key("dup"), s.key("dup")]],
+        ["16 entries of one key", Array.from({ length: 16 }, () => s.key("dup"))],
+      ];
+      const refused: Array<[string, string[]]> = [
+        ["17 distinct keys", [...sixteen, s.key("k16")]],
+        ["17 entries of which 16 distinct (the limit counts entries as sent)", [...sixteen, sixteen[0]!]],
+        ["an empty key", [""]],
+        ["a 257-byte key", [sized(257, "x")]],
+        ["a key of 258 bytes in 2-byte characters", [sized(258, "é")]],
+      ];
+      const ids = [...accepted, ...refused].map(([, keys], i) => c.send("keyedWork", { tag: s.tag(`w${i}`), holdMs: 0 }, { keys }));
+      for (const [i, [what]] of accepted.entries()) await c.expect(ids[i]!, DispatchCode.OK, `a request with ${what}`, "KEYS-1");
+      for (const [i, [what]] of refused.entries()) await c.expect(ids[accepted.length + i]!, DispatchCode.INVALID_REQUEST, `a request with ${what}`, "KEYS-1");
+      const log = await s.log(c);
+      for (const [i, [what]] of refused.entries()) {
+        expect(at(log, `start:w${accepted.length + i}`) < 0, `the request with ${what} never to run`, show(log), "STATUS-6");
+      }
+    },
+  },
+  {
+    name: "keys/compared-as-bytes",
+    section,
+    requirements: ["KEYS-1", "KEYS-3"],
+    title: "Keys are compared as bytes: é (NFC) is held, so é waits, while e + U+0301 (NFD) and É run at once",
+    usesConformanceService: true,
+    async run(ctx) {
+      const s = new Session(ctx);
+      const c = await s.open();
+      const holder = c.hold(s.tag("h"), [s.key("\u00e9")]);
+      await c.barrier();
+      const same = c.send("keyedWork", { tag: s.tag("same"), holdMs: 0 }, { keys: [s.key("\u00e9")] });
+      const nfd = c.send("keyedWork", { tag: s.tag("nfd"), holdMs: 0 }, { keys: [s.key("e\u0301")] });
+      const upper = c.send("keyedWork", { tag: s.tag("upper"), holdMs: 0 }, { keys: [s.key("\u00c9")] });
+      await c.expect(nfd, DispatchCode.OK, "the request on e + U+0301, a different key, to complete while é is held", "KEYS-1");
+      await c.expect(upper, DispatchCode.OK, "the request on É, a different key, to complete while é is held", "KEYS-1");
+      c.cancel(holder);
+      await c.expect(same, DispatchCode.OK, "the request on é to complete once the holder is cancelled", "KEYS-5");
+      const log = await s.log(c);
+      expectBefore(log, "sleep:h", "start:same", "the request on é to wait for the holder of é", "KEYS-3");
+    },
+  },
+  {
+    name: "keys/random-keyed-work",
+    section,
+    requirements: ["KEYS-3", "KEYS-4", "KEYS-5", "KEYS-9", "CONF-5"],
+    title: "Random pipelined KeyedWork on 2–3 connections: same-key requests never overlap, start in order, and all complete (property)",
+    usesConformanceService: true,
+    async run(ctx) {
+      // Checked once, so that a server without keyed dispatch skips rather than fails the property.
+      const probe = await new Session(ctx).open();
+      probe.peer.close();
+      await ctx.property(planArbitrary, async (plan) => {
+        const s = new Session(ctx);
+        const { sent, conns } = await runPlan(s, plan);
+        try {
+          for (const r of sent) await conns[r.conn]!.expect(r.id, DispatchCode.OK, `${describeSent(r)} to complete`, "KEYS-5");
+          checkLog(sent, await s.log(conns[0]!));
+        } finally {
+          for (const c of conns) c.peer.close();
+        }
+      });
+    },
+  },
+  {
+    name: "keys/same-connection-start-order",
+    section,
+    requirements: ["KEYS-3", "KEYS-4"],
+    title: "Requests queued on one connection behind a holder of their key start one at a time, in the order sent, after it ends",
+    usesConformanceService: true,
+    async run(ctx) {
+      const s = new Session(ctx);
+      const c = await s.open();
+      const a = s.key("A");
+      const holder = c.hold(s.tag("h"), [a]);
+      const ids = [1, 2, 3, 4].map((n) => c.send("keyedWork", { tag: s.tag(`w${n}`), holdMs: 5 }, { keys: n === 3 ? [s.key("B"), a] : [a], ...(n === 2 ? { mode: CallMode.ACKED } : {}) }));
+      await c.barrier();
+      c.cancel(holder);
+      for (const id of ids) await c.expect(id, DispatchCode.OK, `queued request ${id} to complete once the holder is cancelled`, "KEYS-5");
+      const log = await s.log(c);
+      expectBefore(log, "sleep:h", "start:w1", "the queued requests to wait for the holder of their key", "KEYS-3");
+      const starts = log.filter((e) => e.startsWith("start:")).join(",");
+      expect(starts === "start:w1,start:w2,start:w3,start:w4", "starts in the order sent: start:w1,start:w2,start:w3,start:w4", show(log), "KEYS-4");
+      for (const n of [1, 2, 3]) expectBefore(log, `end:w${n}`, `start:w${n + 1}`, "one at a time", "KEYS-3");
+    },
+  },
+  {
+    name: "keys/cross-connection-start-order",
+    section,
+    requirements: ["KEYS-9", "KEYS-10", "KEYS-3"],
+    title: "Requests on one key from several connections start in the order the server read them, one at a time",
+    usesConformanceService: true,
+    async run(ctx) {
+      const s = new Session(ctx);
+      const a = s.key("A");
+      const conns = [await s.open(), await s.open(), await s.open(), await s.open()];
+      const [c1, c2, c3, c4] = conns as [Conn, Conn, Conn, Conn];
+      const holder = c1.hold(s.tag("h"), [a]);
+      await c1.barrier();
+      // Each request is known to be read (PONG) before the next is sent.
+      const sent: Array<[Conn, number]> = [];
+      for (const [n, c] of [[2, c2], [3, c3], [4, c4]] as Array<[number, Conn]>) {
+        sent.push([c, c.send("keyedWork", { tag: s.tag(`r${n}`), holdMs: 5 }, { keys: [a] })]);
+        await c.barrier();
+      }
+      sent.push([c2, c2.send("keyedWork", { tag: s.tag("r5"), holdMs: 5 }, { keys: [a] })]);
+      c1.cancel(holder);
+      for (const [c, id] of sent) await c.expect(id, DispatchCode.OK, `${c.name}'s request ${id} to complete once the holder is cancelled`, "KEYS-5");
+      const log = await s.log(c1);
+      expectBefore(log, "sleep:h", "start:r2", "the queued requests to wait for the holder on another connection", "KEYS-9");
+      const starts = log.filter((e) => e.startsWith("start:")).join(",");
+      expect(starts === "start:r2,start:r3,start:r4,start:r5", "starts in the order read: start:r2,start:r3,start:r4,start:r5", show(log), "KEYS-9");
+      for (const n of [2, 3, 4]) expectBefore(log, `end:r${n}`, `start:r${n + 1}`, "one at a time across connections", "KEYS-9");
+    },
+  },
+  {
+    name: "keys/free-keys-not-held-back",
+    section,
+    requirements: ["KEYS-5", "KEYS-9", "KEYS-3"],
+    title: "While A is held with a request queued on it, requests on B and on B+C (another connection) run at once",
+    usesConformanceService: true,
+    async run(ctx) {
+      const s = new Session(ctx);
+      const c1 = await s.open();
+      const c2 = await s.open();
+      const holder = c1.hold(s.tag("h"), [s.key("A")]);
+      const queued = c1.send("keyedWork", { tag: s.tag("queued"), holdMs: 0 }, { keys: [s.key("A")] });
+      const onB = c1.send("keyedWork", { tag: s.tag("b"), holdMs: 0 }, { keys: [s.key("B")] });
+      const onBC = c2.send("keyedWork", { tag: s.tag("bc"), holdMs: 0 }, { keys: [s.key("B"), s.key("C")] });
+      await c1.expect(onB, DispatchCode.OK, "the request on B to complete while A is held (its keys are free)", "KEYS-5");
+      await c2.expect(onBC, DispatchCode.OK, "the request on B+C to complete while A is held (its keys are free)", "KEYS-5");
+      const during = await s.log(c1);
+      expect(holderEnd(during, "h") < 0 && at(during, "start:queued") < 0, "the holder of A still running and the request queued on A not started", show(during), "KEYS-3");
+      c1.cancel(holder);
+      await c1.expect(queued, DispatchCode.OK, "the request queued on A to complete once the holder is cancelled", "KEYS-5");
+    },
+  },
+  {
+    name: "keys/keyless-not-queued",
+    section,
+    requirements: ["KEYS-7", "KEYS-3"],
+    title: "While a key is held with a request queued on it, requests without keys on either connection run at once",
+    usesConformanceService: true,
+    async run(ctx) {
+      const s = new Session(ctx);
+      const c1 = await s.open();
+      const c2 = await s.open();
+      const holder = c1.hold(s.tag("h"), [s.key("A")]);
+      const queued = c1.send("keyedWork", { tag: s.tag("queued"), holdMs: 0 }, { keys: [s.key("A")] });
+      const same = c1.send("keyedWork", { tag: s.tag("k1"), holdMs: 0 });
+      const other = c2.send("keyedWork", { tag: s.tag("k2"), holdMs: 0 });
+      await c1.expect(same, DispatchCode.OK, "a request without keys, sent after one queued on A, to complete while A is held", "KEYS-7");
+      await c2.expect(other, DispatchCode.OK, "a request without keys on another connection to complete while A is held", "KEYS-7");
+      const during = await s.log(c1);
+      expect(holderEnd(during, "h") < 0 && at(during, "start:queued") < 0, "the holder of A still running and the request queued on A not started", show(during), "KEYS-3");
+      c1.cancel(holder);
+      await c1.expect(queued, DispatchCode.OK, "the request queued on A to complete once the holder is cancelled", "KEYS-5");
+    },
+  },
+  {
+    name: "keys/multi-key-waits-for-all",
+    section,
+    requirements: ["KEYS-5", "KEYS-4"],
+    title: "A transfer on A+B starts only when both holders have ended; a later request on A does not overtake it",
+    usesConformanceService: true,
+    async run(ctx) {
+      const s = new Session(ctx);
+      const [c1, c2, c3] = [await s.open(), await s.open(), await s.open()];
+      const [a, b] = [s.key("A"), s.key("B")];
+      const h1 = c1.hold(s.tag("h1"), [a]);
+      await c1.barrier();
+      const h2 = c2.hold(s.tag("h2"), [b]);
+      await c2.barrier();
+      const transfer = c3.send("keyedWork", { tag: s.tag("t"), holdMs: 10 }, { keys: [a, b] });
+      const later = c3.send("keyedWork", { tag: s.tag("r"), holdMs: 0 }, { keys: [a] });
+      await c3.barrier();
+      c1.cancel(h1);
+      // A is free now; B is not. Wait until the server has seen h1 end, then free B.
+      const mid = await s.waitForLog(c3, (log) => holderEnd(log, "h1") >= 0);
+      expect(holderEnd(mid, "h1") >= 0, "the holder of A to end once cancelled", show(mid), "CANCEL-2");
+      c2.cancel(h2);
+      await c3.expect(transfer, DispatchCode.OK, "the transfer on A+B to complete once both holders are cancelled", "KEYS-5");
+      await c3.expect(later, DispatchCode.OK, "the later request on A to complete", "KEYS-5");
+      const log = await s.log(c3);
+      expectBefore(log, "sleep:h2", "start:t", "the transfer to wait for B as well as A", "KEYS-5");
+      expectBefore(log, "end:t", "start:r", "the later request on A not to overtake the transfer queued before it on A", "KEYS-4");
+    },
+  },
+  {
+    name: "keys/opposite-order-multi-key-no-deadlock",
+    section,
+    requirements: ["KEYS-5", "KEYS-9", "KEYS-3"],
+    title: "Requests on A+B and on B+A, both queued behind holders of A and of B, both complete one after the other",
+    usesConformanceService: true,
+    async run(ctx) {
+      const s = new Session(ctx);
+      const [c1, c2, c3, c4] = [await s.open(), await s.open(), await s.open(), await s.open()];
+      const [a, b] = [s.key("A"), s.key("B")];
+      const h1 = c1.hold(s.tag("h1"), [a]);
+      await c1.barrier();
+      const h2 = c2.hold(s.tag("h2"), [b]);
+      await c2.barrier();
+      const ab = c3.send("keyedWork", { tag: s.tag("ab"), holdMs: 10 }, { keys: [a, b] });
+      await c3.barrier();
+      const ba = c4.send("keyedWork", { tag: s.tag("ba"), holdMs: 10 }, { keys: [b, a] });
+      await c4.barrier();
+      // Free A first: a server that takes keys one at a time gives A to A+B and B to B+A.
+      c1.cancel(h1);
+      await s.waitForLog(c3, (log) => holderEnd(log, "h1") >= 0);
+      c2.cancel(h2);
+      await c3.expect(ab, DispatchCode.OK, "the request on A+B to complete (no deadlock)", "KEYS-5");
+      await c4.expect(ba, DispatchCode.OK, "the request on B+A to complete (no deadlock)", "KEYS-5");
+      const log = await s.log(c3);
+      expectBefore(log, "end:ab", "start:ba", "A+B, read first, to run and end before B+A starts", "KEYS-9");
+      expectBefore(log, "sleep:h2", "start:ab", "A+B to wait for both holders", "KEYS-5");
+    },
+  },
+  {
+    name: "keys/queued-deadline-expires",
+    section,
+    requirements: ["KEYS-6", "KEYS-9", "STATUS-6"],
+    title: "A request queued on A+B whose deadline passes is answered DEADLINE_EXPIRED, never runs, and the request behind it on B starts at once",
+    usesConformanceService: true,
+    async run(ctx) {
+      const s = new Session(ctx);
+      const [c1, c2, c3] = [await s.open(), await s.open(), await s.open()];
+      const [a, b] = [s.key("A"), s.key("B")];
+      const holder = c1.hold(s.tag("h"), [a]);
+      await c1.barrier();
+      const expiring = c2.send("keyedWork", { tag: s.tag("q"), holdMs: 0 }, { keys: [a, b], timeoutMs: 300 });
+      await c2.barrier();
+      const behindOnB = c3.send("keyedWork", { tag: s.tag("n"), holdMs: 0 }, { keys: [b] });
+      const behindOnA = c3.send("keyedWork", { tag: s.tag("r"), holdMs: 0 }, { keys: [a] });
+      await c2.expect(expiring, DispatchCode.DEADLINE_EXPIRED, "the request queued behind the holder of A, whose 300 ms deadline passed, to be answered", "KEYS-6");
+      await c3.expect(behindOnB, DispatchCode.OK, "the request on B queued behind the expired one to run while A is still held", "KEYS-6");
+      const during = await s.log(c3);
+      expect(holderEnd(during, "h") < 0, "the holder of A still running when both answers came", show(during), "KEYS-6");
+      c1.cancel(holder);
+      await c3.expect(behindOnA, DispatchCode.OK, "the request on A behind the expired one to complete once the holder is cancelled", "KEYS-6");
+      const log = await s.log(c3);
+      expect(at(log, "start:q") < 0, "the expired request never to run (not processed)", show(log), "STATUS-6");
+      expectBefore(log, "sleep:h", "start:r", "the request on A to wait for the holder", "KEYS-3");
+    },
+  },
+  {
+    name: "drain/queued-requests-dropped-at-eof",
+    section: "11 Drain and goaway",
+    requirements: ["DRAIN-14", "DRAIN-9"],
+    title: "At EOF, unary and acked requests still queued behind a key are removed without starting",
+    usesConformanceService: true,
+    async run(ctx) {
+      const s = new Session(ctx);
+      const c1 = await s.open();
+      const a = s.key("A");
+      c1.hold(s.tag("h"), [a]);
+      c1.send("keyedWork", { tag: s.tag("unary"), holdMs: 0 }, { keys: [a] });
+      c1.send("keyedWork", { tag: s.tag("acked"), holdMs: 0 }, { keys: [a], mode: CallMode.ACKED });
+      await c1.barrier();
+      c1.peer.end();
+      // Sent after the queued requests were read: a server that kept them would start them first.
+      const c2 = await s.open();
+      await c2.expect(c2.send("keyedWork", { tag: s.tag("after"), holdMs: 0 }, { keys: [a] }), DispatchCode.OK, "a later request on A from another connection to complete once the first connection ended", "DRAIN-9");
+      const log = await s.log(c2);
+      expect(holderEnd(log, "h") >= 0, "the holder to have been signalled at EOF and returned", show(log), "DRAIN-9");
+      expect(at(log, "start:unary") < 0 && at(log, "start:acked") < 0, "the queued unary and acked requests never to start", show(log), "DRAIN-14");
+    },
+  },
+  {
+    name: "drain/queued-oneway-runs-after-eof",
+    section: "11 Drain and goaway",
+    requirements: ["DRAIN-15"],
+    title: "A oneway request queued behind a key when the client's connection ends still runs",
+    usesConformanceService: true,
+    async run(ctx) {
+      const s = new Session(ctx);
+      const c1 = await s.open();
+      const a = s.key("A");
+      c1.hold(s.tag("h"), [a]);
+      c1.send("keyedWork", { tag: s.tag("oneway"), holdMs: 0 }, { keys: [a], mode: CallMode.ONEWAY });
+      await c1.barrier();
+      c1.peer.end();
+      // Read after the oneway request: it runs ahead of this one [KEYS-9].
+      const c2 = await s.open();
+      await c2.expect(c2.send("keyedWork", { tag: s.tag("after"), holdMs: 0 }, { keys: [a] }), DispatchCode.OK, "a later request on A from another connection to complete", "DRAIN-15");
+      const log = await s.log(c2);
+      expectBefore(log, "end:oneway", "start:after", "the queued oneway request to run after EOF, ahead of the later request on its key", "DRAIN-15");
+    },
+  },
+  {
+    name: "drain/queued-oneway-dropped-at-connection-error",
+    section: "11 Drain and goaway",
+    requirements: ["DRAIN-15", "FRAME-14"],
+    title: "A oneway request queued behind a key when the server detects a connection error is dropped without starting",
+    usesConformanceService: true,
+    async run(ctx) {
+      const s = new Session(ctx);
+      const c1 = await s.open();
+      const a = s.key("A");
+      c1.hold(s.tag("h"), [a]);
+      c1.send("keyedWork", { tag: s.tag("oneway"), holdMs: 0 }, { keys: [a], mode: CallMode.ONEWAY });
+      await c1.barrier();
+      c1.peer.write(Uint8Array.of(0, 0, 0, 0)); // header size 0: a connection error [FRAME-4]
+      await c1.peer.waitForClose("GOAWAY(PROTOCOL_ERROR), then EOF [FRAME-14]", WAIT_MS);
+      // Sent after the oneway request was read: a server that kept it would start it first.
+      const c2 = await s.open();
+      await c2.expect(c2.send("keyedWork", { tag: s.tag("after"), holdMs: 0 }, { keys: [a] }), DispatchCode.OK, "a later request on A from another connection to complete", "DRAIN-15");
+      const log = await s.log(c2);
+      expect(at(log, "start:oneway") < 0, "the oneway request still queued at the connection error never to start", show(log), "DRAIN-15");
+    },
+  },
+  {
+    name: "drain/compressed-keyed-requests-at-eof",
+    section: "11 Drain and goaway",
+    requirements: ["DRAIN-15", "DRAIN-14", "KEYS-5"],
+    title: "EOF right behind keyed gzip requests (bodies maybe still decompressing): the oneway one still runs, and the keys of both are freed",
+    usesConformanceService: true,
+    async run(ctx) {
+      const s = new Session(ctx);
+      const c1 = await s.open();
+      if (!c1.peer.hello!.compression.includes(Compression.GZIP)) throw new CaseSkip("the server does not list gzip in its HELLO");
+      const gzipped = (id: number, tag: string, key: string, mode: CallMode) =>
+        encodeFrame(
+          { type: FrameType.REQUEST, requestId: id, service: CONFORMANCE_SERVICE, method: "KeyedWork", callMode: mode, compression: Compression.GZIP, keys: [s.key(key)] },
+          gzipSync(toBinary(KeyedWorkRequestSchema, create(KeyedWorkRequestSchema, { tag: s.tag(tag), holdMs: 0 }))),
+        );
+      const unary = gzipped(1, "unary", "A", CallMode.UNARY);
+      const oneway = gzipped(2, "oneway", "B", CallMode.ONEWAY);
+      const both = new Uint8Array(unary.length + oneway.length);
+      both.set(unary);
+      both.set(oneway, unary.length);
+      // One write, then EOF at once: the server may see the EOF before it has the bodies.
+      c1.peer.write(both);
+      c1.peer.end();
+      const c2 = await s.open();
+      const onA = c2.send("keyedWork", { tag: s.tag("afterA"), holdMs: 0 }, { keys: [s.key("A")] });
+      const onB = c2.send("keyedWork", { tag: s.tag("afterB"), holdMs: 0 }, { keys: [s.key("B")] });
+      await c2.expect(onA, DispatchCode.OK, "a later request on the unary request's key to complete (the key was freed)", "DRAIN-14");
+      await c2.expect(onB, DispatchCode.OK, "a later request on the oneway request's key to complete (the key was freed)", "KEYS-5");
+      const log = await s.waitForLog(c2, (l) => at(l, "end:oneway") >= 0);
+      expect(at(log, "end:oneway") >= 0, "the oneway request, received before EOF, to run", show(log), "DRAIN-15");
+    },
+  },
+  {
+    name: "drain/grace-end-answers-queued",
+    section: "11 Drain and goaway",
+    requirements: ["DRAIN-10", "DRAIN-15", "DRAIN-2", "CONF-7"],
+    title: "When a drain's grace period ends, queued unary and acked requests are answered SHUTTING_DOWN and never start; a queued oneway one is dropped",
+    usesConformanceService: true,
+    async run(ctx) {
+      const s = new Session(ctx);
+      const c1 = await s.open();
+      const a = s.key("A");
+      c1.hold(s.tag("h"), [a]);
+      const unary = c1.send("keyedWork", { tag: s.tag("unary"), holdMs: 0 }, { keys: [a] });
+      const acked = c1.send("keyedWork", { tag: s.tag("acked"), holdMs: 0 }, { keys: [a], mode: CallMode.ACKED });
+      c1.send("keyedWork", { tag: s.tag("oneway"), holdMs: 0 }, { keys: [a], mode: CallMode.ONEWAY });
+      const drain = c1.send("drain", { graceMs: 300 });
+      await c1.expect(drain, DispatchCode.OK, "the Drain call to be answered", "CONF-7");
+      const goawayFrame = await c1.peer.waitFor((f) => f.header.type === FrameType.GOAWAY, "a GOAWAY after the Drain call [CONF-7]", WAIT_MS);
+      const goaway = decodeGoaway(goawayFrame.body);
+      expect(goaway.code === GoawayCode.NO_ERROR && goaway.lastRequestId === drain, `GOAWAY(NO_ERROR) with last_request_id ${drain}`, `code ${goaway.code}, last_request_id ${goaway.lastRequestId}`, "DRAIN-2");
+      await c1.expect(unary, DispatchCode.SHUTTING_DOWN, "the queued unary request, at the end of the grace period", "DRAIN-10");
+      await c1.expect(acked, DispatchCode.SHUTTING_DOWN, "the queued acked request, at the end of the grace period", "DRAIN-10");
+      await c1.peer.waitForClose("EOF after the grace period [DRAIN-4]", WAIT_MS);
+      // Sent after the first connection closed: a server that kept its queued requests would start them first.
+      const c2 = await s.open();
+      await c2.expect(c2.send("keyedWork", { tag: s.tag("after"), holdMs: 0 }, { keys: [a] }), DispatchCode.OK, "a later request on A from another connection to complete", "DRAIN-10");
+      const log = await s.log(c2);
+      expect(at(log, "start:unary") < 0 && at(log, "start:acked") < 0, "the queued unary and acked requests never to start", show(log), "DRAIN-10");
+      expect(at(log, "start:oneway") < 0, "the oneway request still queued at the end of the grace period never to start", show(log), "DRAIN-15");
+    },
+  },
+];
