@@ -5,16 +5,8 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FrameHeaderSchema } from "../src/gen/strata/v1/frame_pb.ts";
 import { CallMode, decodeHeader, encodeFrame, encodeHeader, FrameType, type FrameHeaderInit } from "../src/wire/index.ts";
+import { runtimeName } from "./runtime.ts";
 
-const smoke = process.argv.includes("--smoke");
-
-/** Which runtime runs this benchmark: the same file runs on Node (tsx), Bun and Deno. */
-function runtimeName(): string {
-  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
-  if (g.Bun) return `Bun ${g.Bun.version}`;
-  if (g.Deno) return `Deno ${g.Deno.version.deno}`;
-  return `Node ${process.version}`;
-}
 const utf8 = new TextEncoder();
 
 /** A typical request header: 16-char service, 8-char method, 64-bit id, timeout, two metadata entries. */
@@ -53,7 +45,7 @@ const cases: Record<string, () => void> = {
 };
 
 /** Median ns/op over several timed rounds, after a warm-up round. */
-function measure(fn: () => void): number {
+function measure(fn: () => void, smoke: boolean): number {
   const iterations = smoke ? 1000 : 200_000;
   const rounds = smoke ? 2 : 9;
   const samples: number[] = [];
@@ -67,14 +59,25 @@ function measure(fn: () => void): number {
   return samples[Math.floor(samples.length / 2)]!;
 }
 
-const results: Record<string, number> = {};
-for (const [name, fn] of Object.entries(cases)) results[name] = measure(fn);
+/** The header's size in bytes. */
+export const HEADER_BYTES = bytes.length;
 
-console.log(`Header codec, ${bytes.length}-byte request header, ${runtimeName()}${smoke ? " (smoke run: figures are meaningless)" : ""}`);
-console.log("case                          ns/op");
-for (const [name, ns] of Object.entries(results)) console.log(`${name.padEnd(28)} ${ns.toFixed(1).padStart(7)}`);
-const ratio = (a: string, b: string) => (results[b]! / results[a]!).toFixed(1);
-console.log(`\nhand codec speed-up over protobuf-es (same run): encode ${ratio("hand encode", "protobuf-es toBinary")}x, ` +
-  `decode ${ratio("hand decode", "protobuf-es fromBinary")}x, encode+decode ${ratio("hand encode+decode", "protobuf-es encode+decode")}x`);
-console.log(`target: hand encode+decode <= 500 ns/op: ${results["hand encode+decode"]! <= 500 ? "met" : "not met"} (${results["hand encode+decode"]!.toFixed(0)} ns)`);
-if (sink === 0) console.log("");
+/** ns/op of each case, hand codec and protobuf-es, measured now. */
+export function measureHeaderCodec(smoke: boolean): Record<string, number> {
+  const results: Record<string, number> = {};
+  for (const [name, fn] of Object.entries(cases)) results[name] = measure(fn, smoke);
+  if (sink === 0) console.log("");
+  return results;
+}
+
+if (process.argv[1]?.endsWith("codec.ts")) {
+  const smoke = process.argv.includes("--smoke");
+  const results = measureHeaderCodec(smoke);
+  console.log(`Header codec, ${bytes.length}-byte request header, ${runtimeName()}${smoke ? " (smoke run: figures are meaningless)" : ""}`);
+  console.log("case                          ns/op");
+  for (const [name, ns] of Object.entries(results)) console.log(`${name.padEnd(28)} ${ns.toFixed(1).padStart(7)}`);
+  const ratio = (a: string, b: string) => (results[b]! / results[a]!).toFixed(1);
+  console.log(`\nhand codec speed-up over protobuf-es (same run): encode ${ratio("hand encode", "protobuf-es toBinary")}x, ` +
+    `decode ${ratio("hand decode", "protobuf-es fromBinary")}x, encode+decode ${ratio("hand encode+decode", "protobuf-es encode+decode")}x`);
+  console.log(`target: hand encode+decode <= 500 ns/op: ${results["hand encode+decode"]! <= 500 ? "met" : "not met"} (${results["hand encode+decode"]!.toFixed(0)} ns)`);
+}

@@ -4,13 +4,13 @@
 // calls/s and latency per scenario, as a ratio against the unkeyed run of
 // the same handler in the same run. A benchmark, not a test: it asserts
 // nothing about time. `--smoke` runs each scenario briefly, to show it works.
+// `npm run bench` runs it too, as one part of the whole harness.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { createClient, type CallOptions } from "../src/index.ts";
+import { createClient, type CallOptions, type Client } from "../src/index.ts";
+import { runtimeCommand, runtimeName } from "./runtime.ts";
 import { ConformanceService } from "../src/gen/strata/conformance/v1/conformance_pb.ts";
 
-const smoke = process.argv.includes("--smoke");
-const SECONDS = smoke ? 0.3 : 3;
 const IN_FLIGHT = 100;
 
 interface Scenario {
@@ -47,12 +47,12 @@ interface Measured {
   hotLatencies: number[];
 }
 
-async function measure(client: ReturnType<typeof createClient<typeof ConformanceService.method>>, scenario: Scenario): Promise<Measured> {
+async function measure(client: Client<typeof ConformanceService.method>, scenario: Scenario, seconds: number): Promise<Measured> {
   const latencies: number[] = [];
   const hotLatencies: number[] = [];
   let issued = 0;
   const started = performance.now();
-  const until = started + SECONDS * 1000;
+  const until = started + seconds * 1000;
   const lane = async () => {
     while (performance.now() < until) {
       const i = issued++;
@@ -73,29 +73,64 @@ function percentile(values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-const server = spawn(process.execPath, [...process.execArgv, new URL("./keyed-server.ts", import.meta.url).pathname], {
-  stdio: ["ignore", "pipe", "inherit"],
-});
-const address = await new Promise<string>((resolve, reject) => {
-  server.once("exit", (code) => reject(new Error(`the benchmark server exited with code ${code}`)));
-  createInterface({ input: server.stdout! }).once("line", resolve);
-});
-const client = createClient(ConformanceService, { address });
-await measure(client, { name: "warm-up", holdMs: 0, keys: (i) => (i % 2 === 0 ? [] : [random(100)]) });
-
-console.log(`keyed dispatch, ${IN_FLIGHT} calls in flight on one connection, ${SECONDS} s per scenario, ${process.version}`);
-console.log("| Scenario | calls/s | vs unkeyed | p50 ms | p99 ms | hot p50 ms | hot p99 ms |");
-console.log("|---|---|---|---|---|---|---|");
-const anchors = new Map<number, number>();
-for (const scenario of scenarios) {
-  const m = await measure(client, scenario);
-  const rate = m.calls / m.seconds;
-  if (scenario.keys(0).length === 0) anchors.set(scenario.holdMs, rate);
-  const anchor = anchors.get(scenario.holdMs)!;
-  const hot = scenario.hot === undefined ? ["", ""] : [percentile(m.hotLatencies, 0.5).toFixed(2), percentile(m.hotLatencies, 0.99).toFixed(2)];
-  console.log(
-    `| ${scenario.name} | ${Math.round(rate).toLocaleString("en")} | ${(rate / anchor).toFixed(2)}x | ${percentile(m.latencies, 0.5).toFixed(2)} | ${percentile(m.latencies, 0.99).toFixed(2)} | ${hot.join(" | ")} |`,
-  );
+/** One scenario's figures. */
+export interface KeyedRow {
+  scenario: string;
+  callsPerSecond: number;
+  /** calls/s over the unkeyed run with the same handler, measured in the same run. */
+  vsUnkeyed: number;
+  p50Ms: number;
+  p99Ms: number;
+  hotP50Ms?: number;
+  hotP99Ms?: number;
 }
-await client.$close();
-server.kill("SIGTERM");
+
+/** Runs every scenario against a fresh server process; `seconds` per scenario. */
+export async function keyedBenchmark(seconds: number): Promise<KeyedRow[]> {
+  const { command, args } = runtimeCommand(new URL("./keyed-server.ts", import.meta.url).pathname);
+  const server = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const address = await new Promise<string>((resolve, reject) => {
+      server.once("exit", (code) => reject(new Error(`the benchmark server exited with code ${code}`)));
+      createInterface({ input: server.stdout! }).once("line", resolve);
+    });
+    const client = createClient(ConformanceService, { address });
+    await measure(client, { name: "warm-up", holdMs: 0, keys: (i) => (i % 2 === 0 ? [] : [random(100)]) }, Math.min(seconds, 1));
+    const rows: KeyedRow[] = [];
+    const anchors = new Map<number, number>();
+    for (const scenario of scenarios) {
+      const m = await measure(client, scenario, seconds);
+      const rate = m.calls / m.seconds;
+      if (scenario.keys(0).length === 0) anchors.set(scenario.holdMs, rate);
+      rows.push({
+        scenario: scenario.name,
+        callsPerSecond: rate,
+        vsUnkeyed: rate / anchors.get(scenario.holdMs)!,
+        p50Ms: percentile(m.latencies, 0.5),
+        p99Ms: percentile(m.latencies, 0.99),
+        ...(scenario.hot === undefined ? {} : { hotP50Ms: percentile(m.hotLatencies, 0.5), hotP99Ms: percentile(m.hotLatencies, 0.99) }),
+      });
+    }
+    await client.$close();
+    return rows;
+  } finally {
+    server.kill("SIGTERM");
+  }
+}
+
+/** The rows as a Markdown table. */
+export function keyedTable(rows: KeyedRow[]): string {
+  const lines = ["| Scenario | calls/s | vs unkeyed | p50 ms | p99 ms | hot p50 ms | hot p99 ms |", "|---|---|---|---|---|---|---|"];
+  const ms = (v: number | undefined) => (v === undefined ? "" : v.toFixed(2));
+  for (const r of rows) {
+    lines.push(`| ${r.scenario} | ${Math.round(r.callsPerSecond).toLocaleString("en")} | ${r.vsUnkeyed.toFixed(2)}x | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${ms(r.hotP50Ms)} | ${ms(r.hotP99Ms)} |`);
+  }
+  return lines.join("\n");
+}
+
+if (process.argv[1]?.endsWith("keyed.ts")) {
+  const smoke = process.argv.includes("--smoke");
+  const seconds = smoke ? 0.3 : 3;
+  console.log(`keyed dispatch, ${IN_FLIGHT} calls in flight on one connection, ${seconds} s per scenario, ${runtimeName()}`);
+  console.log(keyedTable(await keyedBenchmark(seconds)));
+}

@@ -44,6 +44,11 @@ export class Channel {
    * failures, but never past `deadline`; then fails with CONNECT_FAILED
    * (not processed: nothing was written).
    */
+  /** The open, usable connection, if there is one: the common case, with no promise or timer. */
+  ready(): ClientConnection | undefined {
+    return !this.closed && this.current?.usable ? this.current : undefined;
+  }
+
   async acquire(deadline: number | undefined, signal?: AbortSignal): Promise<ClientConnection> {
     for (;;) {
       if (this.closed) throw RpcError.transport(TransportCode.UNAVAILABLE, "the client is closed", "no");

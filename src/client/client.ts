@@ -7,6 +7,7 @@ import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
 import { CallMode, checkedLimits, Compression, DispatchCode, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
 import { dispatchCodeName, dispatchProcessed, RpcError, TransportCode } from "../status/index.ts";
 import { defaultTransport, type TransportFactory } from "../transport/index.ts";
+import { setDeadline } from "../util/deadline-timers.ts";
 import { setLongTimeout } from "../util/long-timeout.ts";
 import { Channel, type BackoffOptions } from "./channel.ts";
 import type { CallTicket } from "./client-connection.ts";
@@ -245,7 +246,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   ): Promise<Frame | undefined> {
     if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled before it was sent", "no");
     // The deadline and the signal also bound the wait for a connection [DEADLINE-6] [CANCEL-1].
-    const connection = await untilDeadlineOrAbort(channel.acquire(deadline, signal), deadline, signal);
+    const connection = channel.ready() ?? (await untilDeadlineOrAbort(channel.acquire(deadline, signal), deadline, signal));
     if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled before it was sent", "no");
     const remaining = deadline - now();
     if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
@@ -269,7 +270,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
         if (ticket !== undefined) connection.cancel(ticket);
         reject(RpcError.transport(TransportCode.CANCELLED, "the call was cancelled", was, signal?.reason));
       };
-      const timer = setLongTimeout(() => {
+      const timer = setDeadline(() => {
         cleanup();
         const was = processed();
         if (ticket !== undefined) connection.cancel(ticket); // [DEADLINE-6]

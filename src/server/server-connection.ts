@@ -30,8 +30,9 @@ import {
 import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
 import { dispatchCodeByName, dispatchCodeName, RpcError } from "../status/index.ts";
 import type { Transport } from "../transport/index.ts";
-import { setLongTimeout, type LongTimeout } from "../util/long-timeout.ts";
-import type { HandlerContext } from "./handler-context.ts";
+import { setDeadline } from "../util/deadline-timers.ts";
+import type { LongTimeout } from "../util/long-timeout.ts";
+import { RequestAbort, RequestContext } from "./request-context.ts";
 import type { KeyDispatch, KeyTicket } from "./key-scheduler.ts";
 import type { RegisteredMethod, ServiceRegistry } from "./service-registry.ts";
 import type { StatsCollector } from "./server-stats.ts";
@@ -105,7 +106,8 @@ const EMPTY = new Uint8Array(0);
 
 /** One request between admission and its end: waiting for its keys, then running. */
 interface InFlight {
-  readonly controller: AbortController;
+  /** Fires the handler's signal, if it asked for one [DEADLINE-4] [CANCEL-2]. */
+  readonly abort: RequestAbort;
   readonly oneway: boolean;
   /** "service/method", for the stats. */
   readonly name: string;
@@ -437,7 +439,7 @@ export class ServerConnection {
     // From here the request is in flight: CANCEL, its deadline, EOF and drain
     // all see it, also while its body is still being decompressed.
     const entry: InFlight = {
-      controller: new AbortController(),
+      abort: new RequestAbort(),
       oneway,
       name,
       ticket: undefined,
@@ -513,7 +515,7 @@ export class ServerConnection {
     entry.counted = true;
     this.active++;
     if (header.callMode === CallMode.ACKED) this.write(encodeFrame({ type: FrameType.ACK, requestId: id }));
-    if (deadline !== undefined) entry.timer = setLongTimeout(() => this.onDeadline(id, entry), Math.max(0, deadline - now()));
+    if (deadline !== undefined) entry.timer = setDeadline(() => this.onDeadline(id, entry), deadline - now());
     const start = () => this.run(header, input, method, deadline, entry);
     if (entry.ticket === undefined || entry.ticket.granted) start();
     else entry.start = start;
@@ -532,7 +534,7 @@ export class ServerConnection {
       this.dropQueued([[id, entry]]);
       return;
     }
-    entry.controller.abort(new DOMException("the deadline passed", "TimeoutError"));
+    entry.abort.abort(new DOMException("the deadline passed", "TimeoutError"));
     // The caller has given up; say so at once rather than when the handler returns [DEADLINE-4].
     this.answer(id, entry, { dispatchCode: DispatchCode.DEADLINE_EXCEEDED, dispatchMessage: "the deadline passed while the handler ran" }, EMPTY);
   }
@@ -558,81 +560,79 @@ export class ServerConnection {
   private run(
     header: FrameHeader,
     input: unknown,
-    method: { invoke(input: unknown, context: HandlerContext): Promise<Uint8Array> },
+    method: RegisteredMethod,
     deadline: number | undefined,
     entry: InFlight,
   ): void {
     if (entry.dropped) return;
-    const name = entry.name;
     const id = header.requestId;
-    const oneway = entry.oneway;
-    const controller = entry.controller;
     if (deadline !== undefined && deadline <= now()) {
       // Checked again at start: a request can get its keys in the same turn its deadline passes [DEADLINE-3].
       this.onDeadline(id, entry);
       return;
     }
     entry.started = true;
-    const stats = this.host.stats;
-    stats.requestsInFlight++;
-    const responseMetadata: MetadataEntry[] = [];
-    const context: HandlerContext = {
-      requestId: id,
-      service: header.service,
-      method: header.method,
-      metadata: header.metadata,
-      keys: header.keys,
-      peer: this.transport.peer,
-      signal: controller.signal,
-      remainingMs: () => (deadline === undefined ? undefined : Math.max(0, deadline - now())),
-      responseMetadata,
-      drainConnection: (graceMs) => {
+    this.host.stats.requestsInFlight++;
+    const context = new RequestContext(header, this.transport.peer, entry.abort, deadline, {
+      drainAfter: (graceMs) => {
         entry.drainAfterMs = graceMs;
         if (entry.answered) this.drain(graceMs);
       },
-    };
+    });
     const started = now();
-    let promise: Promise<Uint8Array>;
+    let result: Uint8Array | Promise<Uint8Array>;
     try {
-      promise = method.invoke(input, context);
+      result = method.invoke(input, context);
     } catch (error) {
-      promise = Promise.reject(error);
+      this.finishRequest(id, entry, context, started, undefined, error);
+      return;
     }
-    promise.then(
-      (output) => {
-        stats.recordCall(name, now() - started, false);
-        this.answer(id, entry, { metadata: responseMetadata }, output);
-      },
-      (error: unknown) => {
-        stats.recordCall(name, now() - started, true);
+    // A handler that answered synchronously is finished without a promise.
+    if (result instanceof Uint8Array) this.finishRequest(id, entry, context, started, result, undefined);
+    else {
+      result.then(
+        (output) => this.finishRequest(id, entry, context, started, output, undefined),
+        (error: unknown) => this.finishRequest(id, entry, context, started, undefined, error),
+      );
+    }
+  }
+
+  /** A handler returned (`output`) or failed (`error`): answer if still owed, then release what the request held [KEYS-3]. */
+  private finishRequest(id: number, entry: InFlight, context: RequestContext, started: number, output: Uint8Array | undefined, error: unknown): void {
+    const stats = this.host.stats;
+    const failed = output === undefined;
+    stats.recordCall(entry.name, now() - started, failed);
+    try {
+      if (!failed) {
+        this.answer(id, entry, { metadata: context.responseMetadata }, output);
+      } else {
         let body: Uint8Array;
         try {
           body = this.failureBody(error);
         } catch {
           body = EMPTY; // details that do not encode are dropped, the status still goes out [STATUS-9]
         }
-        this.answer(id, entry, this.failureHeader(error, responseMetadata), body);
-      },
-    ).catch(() => {
+        this.answer(id, entry, this.failureHeader(error, context.responseMetadata), body);
+      }
+    } catch {
       // A bug in answering must not take the server down: answer HANDLER_ERROR if still owed.
       try {
         this.answer(id, entry, { dispatchCode: DispatchCode.HANDLER_ERROR, dispatchMessage: "handler failed" }, EMPTY);
       } catch {
         // The connection is beyond answering; its close fails the call at the client.
       }
-    }).finally(() => {
-      entry.timer?.clear();
-      // The keys are released only now that the handler has returned [KEYS-3].
-      entry.ticket?.release();
-      this.inFlight.delete(id);
-      stats.requestsInFlight--;
-      this.uncount(entry);
-      if (!entry.answered && !oneway) {
-        entry.answered = true;
-        this.owed--;
-      }
-      this.closeIfDrained();
-    });
+    }
+    entry.timer?.clear();
+    // The keys are released only now that the handler has returned [KEYS-3].
+    entry.ticket?.release();
+    this.inFlight.delete(id);
+    stats.requestsInFlight--;
+    this.uncount(entry);
+    if (!entry.answered && !entry.oneway) {
+      entry.answered = true;
+      this.owed--;
+    }
+    this.closeIfDrained();
   }
 
   /**
@@ -721,7 +721,7 @@ export class ServerConnection {
       this.closeIfDrained();
       return;
     }
-    entry.controller.abort(new DOMException("the caller cancelled the request", "AbortError"));
+    entry.abort.abort(new DOMException("the caller cancelled the request", "AbortError"));
     // Nothing is owed any more: the slot is free at once, so the client's next queued call fits [LIMIT-5].
     this.uncount(entry);
     this.closeIfDrained();
@@ -816,7 +816,7 @@ export class ServerConnection {
       }
       if (entry.oneway) continue;
       entry.answered = true;
-      entry.controller.abort(new DOMException(reason, "AbortError"));
+      entry.abort.abort(new DOMException(reason, "AbortError"));
     }
     this.owed = 0;
     this.dropQueued(unstarted);

@@ -23,8 +23,8 @@ export type RawHandler = (body: Uint8Array, context: HandlerContext) => Uint8Arr
 export interface RegisteredMethod {
   /** Decodes the body; throws when it is not the method's input [STATUS-4]. */
   decode(body: Uint8Array): unknown;
-  /** Runs the handler on the decoded input and encodes its output. */
-  invoke(input: unknown, context: HandlerContext): Promise<Uint8Array>;
+  /** Runs the handler on the decoded input and encodes its output; synchronously when the handler is synchronous. */
+  invoke(input: unknown, context: HandlerContext): Uint8Array | Promise<Uint8Array>;
 }
 
 /** The services of a server, by fully-qualified service name and method name [CALL-2]. */
@@ -56,8 +56,10 @@ export class ServiceRegistry {
       const output = method.output;
       methods.set(method.name, {
         decode: (body) => fromBinary(input, body),
-        invoke: async (request, context) => {
-          return toBinary(output, asMessage(await handler(request as MessageShape<DescMessage>, context), output));
+        invoke: (request, context) => {
+          const result = handler(request as MessageShape<DescMessage>, context);
+          if (isPromiseLike(result)) return Promise.resolve(result).then((value) => toBinary(output, asMessage(value, output)));
+          return toBinary(output, asMessage(result, output));
         },
       });
     }
@@ -95,10 +97,13 @@ export class ServiceRegistry {
     for (const [name, handler] of Object.entries(handlers)) {
       methods.set(name, {
         decode: (body) => body,
-        invoke: async (body, context) => {
-          const output: unknown = await handler(body as Uint8Array, context);
-          if (!(output instanceof Uint8Array)) throw new TypeError(`raw handler ${serviceName}/${name} returned ${typeof output}, not a Uint8Array`);
-          return output;
+        invoke: (body, context) => {
+          const check = (output: unknown): Uint8Array => {
+            if (!(output instanceof Uint8Array)) throw new TypeError(`raw handler ${serviceName}/${name} returned ${typeof output}, not a Uint8Array`);
+            return output;
+          };
+          const result = handler(body as Uint8Array, context);
+          return isPromiseLike(result) ? Promise.resolve(result).then(check) : check(result);
         },
       });
     }
@@ -126,6 +131,11 @@ export class ServiceRegistry {
     }
     return methods;
   }
+}
+
+/** Whether a handler returned a promise (or any thenable) rather than its value. */
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
 }
 
 /** A handler's result as a message of `schema`: as is if it is one, else built from its init shape. */

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strata/testing/v1/testing.proto.
  */
 export const file_strata_testing_v1_testing: GenFile = /*@__PURE__*/
-  fileDesc("Ch9zdHJhdGEvdGVzdGluZy92MS90ZXN0aW5nLnByb3RvEhFzdHJhdGEudGVzdGluZy52MSKFAQoLRWNob1JlcXVlc3QSDAoEdGV4dBgBIAEoCRIQCghkZWxheV9tcxgCIAEoDRIQCghhcHBfY29kZRgDIAEoDRITCgthcHBfbWVzc2FnZRgEIAEoCRIZChF0aHJvd19wbGFpbl9lcnJvchgFIAEoCBIUCgxwYXlsb2FkX3NpemUYBiABKA0ibgoMRWNob1Jlc3BvbnNlEgwKBHRleHQYASABKAkSDwoHcGF5bG9hZBgCIAEoDBISCgpyZXF1ZXN0X2lkGAMgASgEEhQKDHJlbWFpbmluZ19tcxgEIAEoDRIVCg1tZXRhZGF0YV9rZXlzGAUgAygJIiYKC1dhaXRSZXF1ZXN0EgoKAm1zGAEgASgNEgsKA3RhZxgCIAEoCSIfCgxXYWl0UmVzcG9uc2USDwoHYWJvcnRlZBgBIAEoCCIcCg1SZWNvcmRSZXF1ZXN0EgsKA3RhZxgBIAEoCSIQCg5SZWNvcmRSZXNwb25zZSIRCg9SZWNvcmRlZFJlcXVlc3QiIAoQUmVjb3JkZWRSZXNwb25zZRIMCgR0YWdzGAEgAygJIicKC1dvcmtSZXF1ZXN0EgwKBGtpbmQYASABKAkSCgoCbXMYAiABKA0iVAoMV29ya1Jlc3BvbnNlEhEKCXRocmVhZF9pZBgBIAEoDRIPCgdhYm9ydGVkGAIgASgIEgwKBGtleXMYAyADKAkSEgoKcmVxdWVzdF9pZBgEIAEoBDLDAgoLVGVzdFNlcnZpY2USRwoERWNobxIeLnN0cmF0YS50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8uc3RyYXRhLnRlc3RpbmcudjEuRWNob1Jlc3BvbnNlEkcKBFdhaXQSHi5zdHJhdGEudGVzdGluZy52MS5XYWl0UmVxdWVzdBofLnN0cmF0YS50ZXN0aW5nLnYxLldhaXRSZXNwb25zZRJNCgZSZWNvcmQSIC5zdHJhdGEudGVzdGluZy52MS5SZWNvcmRSZXF1ZXN0GiEuc3RyYXRhLnRlc3RpbmcudjEuUmVjb3JkUmVzcG9uc2USUwoIUmVjb3JkZWQSIi5zdHJhdGEudGVzdGluZy52MS5SZWNvcmRlZFJlcXVlc3QaIy5zdHJhdGEudGVzdGluZy52MS5SZWNvcmRlZFJlc3BvbnNlMl8KFElzb2xhdGlvblRlc3RTZXJ2aWNlEkcKBFdvcmsSHi5zdHJhdGEudGVzdGluZy52MS5Xb3JrUmVxdWVzdBofLnN0cmF0YS50ZXN0aW5nLnYxLldvcmtSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Ch9zdHJhdGEvdGVzdGluZy92MS90ZXN0aW5nLnByb3RvEhFzdHJhdGEudGVzdGluZy52MSKFAQoLRWNob1JlcXVlc3QSDAoEdGV4dBgBIAEoCRIQCghkZWxheV9tcxgCIAEoDRIQCghhcHBfY29kZRgDIAEoDRITCgthcHBfbWVzc2FnZRgEIAEoCRIZChF0aHJvd19wbGFpbl9lcnJvchgFIAEoCBIUCgxwYXlsb2FkX3NpemUYBiABKA0ibgoMRWNob1Jlc3BvbnNlEgwKBHRleHQYASABKAkSDwoHcGF5bG9hZBgCIAEoDBISCgpyZXF1ZXN0X2lkGAMgASgEEhQKDHJlbWFpbmluZ19tcxgEIAEoDRIVCg1tZXRhZGF0YV9rZXlzGAUgAygJIiYKC1dhaXRSZXF1ZXN0EgoKAm1zGAEgASgNEgsKA3RhZxgCIAEoCSIfCgxXYWl0UmVzcG9uc2USDwoHYWJvcnRlZBgBIAEoCCIcCg1SZWNvcmRSZXF1ZXN0EgsKA3RhZxgBIAEoCSIQCg5SZWNvcmRSZXNwb25zZSIRCg9SZWNvcmRlZFJlcXVlc3QiIAoQUmVjb3JkZWRSZXNwb25zZRIMCgR0YWdzGAEgAygJIicKC1dvcmtSZXF1ZXN0EgwKBGtpbmQYASABKAkSCgoCbXMYAiABKA0iVAoMV29ya1Jlc3BvbnNlEhEKCXRocmVhZF9pZBgBIAEoDRIPCgdhYm9ydGVkGAIgASgIEgwKBGtleXMYAyADKAkSEgoKcmVxdWVzdF9pZBgEIAEoBCIjChBCZW5jaEVjaG9SZXF1ZXN0Eg8KB3BheWxvYWQYASABKAwiJAoRQmVuY2hFY2hvUmVzcG9uc2USDwoHcGF5bG9hZBgBIAEoDDLDAgoLVGVzdFNlcnZpY2USRwoERWNobxIeLnN0cmF0YS50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8uc3RyYXRhLnRlc3RpbmcudjEuRWNob1Jlc3BvbnNlEkcKBFdhaXQSHi5zdHJhdGEudGVzdGluZy52MS5XYWl0UmVxdWVzdBofLnN0cmF0YS50ZXN0aW5nLnYxLldhaXRSZXNwb25zZRJNCgZSZWNvcmQSIC5zdHJhdGEudGVzdGluZy52MS5SZWNvcmRSZXF1ZXN0GiEuc3RyYXRhLnRlc3RpbmcudjEuUmVjb3JkUmVzcG9uc2USUwoIUmVjb3JkZWQSIi5zdHJhdGEudGVzdGluZy52MS5SZWNvcmRlZFJlcXVlc3QaIy5zdHJhdGEudGVzdGluZy52MS5SZWNvcmRlZFJlc3BvbnNlMl8KFElzb2xhdGlvblRlc3RTZXJ2aWNlEkcKBFdvcmsSHi5zdHJhdGEudGVzdGluZy52MS5Xb3JrUmVxdWVzdBofLnN0cmF0YS50ZXN0aW5nLnYxLldvcmtSZXNwb25zZTJmCgxCZW5jaFNlcnZpY2USVgoJQmVuY2hFY2hvEiMuc3RyYXRhLnRlc3RpbmcudjEuQmVuY2hFY2hvUmVxdWVzdBokLnN0cmF0YS50ZXN0aW5nLnYxLkJlbmNoRWNob1Jlc3BvbnNlYgZwcm90bzM");
 
 /**
  * EchoRequest says how to answer.
@@ -315,6 +315,48 @@ export const WorkResponseSchema: GenMessage<WorkResponse> = /*@__PURE__*/
   messageDesc(file_strata_testing_v1_testing, 9);
 
 /**
+ * BenchEchoRequest carries the payload of one benchmark call.
+ *
+ * @generated from message strata.testing.v1.BenchEchoRequest
+ */
+export type BenchEchoRequest = Message<"strata.testing.v1.BenchEchoRequest"> & {
+  /**
+   * Opaque bytes: 64 B, 4 KiB or 64 KiB in the standard scenarios.
+   *
+   * @generated from field: bytes payload = 1;
+   */
+  payload: Uint8Array;
+};
+
+/**
+ * Describes the message strata.testing.v1.BenchEchoRequest.
+ * Use `create(BenchEchoRequestSchema)` to create a new message.
+ */
+export const BenchEchoRequestSchema: GenMessage<BenchEchoRequest> = /*@__PURE__*/
+  messageDesc(file_strata_testing_v1_testing, 10);
+
+/**
+ * BenchEchoResponse is the payload sent back.
+ *
+ * @generated from message strata.testing.v1.BenchEchoResponse
+ */
+export type BenchEchoResponse = Message<"strata.testing.v1.BenchEchoResponse"> & {
+  /**
+   * The request's payload.
+   *
+   * @generated from field: bytes payload = 1;
+   */
+  payload: Uint8Array;
+};
+
+/**
+ * Describes the message strata.testing.v1.BenchEchoResponse.
+ * Use `create(BenchEchoResponseSchema)` to create a new message.
+ */
+export const BenchEchoResponseSchema: GenMessage<BenchEchoResponse> = /*@__PURE__*/
+  messageDesc(file_strata_testing_v1_testing, 11);
+
+/**
  * TestService behaves as each request tells it to.
  *
  * @generated from service strata.testing.v1.TestService
@@ -382,4 +424,24 @@ export const IsolationTestService: GenService<{
   },
 }> = /*@__PURE__*/
   serviceDesc(file_strata_testing_v1_testing, 1);
+
+/**
+ * BenchService is what bench/ measures: an echo of opaque bytes, the same
+ * work the raw TCP and grpc-js anchors do.
+ *
+ * @generated from service strata.testing.v1.BenchService
+ */
+export const BenchService: GenService<{
+  /**
+   * BenchEcho answers with the request's payload.
+   *
+   * @generated from rpc strata.testing.v1.BenchService.BenchEcho
+   */
+  benchEcho: {
+    methodKind: "unary";
+    input: typeof BenchEchoRequestSchema;
+    output: typeof BenchEchoResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_strata_testing_v1_testing, 2);
 

@@ -1,0 +1,74 @@
+// The HandlerContext of one request, built for the hot path: plain fields,
+// methods on the prototype, and an AbortSignal that exists only once a
+// handler asks for it (most handlers never do, and an AbortController is
+// one of the costlier objects a request would otherwise allocate).
+
+import type { FrameHeader, MetadataEntry } from "../wire/index.ts";
+import type { HandlerContext } from "./handler-context.ts";
+
+/** The abort side of a request: records the reason, and fires the signal if one was handed out [DEADLINE-4] [CANCEL-2]. */
+export class RequestAbort {
+  private controller: AbortController | undefined;
+  private reason: unknown;
+  aborted = false;
+
+  /** The signal handlers see; created on first use, already aborted if the request was. */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
+/** What a request context needs from its connection. */
+export interface ContextOwner {
+  /** Drain the connection once this request is answered [DRAIN-2]. */
+  drainAfter(graceMs: number): void;
+}
+
+/** The context of one running request [DEADLINE-4] [CANCEL-2] [DRAIN-9]. */
+export class RequestContext implements HandlerContext {
+  readonly requestId: number;
+  readonly service: string;
+  readonly method: string;
+  readonly metadata: readonly MetadataEntry[];
+  readonly keys: readonly string[];
+  readonly peer: string;
+  readonly responseMetadata: MetadataEntry[] = [];
+  private readonly abort: RequestAbort;
+  private readonly deadline: number | undefined;
+  private readonly owner: ContextOwner;
+
+  constructor(header: FrameHeader, peer: string, abort: RequestAbort, deadline: number | undefined, owner: ContextOwner) {
+    this.requestId = header.requestId;
+    this.service = header.service;
+    this.method = header.method;
+    this.metadata = header.metadata;
+    this.keys = header.keys;
+    this.peer = peer;
+    this.abort = abort;
+    this.deadline = deadline;
+    this.owner = owner;
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  remainingMs(): number | undefined {
+    return this.deadline === undefined ? undefined : Math.max(0, this.deadline - performance.now());
+  }
+
+  drainConnection(graceMs: number): void {
+    this.owner.drainAfter(graceMs);
+  }
+}

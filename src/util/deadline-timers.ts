@@ -1,0 +1,125 @@
+// Deadlines of calls and requests, all on one timer. A process with
+// thousands of calls in flight would otherwise create and clear one
+// setTimeout per call; here each deadline is an entry in a binary heap
+// ordered by due time, and a single timer waits for the earliest. Removing
+// the earliest entry does not re-arm the timer: it fires, finds nothing due
+// and waits for the next, so calls that finish in time cost no timer work.
+// When no deadline is left, the timer is cleared, so it never keeps a
+// process alive by itself.
+
+import type { LongTimeout } from "./long-timeout.ts";
+
+/** setTimeout clamps larger delays to 1 ms on every runtime. */
+const MAX_DELAY = 0x7fffffff;
+
+class Deadline implements LongTimeout {
+  readonly due: number;
+  readonly callback: () => void;
+  /** Position in the heap, or -1 once fired or cleared. */
+  index = -1;
+
+  constructor(due: number, callback: () => void) {
+    this.due = due;
+    this.callback = callback;
+  }
+
+  clear(): void {
+    if (this.index >= 0) remove(this);
+  }
+}
+
+const heap: Deadline[] = [];
+let timer: ReturnType<typeof setTimeout> | undefined;
+/** When the armed timer fires, or Infinity when none is armed. */
+let armedFor = Infinity;
+
+/**
+ * Calls `callback` once `ms` milliseconds have passed, unless cleared first;
+ * like setLongTimeout, but every deadline shares one timer [DEADLINE-2].
+ */
+export function setDeadline(callback: () => void, ms: number): LongTimeout {
+  const entry = new Deadline(performance.now() + Math.max(0, ms), callback);
+  entry.index = heap.length;
+  heap.push(entry);
+  siftUp(entry.index);
+  if (entry.due < armedFor) arm(entry.due);
+  return entry;
+}
+
+function arm(due: number): void {
+  if (timer !== undefined) clearTimeout(timer);
+  armedFor = due;
+  timer = setTimeout(fire, Math.min(MAX_DELAY, Math.max(0, due - performance.now())));
+}
+
+function fire(): void {
+  timer = undefined;
+  armedFor = Infinity;
+  const now = performance.now();
+  while (heap.length > 0 && heap[0]!.due <= now) {
+    const entry = heap[0]!;
+    remove(entry);
+    try {
+      entry.callback();
+    } catch (error) {
+      // One failing callback must not stop the others; report it outside this loop.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+  if (heap.length > 0 && timer === undefined) arm(heap[0]!.due);
+}
+
+function remove(entry: Deadline): void {
+  const at = entry.index;
+  entry.index = -1;
+  const last = heap.pop()!;
+  if (heap.length === 0 && timer !== undefined) {
+    // Nothing left to wait for: an armed timer would only keep the process alive.
+    clearTimeout(timer);
+    timer = undefined;
+    armedFor = Infinity;
+  }
+  if (last === entry) return;
+  heap[at] = last;
+  last.index = at;
+  siftDown(at);
+  siftUp(last.index);
+}
+
+function siftUp(at: number): void {
+  const entry = heap[at]!;
+  while (at > 0) {
+    const parentAt = (at - 1) >> 1;
+    const parent = heap[parentAt]!;
+    if (parent.due <= entry.due) break;
+    heap[at] = parent;
+    parent.index = at;
+    at = parentAt;
+  }
+  heap[at] = entry;
+  entry.index = at;
+}
+
+function siftDown(at: number): void {
+  const entry = heap[at]!;
+  const size = heap.length;
+  for (;;) {
+    const left = 2 * at + 1;
+    if (left >= size) break;
+    const right = left + 1;
+    const child = right < size && heap[right]!.due < heap[left]!.due ? right : left;
+    if (heap[child]!.due >= entry.due) break;
+    heap[at] = heap[child]!;
+    heap[at]!.index = at;
+    at = child;
+  }
+  heap[at] = entry;
+  entry.index = at;
+}
+
+/** How many deadlines are pending (for tests). */
+export function pendingDeadlines(): number {
+  return heap.length;
+}
