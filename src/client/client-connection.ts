@@ -42,15 +42,14 @@ export interface CallHandlers {
   fail(error: RpcError): void;
 }
 
-interface Pending {
-  handlers: CallHandlers;
-}
+/** The header fields of a REQUEST that a call chooses; the connection adds the type and id. */
+export type RequestFields = Pick<FrameHeaderInit, "service" | "method" | "callMode" | "timeoutMs" | "metadata" | "keys">;
 
 /** A call handed to a connection: queued until the server has room for it, then sent. */
 export interface CallTicket {
   /** The request id once sent; 0 while queued. */
   id: number;
-  readonly header: Omit<FrameHeaderInit, "type" | "requestId" | "timeoutMs">;
+  readonly header: Omit<RequestFields, "timeoutMs">;
   /** The call's deadline on performance.now()'s clock; timeout_ms is computed when it is written [DEADLINE-1]. */
   readonly deadline: number;
   readonly body: Uint8Array;
@@ -70,7 +69,8 @@ export class ClientConnection {
   private readonly transport: Transport;
   private readonly settings: ClientConnectionSettings;
   private readonly decoder: FrameDecoder;
-  private readonly pending = new Map<number, Pending>();
+  /** Calls written and not yet answered, by request id. */
+  private readonly pending = new Map<number, CallHandlers>();
   /** Calls waiting for the server's max_concurrent_requests to leave room [LIMIT-5]. */
   private readonly queued: CallTicket[] = [];
   private nextId = 1;
@@ -222,13 +222,26 @@ export class ClientConnection {
    * LIMIT_EXCEEDED error (not processed) when the frame exceeds the server's
    * limits [LIMIT-4]. Oneway calls register no handlers and return at once.
    */
-  send(header: Omit<FrameHeaderInit, "type" | "requestId">, body: Uint8Array, handlers: CallHandlers | undefined): number {
+  send(header: RequestFields, body: Uint8Array, handlers: CallHandlers | undefined): number {
     if (this.state !== State.open) {
       throw RpcError.transport(TransportCode.UNAVAILABLE, "the connection is draining or closed", "no");
     }
     const id = this.nextId;
     // Encoded once; the header's size is what the frame holds besides its 4-byte prefix and body.
-    const frame = encodeFrame({ ...header, type: FrameType.REQUEST, requestId: id }, body);
+    // Fields listed one by one: faster than spreading an object of unknown shape on this hot path.
+    const frame = encodeFrame(
+      {
+        type: FrameType.REQUEST,
+        requestId: id,
+        service: header.service,
+        method: header.method,
+        callMode: header.callMode,
+        timeoutMs: header.timeoutMs,
+        metadata: header.metadata,
+        keys: header.keys,
+      },
+      body,
+    );
     if (body.length > this.serverLimits.maxBodySize || frame.length - 4 - body.length > this.serverLimits.maxHeaderSize) {
       throw RpcError.transport(
         TransportCode.LIMIT_EXCEEDED,
@@ -238,7 +251,7 @@ export class ClientConnection {
     }
     // The id is used up only once the request is written [ID-7].
     this.nextId++;
-    if (handlers !== undefined) this.pending.set(id, { handlers });
+    if (handlers !== undefined) this.pending.set(id, handlers);
     this.transport.write(frame);
     this.lastSentAt = now();
     return id;
@@ -350,11 +363,11 @@ export class ClientConnection {
     const pending = this.pending.get(id);
     if (pending === undefined) return; // cancelled, timed out or answered: discarded [ID-6] [ID-8]
     if (header.type === FrameType.ACK) {
-      pending.handlers.ack?.();
+      pending.ack?.();
       return;
     }
     this.pending.delete(id);
-    pending.handlers.response(frame);
+    pending.response(frame);
     this.sendQueued();
     this.closeIfDrained();
   }
@@ -370,7 +383,7 @@ export class ClientConnection {
     for (const [id, pending] of [...this.pending]) {
       if (id <= goaway.lastRequestId) continue;
       this.pending.delete(id);
-      pending.handlers.fail(RpcError.transport(TransportCode.UNAVAILABLE, `the server is going away and did not process request ${id} [DRAIN-16]`, "no"));
+      pending.fail(RpcError.transport(TransportCode.UNAVAILABLE, `the server is going away and did not process request ${id} [DRAIN-16]`, "no"));
     }
     this.closeIfDrained();
   }
@@ -404,7 +417,7 @@ export class ClientConnection {
     this.pending.clear();
     for (const [id, pending] of failures) {
       const processed: Processed = this.goawayLastId !== undefined && id > this.goawayLastId ? "no" : "maybe";
-      pending.handlers.fail(RpcError.transport(code, message, processed, cause));
+      pending.fail(RpcError.transport(code, message, processed, cause));
     }
     for (const listener of this.closedListeners.splice(0)) listener();
   }

@@ -7,11 +7,10 @@ import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
 import { CallMode, checkedLimits, Compression, DispatchCode, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
 import { dispatchCodeName, dispatchProcessed, RpcError, TransportCode } from "../status/index.ts";
 import { defaultTransport, type TransportFactory } from "../transport/index.ts";
-import { setDeadline } from "../util/deadline-timers.ts";
 import { setLongTimeout } from "../util/long-timeout.ts";
 import { Channel, type BackoffOptions } from "./channel.ts";
-import type { CallTicket } from "./client-connection.ts";
 import { failureResult, successResult, type CallResult } from "./call-result.ts";
+import { PendingCall, retryable } from "./pending-call.ts";
 
 /** Options of one call. */
 export interface CallOptions {
@@ -88,22 +87,13 @@ function now(): number {
 
 const utf8 = new TextEncoder();
 
+/** Shared by every call without metadata or keys; never written to. */
+const NONE: never[] = [];
+
 function toMetadata(metadata: CallOptions["metadata"]): MetadataEntry[] {
-  if (metadata === undefined) return [];
+  if (metadata === undefined) return NONE;
   if (Array.isArray(metadata)) return metadata;
   return Object.entries(metadata).map(([key, value]) => ({ key, value: typeof value === "string" ? utf8.encode(value) : value }));
-}
-
-/**
- * Failures after which the request provably did not run and the next
- * attempt goes to a fresh connection: the old one is draining or gone
- * (GOAWAY, SHUTTING_DOWN) [STATUS-3] [DRAIN-16]. OVERLOADED is not retried:
- * an immediate retry adds to the overload.
- */
-function retryable(error: RpcError): boolean {
-  if (error.processed !== "no") return false;
-  if (error.layer === "transport") return error.code === TransportCode.UNAVAILABLE || error.code === TransportCode.CONNECTION_LOST;
-  return error.code === "SHUTTING_DOWN";
 }
 
 /**
@@ -199,12 +189,8 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   );
   const desc = service as DescService;
 
-  /**
-   * Sends one request and waits for what `mode` needs: the RESPONSE (unary,
-   * acked) or just the write (oneway). One retry on a fresh connection when
-   * the request provably did not run.
-   */
-  async function call(method: DescMethod, input: unknown, callOptions: CallOptions, mode: CallMode, onAck?: () => void): Promise<Frame | undefined> {
+  /** The request's body and header fields, checked and encoded; throws INVALID_INPUT, not processed [STATUS-2]. */
+  function prepare(method: DescMethod, input: unknown, callOptions: CallOptions, mode: CallMode) {
     const timeoutMs = callOptions.timeoutMs ?? defaultTimeout;
     if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
       throw RpcError.transport(TransportCode.INVALID_INPUT, `timeoutMs must be a non-negative number or Infinity, got ${timeoutMs}`, "no");
@@ -216,16 +202,42 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
       body = toBinary(method.input, create(method.input, input as MessageInitShape<DescMessage>));
       metadata = toMetadata(callOptions.metadata);
     } catch (error) {
-      // Nothing was sent: the caller's input is at fault [STATUS-2].
       throw RpcError.transport(TransportCode.INVALID_INPUT, `the request cannot be encoded as ${method.input.typeName}: ${(error as Error).message}`, "no", error);
     }
-    const keys = callOptions.keys ?? [];
-    const badKeys = invalidKeys(keys);
+    const keys = callOptions.keys ?? NONE;
+    const badKeys = keys.length === 0 ? undefined : invalidKeys(keys);
     if (badKeys !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, badKeys, "no");
+    return { header: { service: desc.typeName, method: method.name, callMode: mode, metadata, keys }, body, deadline };
+  }
+
+  /**
+   * Sends a unary or acked request; settles with `decode` of its RESPONSE.
+   * One retry on a fresh connection when the request provably did not run.
+   */
+  function call<T>(method: DescMethod, input: unknown, callOptions: CallOptions, mode: CallMode, decode: (frame: Frame) => T, onAck?: () => void): Promise<T> {
+    let prepared: ReturnType<typeof prepare>;
+    try {
+      prepared = prepare(method, input, callOptions, mode);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new PendingCall(channel, prepared.header, prepared.body, prepared.deadline, callOptions.signal, decode, onAck).promise;
+  }
+
+  /** Writes a oneway request: settles once it is written; nothing comes back [CALL-4]. */
+  async function sendOneway(method: DescMethod, input: unknown, callOptions: CallOptions): Promise<void> {
+    const { header, body, deadline } = prepare(method, input, callOptions, CallMode.ONEWAY);
     const signal = callOptions.signal;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await attemptCall(method, body, metadata, keys, mode, deadline, signal, onAck);
+        if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled before it was sent", "no");
+        // The deadline and the signal also bound the wait for a connection [DEADLINE-6] [CANCEL-1].
+        const connection = channel.ready() ?? (await untilDeadlineOrAbort(channel.acquire(deadline, signal), deadline, signal));
+        const remaining = deadline - now();
+        if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
+        // Never rounded down to 0 [DEADLINE-5]; capped at the uint32 maximum [DEADLINE-7].
+        connection.send({ ...header, timeoutMs: Math.min(Math.ceil(remaining), 0xffffffff) }, body, undefined);
+        return;
       } catch (error) {
         const rpcError = RpcError.from(error);
         if (attempt === 0 && retryable(rpcError) && now() < deadline && !signal?.aborted) continue;
@@ -234,94 +246,25 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     }
   }
 
-  async function attemptCall(
-    method: DescMethod,
-    body: Uint8Array,
-    metadata: MetadataEntry[],
-    keys: string[],
-    mode: CallMode,
-    deadline: number,
-    signal: AbortSignal | undefined,
-    onAck: (() => void) | undefined,
-  ): Promise<Frame | undefined> {
-    if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled before it was sent", "no");
-    // The deadline and the signal also bound the wait for a connection [DEADLINE-6] [CANCEL-1].
-    const connection = channel.ready() ?? (await untilDeadlineOrAbort(channel.acquire(deadline, signal), deadline, signal));
-    if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled before it was sent", "no");
-    const remaining = deadline - now();
-    if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
-    const header = { service: desc.typeName, method: method.name, callMode: mode, metadata, keys };
-    if (mode === CallMode.ONEWAY) {
-      // Never rounded down to 0 [DEADLINE-5]; capped at the uint32 maximum [DEADLINE-7].
-      connection.send({ ...header, timeoutMs: Math.min(Math.ceil(remaining), 0xffffffff) }, body, undefined);
-      return undefined;
-    }
-    return new Promise<Frame>((resolve, reject) => {
-      let ticket: CallTicket | undefined;
-      // Written or still queued: only a written request may have run.
-      const processed = () => (ticket !== undefined && ticket.id !== 0 ? "maybe" : "no");
-      const cleanup = () => {
-        timer.clear();
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const onAbort = () => {
-        cleanup();
-        const was = processed();
-        if (ticket !== undefined) connection.cancel(ticket);
-        reject(RpcError.transport(TransportCode.CANCELLED, "the call was cancelled", was, signal?.reason));
-      };
-      const timer = setDeadline(() => {
-        cleanup();
-        const was = processed();
-        if (ticket !== undefined) connection.cancel(ticket); // [DEADLINE-6]
-        reject(RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the response arrived", was));
-      }, remaining);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      try {
-        ticket = connection.submit(header, deadline, body, {
-          ack: onAck,
-          response: (frame) => {
-            cleanup();
-            resolve(frame);
-          },
-          fail: (error) => {
-            cleanup();
-            reject(error);
-          },
-        });
-      } catch (error) {
-        cleanup();
-        reject(error);
-      }
-    });
-  }
-
   function methodFor(name: string | symbol): DescMethod | undefined {
     return typeof name === "string" ? desc.methods.find((m) => m.localName === name) : undefined;
   }
 
-  const unary = async (method: DescMethod, input: unknown, callOptions: CallOptions = {}) => {
-    const frame = await call(method, input, callOptions, CallMode.UNARY);
-    return interpret(frame!, method.output);
-  };
+  const unary = (method: DescMethod, input: unknown, callOptions: CallOptions = {}) =>
+    call(method, input, callOptions, CallMode.UNARY, (frame) => interpret(frame, method.output));
 
-  const resultOf = async (method: DescMethod, input: unknown, callOptions: CallOptions = {}) => {
-    try {
-      const frame = (await call(method, input, callOptions, CallMode.UNARY))!;
-      return successResult(interpret(frame, method.output), frame.header.metadata);
-    } catch (error) {
-      return failureResult(RpcError.from(error));
-    }
-  };
+  const resultOf = (method: DescMethod, input: unknown, callOptions: CallOptions = {}) =>
+    call(method, input, callOptions, CallMode.UNARY, (frame) => successResult(interpret(frame, method.output), frame.header.metadata)).catch(
+      (error: unknown) => failureResult(RpcError.from(error)),
+    );
 
   const acked = (method: DescMethod, input: unknown, callOptions: CallOptions = {}) =>
     new Promise<AckedCall<unknown>>((resolveAck, rejectAck) => {
       let acknowledged = false;
-      const response = call(method, input, callOptions, CallMode.ACKED, () => {
+      const result = call(method, input, callOptions, CallMode.ACKED, (frame) => interpret(frame, method.output), () => {
         acknowledged = true;
         resolveAck({ result });
       });
-      const result = response.then((frame) => interpret(frame!, method.output));
       result.then(
         // A RESPONSE without an ACK completes the call [CALL-11].
         (value) => {
@@ -333,18 +276,25 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
       );
     });
 
-  const oneway = async (method: DescMethod, input: unknown, callOptions: CallOptions = {}) => {
-    await call(method, input, callOptions, CallMode.ONEWAY);
-  };
+  const oneway = (method: DescMethod, input: unknown, callOptions: CallOptions = {}) => sendOneway(method, input, callOptions);
 
-  const group = (invoke: (method: DescMethod, input: unknown, options?: CallOptions) => Promise<unknown>) =>
-    new Proxy({}, {
+  /** A proxy whose properties are the service's methods, each calling `invoke`; one function per method, made on first use. */
+  const group = (invoke: (method: DescMethod, input: unknown, options?: CallOptions) => Promise<unknown>) => {
+    const made = new Map<string, (input: unknown, callOptions?: CallOptions) => Promise<unknown>>();
+    return new Proxy({}, {
       get(_target, name) {
-        const method = methodFor(name);
-        if (method === undefined) return undefined;
-        return (input: unknown, callOptions?: CallOptions) => invoke(method, input, callOptions);
+        if (typeof name !== "string") return undefined;
+        let fn = made.get(name);
+        if (fn === undefined) {
+          const method = methodFor(name);
+          if (method === undefined) return undefined;
+          fn = (input: unknown, callOptions?: CallOptions) => invoke(method, input, callOptions);
+          made.set(name, fn);
+        }
+        return fn;
       },
     });
+  };
 
   const resultMethods = group(resultOf);
   const extras: Record<string, unknown> = {
@@ -354,12 +304,11 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     $batch: (build: (calls: unknown) => readonly Promise<unknown>[]) => Promise.all(build(resultMethods)),
     $close: () => channel.close(),
   };
+  const unaryMethods = group(unary) as Record<string, unknown>;
   return new Proxy({}, {
     get(_target, name) {
       if (typeof name === "string" && name in extras) return extras[name];
-      const method = methodFor(name);
-      if (method === undefined) return undefined;
-      return (input: unknown, callOptions?: CallOptions) => unary(method, input, callOptions);
+      return unaryMethods[name as string];
     },
   }) as Client<S>;
 }

@@ -4,8 +4,9 @@
 // ordered by due time, and a single timer waits for the earliest. Removing
 // the earliest entry does not re-arm the timer: it fires, finds nothing due
 // and waits for the next, so calls that finish in time cost no timer work.
-// When no deadline is left, the timer is cleared, so it never keeps a
-// process alive by itself.
+// When no deadline is left, the timer stays armed but unreferenced (or is
+// cleared where timers cannot be unreferenced), so it never keeps a process
+// alive by itself and a steady stream of calls does not re-create it.
 
 import type { LongTimeout } from "./long-timeout.ts";
 
@@ -28,8 +29,16 @@ class Deadline implements LongTimeout {
   }
 }
 
+/** Node's and Bun's timers can stop keeping the process alive; Deno's and browsers' cannot. */
+interface Unreferencable {
+  ref(): void;
+  unref(): void;
+}
+
 const heap: Deadline[] = [];
 let timer: ReturnType<typeof setTimeout> | undefined;
+/** Set while the armed timer is unreferenced because no deadline is pending. */
+let idle = false;
 /** When the armed timer fires, or Infinity when none is armed. */
 let armedFor = Infinity;
 
@@ -43,17 +52,23 @@ export function setDeadline(callback: () => void, ms: number): LongTimeout {
   heap.push(entry);
   siftUp(entry.index);
   if (entry.due < armedFor) arm(entry.due);
+  else if (idle) {
+    (timer as unknown as Unreferencable).ref();
+    idle = false;
+  }
   return entry;
 }
 
 function arm(due: number): void {
   if (timer !== undefined) clearTimeout(timer);
+  idle = false;
   armedFor = due;
   timer = setTimeout(fire, Math.min(MAX_DELAY, Math.max(0, due - performance.now())));
 }
 
 function fire(): void {
   timer = undefined;
+  idle = false;
   armedFor = Infinity;
   const now = performance.now();
   while (heap.length > 0 && heap[0]!.due <= now) {
@@ -75,11 +90,16 @@ function remove(entry: Deadline): void {
   const at = entry.index;
   entry.index = -1;
   const last = heap.pop()!;
-  if (heap.length === 0 && timer !== undefined) {
-    // Nothing left to wait for: an armed timer would only keep the process alive.
-    clearTimeout(timer);
-    timer = undefined;
-    armedFor = Infinity;
+  if (heap.length === 0 && timer !== undefined && !idle) {
+    // Nothing left to wait for: the timer must not keep the process alive.
+    if (typeof (timer as Partial<Unreferencable>).unref === "function") {
+      (timer as unknown as Unreferencable).unref();
+      idle = true;
+    } else {
+      clearTimeout(timer);
+      timer = undefined;
+      armedFor = Infinity;
+    }
   }
   if (last === entry) return;
   heap[at] = last;
