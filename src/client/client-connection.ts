@@ -222,7 +222,7 @@ export class ClientConnection {
    * LIMIT_EXCEEDED error (not processed) when the frame exceeds the server's
    * limits [LIMIT-4]. Oneway calls register no handlers and return at once.
    */
-  send(header: RequestFields, body: Uint8Array, handlers: CallHandlers | undefined): number {
+  send(header: Omit<RequestFields, "timeoutMs">, timeoutMs: number | undefined, body: Uint8Array, handlers: CallHandlers | undefined): number {
     if (this.state !== State.open) {
       throw RpcError.transport(TransportCode.UNAVAILABLE, "the connection is draining or closed", "no");
     }
@@ -236,7 +236,7 @@ export class ClientConnection {
         service: header.service,
         method: header.method,
         callMode: header.callMode,
-        timeoutMs: header.timeoutMs,
+        timeoutMs,
         metadata: header.metadata,
         keys: header.keys,
       },
@@ -294,7 +294,7 @@ export class ClientConnection {
     if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
     // Never rounded down to 0; capped at the uint32 maximum [DEADLINE-7].
     const timeoutMs = Math.min(Math.ceil(remaining), 0xffffffff);
-    return this.send({ ...ticket.header, timeoutMs }, ticket.body, ticket.handlers);
+    return this.send(ticket.header, timeoutMs, ticket.body, ticket.handlers);
   }
 
   /** Gives up on a call: drops it from the queue, or forgets its id and tells the server [CANCEL-1] [DEADLINE-6]. */

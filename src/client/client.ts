@@ -87,6 +87,9 @@ function now(): number {
 
 const utf8 = new TextEncoder();
 
+/** The options of a call made without any. */
+const NO_OPTIONS: CallOptions = Object.freeze({});
+
 /** Shared by every call without metadata or keys; never written to. */
 const NONE: never[] = [];
 
@@ -236,7 +239,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
         const remaining = deadline - now();
         if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
         // Never rounded down to 0 [DEADLINE-5]; capped at the uint32 maximum [DEADLINE-7].
-        connection.send({ ...header, timeoutMs: Math.min(Math.ceil(remaining), 0xffffffff) }, body, undefined);
+        connection.send(header, Math.min(Math.ceil(remaining), 0xffffffff), body, undefined);
         return;
       } catch (error) {
         const rpcError = RpcError.from(error);
@@ -250,15 +253,25 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     return typeof name === "string" ? desc.methods.find((m) => m.localName === name) : undefined;
   }
 
-  const unary = (method: DescMethod, input: unknown, callOptions: CallOptions = {}) =>
-    call(method, input, callOptions, CallMode.UNARY, (frame) => interpret(frame, method.output));
+  /** Each method's RESPONSE decoder, made once: no closure per call. */
+  const decoders = new Map<DescMethod, (frame: Frame) => unknown>();
+  const decoderOf = (method: DescMethod) => {
+    let decode = decoders.get(method);
+    if (decode === undefined) {
+      decode = (frame: Frame) => interpret(frame, method.output);
+      decoders.set(method, decode);
+    }
+    return decode;
+  };
 
-  const resultOf = (method: DescMethod, input: unknown, callOptions: CallOptions = {}) =>
+  const unary = (method: DescMethod, input: unknown, callOptions: CallOptions = NO_OPTIONS) => call(method, input, callOptions, CallMode.UNARY, decoderOf(method));
+
+  const resultOf = (method: DescMethod, input: unknown, callOptions: CallOptions = NO_OPTIONS) =>
     call(method, input, callOptions, CallMode.UNARY, (frame) => successResult(interpret(frame, method.output), frame.header.metadata)).catch(
       (error: unknown) => failureResult(RpcError.from(error)),
     );
 
-  const acked = (method: DescMethod, input: unknown, callOptions: CallOptions = {}) =>
+  const acked = (method: DescMethod, input: unknown, callOptions: CallOptions = NO_OPTIONS) =>
     new Promise<AckedCall<unknown>>((resolveAck, rejectAck) => {
       let acknowledged = false;
       const result = call(method, input, callOptions, CallMode.ACKED, (frame) => interpret(frame, method.output), () => {
@@ -276,7 +289,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
       );
     });
 
-  const oneway = (method: DescMethod, input: unknown, callOptions: CallOptions = {}) => sendOneway(method, input, callOptions);
+  const oneway = (method: DescMethod, input: unknown, callOptions: CallOptions = NO_OPTIONS) => sendOneway(method, input, callOptions);
 
   /** A proxy whose properties are the service's methods, each calling `invoke`; one function per method, made on first use. */
   const group = (invoke: (method: DescMethod, input: unknown, options?: CallOptions) => Promise<unknown>) => {

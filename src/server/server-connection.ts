@@ -103,6 +103,7 @@ const MAX_KEYS = 16;
 const MAX_KEY_BYTES = 256;
 const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+const EMPTY_METADATA: MetadataEntry[] = [];
 
 /** One request between admission and its end: waiting for its keys, then running. */
 interface InFlight {
@@ -685,7 +686,20 @@ export class ServerConnection {
 
   private sendResponse(id: number, header: Partial<FrameHeader>, body: Uint8Array): void {
     if (this.state === State.closed) return;
-    const frame = encodeFrame({ ...header, type: FrameType.RESPONSE, requestId: id }, body);
+    // Every RESPONSE header has the same fields in the same order: one object
+    // shape keeps the encoder's property reads fast on this hot path.
+    const frame = encodeFrame(
+      {
+        type: FrameType.RESPONSE,
+        requestId: id,
+        metadata: header.metadata ?? EMPTY_METADATA,
+        dispatchCode: header.dispatchCode ?? DispatchCode.OK,
+        dispatchMessage: header.dispatchMessage ?? "",
+        appCode: header.appCode ?? 0,
+        appMessage: header.appMessage ?? "",
+      },
+      body,
+    );
     const limits = this.clientLimits!;
     // Too large for the client: say so instead [LIMIT-4].
     if (body.length > limits.maxBodySize || frame.length - 4 - body.length > limits.maxHeaderSize) {
