@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { createClient, type CallOptions, type Client } from "../src/index.ts";
+import { tcpTransport } from "../src/transport/tcp.ts";
 import { runtimeCommand, runtimeName } from "./runtime.ts";
 import { ConformanceService } from "../src/gen/strata/conformance/v1/conformance_pb.ts";
 
@@ -94,7 +95,7 @@ export async function keyedBenchmark(seconds: number): Promise<KeyedRow[]> {
       server.once("exit", (code) => reject(new Error(`the benchmark server exited with code ${code}`)));
       createInterface({ input: server.stdout! }).once("line", resolve);
     });
-    const client = createClient(ConformanceService, { address });
+    const client = createClient(ConformanceService, { address, transport: tcpTransport });
     await measure(client, { name: "warm-up", holdMs: 0, keys: (i) => (i % 2 === 0 ? [] : [random(100)]) }, Math.min(seconds, 1));
     const rows: KeyedRow[] = [];
     const anchors = new Map<number, number>();

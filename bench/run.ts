@@ -21,6 +21,7 @@ import { grpcDriver } from "./drivers/grpc.ts";
 import { rawDriver } from "./drivers/raw.ts";
 import { strataDriver } from "./drivers/strata.ts";
 import { keyedBenchmark, keyedTable, type KeyedRow } from "./keyed.ts";
+import { tcpTransport } from "../src/transport/tcp.ts";
 import { runtimeCommand, runtimeName } from "./runtime.ts";
 
 const argv = process.argv.slice(2);
@@ -33,6 +34,7 @@ const SECONDS = option("--seconds", smoke ? 0.2 : 2);
 const IDLE_CONNECTIONS = option("--idle", smoke ? 200 : 10_000);
 const outAt = argv.indexOf("--out");
 const OUT = outAt >= 0 ? argv[outAt + 1]! : new URL(`./results/${runtimeName().split(" ")[0]!.toLowerCase()}.json`, import.meta.url).pathname;
+const RESULTS_DIR = OUT.slice(0, OUT.lastIndexOf("/") + 1);
 const IN_FLIGHT = [1, 10, 100];
 const PAYLOADS = [64, 4096, 65536];
 
@@ -175,7 +177,7 @@ async function idlePhase(name: string, serverFile: string, open: (address: strin
 }
 
 const openStrata = async (address: string) => {
-  const client = createClient(BenchService, { address });
+  const client = createClient(BenchService, { address, transport: tcpTransport });
   await client.benchEcho({}, { timeoutMs: 30_000 });
   return () => client.$close();
 };
@@ -224,6 +226,6 @@ const keyed: KeyedRow[] = await keyedBenchmark(smoke ? 0.2 : Math.max(1, SECONDS
 console.log("\n## Keyed dispatch (100 in flight, one connection)\n");
 console.log(keyedTable(keyed));
 
-mkdirSync(new URL("./results/", import.meta.url).pathname, { recursive: true });
+mkdirSync(RESULTS_DIR, { recursive: true });
 writeFileSync(OUT, `${JSON.stringify({ runtime: runtimeName(), startedAt: began.toISOString(), smoke, secondsPerScenario: SECONDS, unary, codecNsPerOp: codec, idle, keyed }, null, 2)}\n`);
 console.log(`\nFigures written to ${OUT}`);

@@ -1,11 +1,12 @@
 // The Strata driver: createClient over BenchService.
 import { createClient } from "../../src/index.ts";
+import { tcpTransport } from "../../src/transport/tcp.ts";
 import { BenchService } from "../../src/gen/strata/testing/v1/testing_pb.ts";
 import type { Driver } from "./driver.ts";
 
 /** Connects a Strata client to the BenchService at `address`. */
 export async function strataDriver(address: string): Promise<Driver> {
-  const client = createClient(BenchService, { address });
+  const client = createClient(BenchService, { address, transport: tcpTransport });
   await client.benchEcho({ payload: new Uint8Array(0) });
   return {
     call: async (payload) => {

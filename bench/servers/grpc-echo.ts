@@ -14,7 +14,7 @@ export const echoMethod = {
   responseDeserialize: (value: Buffer) => value,
 } as const;
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("grpc-echo.ts")) {
+if (/grpc-echo\.m?[jt]s$/.test(process.argv[1] ?? "")) {
   const server = new grpc.Server();
   server.addService({ echo: echoMethod }, {
     echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request),
