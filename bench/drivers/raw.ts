@@ -1,6 +1,7 @@
 // The raw TCP driver: length-prefixed frames on one node:net socket,
 // answers matched first in, first out. No ids, no headers: the floor.
 import * as net from "node:net";
+import { lengthPrefixedReader } from "../servers/length-prefixed.ts";
 import type { Driver } from "./driver.ts";
 
 /** Connects to the raw echo server at `address` ("host:port"). */
@@ -12,19 +13,7 @@ export async function rawDriver(address: string): Promise<Driver> {
     socket.once("error", reject);
   });
   const waiting: Array<() => void> = [];
-  let pending: Buffer | undefined;
-  socket.on("data", (chunk: Buffer) => {
-    const data = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
-    pending = undefined;
-    let offset = 0;
-    while (data.length - offset >= 4) {
-      const end = offset + 4 + data.readUInt32BE(offset);
-      if (end > data.length) break;
-      offset = end;
-      waiting.shift()?.();
-    }
-    if (offset < data.length) pending = Buffer.from(data.subarray(offset));
-  });
+  socket.on("data", lengthPrefixedReader(() => waiting.shift()?.()));
   return {
     call(payload) {
       const frame = Buffer.allocUnsafe(4 + payload.length);

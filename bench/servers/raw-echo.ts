@@ -3,23 +3,14 @@
 // with Nagle off and one write batch per read. See control.ts for stdin.
 import * as net from "node:net";
 import { serveControl } from "./control.ts";
+import { lengthPrefixedReader } from "./length-prefixed.ts";
 
 const server = net.createServer({ noDelay: true }, (socket) => {
-  let pending: Buffer | undefined;
+  const read = lengthPrefixedReader((frame) => socket.write(frame));
   socket.on("data", (chunk: Buffer) => {
-    let data = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
-    pending = undefined;
     socket.cork();
-    let offset = 0;
-    while (data.length - offset >= 4) {
-      const end = offset + 4 + data.readUInt32BE(offset);
-      if (end > data.length) break;
-      socket.write(data.subarray(offset, end));
-      offset = end;
-    }
+    read(chunk);
     socket.uncork();
-    if (offset < data.length) pending = Buffer.from(data.subarray(offset));
-    data = Buffer.alloc(0);
   });
   socket.on("error", () => socket.destroy());
 });
