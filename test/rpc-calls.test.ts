@@ -76,6 +76,15 @@ test("[CALL-8] [ID-1] 1,000 concurrent calls with random delays on one connectio
   assert.is(ctx.server.stats().connections.accepted, 1, "one multiplexed connection");
 });
 
+test("[FRAME-1] [FRAME-2] bodies on both sides of the size at which a body is written apart from its head arrive intact", async () => {
+  for (const size of [0, 8185, 8186, 8200, 70_000, 1_000_000]) {
+    const text = "é".repeat(size >> 1) + "x".repeat(size & 1);
+    const reply = await ctx.client.echo({ text, payloadSize: size });
+    assert.is(reply.text, text, `request of about ${size} bytes`);
+    assert.is(reply.payload.length, size, `response of about ${size} bytes`);
+  }
+});
+
 test("[CALL-4] [CALL-5] a oneway call runs, and the server sends no frame back for it", async () => {
   const peer = await RawPeer.connect(ctx.address);
   peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Record", callMode: CallMode.ONEWAY }, toBinary(RecordRequestSchema, create(RecordRequestSchema, { tag: "one" })));

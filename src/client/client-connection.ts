@@ -6,6 +6,7 @@ import {
   decodeGoaway,
   decodeHello,
   encodeFrame,
+  encodeFrameHead,
   encodeGoaway,
   encodeHello,
   encodePreface,
@@ -16,6 +17,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   resolveFrameLimits,
+  SEPARATE_BODY_BYTES,
   type Frame,
   type FrameDecoder,
   type FrameHeader,
@@ -229,20 +231,21 @@ export class ClientConnection {
     const id = this.nextId;
     // Encoded once; the header's size is what the frame holds besides its 4-byte prefix and body.
     // Fields listed one by one: faster than spreading an object of unknown shape on this hot path.
-    const frame = encodeFrame(
-      {
-        type: FrameType.REQUEST,
-        requestId: id,
-        service: header.service,
-        method: header.method,
-        callMode: header.callMode,
-        timeoutMs,
-        metadata: header.metadata,
-        keys: header.keys,
-      },
-      body,
-    );
-    if (body.length > this.serverLimits.maxBodySize || frame.length - 4 - body.length > this.serverLimits.maxHeaderSize) {
+    const fields: FrameHeaderInit = {
+      type: FrameType.REQUEST,
+      requestId: id,
+      service: header.service,
+      method: header.method,
+      callMode: header.callMode,
+      timeoutMs,
+      metadata: header.metadata,
+      keys: header.keys,
+    };
+    // A large body follows its head as is (the transport sends both in one write); a small one is copied in.
+    const separate = body.length >= SEPARATE_BODY_BYTES;
+    const frame = separate ? encodeFrameHead(fields, body.length) : encodeFrame(fields, body);
+    const headerSize = frame.length - 4 - (separate ? 0 : body.length);
+    if (body.length > this.serverLimits.maxBodySize || headerSize > this.serverLimits.maxHeaderSize) {
       throw RpcError.transport(
         TransportCode.LIMIT_EXCEEDED,
         `the request exceeds the server's limits of ${this.serverLimits.maxHeaderSize} header and ${this.serverLimits.maxBodySize} body bytes [LIMIT-4]`,
@@ -253,6 +256,7 @@ export class ClientConnection {
     this.nextId++;
     if (handlers !== undefined) this.pending.set(id, handlers);
     this.transport.write(frame);
+    if (separate) this.transport.write(body);
     this.lastSentAt = now();
     return id;
   }

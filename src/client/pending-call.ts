@@ -6,7 +6,7 @@
 
 import { RpcError, TransportCode } from "../status/index.ts";
 import type { Frame } from "../wire/index.ts";
-import { setDeadline } from "../util/deadline-timers.ts";
+import { setDeadlineAt } from "../util/deadline-timers.ts";
 import type { LongTimeout } from "../util/long-timeout.ts";
 import type { Channel } from "./channel.ts";
 import type { CallHandlers, CallTicket, ClientConnection } from "./client-connection.ts";
@@ -62,7 +62,7 @@ export class PendingCall<T> implements CallHandlers {
     this.decode = decode;
     this.onAck = onAck;
     // One deadline covers connecting, queueing and the wait for the RESPONSE [DEADLINE-6].
-    this.timer = setDeadline(() => this.onTimeout(), deadline - performance.now());
+    this.timer = setDeadlineAt(() => this.onTimeout(), deadline);
     if (signal !== undefined) {
       if (signal.aborted) {
         this.settle(RpcError.transport(TransportCode.CANCELLED, "the call was cancelled before it was sent", "no", signal.reason));
@@ -85,7 +85,7 @@ export class PendingCall<T> implements CallHandlers {
 
   private submit(connection: ClientConnection): void {
     if (this.settled) return;
-    if (performance.now() >= this.deadline) return this.onTimeout();
+    // A deadline already passed is caught when the request is written (TIMEOUT, not processed) [DEADLINE-5].
     this.connection = connection;
     try {
       this.ticket = connection.submit(this.header, this.deadline, this.body, this);

@@ -11,6 +11,7 @@ import {
   gunzip,
   DispatchCode,
   encodeFrame,
+  encodeFrameHead,
   encodeGoaway,
   encodePreface,
   FrameType,
@@ -21,16 +22,18 @@ import {
   ProtocolError,
   readPreface,
   resolveFrameLimits,
+  SEPARATE_BODY_BYTES,
   type Frame,
   type FrameDecoder,
   type FrameHeader,
+  type FrameHeaderInit,
   type FrameLimits,
   type MetadataEntry,
 } from "../wire/index.ts";
 import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
 import { dispatchCodeByName, dispatchCodeName, RpcError } from "../status/index.ts";
 import type { Transport } from "../transport/index.ts";
-import { setDeadline } from "../util/deadline-timers.ts";
+import { setDeadlineAt } from "../util/deadline-timers.ts";
 import type { LongTimeout } from "../util/long-timeout.ts";
 import { RequestAbort, RequestContext } from "./request-context.ts";
 import type { KeyDispatch, KeyTicket } from "./key-scheduler.ts";
@@ -516,7 +519,7 @@ export class ServerConnection {
     entry.counted = true;
     this.active++;
     if (header.callMode === CallMode.ACKED) this.write(encodeFrame({ type: FrameType.ACK, requestId: id }));
-    if (deadline !== undefined) entry.timer = setDeadline(() => this.onDeadline(id, entry), deadline - now());
+    if (deadline !== undefined) entry.timer = setDeadlineAt(() => this.onDeadline(id, entry), deadline);
     const start = () => this.run(header, input, method, deadline, entry);
     if (entry.ticket === undefined || entry.ticket.granted) start();
     else entry.start = start;
@@ -688,21 +691,21 @@ export class ServerConnection {
     if (this.state === State.closed) return;
     // Every RESPONSE header has the same fields in the same order: one object
     // shape keeps the encoder's property reads fast on this hot path.
-    const frame = encodeFrame(
-      {
-        type: FrameType.RESPONSE,
-        requestId: id,
-        metadata: header.metadata ?? EMPTY_METADATA,
-        dispatchCode: header.dispatchCode ?? DispatchCode.OK,
-        dispatchMessage: header.dispatchMessage ?? "",
-        appCode: header.appCode ?? 0,
-        appMessage: header.appMessage ?? "",
-      },
-      body,
-    );
+    const fields: FrameHeaderInit = {
+      type: FrameType.RESPONSE,
+      requestId: id,
+      metadata: header.metadata ?? EMPTY_METADATA,
+      dispatchCode: header.dispatchCode ?? DispatchCode.OK,
+      dispatchMessage: header.dispatchMessage ?? "",
+      appCode: header.appCode ?? 0,
+      appMessage: header.appMessage ?? "",
+    };
+    // A large body follows its head as is (one write for both); a small one is copied in.
+    const separate = body.length >= SEPARATE_BODY_BYTES;
+    const frame = separate ? encodeFrameHead(fields, body.length) : encodeFrame(fields, body);
     const limits = this.clientLimits!;
     // Too large for the client: say so instead [LIMIT-4].
-    if (body.length > limits.maxBodySize || frame.length - 4 - body.length > limits.maxHeaderSize) {
+    if (body.length > limits.maxBodySize || frame.length - 4 - (separate ? 0 : body.length) > limits.maxHeaderSize) {
       this.write(encodeFrame({
         type: FrameType.RESPONSE,
         requestId: id,
@@ -712,6 +715,7 @@ export class ServerConnection {
       return;
     }
     this.write(frame);
+    if (separate) this.write(body);
   }
 
   private uncount(entry: InFlight): void {

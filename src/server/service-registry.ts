@@ -16,7 +16,11 @@ export type ServiceImpl<S extends GenServiceMethods> = {
   [K in keyof S]?: UnaryHandler<S[K]["input"], S[K]["output"]>;
 };
 
-/** A handler of raw bodies: the request body in, the response body out, for gateways and generic use [CALL-2]. */
+/**
+ * A handler of raw bodies: the request body in, the response body out, for
+ * gateways and generic use [CALL-2]. The server may send the returned bytes
+ * without copying them: do not change them afterwards.
+ */
 export type RawHandler = (body: Uint8Array, context: HandlerContext) => Uint8Array | Promise<Uint8Array>;
 
 /** One method as the dispatcher sees it: bytes in, bytes out. */

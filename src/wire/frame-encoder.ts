@@ -60,6 +60,29 @@ export function encodeFrame(header: FrameHeaderInit, body: Uint8Array = EMPTY): 
   return buf;
 }
 
+/** Bodies at least this large are written after their frame's head instead of being copied into one buffer. */
+export const SEPARATE_BODY_BYTES = 8192;
+
+/**
+ * Encodes a frame's size prefix and header, declaring a body of `bodySize`
+ * bytes that the caller writes right after it, uncopied [FRAME-1] [FRAME-2].
+ */
+export function encodeFrameHead(header: FrameHeaderInit, bodySize: number): Uint8Array {
+  const slab = writableSlab(MIN_FREE);
+  const start = slabOffset();
+  const headerEnd = writeHeader(header, bodySize, slab, start + 4);
+  if (headerEnd <= slab.length && headerEnd - start <= MAX_IN_PLACE) {
+    writeSizePrefix(headerEnd - start - 4, slab, start);
+    return commitSlab(headerEnd - start);
+  }
+  abandonSlab(headerEnd);
+  const size = writeHeaderToScratch(header, bodySize);
+  const buf = allocateBytes(4 + size);
+  writeSizePrefix(size, buf, 0);
+  copyFromScratch(buf, 4, size);
+  return buf;
+}
+
 /**
  * Encodes several frames into one contiguous buffer, so that frames produced
  * together leave in one write [FRAME-13].

@@ -21,7 +21,7 @@ export {
   type MetadataEntry,
 } from "./frame-header.ts";
 export { decodeHeader, encodeHeader, headerSize, writeHeader } from "./header-codec.ts";
-export { encodeFrame, encodeFrames, frameSize, writeFrame } from "./frame-encoder.ts";
+export { encodeFrame, encodeFrameHead, encodeFrames, frameSize, SEPARATE_BODY_BYTES, writeFrame } from "./frame-encoder.ts";
 export { createFrameDecoder, FrameDecoder, type FrameDecoderOptions } from "./frame-decoder.ts";
 export {
   encodePreface,
