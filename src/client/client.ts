@@ -7,7 +7,7 @@ import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
 import { CallMode, checkedLimits, Compression, DispatchCode, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
 import { dispatchCodeName, dispatchProcessed, RpcError, TransportCode } from "../status/index.ts";
 import { defaultTransport, type TransportFactory } from "../transport/index.ts";
-import { setLongTimeout } from "../util/long-timeout.ts";
+import { setDeadline } from "../util/deadline-timers.ts";
 import { Channel, type BackoffOptions } from "./channel.ts";
 import { failureResult, successResult, type CallResult } from "./call-result.ts";
 import { PendingCall, retryable } from "./pending-call.ts";
@@ -105,7 +105,7 @@ function toMetadata(metadata: CallOptions["metadata"]): MetadataEntry[] {
  */
 function untilDeadlineOrAbort<T>(promise: Promise<T>, deadline: number, signal: AbortSignal | undefined): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setLongTimeout(() => {
+    const timer = setDeadline(() => {
       done();
       reject(RpcError.transport(TransportCode.TIMEOUT, "the deadline passed while connecting; nothing was sent", "no"));
     }, Math.max(0, deadline - now()));

@@ -6,8 +6,7 @@
 
 import { RpcError, TransportCode } from "../status/index.ts";
 import type { Frame } from "../wire/index.ts";
-import { setDeadlineAt } from "../util/deadline-timers.ts";
-import type { LongTimeout } from "../util/long-timeout.ts";
+import { setDeadlineAt, type LongTimeout } from "../util/deadline-timers.ts";
 import type { Channel } from "./channel.ts";
 import type { CallHandlers, CallTicket, ClientConnection } from "./client-connection.ts";
 

@@ -29,14 +29,14 @@ export class RequestAbort {
   }
 }
 
-/** What a request context needs from its connection. */
-export interface ContextOwner {
-  /** Drain the connection once this request is answered [DRAIN-2]. */
-  drainAfter(graceMs: number): void;
+/** What a request context needs from its connection: `request` is the token the connection gave it. */
+export interface ContextOwner<R> {
+  /** Drain the connection once `request` is answered [DRAIN-2]. */
+  drainAfter(request: R, graceMs: number): void;
 }
 
 /** The context of one running request [DEADLINE-4] [CANCEL-2] [DRAIN-9]. */
-export class RequestContext implements HandlerContext {
+export class RequestContext<R = unknown> implements HandlerContext {
   readonly requestId: number;
   readonly service: string;
   readonly method: string;
@@ -46,9 +46,11 @@ export class RequestContext implements HandlerContext {
   readonly responseMetadata: MetadataEntry[] = [];
   private readonly abort: RequestAbort;
   private readonly deadline: number | undefined;
-  private readonly owner: ContextOwner;
+  private readonly owner: ContextOwner<R>;
+  private readonly request: R;
 
-  constructor(header: FrameHeader, peer: string, abort: RequestAbort, deadline: number | undefined, owner: ContextOwner) {
+  /** `owner` and `request` stand in for a closure, which would be one more allocation per request. */
+  constructor(header: FrameHeader, peer: string, abort: RequestAbort, deadline: number | undefined, owner: ContextOwner<R>, request: R) {
     this.requestId = header.requestId;
     this.service = header.service;
     this.method = header.method;
@@ -58,6 +60,7 @@ export class RequestContext implements HandlerContext {
     this.abort = abort;
     this.deadline = deadline;
     this.owner = owner;
+    this.request = request;
   }
 
   get signal(): AbortSignal {
@@ -69,6 +72,6 @@ export class RequestContext implements HandlerContext {
   }
 
   drainConnection(graceMs: number): void {
-    this.owner.drainAfter(graceMs);
+    this.owner.drainAfter(this.request, graceMs);
   }
 }

@@ -33,8 +33,7 @@ import {
 import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
 import { dispatchCodeByName, dispatchCodeName, RpcError } from "../status/index.ts";
 import type { Transport } from "../transport/index.ts";
-import { setDeadlineAt } from "../util/deadline-timers.ts";
-import type { LongTimeout } from "../util/long-timeout.ts";
+import { setDeadlineAt, type LongTimeout } from "../util/deadline-timers.ts";
 import { RequestAbort, RequestContext } from "./request-context.ts";
 import type { KeyDispatch, KeyTicket } from "./key-scheduler.ts";
 import type { RegisteredMethod, ServiceRegistry } from "./service-registry.ts";
@@ -560,6 +559,12 @@ export class ServerConnection {
     }
   }
 
+  /** A handler asked for a drain once its request is answered: now if it already is [DRAIN-2]. */
+  drainAfter(entry: InFlight, graceMs: number): void {
+    entry.drainAfterMs = graceMs;
+    if (entry.answered) this.drain(graceMs);
+  }
+
   /** Starts the handler of an admitted request that holds its keys, if it has any [KEYS-5]. */
   private run(
     header: FrameHeader,
@@ -577,12 +582,7 @@ export class ServerConnection {
     }
     entry.started = true;
     this.host.stats.requestsInFlight++;
-    const context = new RequestContext(header, this.transport.peer, entry.abort, deadline, {
-      drainAfter: (graceMs) => {
-        entry.drainAfterMs = graceMs;
-        if (entry.answered) this.drain(graceMs);
-      },
-    });
+    const context = new RequestContext(header, this.transport.peer, entry.abort, deadline, this, entry);
     const started = now();
     let result: Uint8Array | Promise<Uint8Array>;
     try {
@@ -602,7 +602,7 @@ export class ServerConnection {
   }
 
   /** A handler returned (`output`) or failed (`error`): answer if still owed, then release what the request held [KEYS-3]. */
-  private finishRequest(id: number, entry: InFlight, context: RequestContext, started: number, output: Uint8Array | undefined, error: unknown): void {
+  private finishRequest(id: number, entry: InFlight, context: RequestContext<InFlight>, started: number, output: Uint8Array | undefined, error: unknown): void {
     const stats = this.host.stats;
     const failed = output === undefined;
     stats.recordCall(entry.name, now() - started, failed);

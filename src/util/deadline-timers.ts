@@ -8,9 +8,12 @@
 // cleared where timers cannot be unreferenced), so it never keeps a process
 // alive by itself and a steady stream of calls does not re-create it.
 
-import type { LongTimeout } from "./long-timeout.ts";
+/** A pending deadline; clear() cancels it. */
+export interface LongTimeout {
+  clear(): void;
+}
 
-/** setTimeout clamps larger delays to 1 ms on every runtime. */
+/** setTimeout clamps larger delays to 1 ms on every runtime; a timer fires early and waits again instead. */
 const MAX_DELAY = 0x7fffffff;
 
 class Deadline implements LongTimeout {
@@ -44,7 +47,7 @@ let armedFor = Infinity;
 
 /**
  * Calls `callback` once `ms` milliseconds have passed, unless cleared first;
- * like setLongTimeout, but every deadline shares one timer [DEADLINE-2].
+ * however far away (timeout_ms is a uint32 [DEADLINE-1]); every deadline shares one timer [DEADLINE-2].
  */
 export function setDeadline(callback: () => void, ms: number): LongTimeout {
   return setDeadlineAt(callback, performance.now() + Math.max(0, ms));
