@@ -7,6 +7,7 @@ import * as assert from "uvu/assert";
 import { createClient, createServer, FrameType, RpcError, type Client, type Server } from "../src/index.ts";
 import { IsolationTestService } from "../src/gen/strata/testing/v1/testing_pb.ts";
 import { RawPeer } from "./support/raw-peer.ts";
+import { rpcFailure } from "./support/rpc-failure.ts";
 import { waitUntil } from "./support/wait.ts";
 import { TestService, testService } from "./support/test-service.ts";
 
@@ -39,14 +40,8 @@ function pool() {
 }
 
 /** Calls Work and returns its failure as an RpcError (the call must fail). */
-async function failure(kind: string, options: { timeoutMs?: number; keys?: string[] } = {}): Promise<RpcError> {
-  try {
-    await ctx.client.work({ kind }, options);
-  } catch (error) {
-    assert.ok(RpcError.is(error), String(error));
-    return error;
-  }
-  throw new Error(`Work(${kind}) succeeded; it should have failed`);
+function failure(kind: string, options: { timeoutMs?: number; keys?: string[] } = {}): Promise<RpcError> {
+  return rpcFailure(ctx.client.work({ kind }, options));
 }
 
 test("results, application errors, handler errors and response metadata cross the worker boundary", async () => {

@@ -12,6 +12,7 @@ import { CallMode, Compression, createClient, createServer, DispatchCode, encode
 import { ConformanceService, KeyedWorkRequestSchema } from "../src/gen/strata/conformance/v1/conformance_pb.ts";
 import { conformanceService } from "../conformance/reference/conformance-service.ts";
 import { RawPeer } from "./support/raw-peer.ts";
+import { rpcFailure } from "./support/rpc-failure.ts";
 import { waitUntil } from "./support/wait.ts";
 
 const test = suite("keyed dispatch");
@@ -52,16 +53,6 @@ function keyedWork(tag: string, holdMs: number): Uint8Array {
   return toBinary(KeyedWorkRequestSchema, create(KeyedWorkRequestSchema, { tag, holdMs }));
 }
 
-async function failure(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (RpcError.is(error)) return error;
-    throw error;
-  }
-  throw new Error("the call succeeded; it should have failed");
-}
-
 test("[KEYS-6] a request whose deadline passes while it waits gets DEADLINE_EXPIRED (not processed) and does not hold up the next", async () => {
   const s = await start();
   // A raw peer, to see the server's answer rather than the client's own timeout.
@@ -99,7 +90,7 @@ test("[KEYS-8] a full key queue answers OVERLOADED (not processed); other keys a
   const s = await start({ maxKeyQueueLength: 2 });
   const first = s.client.keyedWork({ tag: "1", holdMs: 200 }, { keys: ["hot"] });
   const second = s.client.keyedWork({ tag: "2", holdMs: 0 }, { keys: ["hot"] });
-  const error = await failure(s.client.keyedWork({ tag: "3", holdMs: 0 }, { keys: ["hot", "cold"] }));
+  const error = await rpcFailure(s.client.keyedWork({ tag: "3", holdMs: 0 }, { keys: ["hot", "cold"] }));
   assert.equal([error.code, error.processed], ["OVERLOADED", "no"]);
   await s.client.keyedWork({ tag: "cold", holdMs: 0 }, { keys: ["cold"] });
   assert.not.ok(s.log.includes("end:1"), "the cold key ran while the hot key was busy");
@@ -254,7 +245,7 @@ test("[KEYS-8] stats show the busiest keys, waiting and running requests, and wa
 
 test("[KEYS-2] keyedDispatch: false refuses keyed requests with UNSUPPORTED and omits the feature", async () => {
   const s = await start({ keyedDispatch: false });
-  const error = await failure(s.client.keyedWork({ tag: "x", holdMs: 0 }, { keys: ["a"] }));
+  const error = await rpcFailure(s.client.keyedWork({ tag: "x", holdMs: 0 }, { keys: ["a"] }));
   assert.equal([error.code, error.processed], ["UNSUPPORTED", "no"]);
   assert.is(s.server.stats().keys, undefined);
   await s.stop();
@@ -263,7 +254,7 @@ test("[KEYS-2] keyedDispatch: false refuses keyed requests with UNSUPPORTED and 
 test("[KEYS-1] the client refuses keys it cannot send, without sending anything", async () => {
   const s = await start();
   for (const keys of [Array.from({ length: 17 }, (_, i) => `k${i}`), [""], ["é".repeat(129)], [7 as unknown as string]]) {
-    const error = await failure(s.client.keyedWork({ tag: "never", holdMs: 0 }, { keys }));
+    const error = await rpcFailure(s.client.keyedWork({ tag: "never", holdMs: 0 }, { keys }));
     assert.equal([error.layer, error.code, error.processed], ["transport", "INVALID_INPUT", "no"]);
   }
   await s.client.keyedWork({ tag: "sixteen", holdMs: 0 }, { keys: Array.from({ length: 16 }, (_, i) => "k".repeat(256 - i)) });

@@ -145,6 +145,24 @@ class Session {
 const at = (log: string[], entry: string) => log.indexOf(entry);
 /** Where the holder `tag` ended, whatever the outcome it logged, or -1. */
 const holderEnd = (log: string[], tag: string) => log.findIndex((e) => e.startsWith(`sleep:${tag}:`));
+
+/**
+ * Holds key A on `conn` with one request queued behind the holder. `release`
+ * checks that both are still where they were, cancels the holder and
+ * expects the queued request to complete [KEYS-3] [KEYS-5].
+ */
+function holdWithQueue(s: Session, conn: Conn): { release(): Promise<void> } {
+  const holder = conn.hold(s.tag("h"), [s.key("A")]);
+  const queued = conn.send("keyedWork", { tag: s.tag("queued"), holdMs: 0 }, { keys: [s.key("A")] });
+  return {
+    async release() {
+      const during = await s.log(conn);
+      expect(holderEnd(during, "h") < 0 && at(during, "start:queued") < 0, "the holder of A still running and the request queued on A not started", show(during), "KEYS-3");
+      conn.cancel(holder);
+      await conn.expect(queued, DispatchCode.OK, "the request queued on A to complete once the holder is cancelled", "KEYS-5");
+    },
+  };
+}
 const show = (log: string[]) => (log.length > 0 ? `log ${log.join(", ")}` : "an empty log");
 
 /** Expects `first` in the log before `second`; both must be there. */
@@ -456,16 +474,12 @@ export const keyCases: ConformanceCase[] = [
       const s = new Session(ctx);
       const c1 = await s.open();
       const c2 = await s.open();
-      const holder = c1.hold(s.tag("h"), [s.key("A")]);
-      const queued = c1.send("keyedWork", { tag: s.tag("queued"), holdMs: 0 }, { keys: [s.key("A")] });
+      const held = holdWithQueue(s, c1);
       const onB = c1.send("keyedWork", { tag: s.tag("b"), holdMs: 0 }, { keys: [s.key("B")] });
       const onBC = c2.send("keyedWork", { tag: s.tag("bc"), holdMs: 0 }, { keys: [s.key("B"), s.key("C")] });
       await c1.expect(onB, DispatchCode.OK, "the request on B to complete while A is held (its keys are free)", "KEYS-5");
       await c2.expect(onBC, DispatchCode.OK, "the request on B+C to complete while A is held (its keys are free)", "KEYS-5");
-      const during = await s.log(c1);
-      expect(holderEnd(during, "h") < 0 && at(during, "start:queued") < 0, "the holder of A still running and the request queued on A not started", show(during), "KEYS-3");
-      c1.cancel(holder);
-      await c1.expect(queued, DispatchCode.OK, "the request queued on A to complete once the holder is cancelled", "KEYS-5");
+      await held.release();
     },
   },
   {
@@ -478,16 +492,12 @@ export const keyCases: ConformanceCase[] = [
       const s = new Session(ctx);
       const c1 = await s.open();
       const c2 = await s.open();
-      const holder = c1.hold(s.tag("h"), [s.key("A")]);
-      const queued = c1.send("keyedWork", { tag: s.tag("queued"), holdMs: 0 }, { keys: [s.key("A")] });
+      const held = holdWithQueue(s, c1);
       const same = c1.send("keyedWork", { tag: s.tag("k1"), holdMs: 0 });
       const other = c2.send("keyedWork", { tag: s.tag("k2"), holdMs: 0 });
       await c1.expect(same, DispatchCode.OK, "a request without keys, sent after one queued on A, to complete while A is held", "KEYS-7");
       await c2.expect(other, DispatchCode.OK, "a request without keys on another connection to complete while A is held", "KEYS-7");
-      const during = await s.log(c1);
-      expect(holderEnd(during, "h") < 0 && at(during, "start:queued") < 0, "the holder of A still running and the request queued on A not started", show(during), "KEYS-3");
-      c1.cancel(holder);
-      await c1.expect(queued, DispatchCode.OK, "the request queued on A to complete once the holder is cancelled", "KEYS-5");
+      await held.release();
     },
   },
   {
