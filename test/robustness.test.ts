@@ -20,15 +20,10 @@ import {
   type Frame,
 } from "../src/index.ts";
 import { TestService, testService } from "./support/test-service.ts";
+import { rpcFailure } from "./support/rpc-failure.ts";
 import { waitUntil } from "./support/wait.ts";
 
 const test = suite("robustness");
-
-async function failure(promise: Promise<unknown>): Promise<RpcError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  assert.ok(RpcError.is(error), `expected an RpcError, got ${String(error)}`);
-  return error as RpcError;
-}
 
 /** A TCP server that accepts and then says nothing (a server stuck before its HELLO). */
 async function silentServer(): Promise<{ address: string; received: () => number; close(): Promise<void> }> {
@@ -54,14 +49,14 @@ test("[DEADLINE-6] [CANCEL-1] the deadline and the signal also bound the wait fo
   const server = await silentServer();
   const client = createClient(TestService, { address: server.address, connectTimeoutMs: 5000 });
   const started = performance.now();
-  const timedOut = await failure(client.echo({ text: "x" }, { timeoutMs: 100 }));
+  const timedOut = await rpcFailure(client.echo({ text: "x" }, { timeoutMs: 100 }));
   assert.is(timedOut.code, "TIMEOUT");
   assert.is(timedOut.processed, "no");
   assert.ok(performance.now() - started < 1000, "failed at its deadline, not at the connect timeout");
   const controller = new AbortController();
   const call = client.echo({ text: "y" }, { signal: controller.signal, timeoutMs: 10_000 });
   setTimeout(() => controller.abort(), 50);
-  const cancelled = await failure(call);
+  const cancelled = await rpcFailure(call);
   assert.is(cancelled.code, "CANCELLED");
   assert.is(cancelled.processed, "no");
   client.$close();
@@ -76,7 +71,7 @@ test("[DRAIN-9] [LIMIT-5] $close() fails queued calls at once (not processed) an
   await new Promise((resolve) => setTimeout(resolve, 20)); // let "a" be written before "b" queues
   const queued = client.echo({ text: "b" }, { timeoutMs: 5000 });
   client.$close();
-  const error = await failure(queued);
+  const error = await rpcFailure(queued);
   assert.is(error.processed, "no");
   assert.is((await running).text, "a");
   await waitUntil(() => server.stats().connections.current === 0);
@@ -89,7 +84,7 @@ test("[LIMIT-5] a cancelled or timed-out call frees its slot at once: the next q
   const client = createClient(TestService, { address: await server.listen("127.0.0.1:0") });
   const slow = client.wait({ ms: 1000, tag: "slow" }, { timeoutMs: 100 });
   const next = client.echo({ text: "next" });
-  assert.is((await failure(slow)).code, "TIMEOUT");
+  assert.is((await rpcFailure(slow)).code, "TIMEOUT");
   assert.is((await next).text, "next");
   client.$close();
   await server.close({ graceMs: 100 });
@@ -122,10 +117,10 @@ test("[STATUS-11] [META-6] [STATUS-8] bad handler output still gets one answer, 
   const address = await server.listen("127.0.0.1:0");
   const client = createClient(TestService, { address });
   for (const text of ["bad-metadata", "code-0", "code-negative", "bad-field"]) {
-    const error = await failure(client.echo({ text }));
+    const error = await rpcFailure(client.echo({ text }));
     assert.is(error.code, "HANDLER_ERROR", text);
   }
-  const details = await failure(client.echo({ text: "bad-details" }));
+  const details = await rpcFailure(client.echo({ text: "bad-details" }));
   assert.is(details.code, 3, "the application status survives details that do not encode");
   assert.is((await client.echo({ text: "still fine" })).text, "still fine");
   assert.is(server.stats().connections.accepted, 1, "one connection served all of them");
@@ -151,7 +146,7 @@ test("[DRAIN-9] await client.$close() resolves once the pending call is answered
   await client.$close();
   assert.is((await pending).text, "last");
   await waitUntil(() => server.stats().connections.current === 0);
-  const after = await failure(client.echo({ text: "after" }));
+  const after = await rpcFailure(client.echo({ text: "after" }));
   assert.is(after.code, "UNAVAILABLE");
   assert.is(after.processed, "no");
   await server.close({ graceMs: 100 });
@@ -203,7 +198,7 @@ test("[FRAME-14] [HELLO-2] a connection error in the server's first frame is ans
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const client = createClient(TestService, { address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, timeoutMs: 1000 });
-  const error = await failure(client.echo({ text: "x" }));
+  const error = await rpcFailure(client.echo({ text: "x" }));
   assert.is(error.code, "PROTOCOL_ERROR");
   assert.is(error.processed, "no");
   await waitUntil(() => clientClosed);
@@ -217,5 +212,25 @@ test("[FRAME-14] [HELLO-2] a connection error in the server's first frame is ans
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
+
+test("[SEC-2] the server logs nothing of a request's metadata, even when its handler fails", async () => {
+  const printed: string[] = [];
+  const methods = ["log", "info", "warn", "error", "debug"] as const;
+  const originals = methods.map((m) => console[m]);
+  for (const m of methods) console[m] = (...args: unknown[]) => void printed.push(args.map(String).join(" "));
+  try {
+    const server = createServer().addService(TestService, testService().impl);
+    const address = await server.listen("127.0.0.1:0");
+    const client = createClient(TestService, { address });
+    const metadata = { authorization: "Bearer secret-token-123" };
+    await client.echo({ text: "ok" }, { metadata });
+    await rpcFailure(client.echo({ throwPlainError: true }, { metadata }));
+    await client.$close();
+    await server.close({ graceMs: 200 });
+  } finally {
+    methods.forEach((m, i) => (console[m] = originals[i]!));
+  }
+  assert.not.ok(printed.some((line) => line.includes("secret-token-123")), printed.join("\n"));
+});
 
 test.run();

@@ -19,7 +19,10 @@ import {
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import { RawPeer } from "./support/raw-peer.ts";
 import { TestService, testService, type TestLog } from "./support/test-service.ts";
+import { rpcFailure } from "./support/rpc-failure.ts";
+import { checkProperty } from "./support/property.ts";
 import { waitUntil } from "./support/wait.ts";
+import fc from "fast-check";
 
 const test = suite("rpc calls");
 const SERVICE = "strata.testing.v1.TestService";
@@ -46,16 +49,6 @@ test.after.each(async () => {
   ctx.client.$close();
   await ctx.server.close({ graceMs: 500 });
 });
-
-async function rejection(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(RpcError.is(error), `expected an RpcError, got ${String(error)}`);
-    return error as RpcError;
-  }
-  throw new assert.Assertion({ message: "expected the call to fail", operator: "rejects" } as never);
-}
 
 function echoBody(init: Parameters<typeof create<typeof EchoRequestSchema>>[1] = {}): Uint8Array {
   return toBinary(EchoRequestSchema, create(EchoRequestSchema, init));
@@ -110,7 +103,7 @@ test("[CALL-6] [CALL-7] an acked call gets its ACK before the handler finishes, 
   assert.equal(ctx.log.echoed.includes("acked"), true, "accepted and started");
   assert.is((await pending.result).text, "acked");
   // A dispatch failure comes instead of the ACK: the acked promise rejects.
-  const error = await rejection(ctx.client.$acked.echo({ text: "x" }, { timeoutMs: 0.0001 }));
+  const error = await rpcFailure(ctx.client.$acked.echo({ text: "x" }, { timeoutMs: 0.0001 }));
   assert.is(error.processed, "no");
 });
 
@@ -133,7 +126,7 @@ test("[CALL-9] a batch reports one three-layer status per call", async () => {
 
 test("[STATUS-8] application errors round-trip with whitespace and unicode beyond the BMP, byte for byte", async () => {
   for (const message of ["  leading and trailing  ", "tab\tnew\nline", "😀 𝄞 é", ""]) {
-    const error = await rejection(ctx.client.echo({ appCode: 4294967295, appMessage: message }));
+    const error = await rpcFailure(ctx.client.echo({ appCode: 4294967295, appMessage: message }));
     assert.is(error.layer, "application");
     assert.is(error.code, 4294967295);
     assert.is(error.rawMessage, message);
@@ -142,7 +135,7 @@ test("[STATUS-8] application errors round-trip with whitespace and unicode beyon
 });
 
 test("[STATUS-5] [STATUS-11] a plain handler exception is HANDLER_ERROR with a safe message, processed maybe", async () => {
-  const error = await rejection(ctx.client.echo({ throwPlainError: true }));
+  const error = await rpcFailure(ctx.client.echo({ throwPlainError: true }));
   assert.is(error.layer, "dispatch");
   assert.is(error.code, "HANDLER_ERROR");
   assert.is(error.processed, "maybe");
@@ -176,6 +169,33 @@ test("[STATUS-4] [STATUS-6] every reachable not-processed dispatch code, and the
   peer.destroy();
 });
 
+test("[CALL-10] a request that fails several admission checks is answered with the code of one of them, and never runs", async () => {
+  // Each failing check: how it breaks the header, and the code it calls for (spec 7.5).
+  const checks: Array<[string, Partial<FrameHeaderInit>, DispatchCode]> = [
+    ["unknown call mode", { callMode: 7 as CallMode }, DispatchCode.INVALID_REQUEST],
+    ["bad metadata key", { metadata: [{ key: "Upper", value: new Uint8Array(0) }] }, DispatchCode.INVALID_REQUEST],
+    ["17 keys", { keys: Array.from({ length: 17 }, (_, i) => `k${i}`) }, DispatchCode.INVALID_REQUEST],
+    ["compression not offered", { compression: 77 as Compression }, DispatchCode.UNSUPPORTED],
+    ["deadline already passed", { timeoutMs: 0 }, DispatchCode.DEADLINE_EXPIRED],
+    ["unknown service", { service: "no.such.Service" }, DispatchCode.UNKNOWN_SERVICE],
+  ];
+  const peer = await RawPeer.connect(ctx.address);
+  let id = 0;
+  await checkProperty(
+    fc.asyncProperty(fc.subarray(checks, { minLength: 2 }), async (failing) => {
+      id++;
+      const header = Object.assign({ type: FrameType.REQUEST, requestId: id, service: SERVICE, method: "Echo" }, ...failing.map(([, broken]) => broken)) as FrameHeaderInit;
+      peer.send(header, echoBody({ text: `several ${id}` }));
+      const response = await peer.waitFor((f) => f.header.requestId === id);
+      const allowed = failing.map(([, , code]) => code);
+      assert.ok(allowed.includes(response.header.dispatchCode), `${failing.map(([name]) => name).join(" + ")}: got ${response.header.dispatchCode}, allowed ${allowed.join(", ")}`);
+    }),
+    { numRuns: 30 },
+  );
+  assert.equal(ctx.log.echoed, [], "no handler ran");
+  peer.destroy();
+});
+
 test("[LIMIT-5] over max_concurrent_requests: OVERLOADED, not processed", async () => {
   const { impl, log } = testService();
   const server = createServer({ maxConcurrentRequests: 2 }).addService(TestService, impl);
@@ -199,7 +219,7 @@ test("[LIMIT-5] over the server-wide limit (across connections): OVERLOADED, not
   const b = createClient(TestService, { address });
   const slow = a.echo({ text: "slow", delayMs: 200 });
   await waitUntil(() => log.echoed.length === 1);
-  const error = await rejection(b.echo({ text: "refused" }));
+  const error = await rpcFailure(b.echo({ text: "refused" }));
   assert.is(error.code, "OVERLOADED");
   assert.is(error.processed, "no");
   assert.is((await slow).text, "slow");
@@ -228,7 +248,7 @@ test("[LIMIT-5] [HELLO-7] the client queues calls beyond the server's max_concur
   const slow = createServer({ maxConcurrentRequests: 1 }).addService(TestService, testService().impl);
   const slowClient = createClient(TestService, { address: await slow.listen("127.0.0.1:0") });
   const first = slowClient.echo({ delayMs: 300 });
-  const queued = await rejection(slowClient.echo({ text: "queued" }, { timeoutMs: 50 }));
+  const queued = await rpcFailure(slowClient.echo({ text: "queued" }, { timeoutMs: 50 }));
   assert.is(queued.code, "TIMEOUT");
   assert.is(queued.processed, "no");
   await first;
@@ -239,7 +259,7 @@ test("[LIMIT-5] [HELLO-7] the client queues calls beyond the server's max_concur
 
 test("[LIMIT-4] a response larger than the client accepts: RESPONSE_TOO_LARGE, processed yes", async () => {
   const small = createClient(TestService, { address: ctx.address, limits: { maxBodySize: 65536 } });
-  const error = await rejection(small.echo({ payloadSize: 100_000 }));
+  const error = await rpcFailure(small.echo({ payloadSize: 100_000 }));
   assert.is(error.code, "RESPONSE_TOO_LARGE");
   assert.is(error.processed, "yes");
   assert.is((await small.echo({ payloadSize: 60_000 })).payload.length, 60_000);
@@ -250,7 +270,7 @@ test("[LIMIT-4] a request larger than the server accepts fails locally: LIMIT_EX
   const { impl } = testService();
   const server = createServer({ limits: { maxBodySize: 65536 } }).addService(TestService, impl);
   const client = createClient(TestService, { address: await server.listen("127.0.0.1:0") });
-  const error = await rejection(client.echo({ text: "x".repeat(70_000) }));
+  const error = await rpcFailure(client.echo({ text: "x".repeat(70_000) }));
   assert.is(error.layer, "transport");
   assert.is(error.code, "LIMIT_EXCEEDED");
   assert.is(error.processed, "no");
@@ -267,7 +287,7 @@ test("[DEADLINE-1] [DEADLINE-2] the handler sees the remaining time the client s
 
 test("[DEADLINE-4] [DEADLINE-6] a deadline passing mid-call: TIMEOUT at the client, the handler's signal fires", async () => {
   const started = performance.now();
-  const error = await rejection(ctx.client.wait({ ms: 5000, tag: "deadline" }, { timeoutMs: 100 }));
+  const error = await rpcFailure(ctx.client.wait({ ms: 5000, tag: "deadline" }, { timeoutMs: 100 }));
   assert.is(error.layer, "transport");
   assert.is(error.code, "TIMEOUT");
   assert.is(error.processed, "maybe");
@@ -281,7 +301,7 @@ test("[CANCEL-1] [CANCEL-2] aborting a call sends CANCEL and fires the handler's
   const call = ctx.client.wait({ ms: 5000, tag: "cancelled" }, { signal: controller.signal, timeoutMs: 10_000 });
   await waitUntil(() => ctx.server.stats().requests.inFlight === 1);
   controller.abort();
-  const error = await rejection(call);
+  const error = await rpcFailure(call);
   assert.is(error.code, "CANCELLED");
   await waitUntil(() => ctx.log.waits.length === 1);
   assert.equal(ctx.log.waits[0], { tag: "cancelled", aborted: true, reason: "AbortError" });
