@@ -27,6 +27,7 @@ import {
 } from "../wire/index.ts";
 import { RpcError, TransportCode, type Processed } from "../status/index.ts";
 import type { Transport, TransportFactory } from "../transport/index.ts";
+import { IdTable } from "../util/id-table.ts";
 
 /** Settings of a client's connections. */
 export interface ClientConnectionSettings {
@@ -72,7 +73,7 @@ export class ClientConnection {
   private readonly settings: ClientConnectionSettings;
   private readonly decoder: FrameDecoder;
   /** Calls written and not yet answered, by request id. */
-  private readonly pending = new Map<number, CallHandlers>();
+  private readonly pending = new IdTable<CallHandlers>();
   /** Calls waiting for the server's max_concurrent_requests to leave room [LIMIT-5]. */
   private readonly queued: CallTicket[] = [];
   private nextId = 1;
@@ -384,7 +385,7 @@ export class ClientConnection {
     this.goawayLastId = goaway.lastRequestId;
     if (this.state === State.open) this.state = State.draining;
     this.failQueued();
-    for (const [id, pending] of [...this.pending]) {
+    for (const [id, pending] of this.pending.entries()) {
       if (id <= goaway.lastRequestId) continue;
       this.pending.delete(id);
       pending.fail(RpcError.transport(TransportCode.UNAVAILABLE, `the server is going away and did not process request ${id} [DRAIN-16]`, "no"));
@@ -417,7 +418,7 @@ export class ClientConnection {
     if (linger) this.transport.close();
     else this.transport.destroy();
     this.failQueued();
-    const failures = [...this.pending];
+    const failures = this.pending.entries();
     this.pending.clear();
     for (const [id, pending] of failures) {
       const processed: Processed = this.goawayLastId !== undefined && id > this.goawayLastId ? "no" : "maybe";

@@ -38,6 +38,7 @@ import { RequestAbort, RequestContext } from "./request-context.ts";
 import type { KeyDispatch, KeyTicket } from "./key-scheduler.ts";
 import type { RegisteredMethod, ServiceRegistry } from "./service-registry.ts";
 import type { StatsCollector } from "./server-stats.ts";
+import { IdTable } from "../util/id-table.ts";
 
 /** Settings every connection of a server shares. */
 export interface ConnectionSettings {
@@ -148,7 +149,7 @@ export class ServerConnection {
   private lastRequestId = 0;
   private goawayLastId: number | undefined;
   private clientSentGoaway = false;
-  private readonly inFlight = new Map<number, InFlight>();
+  private readonly inFlight = new IdTable<InFlight>();
   /** How the connection's requests ended, once they have [DRAIN-15]. */
   private ending: Ending | undefined;
   /** Requests counting toward max_concurrent_requests [LIMIT-5]. */
@@ -223,13 +224,13 @@ export class ServerConnection {
 
   /** Whether requests of this connection still wait to start (after EOF: oneway requests waiting for keys) [DRAIN-15]. */
   hasUnstarted(): boolean {
-    for (const entry of this.inFlight.values()) if (!entry.started) return true;
+    for (const entry of this.inFlight.valueList()) if (!entry.started) return true;
     return false;
   }
 
   /** Drops the requests that have not started, without answering: the server's grace period is over [DRAIN-15]. */
   dropUnstarted(): void {
-    this.dropQueued([...this.inFlight].filter(([, entry]) => !entry.started));
+    this.dropQueued(this.inFlight.entries().filter(([, entry]) => !entry.started));
   }
 
   /** Closes at once: running handlers are signalled, nothing more is sent. */
@@ -822,7 +823,7 @@ export class ServerConnection {
   private endRequests(reason: string, ending: Ending): void {
     this.ending ??= ending;
     const unstarted: Array<[number, InFlight]> = [];
-    for (const [id, entry] of this.inFlight) {
+    for (const [id, entry] of this.inFlight.entries()) {
       if (!entry.started) {
         if (entry.oneway && ending === "eof") continue;
         if (!entry.answered && ending === "grace") {

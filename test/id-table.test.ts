@@ -1,0 +1,67 @@
+// The in-flight table behaves like a Map from request id to value under
+// any sequence of adds, replaces and removals, including ids chosen to
+// collide and deletions in the middle of probe runs. Cites [ID-1].
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import fc from "fast-check";
+import { IdTable } from "../src/util/id-table.ts";
+import { checkProperty } from "./support/property.ts";
+
+const test = suite("id table");
+
+const id = fc.oneof(
+  fc.integer({ min: 1, max: 64 }),
+  fc.integer({ min: 1, max: 0xffffffff }),
+  // Ids sharing their low bits, as a peer could pick them.
+  fc.integer({ min: 1, max: 64 }).map((k) => k * 1024),
+);
+const operation = fc.oneof(
+  fc.record({ op: fc.constant("set" as const), id, value: fc.integer() }),
+  fc.record({ op: fc.constant("delete" as const), id }),
+  fc.record({ op: fc.constant("get" as const), id }),
+);
+
+test("[ID-1] agrees with a Map on every operation", () =>
+  checkProperty(
+    fc.property(fc.array(operation, { maxLength: 400 }), (operations) => {
+      const table = new IdTable<number>();
+      const model = new Map<number, number>();
+      for (const step of operations) {
+        if (step.op === "set") {
+          table.set(step.id, step.value);
+          model.set(step.id, step.value);
+        } else if (step.op === "delete") {
+          assert.is(table.delete(step.id), model.delete(step.id), `delete(${step.id})`);
+        } else {
+          assert.is(table.get(step.id), model.get(step.id), `get(${step.id})`);
+        }
+        assert.is(table.size, model.size);
+      }
+      for (const [key, value] of model) assert.is(table.get(key), value, `get(${key}) at the end`);
+      assert.equal(new Map(table.entries()), model);
+      assert.equal(table.valueList().sort(), [...model.values()].sort());
+      table.clear();
+      assert.is(table.size, 0);
+      for (const key of model.keys()) assert.is(table.get(key), undefined);
+    }),
+    { numRuns: 300 },
+  ));
+
+test("a steady stream of sequential ids reuses the same slots", () => {
+  const table = new IdTable<string>();
+  for (let next = 1; next <= 100_000; next++) {
+    table.set(next, "call");
+    if (next > 100) assert.ok(table.delete(next - 100));
+  }
+  assert.is(table.size, 100);
+  assert.is(table.capacity, 256, "the table never grew past twice its peak size");
+  assert.is(table.get(100_000), "call");
+  assert.is(table.get(1), undefined);
+});
+
+test("ids outside 1 to 2^32-1 are refused with a RangeError", () => {
+  const table = new IdTable<number>();
+  for (const bad of [0, -1, 1.5, 2 ** 32, Number.NaN]) assert.throws(() => table.set(bad, 1), (error: Error) => error instanceof RangeError && /request ids/.test(error.message));
+});
+
+test.run();
