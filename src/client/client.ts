@@ -1,10 +1,10 @@
 // createClient: a typed client for a generated service, over one
 // multiplexed connection: unary calls, oneway, acked, batches and results.
 
-import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { fromBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
-import { CallMode, checkedLimits, Compression, DispatchCode, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
+import { CallMode, checkedLimits, Compression, DispatchCode, encodeMessage, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
 import { dispatchCodeName, dispatchProcessed, RpcError, TransportCode } from "../status/index.ts";
 import { defaultTransport, type TransportFactory } from "../transport/index.ts";
 import { setDeadline } from "../util/deadline-timers.ts";
@@ -202,7 +202,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     let body: Uint8Array;
     let metadata: MetadataEntry[];
     try {
-      body = toBinary(method.input, create(method.input, input as MessageInitShape<DescMessage>));
+      body = encodeMessage(method.input, input);
       metadata = toMetadata(callOptions.metadata);
     } catch (error) {
       throw RpcError.transport(TransportCode.INVALID_INPUT, `the request cannot be encoded as ${method.input.typeName}: ${(error as Error).message}`, "no", error);

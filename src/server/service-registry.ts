@@ -1,8 +1,9 @@
 // Which services and methods a server offers: protobuf-es service
 // descriptors with typed handlers, or raw byte handlers for gateways.
 
-import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { fromBinary, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import { encodeMessage } from "../wire/index.ts";
 import type { HandlerContext } from "./handler-context.ts";
 
 /** A typed unary handler: the decoded request in, the response message (or its init shape) out [CALL-3]. */
@@ -62,8 +63,8 @@ export class ServiceRegistry {
         decode: (body) => fromBinary(input, body),
         invoke: (request, context) => {
           const result = handler(request as MessageShape<DescMessage>, context);
-          if (isPromiseLike(result)) return Promise.resolve(result).then((value) => toBinary(output, asMessage(value, output)));
-          return toBinary(output, asMessage(result, output));
+          if (isPromiseLike(result)) return Promise.resolve(result).then((value) => encodeMessage(output, value));
+          return encodeMessage(output, result);
         },
       });
     }
@@ -88,7 +89,7 @@ export class ServiceRegistry {
       const output = method.output;
       methods.set(method.name, {
         decode: (body) => fromBinary(method.input, body),
-        invoke: async (request, context) => toBinary(output, asMessage(await run(method.name, request, context), output)),
+        invoke: async (request, context) => encodeMessage(output, await run(method.name, request, context)),
       });
     }
     return this;
@@ -140,10 +141,4 @@ export class ServiceRegistry {
 /** Whether a handler returned a promise (or any thenable) rather than its value. */
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
-}
-
-/** A handler's result as a message of `schema`: as is if it is one, else built from its init shape. */
-function asMessage(value: unknown, schema: DescMessage): MessageShape<DescMessage> {
-  const isMessage = typeof value === "object" && value !== null && (value as { $typeName?: unknown }).$typeName === schema.typeName;
-  return isMessage ? (value as MessageShape<DescMessage>) : create(schema, value as MessageInitShape<DescMessage>);
 }

@@ -5,7 +5,7 @@
 // unknown fields skipped [FRAME-11].
 
 import type { CallMode, Compression, DispatchCode, FrameType } from "../gen/strata/v1/frame_pb.ts";
-import { malformed, ProtoReader } from "./proto-reader.ts";
+import { malformed, ProtoReader, varintSize } from "./proto-reader.ts";
 import { utf8Length, writeUtf8 } from "./utf8.ts";
 import { cachedUtf8Bytes, MAX_CACHED_STRING } from "./string-cache.ts";
 import { abandonSlab, allocateBytes, commitSlab, MAX_IN_PLACE, slabOffset, writableSlab } from "./byte-pool.ts";
@@ -28,17 +28,6 @@ const TAG_APP_CODE = 0x68;
 const TAG_APP_MESSAGE = 0x72;
 const TAG_ENTRY_KEY = 0x0a;
 const TAG_ENTRY_VALUE = 0x12;
-
-/** Size of `value` (a non-negative integer up to 2^53-1) as a varint. */
-function varintSize(value: number): number {
-  if (value < 0x80) return 1;
-  if (value < 0x4000) return 2;
-  if (value < 0x200000) return 3;
-  if (value < 0x10000000) return 4;
-  let size = 5;
-  for (let v = Math.floor(value / 0x800000000); v > 0; v = Math.floor(v / 0x80)) size++;
-  return size;
-}
 
 /** Size of an int32 enum value: negative values take 10 bytes, as in protobuf. */
 function enumSize(value: number): number {

@@ -35,6 +35,7 @@ export {
 export { annotateFrame, formatAnnotated, type AnnotatedBytes } from "./frame-annotator.ts";
 export { crc32, gunzip, type GunzipFailure, type GunzipResult } from "./gzip.ts";
 export { decodeGoaway, decodeHello, encodeGoaway, encodeHello, type GoawayInfo } from "./connection-bodies.ts";
+export { encodeMessage } from "./message-encoder.ts";
 export {
   CallMode,
   Compression,

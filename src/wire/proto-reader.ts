@@ -1,6 +1,6 @@
 // Reading protobuf binary encoding with every check the spec asks for
 // [FRAME-6]: bounds, varint length, tag range, wire types of skipped fields
-// and group nesting.
+// and group nesting; and the varint size that the encoders share.
 
 import { MAX_REQUEST_ID } from "./limits.ts";
 import { ProtocolError } from "./protocol-error.ts";
@@ -156,4 +156,15 @@ export class ProtoReader {
     }
     throw malformed("tag longer than 5 bytes");
   }
+}
+
+/** Size of `value` (a non-negative integer up to 2^53-1) as a varint, as protobuf encodes it. */
+export function varintSize(value: number): number {
+  if (value < 0x80) return 1;
+  if (value < 0x4000) return 2;
+  if (value < 0x200000) return 3;
+  if (value < 0x10000000) return 4;
+  let size = 5;
+  for (let v = Math.floor(value / 0x800000000); v > 0; v = Math.floor(v / 0x80)) size++;
+  return size;
 }
