@@ -110,7 +110,14 @@ class Ticket implements KeyTicket {
 
 /** The reference keyed-dispatch scheduler: FIFO queues per key, deadlock-free [KEYS-3] [KEYS-4] [KEYS-5] [KEYS-9]. */
 export class KeyScheduler implements KeyDispatch {
-  private readonly queues = new Map<string, KeyQueue>();
+  /**
+   * The queue of each active key. A dictionary object rather than a Map:
+   * keys come and go with every call, and a Map's discarded hash tables
+   * point at their successors, which promotes young per-call objects
+   * wholesale after a full GC (see src/util/id-table.ts).
+   */
+  private readonly queues: Record<string, KeyQueue> = Object.create(null) as Record<string, KeyQueue>;
+  private activeKeys = 0;
   private readonly maxQueuePerKey: number;
   private readonly busiestCount: number;
   private readonly now: () => number;
@@ -137,7 +144,7 @@ export class KeyScheduler implements KeyDispatch {
     const distinct = keys.length === 1 ? keys : [...new Set(keys)];
     if (this.maxQueuePerKey > 0) {
       for (const key of distinct) {
-        if ((this.queues.get(key)?.length ?? 0) >= this.maxQueuePerKey) {
+        if ((this.queues[key]?.length ?? 0) >= this.maxQueuePerKey) {
           this.rejectedCount++;
           return undefined;
         }
@@ -145,10 +152,11 @@ export class KeyScheduler implements KeyDispatch {
     }
     const ticket = new Ticket(this, distinct, this.now(), onGranted);
     for (const key of distinct) {
-      let queue = this.queues.get(key);
+      let queue = this.queues[key];
       if (queue === undefined) {
         queue = { key, head: undefined, tail: undefined, length: 0 };
-        this.queues.set(key, queue);
+        this.queues[key] = queue;
+        this.activeKeys++;
       }
       const node: QueueNode = { ticket, queue, prev: queue.tail, next: undefined };
       if (queue.tail === undefined) queue.head = node;
@@ -180,7 +188,8 @@ export class KeyScheduler implements KeyDispatch {
       else node.next.prev = node.prev;
       queue.length--;
       if (queue.length === 0) {
-        this.queues.delete(queue.key);
+        delete this.queues[queue.key];
+        this.activeKeys--;
       } else if (wasHead) {
         const next = queue.head!.ticket;
         if (--next.blockedOn === 0) this.toStart.push(next);
@@ -228,13 +237,13 @@ export class KeyScheduler implements KeyDispatch {
 
   stats(): KeySchedulerStats {
     const depths: Array<{ key: string; depth: number }> = [];
-    for (const queue of this.queues.values()) depths.push({ key: queue.key, depth: queue.length });
+    for (const key in this.queues) depths.push({ key, depth: this.queues[key]!.length });
     depths.sort((a, b) => b.depth - a.depth || (a.key < b.key ? -1 : 1));
     const n = Math.min(this.grantedCount, WAIT_SAMPLES);
     const samples = Array.from(this.waitSamples.subarray(0, n)).sort((a, b) => a - b);
     const at = (q: number) => (n === 0 ? 0 : samples[Math.min(n - 1, Math.floor(q * n))]!);
     return {
-      activeKeys: this.queues.size,
+      activeKeys: this.activeKeys,
       waiting: this.waitingCount,
       running: this.runningCount,
       rejected: this.rejectedCount,
