@@ -224,8 +224,9 @@ export class ClientConnection {
    * Writes a REQUEST with the next request id [ID-1]. Throws a transport
    * LIMIT_EXCEEDED error (not processed) when the frame exceeds the server's
    * limits [LIMIT-4]. Oneway calls register no handlers and return at once.
+   * `at` is the current time when the caller has just read the clock.
    */
-  send(header: Omit<RequestFields, "timeoutMs">, timeoutMs: number | undefined, body: Uint8Array, handlers: CallHandlers | undefined): number {
+  send(header: Omit<RequestFields, "timeoutMs">, timeoutMs: number | undefined, body: Uint8Array, handlers: CallHandlers | undefined, at: number = now()): number {
     if (this.state !== State.open) {
       throw RpcError.transport(TransportCode.UNAVAILABLE, "the connection is draining or closed", "no");
     }
@@ -258,7 +259,7 @@ export class ClientConnection {
     if (handlers !== undefined) this.pending.set(id, handlers);
     this.transport.write(frame);
     if (separate) this.transport.write(body);
-    this.lastSentAt = now();
+    this.lastSentAt = at;
     return id;
   }
 
@@ -295,11 +296,12 @@ export class ClientConnection {
 
   /** Writes a ticket's request with the time left until its deadline [DEADLINE-1] [DEADLINE-5]. */
   private sendTicket(ticket: CallTicket): number {
-    const remaining = ticket.deadline - now();
+    const at = now();
+    const remaining = ticket.deadline - at;
     if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
     // Never rounded down to 0; capped at the uint32 maximum [DEADLINE-7].
     const timeoutMs = Math.min(Math.ceil(remaining), 0xffffffff);
-    return this.send(ticket.header, timeoutMs, ticket.body, ticket.handlers);
+    return this.send(ticket.header, timeoutMs, ticket.body, ticket.handlers, at);
   }
 
   /** Gives up on a call: drops it from the queue, or forgets its id and tells the server [CANCEL-1] [DEADLINE-6]. */

@@ -290,8 +290,9 @@ export class ServerConnection {
 
   private onFrame(frame: Frame): void {
     if (this.state === State.closed) return;
-    // Stamped on arrival: a deadline runs from when the header was read, however long the frame waits [DEADLINE-2].
-    const receivedAt = now();
+    // Stamped on arrival (the time its last chunk was read): a deadline runs
+    // from when the header was read, however long the frame waits [DEADLINE-2].
+    const receivedAt = this.lastByteAt;
     if (this.readingPaused || this.yieldTimer !== undefined || this.backlog.length > 0) {
       this.backlog.push({ frame, receivedAt });
       return;
@@ -401,51 +402,46 @@ export class ServerConnection {
     const stats = this.host.stats;
     stats.requestsTotal++;
     const oneway = header.callMode === CallMode.ONEWAY;
-    const name = `${header.service}/${header.method}`;
-    const reject = (code: DispatchCode, message: string): void => {
-      stats.recordRejected(name, dispatchCodeName(code));
-      if (!oneway) this.sendResponse(id, { dispatchCode: code, dispatchMessage: message }, EMPTY); // oneway: dropped [CALL-5]
-    };
 
     // Admission checks, in the order of spec section 7.5.
     if (header.callMode !== CallMode.UNARY && !oneway && header.callMode !== CallMode.ACKED) {
-      return reject(DispatchCode.INVALID_REQUEST, `unknown call mode ${header.callMode} [CALL-1]`);
+      return this.reject(header, DispatchCode.INVALID_REQUEST, `unknown call mode ${header.callMode} [CALL-1]`);
     }
     if (header.service === "" || header.method === "") {
-      return reject(DispatchCode.INVALID_REQUEST, "service and method must not be empty [CALL-2]");
+      return this.reject(header, DispatchCode.INVALID_REQUEST, "service and method must not be empty [CALL-2]");
     }
     const badKey = header.metadata.find((e) => !METADATA_KEY.test(e.key));
     if (badKey !== undefined) {
-      return reject(DispatchCode.INVALID_REQUEST, `invalid metadata key ${JSON.stringify(badKey.key)} [META-2]`);
+      return this.reject(header, DispatchCode.INVALID_REQUEST, `invalid metadata key ${JSON.stringify(badKey.key)} [META-2]`);
     }
     if (header.keys.length > MAX_KEYS || header.keys.some((k) => k === "" || utf8.encode(k).length > MAX_KEY_BYTES)) {
-      return reject(DispatchCode.INVALID_REQUEST, "keys must be 1 to 16 keys of 1 to 256 bytes [KEYS-1]");
+      return this.reject(header, DispatchCode.INVALID_REQUEST, "keys must be 1 to 16 keys of 1 to 256 bytes [KEYS-1]");
     }
     if (header.keys.length > 0 && this.host.keys === undefined) {
-      return reject(DispatchCode.UNSUPPORTED, "this server does not implement keyed-dispatch [KEYS-2]");
+      return this.reject(header, DispatchCode.UNSUPPORTED, "this server does not implement keyed-dispatch [KEYS-2]");
     }
     if (header.compression !== Compression.IDENTITY && header.compression !== Compression.GZIP) {
-      return reject(DispatchCode.UNSUPPORTED, `compression ${header.compression} is not listed in this server's HELLO [COMP-4]`);
+      return this.reject(header, DispatchCode.UNSUPPORTED, `compression ${header.compression} is not listed in this server's HELLO [COMP-4]`);
     }
     if (this.goawayLastId !== undefined && id > this.goawayLastId) {
-      return reject(DispatchCode.SHUTTING_DOWN, `the server is draining; request ${id} is above last_request_id ${this.goawayLastId} [DRAIN-8]`);
+      return this.reject(header, DispatchCode.SHUTTING_DOWN, `the server is draining; request ${id} is above last_request_id ${this.goawayLastId} [DRAIN-8]`);
     }
     const deadline = header.timeoutMs === undefined ? undefined : receivedAt + header.timeoutMs;
     if (deadline !== undefined && deadline <= now()) {
-      return reject(DispatchCode.DEADLINE_EXPIRED, "the deadline passed before the handler started [DEADLINE-3]");
+      return this.reject(header, DispatchCode.DEADLINE_EXPIRED, "the deadline passed before the handler started [DEADLINE-3]");
     }
     const service = this.host.registry.service(header.service);
-    if (service === undefined) return reject(DispatchCode.UNKNOWN_SERVICE, `unknown service ${JSON.stringify(header.service)}`);
+    if (service === undefined) return this.reject(header, DispatchCode.UNKNOWN_SERVICE, `unknown service ${JSON.stringify(header.service)}`);
     const method = service.get(header.method);
     if (method === undefined) {
-      return reject(DispatchCode.UNKNOWN_METHOD, `unknown method ${JSON.stringify(header.method)} in ${header.service}`);
+      return this.reject(header, DispatchCode.UNKNOWN_METHOD, `unknown method ${JSON.stringify(header.method)} in ${header.service}`);
     }
     // From here the request is in flight: CANCEL, its deadline, EOF and drain
     // all see it, also while its body is still being decompressed.
     const entry: InFlight = {
       abort: new RequestAbort(),
       oneway,
-      name,
+      name: method.name,
       ticket: undefined,
       start: undefined,
       started: false,
@@ -459,7 +455,7 @@ export class ServerConnection {
     // requests are taken up, even if its body is still to be decompressed [KEYS-4] [KEYS-9].
     if (header.keys.length > 0) {
       entry.ticket = this.host.keys!.enqueue(header.keys, () => entry.start?.());
-      if (entry.ticket === undefined) return reject(DispatchCode.OVERLOADED, "a key's queue is full [KEYS-8]");
+      if (entry.ticket === undefined) return this.reject(header, DispatchCode.OVERLOADED, "a key's queue is full [KEYS-8]");
     }
     this.inFlight.set(id, entry);
     if (!oneway) this.owed++;
@@ -481,6 +477,12 @@ export class ServerConnection {
       return;
     }
     this.admit(header, body, method, deadline, entry);
+  }
+
+  /** Refuses a request at admission, before it is in flight: answered with a not-processed code, or dropped if oneway [CALL-5]. */
+  private reject(header: FrameHeader, code: DispatchCode, message: string): void {
+    this.host.stats.recordRejected(`${header.service}/${header.method}`, dispatchCodeName(code));
+    if (header.callMode !== CallMode.ONEWAY) this.sendResponse(header.requestId, { dispatchCode: code, dispatchMessage: message }, EMPTY);
   }
 
   /** Answers an in-flight request that has not started with a not-processed code, and removes it. */
@@ -576,7 +578,8 @@ export class ServerConnection {
   ): void {
     if (entry.dropped) return;
     const id = header.requestId;
-    if (deadline !== undefined && deadline <= now()) {
+    const started = now();
+    if (deadline !== undefined && deadline <= started) {
       // Checked again at start: a request can get its keys in the same turn its deadline passes [DEADLINE-3].
       this.onDeadline(id, entry);
       return;
@@ -584,7 +587,6 @@ export class ServerConnection {
     entry.started = true;
     this.host.stats.requestsInFlight++;
     const context = new RequestContext(header, this.transport.peer, entry.abort, deadline, this, entry);
-    const started = now();
     let result: Uint8Array | Promise<Uint8Array>;
     try {
       result = method.invoke(input, context);

@@ -76,8 +76,8 @@ export class StatsCollector {
     stats.calls++;
     if (failed) stats.errors++;
     stats.latencySumMs += ms;
-    let bucket = LATENCY_BUCKETS_MS.findIndex((bound) => ms <= bound);
-    if (bucket < 0) bucket = LATENCY_BUCKETS_MS.length;
+    let bucket = 0;
+    while (bucket < LATENCY_BUCKETS_MS.length && ms > LATENCY_BUCKETS_MS[bucket]!) bucket++;
     stats.latencyBuckets[bucket]!++;
   }
 

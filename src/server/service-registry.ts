@@ -26,6 +26,8 @@ export type RawHandler = (body: Uint8Array, context: HandlerContext) => Uint8Arr
 
 /** One method as the dispatcher sees it: bytes in, bytes out. */
 export interface RegisteredMethod {
+  /** "service/method", as the server's stats name it. */
+  readonly name: string;
   /** Decodes the body; throws when it is not the method's input [STATUS-4]. */
   decode(body: Uint8Array): unknown;
   /** Runs the handler on the decoded input and encodes its output; synchronously when the handler is synchronous. */
@@ -60,6 +62,7 @@ export class ServiceRegistry {
       const input = method.input;
       const output = method.output;
       methods.set(method.name, {
+        name: `${service.typeName}/${method.name}`,
         decode: (body) => fromBinary(input, body),
         invoke: (request, context) => {
           const result = handler(request as MessageShape<DescMessage>, context);
@@ -88,6 +91,7 @@ export class ServiceRegistry {
       if (method.methodKind !== "unary" || !implemented.includes(method.name)) continue;
       const output = method.output;
       methods.set(method.name, {
+        name: `${service.typeName}/${method.name}`,
         decode: (body) => fromBinary(method.input, body),
         invoke: async (request, context) => encodeMessage(output, await run(method.name, request, context)),
       });
@@ -101,6 +105,7 @@ export class ServiceRegistry {
     const methods = this.open(serviceName);
     for (const [name, handler] of Object.entries(handlers)) {
       methods.set(name, {
+        name: `${serviceName}/${name}`,
         decode: (body) => body,
         invoke: (body, context) => {
           const check = (output: unknown): Uint8Array => {
