@@ -1,10 +1,12 @@
 // `npm run bench:codec`: the hand header codec against protobuf-es
-// toBinary / fromBinary on a typical request header, in ns/op, measured in
-// the same process and run. A benchmark, not a test: it asserts nothing
+// toBinary / fromBinary on a typical request header, and the body codec
+// (message-encoder.ts, message-decoder.ts) against them on the bench's
+// 64-byte echo request, in ns/op, measured in the same process and run. A benchmark, not a test: it asserts nothing
 // about time. `--smoke` runs a few iterations only, to show it works.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FrameHeaderSchema } from "../src/gen/strata/v1/frame_pb.ts";
-import { CallMode, decodeHeader, encodeFrame, encodeHeader, FrameType, type FrameHeaderInit } from "../src/wire/index.ts";
+import { BenchEchoRequestSchema } from "../src/gen/strata/testing/v1/testing_pb.ts";
+import { CallMode, decodeHeader, decodeMessage, encodeFrame, encodeHeader, encodeMessage, FrameType, type FrameHeaderInit } from "../src/wire/index.ts";
 import { runtimeName } from "./runtime.ts";
 
 const utf8 = new TextEncoder();
@@ -33,6 +35,13 @@ if (Buffer.compare(bytes, toBinary(FrameHeaderSchema, message)) !== 0) {
   throw new Error("hand codec and protobuf-es disagree on the benchmark header");
 }
 
+/** A request body as the bench sends it: 64 bytes of payload. */
+const payload = new Uint8Array(64).fill(7);
+const body = toBinary(BenchEchoRequestSchema, create(BenchEchoRequestSchema, { payload }));
+if (Buffer.compare(encodeMessage(BenchEchoRequestSchema, { payload }), body) !== 0) {
+  throw new Error("body encoder and protobuf-es disagree on the benchmark body");
+}
+
 let sink = 0;
 const cases: Record<string, () => void> = {
   "hand encode": () => { sink += encodeHeader(header).length; },
@@ -42,6 +51,10 @@ const cases: Record<string, () => void> = {
   "protobuf-es toBinary": () => { sink += toBinary(FrameHeaderSchema, message).length; },
   "protobuf-es fromBinary": () => { sink += fromBinary(FrameHeaderSchema, bytes).bodySize; },
   "protobuf-es encode+decode": () => { sink += fromBinary(FrameHeaderSchema, toBinary(FrameHeaderSchema, message)).bodySize; },
+  "body encodeMessage (64 B payload)": () => { sink += encodeMessage(BenchEchoRequestSchema, { payload }).length; },
+  "body protobuf-es toBinary(create())": () => { sink += toBinary(BenchEchoRequestSchema, create(BenchEchoRequestSchema, { payload })).length; },
+  "body decodeMessage": () => { sink += decodeMessage(BenchEchoRequestSchema, body).payload.length; },
+  "body protobuf-es fromBinary": () => { sink += fromBinary(BenchEchoRequestSchema, body).payload.length; },
 };
 
 /** Median ns/op over several timed rounds, after a warm-up round. */
@@ -74,8 +87,8 @@ if (process.argv[1]?.endsWith("codec.ts")) {
   const smoke = process.argv.includes("--smoke");
   const results = measureHeaderCodec(smoke);
   console.log(`Header codec, ${bytes.length}-byte request header, ${runtimeName()}${smoke ? " (smoke run: figures are meaningless)" : ""}`);
-  console.log("case                          ns/op");
-  for (const [name, ns] of Object.entries(results)) console.log(`${name.padEnd(28)} ${ns.toFixed(1).padStart(7)}`);
+  console.log("case                                  ns/op");
+  for (const [name, ns] of Object.entries(results)) console.log(`${name.padEnd(36)} ${ns.toFixed(1).padStart(7)}`);
   const ratio = (a: string, b: string) => (results[b]! / results[a]!).toFixed(1);
   console.log(`\nhand codec speed-up over protobuf-es (same run): encode ${ratio("hand encode", "protobuf-es toBinary")}x, ` +
     `decode ${ratio("hand decode", "protobuf-es fromBinary")}x, encode+decode ${ratio("hand encode+decode", "protobuf-es encode+decode")}x`);

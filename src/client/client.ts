@@ -4,7 +4,7 @@
 import { fromBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
-import { CallMode, checkedLimits, Compression, DispatchCode, encodeMessage, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
+import { CallMode, checkedLimits, Compression, decodeMessage, DispatchCode, encodeMessage, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
 import { dispatchCodeName, dispatchProcessed, RpcError, TransportCode } from "../status/index.ts";
 import { defaultTransport, type TransportFactory } from "../transport/index.ts";
 import { setDeadline } from "../util/deadline-timers.ts";
@@ -168,7 +168,7 @@ function interpret(frame: Frame, output: DescMessage): MessageShape<DescMessage>
     throw new RpcError({ layer: "application", code: header.appCode, message: header.appMessage, processed: "yes", details, metadata: header.metadata });
   }
   try {
-    return fromBinary(output, body);
+    return decodeMessage(output, body);
   } catch (error) {
     throw RpcError.transport(TransportCode.PROTOCOL_ERROR, `the response body is not ${output.typeName}: ${(error as Error).message}`, "maybe", error);
   }

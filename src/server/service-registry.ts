@@ -1,9 +1,9 @@
 // Which services and methods a server offers: protobuf-es service
 // descriptors with typed handlers, or raw byte handlers for gateways.
 
-import { fromBinary, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { encodeMessage } from "../wire/index.ts";
+import { decodeMessage, encodeMessage } from "../wire/index.ts";
 import type { HandlerContext } from "./handler-context.ts";
 
 /** A typed unary handler: the decoded request in, the response message (or its init shape) out [CALL-3]. */
@@ -63,7 +63,7 @@ export class ServiceRegistry {
       const output = method.output;
       methods.set(method.name, {
         name: `${service.typeName}/${method.name}`,
-        decode: (body) => fromBinary(input, body),
+        decode: (body) => decodeMessage(input, body),
         invoke: (request, context) => {
           const result = handler(request as MessageShape<DescMessage>, context);
           if (isPromiseLike(result)) return Promise.resolve(result).then((value) => encodeMessage(output, value));
@@ -92,7 +92,7 @@ export class ServiceRegistry {
       const output = method.output;
       methods.set(method.name, {
         name: `${service.typeName}/${method.name}`,
-        decode: (body) => fromBinary(method.input, body),
+        decode: (body) => decodeMessage(method.input, body),
         invoke: async (request, context) => encodeMessage(output, await run(method.name, request, context)),
       });
     }

@@ -36,6 +36,7 @@ export { annotateFrame, formatAnnotated, type AnnotatedBytes } from "./frame-ann
 export { crc32, gunzip, type GunzipFailure, type GunzipResult } from "./gzip.ts";
 export { decodeGoaway, decodeHello, encodeGoaway, encodeHello, type GoawayInfo } from "./connection-bodies.ts";
 export { encodeMessage } from "./message-encoder.ts";
+export { decodeMessage } from "./message-decoder.ts";
 export {
   CallMode,
   Compression,

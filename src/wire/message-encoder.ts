@@ -13,21 +13,13 @@
 // encodes it or throws its own error.
 
 import { create, ScalarType, toBinary, type DescField, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
-import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
+import { codecHandles, FALLBACK, WIRE_32, WIRE_64, WIRE_DELIMITED, WIRE_VARINT } from "./body-codec-scope.ts";
 import { allocateBytes } from "./byte-pool.ts";
 import { varintSize } from "./proto-reader.ts";
 import { utf8Length, writeUtf8 } from "./utf8.ts";
 
-const EDITION_PROTO3 = 999;
 /** FieldPresence.IMPLICIT in protobuf-es descriptors. */
 const IMPLICIT = 2;
-const WIRE_VARINT = 0;
-const WIRE_64 = 1;
-const WIRE_DELIMITED = 2;
-const WIRE_32 = 5;
-
-/** Thrown inside the fast path when a value needs protobuf-es; never escapes. */
-const FALLBACK = Symbol("fallback");
 
 /** State of the encoding in progress: lengths found by the sizing pass, read back in the same order by the writing pass. */
 const lengths: number[] = [];
@@ -113,7 +105,7 @@ function writeMessage(plan: MessagePlan, message: Fields): void {
 function planOf(schema: DescMessage): MessagePlan | undefined {
   const known = plans.get(schema);
   if (known !== undefined) return known ?? undefined;
-  if (!supported(schema)) {
+  if (!codecHandles(schema)) {
     plans.set(schema, null);
     return undefined;
   }
@@ -131,10 +123,6 @@ function planOf(schema: DescMessage): MessagePlan | undefined {
   }
   plan.fields = fields;
   return plan;
-}
-
-function supported(schema: DescMessage): boolean {
-  return schema.file.edition === EDITION_PROTO3 && !isWrapperDesc(schema) && !schema.typeName.startsWith("google.protobuf.");
 }
 
 /** A value's encoder without its tag: size and write. */
@@ -257,7 +245,7 @@ function packedList(name: string, tag: number, codec: ValueCodec): FieldPlan {
 const messageCodecs = new WeakMap<DescMessage, ValueCodec>();
 
 function messageCodec(schema: DescMessage): ValueCodec | undefined {
-  if (!supported(schema)) return undefined;
+  if (!codecHandles(schema)) return undefined;
   let codec = messageCodecs.get(schema);
   if (codec !== undefined) return codec;
   // The nested plan is looked up when first used, so recursive types compile.
