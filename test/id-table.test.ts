@@ -1,6 +1,7 @@
 // The in-flight table behaves like a Map from request id to value under
 // any sequence of adds, replaces and removals, including ids chosen to
-// collide and deletions in the middle of probe runs. Cites [ID-1].
+// collide, ids up to 2^53-1 and deletions in the middle of probe runs.
+// Cites [ID-1] [ID-4].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
@@ -12,6 +13,9 @@ const test = suite("id table");
 const id = fc.oneof(
   fc.integer({ min: 1, max: 64 }),
   fc.integer({ min: 1, max: 0xffffffff }),
+  // Up to 2^53-1 [ID-4]; ids that differ only above bit 32 too.
+  fc.integer({ min: 1, max: 2 ** 21 - 1 }).map((high) => high * 2 ** 32 + 7),
+  fc.constant(Number.MAX_SAFE_INTEGER),
   // Ids sharing their low bits, as a peer could pick them.
   fc.integer({ min: 1, max: 64 }).map((k) => k * 1024),
 );
@@ -59,9 +63,9 @@ test("a steady stream of sequential ids reuses the same slots", () => {
   assert.is(table.get(1), undefined);
 });
 
-test("ids outside 1 to 2^32-1 are refused with a RangeError", () => {
+test("[ID-4] ids outside 1 to 2^53-1 are refused with a RangeError", () => {
   const table = new IdTable<number>();
-  for (const bad of [0, -1, 1.5, 2 ** 32, Number.NaN]) assert.throws(() => table.set(bad, 1), (error: Error) => error instanceof RangeError && /request ids/.test(error.message));
+  for (const bad of [0, -1, 1.5, 2 ** 53, Number.NaN]) assert.throws(() => table.set(bad, 1), (error: Error) => error instanceof RangeError && /request ids/.test(error.message));
 });
 
 test.run();

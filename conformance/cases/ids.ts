@@ -1,7 +1,7 @@
 // Section 6 and 5: request ids and frame directions.
-import { encodeFrame, FrameType, GoawayCode } from "../../src/wire/index.ts";
+import { DispatchCode, encodeFrame, FrameType, GoawayCode } from "../../src/wire/index.ts";
 import { expect, type ConformanceCase } from "../runner/case.ts";
-import { expectConnectionError } from "../runner/expectations.ts";
+import { expectConnectionError, expectDispatch } from "../runner/expectations.ts";
 
 const section = "6 Request ids";
 
@@ -43,6 +43,21 @@ export const idCases: ConformanceCase[] = [
       const goaway = decodeGoaway(peer.frames.find((f) => f.header.type === FrameType.GOAWAY)!.body);
       expect(goaway.lastRequestId === 7, "last_request_id 7", String(goaway.lastRequestId), "FRAME-14");
       expect(peer.frames.filter((f) => f.header.type === FrameType.RESPONSE).length === 1, "no RESPONSE for the repeated id", peer.describe(), "ID-3");
+    },
+  },
+  {
+    name: "ids/large-ids-answered",
+    section,
+    requirements: ["ID-1", "ID-4", "ID-5"],
+    title: "Request ids above 2^32, up to 2^53-1, are served and answered with the same id",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      for (const id of [2 ** 32 + 1, 2 ** 40 + 3, Number.MAX_SAFE_INTEGER]) {
+        ctx.sendCall(peer, "echo", { payload: Uint8Array.of(1, 2, 3) }, { id });
+        const frame = await ctx.response(peer, id);
+        expectDispatch(frame, DispatchCode.OK, "ID-4");
+      }
     },
   },
   {

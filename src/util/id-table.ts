@@ -12,10 +12,12 @@
 // tombstones, so nothing it drops points anywhere.
 //
 // Ids are placed by Fibonacci hashing (multiply by 2^32 / golden ratio,
-// keep the top bits): sequential ids spread evenly, and ids a peer picks to
-// share low bits do not pile up in one run of slots.
+// keep the top bits) of their low 32 bits mixed with the rest: sequential
+// ids spread evenly, and ids a peer picks to share low bits do not pile up
+// in one run of slots. Ids go up to 2^53-1 [ID-4], so they are kept in a
+// Float64Array, which holds them exactly.
 
-/** Requests in flight by id; ids are positive integers below 2^32 [ID-1]. */
+/** Requests in flight by id; ids are integers from 1 to 2^53-1 [ID-1] [ID-4]. */
 export class IdTable<V> {
   private ids: Float64Array;
   private values: (V | undefined)[];
@@ -35,7 +37,7 @@ export class IdTable<V> {
 
   /** The slot where probing for `id` starts. */
   private home(id: number): number {
-    return Math.imul(id, 0x9e3779b1) >>> this.shift;
+    return Math.imul(id ^ (id / 0x100000000), 0x9e3779b1) >>> this.shift;
   }
 
   /** How many slots the table has: twice its peak size at most, rounded up to a power of two. */
@@ -62,9 +64,9 @@ export class IdTable<V> {
     return this.get(id) !== undefined;
   }
 
-  /** Adds or replaces the value for `id` (a positive integer). */
+  /** Adds or replaces the value for `id`, an integer from 1 to 2^53-1. */
   set(id: number, value: V): void {
-    if (!(id > 0 && id <= 0xffffffff && Number.isInteger(id))) throw new RangeError(`request ids are integers from 1 to 2^32-1, got ${id} [ID-1]`);
+    if (!(id > 0 && Number.isSafeInteger(id))) throw new RangeError(`request ids are integers from 1 to 2^53-1, got ${id} [ID-1] [ID-4]`);
     if ((this.count + 1) * 2 > this.ids.length) this.grow();
     const ids = this.ids;
     const mask = this.mask;
