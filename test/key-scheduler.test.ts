@@ -140,6 +140,18 @@ test("[KEYS-1] duplicate keys count once: one queue entry, no self-deadlock, not
   assert.equal(n2.release("dup"), ["next"], "releasing a duplicate-key ticket once frees the key");
 });
 
+test("[KEYS-1] keys named like object properties (__proto__, constructor, toString) are keys like any other", () => {
+  const n = new Named();
+  const names = ["__proto__", "constructor", "toString", "hasOwnProperty"];
+  for (const key of names) n.add(`first ${key}`, [key]);
+  for (const key of names) assert.not.ok(n.add(`second ${key}`, [key]).granted, `a second request on ${key} waits`);
+  assert.is(n.scheduler.stats().activeKeys, 4);
+  for (const key of names) assert.equal(n.release(`first ${key}`), [`second ${key}`]);
+  for (const key of names) n.release(`second ${key}`);
+  assert.is(n.scheduler.stats().activeKeys, 0);
+  assert.equal(n.scheduler.stats().busiestKeys, []);
+});
+
 test("[KEYS-7] a request without keys is refused by the scheduler (it must never queue)", () => {
   assert.throws(() => new KeyScheduler().enqueue([], () => {}), RangeError);
 });
