@@ -1,5 +1,5 @@
 // The raw TCP driver: length-prefixed frames on one node:net socket,
-// answers matched first in, first out. No ids, no headers: the floor.
+// answers matched first in, first out. No ids, no headers: the least work per call.
 // Writes are batched the way Strata's TCP transport batches them (corked
 // for the rest of the tick, sent at once past 4 KiB), so that with many
 // calls in flight the anchor is not held back by one system call per call.
