@@ -2,8 +2,9 @@
 // anchors measured in the same run, because machines here are shared and
 // noisy: a raw node:net length-prefixed echo (the least work per call, so
 // the ceiling for any RPC on this runtime and machine) and @grpc/grpc-js
-// unary echo. Servers run in child processes on 127.0.0.1, on the same runtime as this harness; every phase is bounded in
-// time. Prints Markdown tables and writes the figures as JSON.
+// unary echo. Servers run in child processes on 127.0.0.1, on the same
+// runtime as this harness; every phase is bounded in time. Prints Markdown
+// tables and writes the figures as JSON.
 //
 //   npm run bench [-- --seconds S] [--idle N] [--out FILE] [--smoke]
 //
