@@ -42,7 +42,7 @@ test("[ID-1] agrees with a Map on every operation", () =>
         assert.is(table.size, model.size);
       }
       for (const [key, value] of model) assert.is(table.get(key), value, `get(${key}) at the end`);
-      assert.equal(new Map(table.entries()), model);
+      assert.equal(table.entries(), [...model].sort((a, b) => a[0] - b[0]), "entries in id order");
       assert.equal(table.valueList().sort(), [...model.values()].sort());
       table.clear();
       assert.is(table.size, 0);
@@ -61,6 +61,15 @@ test("a steady stream of sequential ids reuses the same slots", () => {
   assert.is(table.capacity, 256, "the table never grew past twice its peak size");
   assert.is(table.get(100_000), "call");
   assert.is(table.get(1), undefined);
+});
+
+test("[ID-4] ids a peer could pick to share a slot under an unkeyed hash (h * 2^32 + (C ^ h)) are all kept and found", () => {
+  const table = new IdTable<number>();
+  const id = (h: number) => h * 2 ** 32 + ((0x1234 ^ h) >>> 0);
+  for (let h = 1; h <= 5_000; h++) table.set(id(h), h);
+  for (let h = 1; h <= 5_000; h += 2) assert.ok(table.delete(id(h)));
+  for (let h = 1; h <= 5_000; h++) assert.is(table.get(id(h)), h % 2 === 0 ? h : undefined);
+  assert.is(table.size, 2_500);
 });
 
 test("[ID-4] ids outside 1 to 2^53-1 are refused with a RangeError", () => {

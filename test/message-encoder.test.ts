@@ -76,6 +76,20 @@ test("values of another type: protobuf-es's result when it accepts them, its err
     { child: { $typeName: "encodertest.WithMap" } },
     { choice: { case: "choiceNumber", value: undefined } },
     { color: 2 ** 40 },
+    // Unknown fields on an init shape: create() drops them, at the top and nested.
+    { sInt32: 1, $unknown: [{ no: 99, wireType: 0, data: Uint8Array.of(5) }] },
+    { child: { sInt32: 2, $unknown: [{ no: 99, wireType: 0, data: Uint8Array.of(5) }] } },
+    // Arrays where a message goes.
+    { child: [] },
+    { children: [[]] },
+    // A message of the type (its $typeName) with fields missing, or with an init shape nested in it.
+    { $typeName: "encodertest.Everything", sInt32: 3 },
+    { ...create(Everything), child: { sInt32: 4 } },
+    { ...create(Everything), choice: undefined },
+    { ...create(Everything), rInt32: undefined },
+    // A message with malformed unknown fields.
+    { ...create(Everything), $unknown: [{ no: 0, wireType: 0, data: Uint8Array.of(1) }] },
+    { ...create(Everything), $unknown: [{ no: 5, wireType: 2, data: "x" }] },
   ];
   for (const value of cases) {
     let expected: Uint8Array | Error;
@@ -99,6 +113,20 @@ test("values of another type: protobuf-es's result when it accepts them, its err
       sameBytes(actual as Uint8Array, expected, label);
     }
   }
+});
+
+test("a getter that encodes a message while one is being encoded: both come out right", () => {
+  const inner = { sString: "inner", sInt32: 7 };
+  let innerBytes: Uint8Array | undefined;
+  const outer = {
+    sInt64: 5n,
+    get sString() {
+      innerBytes = encodeMessage(Everything, inner);
+      return "outer";
+    },
+  };
+  sameBytes(encodeMessage(Everything, outer), reference(Everything, { sInt64: 5n, sString: "outer" }), "outer");
+  sameBytes(innerBytes!, reference(Everything, inner), "inner");
 });
 
 test("a value that is not an object encodes as the empty message, as create() makes it", () => {

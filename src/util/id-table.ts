@@ -11,11 +11,15 @@
 // reused as long as it is large enough, with linear probing and no
 // tombstones, so nothing it drops points anywhere.
 //
-// Ids are placed by Fibonacci hashing (multiply by 2^32 / golden ratio,
-// keep the top bits) of their low 32 bits mixed with the rest: sequential
-// ids spread evenly, and ids a peer picks to share low bits do not pile up
-// in one run of slots. Ids go up to 2^53-1 [ID-4], so they are kept in a
-// Float64Array, which holds them exactly.
+// Ids are placed by a hash keyed with secrets drawn once per process
+// (murmur3's finalizer over both halves of the id), so ids a peer picks
+// to share a slot cannot be predicted and linear probing stays short. Ids
+// go up to 2^53-1 [ID-4], so they are kept in a Float64Array, which holds
+// them exactly.
+
+const SECRET_LOW = (Math.random() * 0x100000000) | 0;
+/** Odd, so that multiplying by it loses nothing of the high half. */
+const SECRET_HIGH = ((Math.random() * 0x100000000) | 1) >>> 0;
 
 /** Requests in flight by id; ids are integers from 1 to 2^53-1 [ID-1] [ID-4]. */
 export class IdTable<V> {
@@ -37,7 +41,10 @@ export class IdTable<V> {
 
   /** The slot where probing for `id` starts. */
   private home(id: number): number {
-    return Math.imul(id ^ (id / 0x100000000), 0x9e3779b1) >>> this.shift;
+    let h = id ^ SECRET_LOW ^ Math.imul(id / 0x100000000, SECRET_HIGH);
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return (h ^ (h >>> 16)) >>> this.shift;
   }
 
   /** How many slots the table has: twice its peak size at most, rounded up to a power of two. */
@@ -116,13 +123,13 @@ export class IdTable<V> {
     return true;
   }
 
-  /** The entries, in no particular order; a copy, so the table may change while they are used. */
+  /** The entries in id order (the order requests were sent); a copy, so the table may change while they are used. */
   entries(): Array<[number, V]> {
     const out: Array<[number, V]> = [];
     for (let at = 0; at < this.ids.length; at++) {
       if (this.ids[at] !== 0) out.push([this.ids[at]!, this.values[at]!]);
     }
-    return out;
+    return out.sort((a, b) => a[0] - b[0]);
   }
 
   /** The values, in no particular order; a copy. */

@@ -31,8 +31,13 @@ const scratch = new DataView(new ArrayBuffer(8));
 type Fields = Record<string, unknown>;
 
 interface FieldPlan {
-  /** Bytes the field takes (tags included), 0 when it is not written. */
-  size(message: Fields): number;
+  /**
+   * Bytes the field takes (tags included), 0 when it is not written.
+   * `isMessage`: the value is a message of the type (it has the type's
+   * $typeName), not an init shape, so every field without presence must
+   * be there, as protobuf-es requires of a message.
+   */
+  size(message: Fields, isMessage: boolean): number;
   write(message: Fields): void;
 }
 
@@ -51,7 +56,9 @@ const plans = new WeakMap<DescMessage, MessagePlan | null>();
  */
 export function encodeMessage(schema: DescMessage, value: unknown): Uint8Array {
   const plan = planOf(schema);
-  if (plan !== undefined && typeof value === "object" && value !== null) {
+  // `encoding`: a getter of the value being encoded may encode a message itself; that one goes to protobuf-es.
+  if (plan !== undefined && !encoding && isObject(value)) {
+    encoding = true;
     try {
       lengths.length = 0;
       const size = sizeMessage(plan, value as Fields);
@@ -66,6 +73,8 @@ export function encodeMessage(schema: DescMessage, value: unknown): Uint8Array {
     } catch (error) {
       buf = EMPTY;
       if (error !== FALLBACK) throw error;
+    } finally {
+      encoding = false;
     }
   }
   // create() returns a message of the schema as it is.
@@ -73,17 +82,37 @@ export function encodeMessage(schema: DescMessage, value: unknown): Uint8Array {
 }
 
 const EMPTY = new Uint8Array(0);
+let encoding = false;
+
+/** An object, not an array: what protobuf-es's create() takes as an init shape or a message. */
+function isObject(value: unknown): value is Fields {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+type UnknownField = { no: number; wireType: number; data: Uint8Array };
+
+/** A message's unknown fields, written after its known ones; create() drops them from an init shape. */
+function unknownFields(plan: MessagePlan, message: Fields): UnknownField[] | undefined {
+  return message.$typeName === plan.typeName ? (message.$unknown as UnknownField[] | undefined) : undefined;
+}
 
 function sizeMessage(plan: MessagePlan, message: Fields): number {
   const typeName = message.$typeName;
   if (typeName !== undefined && typeName !== plan.typeName) throw FALLBACK;
+  const isMessage = typeName !== undefined;
   let size = 0;
   const fields = plan.fields;
-  for (let i = 0; i < fields.length; i++) size += fields[i]!.size(message);
-  const unknown = message.$unknown as Array<{ no: number; wireType: number; data: Uint8Array }> | undefined;
+  for (let i = 0; i < fields.length; i++) size += fields[i]!.size(message, isMessage);
+  const unknown = unknownFields(plan, message);
   if (unknown !== undefined) {
     if (!Array.isArray(unknown)) throw FALLBACK;
-    for (const field of unknown) size += varintSize(field.no * 8 + field.wireType) + field.data.length;
+    for (const field of unknown) {
+      const { no, wireType, data } = field;
+      if (!Number.isInteger(no) || no < 1 || no > 0x1fffffff || !Number.isInteger(wireType) || wireType < 0 || wireType > 5 || !(data instanceof Uint8Array)) {
+        throw FALLBACK;
+      }
+      size += varintSize(no * 8 + wireType) + data.length;
+    }
   }
   return size;
 }
@@ -91,7 +120,7 @@ function sizeMessage(plan: MessagePlan, message: Fields): number {
 function writeMessage(plan: MessagePlan, message: Fields): void {
   const fields = plan.fields;
   for (let i = 0; i < fields.length; i++) fields[i]!.write(message);
-  const unknown = message.$unknown as Array<{ no: number; wireType: number; data: Uint8Array }> | undefined;
+  const unknown = unknownFields(plan, message);
   if (unknown !== undefined) {
     for (const field of unknown) {
       writeVarint32(field.no * 8 + field.wireType);
@@ -128,7 +157,8 @@ function planOf(schema: DescMessage): MessagePlan | undefined {
 /** A value's encoder without its tag: size and write. */
 interface ValueCodec {
   readonly wireType: number;
-  size(value: unknown): number;
+  /** `inMessage`: the value sits in a message, not in an init shape, so a nested message must be a message too. */
+  size(value: unknown, inMessage: boolean): number;
   write(value: unknown): void;
 }
 
@@ -149,10 +179,11 @@ function planField(field: DescField): FieldPlan | undefined {
   if (field.oneof !== undefined) {
     const group = field.oneof.localName;
     return {
-      size(message) {
+      size(message, isMessage) {
         const oneof = message[group] as { case?: string; value?: unknown } | undefined;
+        if (oneof === undefined && isMessage) throw FALLBACK;
         if (oneof === undefined || oneof.case !== name) return 0;
-        return tagSize + codec.size(oneof.value);
+        return tagSize + codec.size(oneof.value, isMessage);
       },
       write(message) {
         const oneof = message[group] as { case?: string; value?: unknown } | undefined;
@@ -162,11 +193,14 @@ function planField(field: DescField): FieldPlan | undefined {
       },
     };
   }
-  const isSet = field.fieldKind === "message" || field.presence !== IMPLICIT ? (value: unknown) => value !== undefined : implicitIsSet(field);
+  const hasPresence = field.fieldKind === "message" || field.presence !== IMPLICIT;
+  const isSet = hasPresence ? (value: unknown) => value !== undefined : implicitIsSet(field);
   return {
-    size(message) {
+    size(message, isMessage) {
       const value = message[name];
-      return isSet(value) ? tagSize + codec.size(value) : 0;
+      // A message (not an init shape) has every field without presence; protobuf-es fails on a missing one.
+      if (value === undefined && isMessage && !hasPresence) throw FALLBACK;
+      return isSet(value) ? tagSize + codec.size(value, isMessage) : 0;
     },
     write(message) {
       const value = message[name];
@@ -199,12 +233,12 @@ function implicitIsSet(field: DescField): (value: unknown) => boolean {
 function repeatedList(name: string, tagged: number, codec: ValueCodec): FieldPlan {
   const tagSize = varintSize(tagged);
   return {
-    size(message) {
+    size(message, isMessage) {
       const items = message[name];
-      if (items === undefined) return 0;
+      if (items === undefined && !isMessage) return 0;
       if (!Array.isArray(items)) throw FALLBACK;
       let size = 0;
-      for (let i = 0; i < items.length; i++) size += tagSize + codec.size(items[i]);
+      for (let i = 0; i < items.length; i++) size += tagSize + codec.size(items[i], isMessage);
       return size;
     },
     write(message) {
@@ -222,13 +256,13 @@ function packedList(name: string, tag: number, codec: ValueCodec): FieldPlan {
   const tagged = tag + WIRE_DELIMITED;
   const tagSize = varintSize(tagged);
   return {
-    size(message) {
+    size(message, isMessage) {
       const items = message[name];
-      if (items === undefined) return 0;
+      if (items === undefined && !isMessage) return 0;
       if (!Array.isArray(items)) throw FALLBACK;
       if (items.length === 0) return 0;
       let size = 0;
-      for (let i = 0; i < items.length; i++) size += codec.size(items[i]);
+      for (let i = 0; i < items.length; i++) size += codec.size(items[i], isMessage);
       lengths.push(size);
       return tagSize + varintSize(size) + size;
     },
@@ -257,8 +291,10 @@ function messageCodec(schema: DescMessage): ValueCodec | undefined {
   };
   codec = {
     wireType: WIRE_DELIMITED,
-    size(value) {
-      if (typeof value !== "object" || value === null) throw FALLBACK;
+    size(value, inMessage) {
+      if (!isObject(value)) throw FALLBACK;
+      // Inside a message, protobuf-es takes a nested value as a message of its type, and fails on anything else.
+      if (inMessage && value.$typeName !== schema.typeName) throw FALLBACK;
       const slot = lengths.length;
       lengths.push(0);
       const size = sizeMessage(resolve(), value as Fields);
