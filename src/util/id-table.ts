@@ -67,10 +67,6 @@ export class IdTable<V> {
     }
   }
 
-  has(id: number): boolean {
-    return this.get(id) !== undefined;
-  }
-
   /** Adds or replaces the value for `id`, an integer from 1 to 2^53-1. */
   set(id: number, value: V): void {
     if (!(id > 0 && Number.isSafeInteger(id))) throw new RangeError(`request ids are integers from 1 to 2^53-1, got ${id} [ID-1] [ID-4]`);
