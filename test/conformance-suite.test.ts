@@ -2,11 +2,9 @@
 // on every runtime. Cites [CONF-1].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { createServer } from "../src/index.ts";
 import { allCases } from "../conformance/cases/index.ts";
 import { keyCases } from "../conformance/cases/keys.ts";
-import { conformanceService } from "../conformance/reference/conformance-service.ts";
-import { serverOptionsFrom } from "../conformance/reference/server-options.ts";
+import { createReferenceServer } from "../conformance/reference/server-options.ts";
 import { runCases } from "../conformance/runner/run-cases.ts";
 import type { ServerSettings } from "../conformance/runner/case.ts";
 
@@ -14,8 +12,7 @@ const test = suite("conformance suite");
 
 /** Starts the reference conformance server in this process, with spawn-mode settings. */
 async function startReference(settings: ServerSettings = {}): Promise<{ address: string; stop(): Promise<void> }> {
-  const { service, impl } = conformanceService();
-  const server = createServer(serverOptionsFrom(settings)).addBuiltinService(service, impl);
+  const server = createReferenceServer(settings);
   const address = await server.listen("127.0.0.1:0");
   return { address, stop: () => server.close({ graceMs: 200 }) };
 }
@@ -41,8 +38,7 @@ test("[CONF-1] every case passes against the reference server; only the case for
 });
 
 test("[KEYS-2] against a server without keyed dispatch, the refusal case passes and every other keyed-dispatch case skips", async () => {
-  const { service, impl } = conformanceService();
-  const server = createServer({ keyedDispatch: false }).addBuiltinService(service, impl);
+  const server = createReferenceServer({}, { keyedDispatch: false });
   const address = await server.listen("127.0.0.1:0");
   const results = await runCases(keyCases, {
     address,

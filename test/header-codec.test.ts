@@ -5,7 +5,8 @@ import * as assert from "uvu/assert";
 import fc from "fast-check";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FrameHeaderSchema } from "../src/gen/strata/v1/frame_pb.ts";
-import { decodeHeader, encodeHeader, ProtocolError } from "../src/wire/index.ts";
+import { decodeHeader, encodeFrame, encodeFrameHead, encodeHeader, FrameType, ProtocolError, type FrameHeaderInit } from "../src/wire/index.ts";
+import { allocateBytes } from "../src/wire/byte-pool.ts";
 import { anyHeader, anyHeaderLoneSurrogates } from "./support/arbitraries.ts";
 import { checkProperty } from "./support/property.ts";
 import { comparable, fromProto, hex, toProto } from "./support/proto-convert.ts";
@@ -36,6 +37,39 @@ test("[FRAME-1] [CONV-1] hand encoding equals protobuf-es toBinary, byte for byt
     }),
     { numRuns: 2000 },
   );
+});
+
+test("[FRAME-1] [META-5] headers of every size encode into frames equal to protobuf-es's, wherever the shared slab stands", () => {
+  // The encoders write in place into a shared slab and fall back when the
+  // header does not fit what is left of it; where that happens depends on
+  // what was allocated before. A few KiB of metadata used to throw
+  // "offset is out of bounds" at some offsets and not at others.
+  checkProperty(
+    fc.property(anyHeader, fc.integer({ min: 0, max: 64 * 1024 }), fc.uint8Array({ maxLength: 9000 }), (header, shift, body) => {
+      allocateBytes(shift % 8193); // moves the slab's free space to any offset
+      const reference = toBinary(FrameHeaderSchema, toProto({ ...header, bodySize: body.length }));
+      assert.is(hex(encodeHeader({ ...header, bodySize: body.length })), hex(reference));
+      const frame = encodeFrame(header, body);
+      assert.is(frame.length, 4 + reference.length + body.length);
+      assert.is(new DataView(frame.buffer, frame.byteOffset).getUint32(0), reference.length);
+      assert.is(hex(frame.subarray(4, 4 + reference.length)), hex(reference));
+      assert.ok(frame.subarray(4 + reference.length).every((b, i) => b === body[i]));
+      allocateBytes(shift % 8193);
+      const head = encodeFrameHead(header, body.length);
+      assert.is(hex(head.subarray(4)), hex(reference));
+    }),
+    { numRuns: 1500 },
+  );
+});
+
+test("[FRAME-1] a header larger than the encoder's scratch buffer (2 MiB of metadata) encodes as protobuf-es does", () => {
+  const header: FrameHeaderInit = { type: FrameType.RESPONSE, requestId: 7, metadata: [{ key: "big", value: new Uint8Array(2 * 1024 * 1024).fill(7) }] };
+  const reference = toBinary(FrameHeaderSchema, toProto({ ...emptyHeader(), ...header } as never));
+  assert.is(encodeHeader(header).length, reference.length);
+  assert.is(hex(encodeHeader(header).subarray(0, 64)), hex(reference.subarray(0, 64)));
+  assert.is(encodeFrame(header).length, 4 + reference.length);
+  // And a small one after it still takes the fast path correctly.
+  assert.is(hex(encodeHeader({ type: FrameType.PING })), "08 06");
 });
 
 test("[FRAME-1] hand decoding of protobuf-es output equals protobuf-es fromBinary", () => {
@@ -186,6 +220,26 @@ test("[FRAME-6] a tag value above 2^32-1 is undecodable; uint32 fields keep thei
   const bodySize = concat(Uint8Array.of(0x18), varint(2 ** 32 + 5));
   assert.is(decodeAll(bodySize).bodySize, 5);
   assert.is(fromBinary(FrameHeaderSchema, bodySize).bodySize, 5);
+});
+
+test("[FRAME-6] a length varint above 2^32-1 runs past the header, whatever its low 32 bits say", () => {
+  checkProperty(
+    fc.property(
+      fc.integer({ min: 0, max: 20 }),
+      fc.integer({ min: 1, max: 2 ** 21 - 1 }),
+      fc.constantFrom(0x22, 0x2a, 0x42, 0x4a, 0x62, 0x72, 0xfa /* unknown field 31 */),
+      (low, high, tag) => {
+        // Low 32 bits `low` (room for them follows), plus high * 2^32.
+        const value = low + high * 2 ** 32;
+        const field = concat(Uint8Array.of(tag), varint(value), new Uint8Array(low).fill(0x61));
+        expectProtocolError(concat(Uint8Array.of(0x08, 0x02, 0x10, 0x01), field), "FRAME-6");
+        // Inside a metadata entry, too.
+        const entry = concat(Uint8Array.of(0x0a), varint(value), new Uint8Array(low).fill(0x61));
+        expectProtocolError(concat(Uint8Array.of(0x42), varint(entry.length), entry), "FRAME-6");
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
 
 test("[FRAME-6] random bytes either decode or fail with a ProtocolError, never anything else", () => {

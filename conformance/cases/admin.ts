@@ -2,7 +2,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { GetStatsResponseSchema } from "../../src/gen/strata/admin/v1/admin_pb.ts";
 import { DispatchCode, FrameType } from "../../src/wire/index.ts";
-import { CaseFailure, expect, type ConformanceCase } from "../runner/case.ts";
+import { CaseFailure, CaseSkip, expect, type ConformanceCase } from "../runner/case.ts";
 
 export const adminCases: ConformanceCase[] = [
   {
@@ -26,6 +26,30 @@ export const adminCases: ConformanceCase[] = [
       for (const m of stats.methods) {
         expect(m.latencyBuckets.length === stats.latencyBucketBoundsMs.length + 1, `${m.method}: one more bucket than bounds`, `${m.latencyBuckets.length} buckets, ${stats.latencyBucketBoundsMs.length} bounds`, "EXT-8");
       }
+    },
+  },
+  {
+    name: "admin/stats-bounded-whatever-names-clients-send",
+    section: "16 Versioning and extensibility",
+    requirements: ["EXT-9", "EXT-8"],
+    title: "200 refused requests with made-up service and method names add no entry to GetStats but `*`",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const tag = Math.random().toString(36).slice(2, 10);
+      const n = 200;
+      for (let id = 1; id <= n; id++) {
+        peer.send({ type: FrameType.REQUEST, requestId: id, service: id % 2 ? `made.up.${tag}.S${id}` : "strata.admin.v1.AdminService", method: `Made${tag}${id}` });
+      }
+      await peer.waitFor((f) => f.header.requestId === n, `the RESPONSE to request ${n}`);
+      peer.send({ type: FrameType.REQUEST, requestId: n + 1, service: "strata.admin.v1.AdminService", method: "GetStats" });
+      const frame = await peer.waitFor((f) => f.header.requestId === n + 1, "a RESPONSE to GetStats");
+      if (frame.header.dispatchCode === DispatchCode.UNKNOWN_SERVICE) throw new CaseSkip("the server does not offer strata.admin.v1.AdminService [EXT-7]");
+      const stats = fromBinary(GetStatsResponseSchema, frame.body);
+      const invented = stats.methods.filter((m) => m.method.includes(tag));
+      expect(invented.length === 0, "no entry named after a made-up name", `${invented.length} entries, e.g. ${invented[0]?.method.slice(0, 80)}`, "EXT-9");
+      const aggregate = stats.methods.find((m) => m.method === "*");
+      const refused = aggregate === undefined ? 0n : Object.values(aggregate.rejected).reduce((a, b) => a + b, 0n);
+      expect(refused >= BigInt(n), `an entry "*" counting at least ${n} refusals`, aggregate === undefined ? "no entry *" : `${refused} refusals, by code ${JSON.stringify(Object.keys(aggregate.rejected))}`, "EXT-9");
     },
   },
   {

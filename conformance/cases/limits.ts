@@ -1,6 +1,6 @@
 // Sections 10, 14 and 3: cases that need the server started with other
 // settings (spawn mode).
-import { DispatchCode, encodePreface, FrameType, GoawayCode } from "../../src/wire/index.ts";
+import { DispatchCode, encodePreface, FrameType, GoawayCode, headerSize, resolveFrameLimits } from "../../src/wire/index.ts";
 import { expect, type ConformanceCase } from "../runner/case.ts";
 import { expectConnectionError, expectDispatch, expectSilentClose } from "../runner/expectations.ts";
 
@@ -31,6 +31,30 @@ export const limitCases: ConformanceCase[] = [
       const frame = await ctx.response(peer, 1);
       expectDispatch(frame, DispatchCode.RESPONSE_TOO_LARGE, "LIMIT-4");
       expect(frame.body.length === 0 && frame.header.metadata.length === 0, "no body and no metadata", `${frame.body.length} body bytes, ${frame.header.metadata.length} metadata entries`, "LIMIT-4");
+    },
+  },
+  {
+    name: "limits/refusal-fits-client-limit",
+    section: "14 Limits",
+    requirements: ["LIMIT-7", "STATUS-6", "STATUS-4"],
+    title: "Refusals of requests with long unknown names, to a client declaring the baseline 4096, keep their not-processed code and fit the baseline",
+    async run(ctx) {
+      const peer = await ctx.connect({ hello: { maxHeaderSize: 4096 } });
+      const limit = resolveFrameLimits(peer.hello!).maxHeaderSize;
+      // Names as long as the server's header limit allows: a message quoting them in full would not fit 4096.
+      const room = Math.min(limit, 16384) - 64;
+      const cases = [
+        { service: "s".repeat(room), method: "m", code: DispatchCode.UNKNOWN_SERVICE },
+        { service: "strata.conformance.v1.ConformanceService", method: "é".repeat(Math.floor(room / 2) - 40), code: DispatchCode.UNKNOWN_METHOD },
+        { service: "x".repeat(room / 2), method: "y".repeat(room / 2 - 20), code: DispatchCode.UNKNOWN_SERVICE },
+      ];
+      for (const [i, c] of cases.entries()) {
+        peer.send({ type: FrameType.REQUEST, requestId: i + 1, service: c.service, method: c.method });
+        const frame = await ctx.response(peer, i + 1);
+        const size = headerSize(frame.header, frame.body.length);
+        expect(frame.header.dispatchCode === c.code, `dispatch code ${c.code} (not processed), never RESPONSE_TOO_LARGE`, `dispatch code ${frame.header.dispatchCode}`, "LIMIT-7");
+        expect(size <= 4096 && frame.body.length === 0, "a header of at most 4096 bytes and no body", `${size} header bytes, ${frame.body.length} body bytes`, "LIMIT-7");
+      }
     },
   },
   {

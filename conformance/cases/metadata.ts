@@ -1,14 +1,26 @@
 // Section 13 and the request checks of 7.5: metadata, compression (keys are in keys.ts).
 import fc from "fast-check";
-import { fromBinary } from "@bufbuild/protobuf";
-import { InfoResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
-import { Compression, DispatchCode } from "../../src/wire/index.ts";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { EchoRequestSchema, InfoResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { Compression, DEFAULT_LIMITS, DispatchCode, encodeFrame, FrameType, headerSize, resolveFrameLimits } from "../../src/wire/index.ts";
+import { CONFORMANCE_SERVICE } from "../runner/context.ts";
+import { lengthUpTo } from "../runner/sizes.ts";
 import { CaseFailure, expect, type ConformanceCase } from "../runner/case.ts";
 import { expectDispatch, hexOf } from "../runner/expectations.ts";
 
 const section = "13 Metadata";
 const keyChar = fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789-_.".split(""));
 const metadataKey = fc.array(keyChar, { minLength: 1, maxLength: 24 }).map((c) => c.join(""));
+
+/**
+ * A metadata value whose header, as `sizeWith` computes it, is exactly
+ * `target` bytes, or the largest below it where varint widths skip `target`.
+ */
+function valueForHeaderSize(target: number, sizeWith: (value: Uint8Array) => number): Uint8Array {
+  let n = Math.max(0, target - sizeWith(new Uint8Array(0)));
+  while (n > 0 && sizeWith(new Uint8Array(n)) > target) n--;
+  return new Uint8Array(n).fill(0x5a);
+}
 
 export const metadataCases: ConformanceCase[] = [
   {
@@ -82,6 +94,36 @@ export const metadataCases: ConformanceCase[] = [
       const frame = await ctx.response(peer, 1);
       expectDispatch(frame, DispatchCode.OK, "META-5");
       expect(fromBinary(InfoResponseSchema, frame.body).metadata.length === 30, "30 entries delivered", String(fromBinary(InfoResponseSchema, frame.body).metadata.length), "META-5");
+    },
+  },
+  {
+    name: "metadata/every-size-up-to-header-limit",
+    section,
+    requirements: ["META-5", "META-3", "LIMIT-1", "LIMIT-4", "CONF-2"],
+    title: "Request and response headers of every size up to the declared max_header_size, the limit itself included, carry their metadata unchanged (property)",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const serverLimit = resolveFrameLimits(peer.hello!).maxHeaderSize;
+      const clientLimit = DEFAULT_LIMITS.maxHeaderSize; // the suite's HELLO leaves max_header_size 0 [HELLO-6]
+      let id = 0;
+      // Target sizes of the request header and of the response header (Echo's output is empty: no body size field).
+      await ctx.property(fc.tuple(lengthUpTo(serverLimit, 64), lengthUpTo(clientLimit, 64)), async ([requestTarget, responseTarget]) => {
+        id++;
+        const requestHeader = (value: Uint8Array) => ({ type: FrameType.REQUEST, requestId: id, service: CONFORMANCE_SERVICE, method: "Echo", metadata: [{ key: "x-request", value }] });
+        const responseHeader = (value: Uint8Array) => ({ type: FrameType.RESPONSE, requestId: id, metadata: [{ key: "x-response", value }] });
+        const responseValue = valueForHeaderSize(responseTarget, (v) => headerSize(responseHeader(v), 0));
+        const body = toBinary(EchoRequestSchema, create(EchoRequestSchema, { responseMetadata: [{ key: "x-response", value: responseValue }] }));
+        const requestValue = valueForHeaderSize(requestTarget, (v) => headerSize(requestHeader(v), body.length));
+        peer.write(encodeFrame(requestHeader(requestValue), body));
+        const frame = await ctx.response(peer, id);
+        const sent = `request header ${headerSize(requestHeader(requestValue), body.length)} of ${serverLimit} bytes, response header ${headerSize(responseHeader(responseValue), 0)} of ${clientLimit}`;
+        if (frame.header.dispatchCode !== DispatchCode.OK) {
+          throw new CaseFailure(`OK for a ${sent}`, `dispatch code ${frame.header.dispatchCode} "${frame.header.dispatchMessage}"`, "META-5");
+        }
+        const got = frame.header.metadata.find((e) => e.key === "x-response")?.value;
+        expect(got !== undefined && got.length === responseValue.length && got.every((b, i) => b === responseValue[i]), `the response metadata value unchanged (${sent})`, got === undefined ? "no x-response entry" : `${got.length} bytes, differing`, "META-3");
+      });
     },
   },
   {

@@ -3,10 +3,8 @@
 //
 //   tsx conformance/mutants/server.ts NAME --spawn     (see conformance/README.md)
 //   tsx conformance/mutants/server.ts --list
-import { createServer } from "../../src/index.ts";
 import type { ServerSettings } from "../runner/case.ts";
-import { conformanceService } from "../reference/conformance-service.ts";
-import { serverOptionsFrom } from "../reference/server-options.ts";
+import { createReferenceServer } from "../reference/server-options.ts";
 import { startMutatingProxy } from "./mutating-proxy.ts";
 import { findMutant, mutants } from "./mutants.ts";
 
@@ -14,8 +12,7 @@ import { findMutant, mutants } from "./mutants.ts";
 export async function startMutant(name: string, settings: ServerSettings = {}): Promise<{ address: string; stop(): Promise<void> }> {
   const mutant = findMutant(name);
   if (mutant === undefined) throw new Error(`unknown mutant "${name}"; --list shows them`);
-  const { service, impl } = conformanceService();
-  const server = createServer({ ...serverOptionsFrom(settings), ...mutant.serverOptions?.() }).addBuiltinService(service, impl);
+  const server = createReferenceServer(settings, mutant.serverOptions?.());
   const upstream = await server.listen("127.0.0.1:0");
   const proxy = await startMutatingProxy(mutant, upstream);
   return {

@@ -8,10 +8,8 @@
 // With --spawn it follows the suite's startup handshake (conformance/README.md):
 // one JSON line of settings on stdin, then one JSON line {"address": …} on
 // stdout once it listens.
-import { createServer } from "../../src/index.ts";
 import type { ServerSettings } from "../runner/case.ts";
-import { conformanceService } from "./conformance-service.ts";
-import { serverOptionsFrom } from "./server-options.ts";
+import { createReferenceServer } from "./server-options.ts";
 
 /** Settings the suite may ask for in spawn mode, plus the address to listen on. */
 type SpawnSettings = ServerSettings & { listen?: string };
@@ -36,9 +34,7 @@ if (spawn) {
     process.exit(2);
   }
 }
-const options = serverOptionsFrom(settings);
-const { service, impl } = conformanceService();
-const server = createServer(options).addBuiltinService(service, impl);
+const server = createReferenceServer(settings);
 const positional = process.argv.slice(2).find((a) => !a.startsWith("--"));
 const address = await server.listen(settings.listen ?? positional ?? "127.0.0.1:7401");
 server.closeOnSignals({ graceMs: 1000 });

@@ -245,7 +245,13 @@ export class ClientConnection {
     };
     // A large body follows its head as is (the transport sends both in one write); a small one is copied in.
     const separate = body.length >= SEPARATE_BODY_BYTES;
-    const frame = separate ? encodeFrameHead(fields, body.length) : encodeFrame(fields, body);
+    let frame: Uint8Array;
+    try {
+      frame = separate ? encodeFrameHead(fields, body.length) : encodeFrame(fields, body);
+    } catch (error) {
+      // Nothing was written: a local failure, never a dispatch code [STATUS-2] [STATUS-3].
+      throw RpcError.transport(TransportCode.INVALID_INPUT, `the request header cannot be encoded: ${(error as Error).message}`, "no", error);
+    }
     const headerSize = frame.length - 4 - (separate ? 0 : body.length);
     if (body.length > this.serverLimits.maxBodySize || headerSize > this.serverLimits.maxHeaderSize) {
       throw RpcError.transport(

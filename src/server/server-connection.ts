@@ -31,13 +31,13 @@ import {
   type MetadataEntry,
 } from "../wire/index.ts";
 import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
-import { dispatchCodeByName, dispatchCodeName, RpcError } from "../status/index.ts";
+import { dispatchCodeByName, dispatchCodeName, dispatchProcessed, RpcError } from "../status/index.ts";
 import type { Transport } from "../transport/index.ts";
 import { setDeadlineAt, type LongTimeout } from "../util/deadline-timers.ts";
 import { RequestAbort, RequestContext } from "./request-context.ts";
 import type { KeyDispatch, KeyTicket } from "./key-scheduler.ts";
 import type { RegisteredMethod, ServiceRegistry } from "./service-registry.ts";
-import type { StatsCollector } from "./server-stats.ts";
+import { UNOFFERED_METHODS, type StatsCollector } from "./server-stats.ts";
 import { IdTable } from "../util/id-table.ts";
 
 /** Settings every connection of a server shares. */
@@ -101,6 +101,25 @@ function isAppCode(code: unknown): code is number {
 /** Whether handler-supplied response metadata is valid to send [META-2] [META-6]. */
 function validMetadata(metadata: readonly MetadataEntry[]): boolean {
   return metadata.every((e) => typeof e.key === "string" && METADATA_KEY.test(e.key) && e.value instanceof Uint8Array);
+}
+/** A refusal's message is cut to this many bytes when the whole answer would not fit the client's header limit [LIMIT-7]. */
+const MAX_REFUSAL_MESSAGE = 256;
+/** Names from the peer are quoted in messages up to this many UTF-16 units. */
+const MAX_QUOTED = 128;
+
+/** A name the peer sent, quoted for a dispatch message and cut to MAX_QUOTED units [STATUS-5]. */
+function quoted(name: string): string {
+  return name.length <= MAX_QUOTED ? JSON.stringify(name) : `${JSON.stringify(name.slice(0, MAX_QUOTED))}...`;
+}
+
+/** `text` cut to at most `maxBytes` bytes of UTF-8, at a character boundary. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  if (text.length * 3 <= maxBytes) return text;
+  const bytes = utf8.encode(text);
+  if (bytes.length <= maxBytes) return text;
+  let end = maxBytes;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // not inside a character
+  return new TextDecoder().decode(bytes.subarray(0, end));
 }
 const MAX_KEYS = 16;
 const MAX_KEY_BYTES = 256;
@@ -412,7 +431,7 @@ export class ServerConnection {
     }
     const badKey = header.metadata.find((e) => !METADATA_KEY.test(e.key));
     if (badKey !== undefined) {
-      return this.reject(header, DispatchCode.INVALID_REQUEST, `invalid metadata key ${JSON.stringify(badKey.key)} [META-2]`);
+      return this.reject(header, DispatchCode.INVALID_REQUEST, `invalid metadata key ${quoted(badKey.key)} [META-2]`);
     }
     if (header.keys.length > MAX_KEYS || header.keys.some((k) => k === "" || utf8.encode(k).length > MAX_KEY_BYTES)) {
       return this.reject(header, DispatchCode.INVALID_REQUEST, "keys must be 1 to 16 keys of 1 to 256 bytes [KEYS-1]");
@@ -431,10 +450,10 @@ export class ServerConnection {
       return this.reject(header, DispatchCode.DEADLINE_EXPIRED, "the deadline passed before the handler started [DEADLINE-3]");
     }
     const service = this.host.registry.service(header.service);
-    if (service === undefined) return this.reject(header, DispatchCode.UNKNOWN_SERVICE, `unknown service ${JSON.stringify(header.service)}`);
+    if (service === undefined) return this.reject(header, DispatchCode.UNKNOWN_SERVICE, `unknown service ${quoted(header.service)}`);
     const method = service.get(header.method);
     if (method === undefined) {
-      return this.reject(header, DispatchCode.UNKNOWN_METHOD, `unknown method ${JSON.stringify(header.method)} in ${header.service}`);
+      return this.reject(header, DispatchCode.UNKNOWN_METHOD, `unknown method ${quoted(header.method)} in ${quoted(header.service)}`);
     }
     // From here the request is in flight: CANCEL, its deadline, EOF and drain
     // all see it, also while its body is still being decompressed.
@@ -481,7 +500,10 @@ export class ServerConnection {
 
   /** Refuses a request at admission, before it is in flight: answered with a not-processed code, or dropped if oneway [CALL-5]. */
   private reject(header: FrameHeader, code: DispatchCode, message: string): void {
-    this.host.stats.recordRejected(`${header.service}/${header.method}`, dispatchCodeName(code));
+    // Counted under the method's own name only if the server offers it: names
+    // a client makes up all share one entry, so the stats stay bounded [EXT-9].
+    const offered = this.host.registry.service(header.service)?.get(header.method);
+    this.host.stats.recordRejected(offered?.name ?? UNOFFERED_METHODS, dispatchCodeName(code));
     if (header.callMode !== CallMode.ONEWAY) this.sendResponse(header.requestId, { dispatchCode: code, dispatchMessage: message }, EMPTY);
   }
 
@@ -607,11 +629,12 @@ export class ServerConnection {
   /** A handler returned (`output`) or failed (`error`): answer if still owed, then release what the request held [KEYS-3]. */
   private finishRequest(id: number, entry: InFlight, context: RequestContext<InFlight>, started: number, output: Uint8Array | undefined, error: unknown): void {
     const stats = this.host.stats;
-    const failed = output === undefined;
-    stats.recordCall(entry.name, now() - started, failed);
+    const latency = now() - started;
+    let failed = output === undefined;
     try {
       if (!failed) {
-        this.answer(id, entry, { metadata: context.responseMetadata }, output);
+        // A response that cannot be sent as it is goes out as HANDLER_ERROR, and counts as an error.
+        failed = !this.answer(id, entry, { metadata: context.responseMetadata }, output!);
       } else {
         let body: Uint8Array;
         try {
@@ -623,12 +646,14 @@ export class ServerConnection {
       }
     } catch {
       // A bug in answering must not take the server down: answer HANDLER_ERROR if still owed.
+      failed = true;
       try {
         this.answer(id, entry, { dispatchCode: DispatchCode.HANDLER_ERROR, dispatchMessage: "handler failed" }, EMPTY);
       } catch {
         // The connection is beyond answering; its close fails the call at the client.
       }
     }
+    stats.recordCall(entry.name, latency, failed);
     entry.timer?.clear();
     // The keys are released only now that the handler has returned [KEYS-3].
     entry.ticket?.release();
@@ -668,11 +693,16 @@ export class ServerConnection {
     return EMPTY;
   }
 
-  /** Sends the one RESPONSE a request is owed, unless it was answered or abandoned [CALL-3]. */
-  private answer(id: number, entry: InFlight, header: Partial<FrameHeader>, body: Uint8Array): void {
-    if (entry.answered) return;
+  /**
+   * Sends the one RESPONSE a request is owed, unless it was answered or
+   * abandoned [CALL-3]; false when it could not be sent as given and went
+   * out as HANDLER_ERROR instead [STATUS-11].
+   */
+  private answer(id: number, entry: InFlight, header: Partial<FrameHeader>, body: Uint8Array): boolean {
+    if (entry.answered) return true;
     entry.answered = true;
     this.owed--;
+    let sent = true;
     try {
       if (header.metadata !== undefined && !validMetadata(header.metadata)) {
         throw new TypeError("the handler set invalid response metadata [META-6]");
@@ -683,11 +713,13 @@ export class ServerConnection {
       // Whatever went wrong, the caller still gets its one answer [STATUS-11].
       const message = this.settings.exposeHandlerErrors ? `response could not be sent: ${(error as Error).message}` : "handler failed";
       this.sendResponse(id, { dispatchCode: DispatchCode.HANDLER_ERROR, dispatchMessage: message }, EMPTY);
+      sent = false;
     }
     // A request stops counting once its RESPONSE is written, even if its handler runs on [LIMIT-5].
     this.uncount(entry);
     if (entry.drainAfterMs !== undefined) this.drain(entry.drainAfterMs);
     this.closeIfDrained();
+    return sent;
   }
 
   private sendResponse(id: number, header: Partial<FrameHeader>, body: Uint8Array): void {
@@ -707,8 +739,15 @@ export class ServerConnection {
     const separate = body.length >= SEPARATE_BODY_BYTES;
     const frame = separate ? encodeFrameHead(fields, body.length) : encodeFrame(fields, body);
     const limits = this.clientLimits!;
-    // Too large for the client: say so instead [LIMIT-4].
     if (body.length > limits.maxBodySize || frame.length - 4 - (separate ? 0 : body.length) > limits.maxHeaderSize) {
+      const code = fields.dispatchCode!;
+      // A refusal stays a refusal: it is shortened to fit the baseline, never
+      // turned into a code that says the request ran [LIMIT-7] [STATUS-6].
+      if (dispatchProcessed(code) === "no") {
+        this.write(encodeFrame({ type: FrameType.RESPONSE, requestId: id, dispatchCode: code, dispatchMessage: truncateUtf8(fields.dispatchMessage!, MAX_REFUSAL_MESSAGE) }));
+        return;
+      }
+      // Too large for the client: say so instead [LIMIT-4].
       this.write(encodeFrame({
         type: FrameType.RESPONSE,
         requestId: id,

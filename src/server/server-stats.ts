@@ -6,6 +6,12 @@ import type { KeyDispatch, KeySchedulerStats } from "./key-scheduler.ts";
 /** Upper bounds of the latency buckets, in milliseconds; the last bucket is unbounded. */
 export const LATENCY_BUCKETS_MS: readonly number[] = [0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 
+/**
+ * The one stats entry for every request that names no method the server
+ * offers, so that clients cannot grow the stats by inventing names [EXT-9].
+ */
+export const UNOFFERED_METHODS = "*";
+
 /** Counts and latencies of one method. */
 export interface MethodStats {
   /** Requests that ran the handler. */
@@ -25,6 +31,7 @@ export interface ServerStats {
   startedAt: string;
   connections: { current: number; accepted: number; closed: number };
   requests: { total: number; inFlight: number };
+  /** By offered "service/method"; requests naming anything else are counted under UNOFFERED_METHODS ("*") [EXT-9]. */
   methods: Record<string, MethodStats>;
   /** The key queues: depth of the busiest keys and wait times; undefined without keyed dispatch [KEYS-8]. */
   keys: KeySchedulerStats | undefined;
@@ -70,7 +77,7 @@ export class StatsCollector {
     return stats;
   }
 
-  /** Records a handler run of `name` ("service/method") that took `ms`. */
+  /** Records a handler run of `name` (an offered "service/method") that took `ms` [EXT-8]. */
   recordCall(name: string, ms: number, failed: boolean): void {
     const stats = this.method(name);
     stats.calls++;
@@ -81,7 +88,7 @@ export class StatsCollector {
     stats.latencyBuckets[bucket]!++;
   }
 
-  /** Records a request refused with a not-processed dispatch code. */
+  /** Records a request refused with a not-processed dispatch code; `name` is an offered method or UNOFFERED_METHODS [EXT-9]. */
   recordRejected(name: string, code: string): void {
     const rejected = this.method(name).rejected;
     rejected[code] = (rejected[code] ?? 0) + 1;

@@ -118,9 +118,12 @@ function writeBytesField(tag: number, bytes: Uint8Array, buf: Uint8Array, pos: n
   const n = bytes.length;
   if (n < 32) {
     for (let i = 0; i < n; i++) buf[pos + i] = bytes[i]!;
-  } else {
+  } else if (pos + n <= buf.length) {
     buf.set(bytes, pos);
   }
+  // Past the end of `buf` nothing is written (typed-array stores out of range
+  // are no-ops, and set() would throw): the returned position still tells the
+  // caller how much room the header needs, and it writes again elsewhere.
   return pos + n;
 }
 

@@ -77,12 +77,33 @@ export class ProtoReader {
     throw malformed("varint longer than 10 bytes");
   }
 
-  /** Reads a length prefix and returns the end of the bytes it announces. */
+  /**
+   * Reads a length prefix and returns the end of the bytes it announces. The
+   * whole varint counts, not its low 32 bits: a length of 2^32+3 runs past
+   * any header, it is not 3 [FRAME-6].
+   */
   lengthEnd(): number {
-    const n = this.uint32();
-    const stop = this.pos + n;
-    if (stop > this.end) throw malformed("length-delimited field runs past the header");
-    return stop;
+    const buf = this.buf;
+    const pos = this.pos;
+    if (pos < this.end && buf[pos]! < 0x80) {
+      this.pos = pos + 1;
+      const stop = pos + 1 + buf[pos]!;
+      if (stop > this.end) throw malformed("length-delimited field runs past the header");
+      return stop;
+    }
+    let n = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw malformed("truncated varint");
+      const b = buf[this.pos++]!;
+      n += (b & 0x7f) * scale;
+      scale *= 0x80;
+      if (b < 0x80) {
+        if (n > this.end - this.pos) throw malformed("length-delimited field runs past the header");
+        return this.pos + n;
+      }
+    }
+    throw malformed("varint longer than 10 bytes");
   }
 
   string(): string {

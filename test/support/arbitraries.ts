@@ -2,6 +2,9 @@
 // later, so that shrinking yields small readable counterexamples.
 import fc from "fast-check";
 import type { FrameHeader } from "../../src/wire/index.ts";
+import { lengthUpTo } from "../../conformance/runner/sizes.ts";
+
+export { lengthUpTo };
 
 /** Strings that stress UTF-8: ASCII, BMP, astral characters and lone surrogates, short and long. */
 export const anyString: fc.Arbitrary<string> = fc
@@ -18,6 +21,26 @@ export const anyString: fc.Arbitrary<string> = fc
 
 /** Strings as a well-behaved sender produces them: valid UTF-16, so they survive a round trip. */
 export const wellFormedString: fc.Arbitrary<string> = anyString.map((s) => s.replace(/[\ud800-\udfff]/g, "\ufffd"));
+
+/** The default max_header_size [HELLO-6]: no header field can be larger on a default connection. */
+export const DEFAULT_MAX_HEADER = 16384;
+
+/** Bytes of any length up to `max` (see lengthUpTo): a short random pattern repeated. */
+export function bytesUpTo(max: number): fc.Arbitrary<Uint8Array> {
+  return fc.tuple(lengthUpTo(max), fc.uint8Array({ minLength: 1, maxLength: 8 })).map(([n, pattern]) => {
+    const bytes = new Uint8Array(n);
+    for (let i = 0; i < n; i++) bytes[i] = pattern[i % pattern.length]!;
+    return bytes;
+  });
+}
+
+/** Strings from `text` stretched to any length up to `max` UTF-16 units (see lengthUpTo). */
+export function textUpTo(text: fc.Arbitrary<string>, max: number): fc.Arbitrary<string> {
+  return fc.oneof(
+    { weight: 3, arbitrary: text },
+    { weight: 1, arbitrary: fc.tuple(lengthUpTo(max), text).map(([n, s]) => (s === "" ? "a" : s).repeat(Math.ceil(n / Math.max(1, s.length))).slice(0, n)) },
+  );
+}
 
 const int32Enum = fc.oneof(
   { weight: 8, arbitrary: fc.integer({ min: 0, max: 20 }) },
@@ -38,17 +61,19 @@ export function headerWith(text: fc.Arbitrary<string>): fc.Arbitrary<FrameHeader
     type: int32Enum,
     requestId,
     bodySize: uint32,
-    service: text,
-    method: text,
+    service: textUpTo(text, 1024),
+    method: textUpTo(text, 1024),
     callMode: int32Enum,
     timeoutMs: fc.option(uint32, { nil: undefined }),
-    metadata: fc.array(fc.record({ key: text, value: fc.uint8Array({ maxLength: 40 }) }), { maxLength: 4 }),
-    keys: fc.array(text, { maxLength: 4 }),
+    // Values up to the default header limit, keys to a few hundred units:
+    // together they reach headers of several times that limit.
+    metadata: fc.array(fc.record({ key: textUpTo(text, 300), value: bytesUpTo(DEFAULT_MAX_HEADER) }), { maxLength: 4 }),
+    keys: fc.array(textUpTo(text, 300), { maxLength: 17 }),
     compression: int32Enum,
     dispatchCode: int32Enum,
-    dispatchMessage: text,
+    dispatchMessage: textUpTo(text, 4096),
     appCode: uint32,
-    appMessage: text,
+    appMessage: textUpTo(text, 4096),
   }) as fc.Arbitrary<FrameHeader>;
 }
 

@@ -55,7 +55,10 @@ export class RawPeer {
   }
 
   /** Connects; with `handshake` (default) sends preface and HELLO and waits for the server's HELLO. */
-  static async connect(address: string, { handshake = true, pingIntervalMs = 60_000 } = {}): Promise<RawPeer> {
+  static async connect(
+    address: string,
+    { handshake = true, pingIntervalMs = 60_000, hello = {} }: { handshake?: boolean; pingIntervalMs?: number; hello?: { maxHeaderSize?: number; maxBodySize?: number } } = {},
+  ): Promise<RawPeer> {
     const [host, port] = [address.slice(0, address.lastIndexOf(":")), Number(address.slice(address.lastIndexOf(":") + 1))];
     const socket = net.connect(port, host);
     await new Promise<void>((resolve, reject) => {
@@ -65,7 +68,7 @@ export class RawPeer {
     const peer = new RawPeer(socket);
     if (handshake) {
       peer.write(encodePreface());
-      peer.send({ type: FrameType.HELLO }, encodeHello({ pingIntervalMs }));
+      peer.send({ type: FrameType.HELLO }, encodeHello({ ...hello, pingIntervalMs }));
       await peer.waitFor((f) => f.header.type === FrameType.HELLO);
     }
     return peer;
