@@ -1,9 +1,15 @@
 // What one unauthenticated client can make the server hold or do, from raw
 // sockets: every hostile input gets a clear protocol answer and the server's
-// memory stays within its bounds. Cites [EXT-9] [LIMIT-7] [STATUS-6].
+// memory stays within its bounds. Cites [EXT-9] [LIMIT-7] [STATUS-6]
+// [COMP-3] [COMP-6] [COMP-9] [SEC-3] [IDLE-3].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { CallMode, createServer, DispatchCode, FrameType, type Server } from "../src/index.ts";
+import { gzipSync } from "node:zlib";
+import { CallMode, Compression, crc32, createServer, DispatchCode, encodeFrame, FrameType, type Server } from "../src/index.ts";
+import { sleep } from "../src/util/timer.ts";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { EchoRequestSchema } from "../src/gen/strata/testing/v1/testing_pb.ts";
+import { waitUntil } from "./support/wait.ts";
 import { TestService, testService } from "./support/test-service.ts";
 import { RawPeer } from "./support/raw-peer.ts";
 
@@ -67,6 +73,114 @@ test("[LIMIT-7] [STATUS-6] a refusal quoting a long name stays not-processed at 
   assert.is(second.header.dispatchCode, DispatchCode.UNKNOWN_METHOD);
   for (const frame of [first, second]) assert.ok(frame.header.dispatchMessage.length > 0 && frame.header.dispatchMessage.length < 1024, frame.header.dispatchMessage);
   peer.destroy();
+});
+
+/** A gzip member of `size` zero bytes: a few KiB on the wire for MiBs once inflated. */
+function bomb(size: number): Uint8Array {
+  return gzipSync(new Uint8Array(size), { level: 9 });
+}
+
+test("[COMP-9] [LIMIT-5] 300 pipelined gzip bombs of 4 MiB each: admitted before they are inflated, memory stays bounded, every one answered", async () => {
+  const server = createServer({ maxConcurrentRequests: 20 }).addRawService("bomb.v1.Sink", {
+    Take: async (body) => {
+      await sleep(20);
+      return Uint8Array.of(body.length & 0xff);
+    },
+  });
+  const address = await server.listen("127.0.0.1:0");
+  const peer = await RawPeer.connect(address);
+  const n = 300;
+  const payload = bomb(4 * 1024 * 1024 - 16);
+  const before = process.memoryUsage().arrayBuffers;
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+  }, 5);
+  const frames = [];
+  for (let id = 1; id <= n; id++) frames.push(encodeFrame({ type: FrameType.REQUEST, requestId: id, service: "bomb.v1.Sink", method: "Take", compression: Compression.GZIP }, payload));
+  peer.write(Uint8Array.from(Buffer.concat(frames)));
+  await peer.waitFor(() => peer.frames.filter((f) => f.header.type === FrameType.RESPONSE).length === n, 60_000);
+  clearInterval(sampler);
+  const codes = new Set(peer.frames.filter((f) => f.header.type === FrameType.RESPONSE).map((f) => f.header.dispatchCode));
+  assert.ok([...codes].every((c) => c === DispatchCode.OK || c === DispatchCode.OVERLOADED), `codes ${[...codes]}`);
+  assert.ok(codes.has(DispatchCode.OK), "some ran");
+  const grewMiB = (peak - before) / 2 ** 20;
+  // 20 admitted at most, each holding at most its 4 MiB output, plus a few inflating: far below 300 x 4 MiB.
+  assert.ok(grewMiB < 200, `array buffers grew by ${grewMiB.toFixed(0)} MiB`);
+  peer.destroy();
+  await server.close({ graceMs: 200 });
+});
+
+test("[COMP-3] [COMP-6] gzip bodies that are not exactly one member are INVALID_ARGUMENT; header flags and fields are accepted", async () => {
+  const server = createServer().addRawService("gz.v1.Echo", { Back: (body) => body });
+  const address = await server.listen("127.0.0.1:0");
+  const peer = await RawPeer.connect(address);
+  const text = new TextEncoder().encode("hello gzip");
+  const one = gzipSync(text);
+  // A member with FEXTRA, FNAME, FCOMMENT and FHCRC set, written by hand.
+  const header = Uint8Array.of(0x1f, 0x8b, 8, 0x1e, 0, 0, 0, 0, 0, 3, 2, 0, 0x41, 0x42, 0x6e, 0x61, 0x6d, 0x65, 0, 0x63, 0);
+  const headerCrc = crc32(header) & 0xffff;
+  const flagged = Uint8Array.from([...header, headerCrc & 0xff, headerCrc >> 8, ...one.subarray(10)]);
+  const bodies: Array<[string, Uint8Array, number]> = [
+    ["one member", one, DispatchCode.OK],
+    ["all header fields", flagged, DispatchCode.OK],
+    ["an empty member, then a real one", Uint8Array.from([...gzipSync(new Uint8Array(0)), ...one]), DispatchCode.INVALID_ARGUMENT],
+    ["two members", Uint8Array.from([...one, ...one]), DispatchCode.INVALID_ARGUMENT],
+    ["8 zero bytes after the trailer", Uint8Array.from([...one, 0, 0, 0, 0, 0, 0, 0, 0]), DispatchCode.INVALID_ARGUMENT],
+    ["an empty member and 8 zero bytes", Uint8Array.from([...gzipSync(new Uint8Array(0)), 0, 0, 0, 0, 0, 0, 0, 0]), DispatchCode.INVALID_ARGUMENT],
+    ["one byte after the trailer", Uint8Array.from([...one, 7]), DispatchCode.INVALID_ARGUMENT],
+    ["truncated trailer", one.subarray(0, one.length - 3), DispatchCode.INVALID_ARGUMENT],
+    ["wrong CRC", Uint8Array.from([...one.subarray(0, one.length - 8), 1, 2, 3, 4, ...one.subarray(one.length - 4)]), DispatchCode.INVALID_ARGUMENT],
+    ["wrong header CRC", Uint8Array.from([...header, headerCrc & 0xff, (headerCrc >> 8) ^ 1, ...one.subarray(10)]), DispatchCode.INVALID_ARGUMENT],
+  ];
+  for (const [i, [what, body, code]] of bodies.entries()) {
+    peer.send({ type: FrameType.REQUEST, requestId: i + 1, service: "gz.v1.Echo", method: "Back", compression: Compression.GZIP }, body);
+    const frame = await peer.waitFor((f) => f.header.requestId === i + 1);
+    assert.is(frame.header.dispatchCode, code, `${what}: ${frame.header.dispatchMessage}`);
+    if (code === DispatchCode.OK) assert.equal([...frame.body], [...text], what);
+  }
+  peer.destroy();
+  await server.close({ graceMs: 200 });
+});
+
+/** Sends `n` Echo requests for `size`-byte payloads without ever reading the answers. */
+async function nonReader(address: string, n: number, size: number): Promise<RawPeer> {
+  const peer = await RawPeer.connect(address);
+  peer.pause();
+  const body = toBinary(EchoRequestSchema, create(EchoRequestSchema, { payloadSize: size }));
+  for (let id = 1; id <= n; id++) peer.send({ type: FrameType.REQUEST, requestId: id, service: "strata.testing.v1.TestService", method: "Echo" }, body);
+  return peer;
+}
+
+test("[SEC-3] a peer that asks for 200 MiB of responses and reads none is closed once it holds 16 MiB; the server's memory stays bounded", async () => {
+  // 10 in progress at a time: the handlers themselves hold at most 10 payloads.
+  const server = createServer({ maxConnectionOutputBytes: 16 * 1024 * 1024, idleTimeoutMs: 0, maxConcurrentRequests: 10 }).addService(TestService, testService().impl);
+  const address = await server.listen("127.0.0.1:0");
+  const before = process.memoryUsage().arrayBuffers;
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+  }, 5);
+  const peer = await nonReader(address, 100, 2 * 1024 * 1024);
+  await waitUntil(() => server.stats().connections.current === 0, 10_000);
+  clearInterval(sampler);
+  const grewMiB = (peak - before) / 2 ** 20;
+  assert.ok(grewMiB < 100, `array buffers grew by ${grewMiB.toFixed(0)} MiB`);
+  peer.destroy();
+  await server.close({ graceMs: 200 });
+});
+
+test("[IDLE-3] a peer that reads nothing while output waits is idle-closed, though the server itself stopped reading", async () => {
+  const server = createServer({ idleTimeoutMs: 600 }).addService(TestService, testService().impl);
+  const address = await server.listen("127.0.0.1:0");
+  const started = performance.now();
+  // 3 MiB each: within the default client body limit, so every response is written in full.
+  const peer = await nonReader(address, 16, 3 * 1024 * 1024);
+  await waitUntil(() => server.stats().connections.current === 0, 10_000);
+  const ms = performance.now() - started;
+  assert.ok(ms >= 550, `closed after ${ms.toFixed(0)} ms, before the idle timeout`);
+  peer.destroy();
+  await server.close({ graceMs: 200 });
 });
 
 test.run();

@@ -58,4 +58,13 @@ test("no core file names a runtime: node:*, Deno, Bun or WebSocket (the files ts
   }
 });
 
+test("every timer in src/ and the reference server goes through src/util/timer.ts (runtimes end delays of 2^31 ms and more after 1 ms)", () => {
+  const allowed = new Set([join(root, "src/util/timer.ts"), join(root, "src/util/deadline-timers.ts")]);
+  for (const file of [...sourceFiles(join(root, "src")), ...sourceFiles(join(root, "conformance/reference"))]) {
+    if (allowed.has(file)) continue;
+    const text = readFileSync(file, "utf8").replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, "");
+    assert.not.ok(/\bset(Timeout|Interval)\s*\(/.test(text), `${relative(root, file)} arms a timer itself; use setTimer or sleep from src/util/timer.ts`);
+  }
+});
+
 test.run();

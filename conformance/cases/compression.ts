@@ -1,12 +1,12 @@
 // Section 12: gzip request bodies, for servers that list gzip.
 import { gzipSync } from "node:zlib";
-import { Compression, DispatchCode, FrameType } from "../../src/wire/index.ts";
+import { Compression, DispatchCode, encodeFrame, FrameType } from "../../src/wire/index.ts";
 import { CaseSkip, expect, type ConformanceCase } from "../runner/case.ts";
 import { CONFORMANCE_SERVICE, type CaseContext } from "../runner/context.ts";
 import { expectDispatch } from "../runner/expectations.ts";
 import type { Peer } from "../runner/peer.ts";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { RecordRequestSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { EchoRequestSchema, RecordRequestSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
 
 const section = "12 Compression";
 
@@ -19,6 +19,16 @@ async function gzipPeer(ctx: CaseContext): Promise<Peer> {
 
 function sendGzip(peer: Peer, id: number, method: string, body: Uint8Array): void {
   peer.send({ type: FrameType.REQUEST, requestId: id, service: CONFORMANCE_SERVICE, method, compression: Compression.GZIP }, body);
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 const recordBody = (tag: string) => toBinary(RecordRequestSchema, create(RecordRequestSchema, { tag }));
@@ -37,6 +47,57 @@ export const compressionCases: ConformanceCase[] = [
       expectDispatch(await ctx.response(peer, 1), DispatchCode.OK, "COMP-3");
       const { entries } = await ctx.call(peer, "recorded", { prefix: `record:${tag}` }, { id: 2 });
       expect(entries.length === 1, `record:${tag} in the log`, JSON.stringify(entries), "COMP-3");
+    },
+  },
+  {
+    name: "compression/not-exactly-one-member",
+    section,
+    requirements: ["COMP-3", "COMP-6", "STATUS-6"],
+    title: "gzip bodies with an empty member before the real one, two members, or zero bytes after the trailer are INVALID_ARGUMENT and never run",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await gzipPeer(ctx);
+      const tag = `members-${Math.random().toString(36).slice(2, 10)}`;
+      const one = gzipSync(recordBody(tag));
+      const bodies: Array<[string, Uint8Array]> = [
+        ["an empty member, then the real one", Uint8Array.from([...gzipSync(new Uint8Array(0)), ...one])],
+        ["the member twice", Uint8Array.from([...one, ...one])],
+        ["8 zero bytes after the trailer", Uint8Array.from([...one, 0, 0, 0, 0, 0, 0, 0, 0])],
+        ["one byte after the trailer", Uint8Array.from([...one, 0x01])],
+      ];
+      for (const [i, [what, body]] of bodies.entries()) {
+        sendGzip(peer, i + 1, "Record", body);
+        const frame = await ctx.response(peer, i + 1);
+        expect(frame.header.dispatchCode === DispatchCode.INVALID_ARGUMENT, `INVALID_ARGUMENT for ${what}`, `dispatch code ${frame.header.dispatchCode} "${frame.header.dispatchMessage}"`, "COMP-6");
+      }
+      const { entries } = await ctx.call(peer, "recorded", { prefix: `record:${tag}` }, { id: 10 });
+      expect(entries.length === 0, "none of them ran", `${entries.length} log entries`, "STATUS-6");
+    },
+  },
+  {
+    name: "compression/pipelined-bombs-admitted-first",
+    section,
+    requirements: ["COMP-9", "COMP-5", "LIMIT-5"],
+    title: "200 pipelined gzip bodies that each inflate to max_body_size are all answered, and the connection still answers a PING",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await gzipPeer(ctx);
+      const declared = peer.hello!.maxBodySize;
+      const limit = declared === 0 ? 4194304 : Math.max(declared, 65536);
+      // An Echo whose payload fills the body limit; the answer is 1 byte (response_size 1).
+      const input = toBinary(EchoRequestSchema, create(EchoRequestSchema, { payload: new Uint8Array(limit - 16), responseSize: 1 }));
+      const bomb = gzipSync(input, { level: 9 });
+      const n = 200;
+      const frames: Uint8Array[] = [];
+      for (let id = 1; id <= n; id++) frames.push(encodeFrame({ type: FrameType.REQUEST, requestId: id, service: CONFORMANCE_SERVICE, method: "Echo", compression: Compression.GZIP }, bomb));
+      peer.write(concatBytes(frames));
+      const answered = () => peer.frames.filter((f) => f.header.type === FrameType.RESPONSE).length;
+      await peer.waitFor(() => answered() >= n, `RESPONSEs to all ${n} requests`, 60_000);
+      const codes = new Set(peer.frames.filter((f) => f.header.type === FrameType.RESPONSE).map((f) => f.header.dispatchCode));
+      const allowed = new Set<number>([DispatchCode.OK, DispatchCode.OVERLOADED]);
+      expect([...codes].every((c) => allowed.has(c)), "every answer OK or OVERLOADED", `dispatch codes ${[...codes].join(", ")}`, "COMP-9");
+      peer.send({ type: FrameType.PING }, Uint8Array.of(1, 2, 3));
+      await peer.waitFor((f) => f.header.type === FrameType.PONG, "a PONG after the bombs", 10_000);
     },
   },
   {

@@ -65,6 +65,25 @@ export const deadlineCases: ConformanceCase[] = [
     },
   },
   {
+    name: "deadlines/sleep-of-any-uint32-lasts",
+    section,
+    requirements: ["CONF-3", "DEADLINE-4"],
+    title: "Sleep of 2^31-1, 2^31 and 2^32-1 ms runs until its 150 ms deadline stops it (runtime timers end such delays after 1 ms)",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      for (const [i, ms] of [2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1].entries()) {
+        const tag = unique(`long-${i}`);
+        const sent = performance.now();
+        ctx.sendCall(peer, "sleep", { ms, tag }, { id: 100 * i + 1, timeoutMs: 150 });
+        const entries = await logEntries(ctx, peer, `sleep:${tag}`, 100 * i + 2);
+        const ended = performance.now() - sent;
+        expect(entries[0] === `sleep:${tag}:interrupted`, `Sleep(${ms}) sleep:${tag}:interrupted by its deadline`, JSON.stringify(entries), "CONF-3");
+        expect(ended >= 140, `Sleep(${ms}) to last until its deadline (150 ms)`, `its log entry came after ${ended.toFixed(0)} ms`, "CONF-3");
+      }
+    },
+  },
+  {
     name: "cancel/signal-fires-on-cancel",
     section,
     requirements: ["CANCEL-1", "CANCEL-2"],

@@ -77,7 +77,7 @@ export const framingCases: ConformanceCase[] = [
     name: "framing/header-does-not-decode",
     section,
     requirements: ["FRAME-6", "CONV-1", "ID-4"],
-    title: "Undecodable headers (truncated varint, length past the end, wrong wire type, invalid UTF-8, id over 2^53-1) are PROTOCOL_ERROR",
+    title: "Undecodable headers (truncated varint, length past the end incl. lengths above 2^32-1, wrong wire type, invalid UTF-8, id over 2^53-1) are PROTOCOL_ERROR",
     async run(ctx) {
       const headers: Array<[string, number[]]> = [
         ["truncated varint", [0x08, 0x06, 0x10, 0x80]],
@@ -85,6 +85,10 @@ export const framingCases: ConformanceCase[] = [
         ["known field with the wrong wire type", [0x0d, 0x06, 0x00, 0x00, 0x00]],
         ["invalid UTF-8", [0x08, 0x02, 0x10, 0x01, 0x22, 0x02, 0xc3, 0x28]],
         ["request id 2^53", [0x08, 0x02, 0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]],
+        // Lengths whose low 32 bits (1) fit the header: the whole varint counts, not its low 32 bits.
+        ["PING service length 2^32+1", [0x08, 0x06, 0x22, 0x81, 0x80, 0x80, 0x80, 0x10, 0x61]],
+        ["unknown field length 2^35+1", [0x08, 0x06, 0xfa, 0x01, 0x81, 0x80, 0x80, 0x80, 0x80, 0x01, 0x61]],
+        ["metadata key length 2^32+1", [0x08, 0x06, 0x42, 0x08, 0x0a, 0x81, 0x80, 0x80, 0x80, 0x10, 0x61, 0x00]],
       ];
       for (const [what, bytes] of headers) {
         const peer = await ctx.connect();

@@ -58,6 +58,21 @@ export const limitCases: ConformanceCase[] = [
     },
   },
   {
+    name: "conformance-service/echo-response-size-bounded",
+    section: "Appendix C Conformance service",
+    requirements: ["CONF-8"],
+    title: "Echo with response_size 2^32-1 and 16 MiB + 1 is answered HANDLER_ERROR at once, and the server answers on",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      for (const [i, responseSize] of [0xffffffff, 16 * 1024 * 1024 + 1].entries()) {
+        ctx.sendCall(peer, "echo", { responseSize }, { id: i + 1 });
+        expectDispatch(await ctx.response(peer, i + 1), DispatchCode.HANDLER_ERROR, "CONF-8");
+      }
+      await ctx.call(peer, "echo", { payload: Uint8Array.of(1) }, { id: 3 });
+    },
+  },
+  {
     name: "idle/silent-connection-closed",
     section: "10 Heartbeats and idleness",
     requirements: ["IDLE-1", "IDLE-2"],

@@ -5,24 +5,13 @@ import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import { ConformanceService } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
 import { RpcError, type HandlerContext, type ServiceImpl } from "../../src/index.ts";
 import { dispatchCodeName } from "../../src/status/index.ts";
+// Any `ms` a uint32 allows, 2^31 and above included [CONF-3].
+import { sleep } from "../../src/util/timer.ts";
+
+/** The largest Echo response_size served; larger ones are answered HANDLER_ERROR [CONF-2]. */
+export const MAX_ECHO_RESPONSE = 16 * 1024 * 1024;
 
 type ConformanceMethods = typeof ConformanceService extends GenService<infer M> ? M : never;
-
-/** Waits `ms` or until `signal` fires; true when the signal fired first. Shared with the project's TestService. */
-export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(true);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(false);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
 /** Handlers of ConformanceService and the server-wide log they share [CONF-4]. */
 export function conformanceService(): { service: typeof ConformanceService; impl: ServiceImpl<ConformanceMethods>; log: string[] } {
@@ -40,6 +29,8 @@ export function conformanceService(): { service: typeof ConformanceService; impl
       if (status !== undefined && status.appCode !== 0) {
         throw RpcError.application(status.appCode, status.message, status.details.map((d) => ({ $typeName: "strata.v1.ErrorDetail", type: d.type, value: d.value })));
       }
+      // Refused before anything is allocated: a caller may ask for up to 4 GiB [CONF-2].
+      if (request.responseSize > MAX_ECHO_RESPONSE) throw new Error(`response_size ${request.responseSize} is above ${MAX_ECHO_RESPONSE}`);
       return { payload: request.responseSize > 0 ? new Uint8Array(request.responseSize).fill(0x61) : request.payload };
     },
     // [CONF-3]

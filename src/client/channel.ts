@@ -5,6 +5,7 @@
 import { RpcError, TransportCode } from "../status/index.ts";
 import type { TransportFactory } from "../transport/index.ts";
 import { ClientConnection, type ClientConnectionSettings } from "./client-connection.ts";
+import { sleep } from "../util/timer.ts";
 
 /** Backoff between failed connection attempts. */
 export interface BackoffOptions {
@@ -116,16 +117,4 @@ export class Channel {
       connection.close();
     })));
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

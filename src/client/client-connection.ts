@@ -28,6 +28,7 @@ import {
 import { RpcError, TransportCode, type Processed } from "../status/index.ts";
 import type { Transport, TransportFactory } from "../transport/index.ts";
 import { IdTable } from "../util/id-table.ts";
+import { setTimer, type Timer } from "../util/timer.ts";
 
 /** Settings of a client's connections. */
 export interface ClientConnectionSettings {
@@ -86,7 +87,7 @@ export class ClientConnection {
   /** When this client last wrote a frame [PING-9]. */
   private lastSentAt = now();
   private pingOutstandingSince: number | undefined;
-  private heartbeat: ReturnType<typeof setTimeout> | undefined;
+  private heartbeat: Timer | undefined;
   private goawayLastId: number | undefined;
   private closedListeners: Array<() => void> = [];
 
@@ -122,11 +123,11 @@ export class ClientConnection {
       const fail = (error: RpcError) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        timer.clear();
         transport.destroy();
         reject(error);
       };
-      const timer = setTimeout(
+      const timer = setTimer(
         () => fail(RpcError.transport(TransportCode.CONNECT_FAILED, `no HELLO from ${address} within ${settings.connectTimeoutMs} ms [HELLO-5]`, "no")),
         Math.max(0, deadline - now()),
       );
@@ -142,7 +143,7 @@ export class ClientConnection {
           const hello = decodeHello(frame.body);
           connection = new ClientConnection(transport, settings, hello, () => handshakeDecoder);
           settled = true;
-          clearTimeout(timer);
+          timer.clear();
           connection.armHeartbeat();
           resolve(connection);
         },
@@ -179,7 +180,7 @@ export class ClientConnection {
             // A connection error during the handshake gets its GOAWAY too [FRAME-14].
             if (ProtocolError.is(error) && error.goawayCode !== undefined && !settled) {
               settled = true;
-              clearTimeout(timer);
+              timer.clear();
               transport.write(encodeFrame({ type: FrameType.GOAWAY }, encodeGoaway({ lastRequestId: 0, code: error.goawayCode, message: error.message })));
               transport.close();
               reject(RpcError.transport(TransportCode.PROTOCOL_ERROR, `bad handshake from ${address}: ${error.message}`, "no", error));
@@ -422,7 +423,7 @@ export class ClientConnection {
   private shutdown(code: TransportCode, message: string, cause: unknown, linger = false): void {
     if (this.state === State.closed) return;
     this.state = State.closed;
-    clearTimeout(this.heartbeat);
+    this.heartbeat?.clear();
     if (linger) this.transport.close();
     else this.transport.destroy();
     this.failQueued();
@@ -445,7 +446,7 @@ export class ClientConnection {
   private closeIfDrained(): void {
     if (this.state === State.draining && this.pending.size === 0 && this.queued.length === 0) {
       this.state = State.closed;
-      clearTimeout(this.heartbeat);
+      this.heartbeat?.clear();
       this.transport.close();
       for (const listener of this.closedListeners.splice(0)) listener();
     }
@@ -485,9 +486,9 @@ export class ClientConnection {
         this.lastSentAt = t;
         this.transport.write(encodeFrame({ type: FrameType.PING }, new Uint8Array(8)));
       }
-      this.heartbeat = setTimeout(tick, Math.max(1, nextDue() - now()));
+      this.heartbeat = setTimer(tick, Math.max(1, nextDue() - now()));
     };
-    this.heartbeat = setTimeout(tick, Math.max(1, nextDue() - now()));
+    this.heartbeat = setTimer(tick, Math.max(1, nextDue() - now()));
   }
 }
 

@@ -29,11 +29,14 @@ import {
   type FrameHeaderInit,
   type FrameLimits,
   type MetadataEntry,
+  type RawInflater,
 } from "../wire/index.ts";
+import { TaskLimiter } from "./task-limiter.ts";
 import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
 import { dispatchCodeByName, dispatchCodeName, dispatchProcessed, RpcError } from "../status/index.ts";
 import type { Transport } from "../transport/index.ts";
 import { setDeadlineAt, type LongTimeout } from "../util/deadline-timers.ts";
+import { setTimer, type Timer } from "../util/timer.ts";
 import { RequestAbort, RequestContext } from "./request-context.ts";
 import type { KeyDispatch, KeyTicket } from "./key-scheduler.ts";
 import type { RegisteredMethod, ServiceRegistry } from "./service-registry.ts";
@@ -53,6 +56,8 @@ export interface ConnectionSettings {
   readonly exposeHandlerErrors: boolean;
   /** The preface and HELLO frame the server sends, encoded once. */
   readonly greeting: Uint8Array;
+  /** Unwritten output a connection may hold before it is closed; 0 = no bound [SEC-3]. */
+  readonly maxConnectionOutputBytes: number;
 }
 
 /** What a connection needs from its server. */
@@ -61,6 +66,16 @@ export interface ConnectionHost {
   readonly stats: StatsCollector;
   /** The server-wide key queues, or undefined when the server does not offer keyed dispatch [KEYS-2] [KEYS-9]. */
   readonly keys: KeyDispatch | undefined;
+  /** Native raw inflate for gzip bodies; undefined where the runtime has none [COMP-6]. */
+  inflate: RawInflater | undefined;
+  /** Bounds the decompressions in progress across the server [COMP-9]. */
+  readonly decompressions: TaskLimiter;
+  /**
+   * Tells the server that this connection's unwritten output changed by
+   * `delta` bytes; false when the server's total is over its bound and the
+   * connection must give its output up [SEC-3].
+   */
+  holdOutput(delta: number): boolean;
   /** Takes a server-wide request slot; false when the server is at its limit [LIMIT-5]. */
   acquireSlot(): boolean;
   releaseSlot(): void;
@@ -176,9 +191,14 @@ export class ServerConnection {
   /** Unary and acked requests still owed a RESPONSE. */
   private owed = 0;
   private lastByteAt = now();
-  private idleTimer: ReturnType<typeof setTimeout> | undefined;
-  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
-  private graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the peer last took some of our output (or had none pending), and how much was pending then [IDLE-3]. */
+  private lastOutputAt = now();
+  private lastBuffered = 0;
+  /** The unwritten output last reported to the server [SEC-3]. */
+  private heldOutput = 0;
+  private idleTimer: Timer | undefined;
+  private handshakeTimer: Timer | undefined;
+  private graceTimer: Timer | undefined;
   private readingPaused = false;
   /**
    * Frames read but not yet handled because output is over the high-water
@@ -193,7 +213,9 @@ export class ServerConnection {
    * responses to be written (and the mark to be checked) first [SEC-1].
    */
   private requestsThisTurn = 0;
-  private yieldTimer: ReturnType<typeof setTimeout> | undefined;
+  private yieldTimer: Timer | undefined;
+  /** Gzip bodies of this connection are inflated one at a time, in order [COMP-9]. */
+  private readonly decompressing = new TaskLimiter(1);
   /** When the last PING arrived, and how many came in a row too soon after the one before [PING-7]. */
   private lastPingAt = -Infinity;
   private pingStrikes = 0;
@@ -212,7 +234,7 @@ export class ServerConnection {
 
   /** Starts reading; one handshake timer runs from here [PREFACE-6] [HELLO-5]. */
   start(): void {
-    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), this.settings.handshakeTimeoutMs);
+    this.handshakeTimer = setTimer(() => this.onHandshakeTimeout(), this.settings.handshakeTimeoutMs);
     this.transport.start({
       data: (chunk) => this.onData(chunk),
       closed: (error) => this.onTransportClosed(error),
@@ -234,7 +256,8 @@ export class ServerConnection {
     this.state = State.draining;
     this.goawayLastId = this.lastRequestId;
     this.sendGoaway(GoawayCode.NO_ERROR, "server is shutting down");
-    this.graceTimer = setTimeout(() => {
+    // Any grace period, 2^31 ms and more included, lasts as long as it says [DRAIN-10].
+    this.graceTimer = setTimer(() => {
       this.endRequests("the drain grace period ended", "grace");
       this.finish();
     }, graceMs);
@@ -333,7 +356,7 @@ export class ServerConnection {
     if (frame.header.type !== FrameType.REQUEST || ++this.requestsThisTurn < ServerConnection.REQUESTS_PER_TURN) return;
     if (this.state === State.closed || this.yieldTimer !== undefined) return;
     this.transport.pause();
-    this.yieldTimer = setTimeout(() => {
+    this.yieldTimer = setTimer(() => {
       this.yieldTimer = undefined;
       this.requestsThisTurn = 0;
       this.pumpBacklog();
@@ -362,7 +385,7 @@ export class ServerConnection {
       }
       const hello = decodeHello(body);
       this.clientLimits = resolveFrameLimits(hello);
-      clearTimeout(this.handshakeTimer);
+      this.handshakeTimer?.clear();
       this.state = State.open;
       this.armIdleTimer();
       return;
@@ -479,8 +502,13 @@ export class ServerConnection {
     this.inFlight.set(id, entry);
     if (!oneway) this.owed++;
     if (header.compression === Compression.GZIP) {
-      // Decompressed off the reading path.
-      void gunzip(body, this.settings.limits.maxBodySize).then((result) => {
+      // Admitted before it is inflated, so the concurrency limits bound the
+      // bombs a client can pipeline [COMP-9] [LIMIT-5]; then inflated by
+      // native zlib, one at a time per connection and a few per server.
+      if (!this.claimSlot(id, entry)) return;
+      const inflate = () => this.host.decompressions.run(() => gunzip(body, this.settings.limits.maxBodySize, this.host.inflate));
+      void this.decompressing.run(() => (entry.dropped ? Promise.resolve(undefined) : inflate())).then((result) => {
+        if (result === undefined) return;
         // Cancelled, or its connection ended and took it along [CANCEL-2] [DRAIN-14].
         if (entry.dropped) return;
         if (!result.ok) {
@@ -531,22 +559,32 @@ export class ServerConnection {
     } catch (error) {
       return this.refuse(id, entry, DispatchCode.INVALID_ARGUMENT, `the body is not ${header.service}/${header.method}'s input: ${(error as Error).message}`);
     }
-    const limit = this.settings.maxConcurrentRequests;
-    if (limit > 0 && this.active >= limit) {
-      return this.refuse(id, entry, DispatchCode.OVERLOADED, `${limit} requests of this connection are in progress [LIMIT-5]`);
-    }
-    if (!this.host.acquireSlot()) {
-      return this.refuse(id, entry, DispatchCode.OVERLOADED, "the server is at its limit of requests in progress [LIMIT-5]");
-    }
-
-    // Admitted: it counts toward the limits until answered, waiting or running [LIMIT-5].
-    entry.counted = true;
-    this.active++;
+    if (!entry.counted && !this.claimSlot(id, entry)) return;
     if (header.callMode === CallMode.ACKED) this.write(encodeFrame({ type: FrameType.ACK, requestId: id }));
     if (deadline !== undefined) entry.timer = setDeadlineAt(() => this.onDeadline(id, entry), deadline);
     const start = () => this.run(header, input, method, deadline, entry);
     if (entry.ticket === undefined || entry.ticket.granted) start();
     else entry.start = start;
+  }
+
+  /**
+   * The concurrency checks: a request counts toward the connection's and the
+   * server's limits from here until it is answered, waiting or running; false
+   * (and answered OVERLOADED) when a limit is reached [LIMIT-5].
+   */
+  private claimSlot(id: number, entry: InFlight): boolean {
+    const limit = this.settings.maxConcurrentRequests;
+    if (limit > 0 && this.active >= limit) {
+      this.refuse(id, entry, DispatchCode.OVERLOADED, `${limit} requests of this connection are in progress [LIMIT-5]`);
+      return false;
+    }
+    if (!this.host.acquireSlot()) {
+      this.refuse(id, entry, DispatchCode.OVERLOADED, "the server is at its limit of requests in progress [LIMIT-5]");
+      return false;
+    }
+    entry.counted = true;
+    this.active++;
+    return true;
   }
 
   /**
@@ -795,24 +833,59 @@ export class ServerConnection {
       this.readingPaused = true;
       this.transport.pause();
     }
+    if (this.readingPaused) this.checkHeldOutput();
+  }
+
+  /**
+   * Bounds the output a peer leaves unread: past the connection's bound, or
+   * while the server's total is past its own, the connection is closed at
+   * once (its peer reads nothing, so no GOAWAY would arrive) [SEC-3].
+   */
+  private checkHeldOutput(): void {
+    const buffered = this.transport.bufferedAmount;
+    const withinServer = this.host.holdOutput(buffered - this.heldOutput);
+    this.heldOutput = buffered;
+    const max = this.settings.maxConnectionOutputBytes;
+    if ((max > 0 && buffered > max) || !withinServer) {
+      this.endRequests("the peer left too much output unread", "error");
+      this.finish(false);
+    }
   }
 
   private onDrain(): void {
+    this.lastOutputAt = now();
+    if (this.heldOutput > 0) {
+      this.host.holdOutput(-this.heldOutput);
+      this.heldOutput = 0;
+    }
     if (!this.readingPaused || this.state === State.closed) return;
     this.readingPaused = false;
     // Handle what was read before the pause, in order, until output fills up again.
     this.pumpBacklog();
   }
 
+  /**
+   * The last sign of life from the peer: a byte received, or, while we do
+   * not read because our output waits, the peer taking some of that output.
+   * Our own pause is not the peer's silence, and a peer that reads nothing
+   * while output waits is idle however long we have stopped reading [IDLE-3].
+   */
+  private lastActivity(): number {
+    const buffered = this.transport.bufferedAmount;
+    if (buffered === 0 || buffered < this.lastBuffered) this.lastOutputAt = now();
+    this.lastBuffered = buffered;
+    // Yielding to the event loop is ours alone and lasts one turn.
+    if (this.yieldTimer !== undefined) this.lastByteAt = now();
+    return this.readingPaused ? Math.max(this.lastByteAt, this.lastOutputAt) : this.lastByteAt;
+  }
+
   private armIdleTimer(): void {
     const idle = this.settings.idleTimeoutMs;
     if (idle <= 0) return;
-    const wait = Math.max(0, this.lastByteAt + idle - now());
-    this.idleTimer = setTimeout(() => {
+    const wait = Math.max(0, this.lastActivity() + idle - now());
+    this.idleTimer = setTimer(() => {
       if (this.state === State.closed) return;
-      // Time spent not reading because of our own backpressure is not the peer's silence.
-      if (this.readingPaused || this.yieldTimer !== undefined) this.lastByteAt = now();
-      if (now() - this.lastByteAt >= idle) {
+      if (now() - this.lastActivity() >= idle) {
         this.sendGoaway(GoawayCode.IDLE_TIMEOUT, `[IDLE-1] no bytes received for ${idle} ms`);
         this.endRequests("idle timeout", "eof");
         this.finish();
@@ -890,10 +963,12 @@ export class ServerConnection {
   private finish(linger = true): void {
     if (this.state === State.closed) return;
     this.state = State.closed;
-    clearTimeout(this.idleTimer);
-    clearTimeout(this.handshakeTimer);
-    clearTimeout(this.graceTimer);
-    clearTimeout(this.yieldTimer);
+    if (this.heldOutput > 0) this.host.holdOutput(-this.heldOutput);
+    this.heldOutput = 0;
+    this.idleTimer?.clear();
+    this.handshakeTimer?.clear();
+    this.graceTimer?.clear();
+    this.yieldTimer?.clear();
     if (linger) this.transport.close();
     else this.transport.destroy();
     this.host.closed(this);

@@ -4,14 +4,16 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { Compression, HelloSchema } from "../gen/strata/v1/frame_pb.ts";
-import { checkedLimits, encodeFrame, encodePreface, FrameType, type FrameLimits } from "../wire/index.ts";
+import { checkedLimits, encodeFrame, encodePreface, FrameType, type FrameLimits, type RawInflater } from "../wire/index.ts";
 import { defaultTransport, type Transport, type TransportFactory, type TransportListener } from "../transport/index.ts";
 import { addAdminService } from "./admin-service.ts";
 import { KeyScheduler, type KeyDispatch } from "./key-scheduler.ts";
-import { ServerConnection, type ConnectionSettings } from "./server-connection.ts";
+import { ServerConnection, type ConnectionHost, type ConnectionSettings } from "./server-connection.ts";
+import { TaskLimiter } from "./task-limiter.ts";
 import type { HandlerContext } from "./handler-context.ts";
 import { ServiceRegistry, type RawHandler, type ServiceImpl } from "./service-registry.ts";
 import { StatsCollector, type IsolationStats, type ServerStats } from "./server-stats.ts";
+import { setTimer, sleep } from "../util/timer.ts";
 
 /** Options of createServer; every one has a default. */
 export interface ServerOptions {
@@ -27,6 +29,12 @@ export interface ServerOptions {
    * client that stops reading can tie up [LIMIT-5] [SEC-1].
    */
   maxConcurrentRequests?: number;
+  /**
+   * Gzip bodies inflated at once across the server (each connection inflates
+   * one at a time); with max_body_size it bounds the memory decompression
+   * holds. Default 4 [COMP-9].
+   */
+  maxDecompressions?: number;
   /** Requests in progress across the server; 0 = no limit. Default 0 [LIMIT-5]. */
   maxServerRequests?: number;
   /** The whole handshake must finish within this, from accept. Default 10 s [PREFACE-6] [HELLO-5]. */
@@ -37,6 +45,13 @@ export interface ServerOptions {
   backlog?: number;
   /** Outgoing bytes buffered per connection before it stops reading. Default 1 MiB. */
   highWaterMark?: number;
+  /**
+   * Unwritten output one connection may hold (its peer not reading) before
+   * it is closed; 0 = no bound. Default 64 MiB [SEC-3].
+   */
+  maxConnectionOutputBytes?: number;
+  /** Unwritten output of all connections together; past it, the connection writing is closed. 0 = no bound. Default 512 MiB [SEC-3]. */
+  maxServerOutputBytes?: number;
   /** Offer the built-in strata.admin.v1.AdminService (stats to any caller). Default false [EXT-7]. */
   exposeAdminService?: boolean;
   /** How to listen; TCP (node:net) by default. */
@@ -153,7 +168,10 @@ export function createServer(options: ServerOptions = {}): Server {
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     exposeHandlerErrors: options.exposeHandlerErrors ?? false,
     greeting,
+    maxConnectionOutputBytes: options.maxConnectionOutputBytes ?? 64 * 1024 * 1024,
   };
+  const maxServerOutputBytes = options.maxServerOutputBytes ?? 512 * 1024 * 1024;
+  let outputHeld = 0;
   const registry = new ServiceRegistry();
   const stats = new StatsCollector(keys);
   if (options.exposeAdminService) addAdminService(registry, () => stats.snapshot());
@@ -167,10 +185,16 @@ export function createServer(options: ServerOptions = {}): Server {
   let closing: Promise<void> | undefined;
   let allClosed: (() => void) | undefined;
 
-  const host = {
+  const host: ConnectionHost = {
     registry,
     stats,
     keys,
+    inflate: undefined,
+    decompressions: new TaskLimiter(options.maxDecompressions ?? 4),
+    holdOutput: (delta: number) => {
+      outputHeld += delta;
+      return maxServerOutputBytes <= 0 || outputHeld <= maxServerOutputBytes;
+    },
     acquireSlot: () => {
       if (maxServerRequests > 0 && requestsInProgress >= maxServerRequests) return false;
       requestsInProgress++;
@@ -236,6 +260,11 @@ export function createServer(options: ServerOptions = {}): Server {
       // A handler module that does not load fails here, not at the first call.
       await Promise.all(pools);
       const factory = options.transport ?? (await defaultTransport());
+      // Native zlib inflates gzip bodies off the event loop; loaded like the TCP transport [COMP-9].
+      if (host.inflate === undefined) {
+        const specifier = "./native-inflate.ts";
+        host.inflate = await import(specifier).then((m: { nativeInflateRaw: RawInflater }) => m.nativeInflateRaw, () => undefined);
+      }
       const listener = await factory.listen(address, { backlog: options.backlog ?? 511, highWaterMark: options.highWaterMark }, accept);
       if (closing !== undefined) {
         // close() ran while this listen was under way: do not leave the port bound.
@@ -247,11 +276,12 @@ export function createServer(options: ServerOptions = {}): Server {
     },
     close({ graceMs = 10_000 } = {}) {
       if (closing !== undefined) return closing;
+      if (!(graceMs >= 0)) return Promise.reject(new RangeError(`graceMs must be 0 or more (Infinity: no limit), got ${graceMs}`));
       const graceEnds = performance.now() + graceMs;
       /** Oneway requests of closed connections may start until the grace period ends; then they are dropped [DRAIN-15]. */
       const dropLingering = async () => {
         const waiting = [...lingering].filter((c) => c.hasUnstarted());
-        if (waiting.length > 0) await new Promise((resolve) => setTimeout(resolve, Math.max(0, graceEnds - performance.now())));
+        if (waiting.length > 0) await sleep(Math.max(0, graceEnds - performance.now()));
         for (const connection of waiting) connection.dropUnstarted();
         lingering.clear();
       };
@@ -271,11 +301,11 @@ export function createServer(options: ServerOptions = {}): Server {
         });
         for (const connection of [...connections]) connection.drain(graceMs);
         // A connection whose peer never reads is cut once the grace period has passed.
-        const hardStop = setTimeout(() => {
+        const hardStop = setTimer(() => {
           for (const connection of [...connections]) connection.destroy();
         }, graceMs + 2500);
         await done;
-        clearTimeout(hardStop);
+        hardStop.clear();
         await stopped;
         await dropLingering();
         await stopWorkers();

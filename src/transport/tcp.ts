@@ -10,6 +10,7 @@ import type {
   TransportHandlers,
   TransportListener,
 } from "./transport.ts";
+import { setTimer, type Timer } from "../util/timer.ts";
 
 const DEFAULT_BACKLOG = 511;
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
@@ -129,9 +130,8 @@ class SocketTransport implements Transport {
     socket.removeAllListeners("data");
     socket.on("data", () => {});
     socket.resume();
-    const timer = setTimeout(() => socket.destroy(), lingerMs);
-    timer.unref?.();
-    socket.once("close", () => clearTimeout(timer));
+    const timer = setTimer(() => socket.destroy(), lingerMs, { keepAlive: false });
+    socket.once("close", () => timer.clear());
   }
 
   destroy(): void {
@@ -145,21 +145,21 @@ function connect(address: string, options: ConnectOptions = {}): Promise<Transpo
   const target = parseAddress(address);
   return new Promise((resolve, reject) => {
     const socket = "path" in target ? net.connect({ path: target.path }) : net.connect({ host: target.host, port: target.port });
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Timer | undefined;
     if (options.timeoutMs !== undefined) {
-      timer = setTimeout(() => {
+      timer = setTimer(() => {
         socket.destroy();
         reject(new Error(`connecting to ${address} timed out after ${options.timeoutMs} ms`));
       }, options.timeoutMs);
     }
     socket.once("connect", () => {
-      clearTimeout(timer);
+      timer?.clear();
       socket.removeAllListeners("error");
       const peer = "path" in target ? `unix:${target.path}` : formatAddress(socket.remoteAddress, socket.remotePort);
       resolve(new SocketTransport(socket, peer, options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK));
     });
     socket.once("error", (error) => {
-      clearTimeout(timer);
+      timer?.clear();
       reject(error);
     });
   });

@@ -8,13 +8,15 @@
 // cleared where timers cannot be unreferenced), so it never keeps a process
 // alive by itself and a steady stream of calls does not re-create it.
 
+import { MAX_TIMER_DELAY } from "./timer.ts";
+
 /** A pending deadline; clear() cancels it. */
 export interface LongTimeout {
   clear(): void;
 }
 
 /** setTimeout clamps larger delays to 1 ms on every runtime; a timer fires early and waits again instead. */
-const MAX_DELAY = 0x7fffffff;
+const MAX_DELAY = MAX_TIMER_DELAY;
 
 class Deadline implements LongTimeout {
   readonly due: number;

@@ -3,7 +3,7 @@
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import { RpcError, type ServiceImpl } from "../../src/index.ts";
 import { TestService } from "../../src/gen/strata/testing/v1/testing_pb.ts";
-import { sleep } from "../../conformance/reference/conformance-service.ts";
+import { sleep } from "../../src/util/timer.ts";
 
 type TestMethods = typeof TestService extends GenService<infer M> ? M : never;
 

@@ -9,6 +9,7 @@ import { Worker } from "node:worker_threads";
 import { RpcError } from "../../status/index.ts";
 import type { HandlerContext } from "../handler-context.ts";
 import type { FromWorker, SerializedError, ToWorker } from "./worker-messages.ts";
+import { setTimer, type Timer } from "../../util/timer.ts";
 
 /** Options of a worker pool. */
 export interface WorkerPoolOptions {
@@ -42,7 +43,7 @@ interface Job {
   readonly resolve: (output: unknown) => void;
   readonly reject: (error: unknown) => void;
   onAbort: (() => void) | undefined;
-  graceTimer: ReturnType<typeof setTimeout> | undefined;
+  graceTimer: Timer | undefined;
 }
 
 interface Slot {
@@ -242,7 +243,7 @@ export class WorkerPool {
     const reason = job.context.signal.reason as { name?: unknown; message?: unknown } | undefined;
     const message: ToWorker = { type: "abort", id: job.id, reason: { name: String(reason?.name ?? "AbortError"), message: String(reason?.message ?? "aborted") } };
     slot.worker.postMessage(message);
-    job.graceTimer = setTimeout(() => {
+    job.graceTimer = setTimer(() => {
       if (slot.job !== job || slot.dead) return;
       slot.error = `the handler ran on ${this.options.terminateGraceMs} ms after it was told to stop; its worker was terminated`;
       slot.terminating = true;
@@ -269,19 +270,18 @@ export class WorkerPool {
 
   /** A replacement failed to start: try again shortly, so queued calls are not stranded while the cause clears. */
   private replaceLater(): void {
-    const timer = setTimeout(() => {
+    setTimer(() => {
       if (this.closed) return;
       this.spawn().then(
         () => this.dispatch(),
         () => this.replaceLater(),
       );
-    }, 1000);
-    (timer as { unref?: () => void }).unref?.();
+    }, 1000, { keepAlive: false });
   }
 
   /** Ends a call: with `error`, or (error undefined) with `output`. */
   private settle(job: Job, error: unknown, output?: unknown): void {
-    clearTimeout(job.graceTimer);
+    job.graceTimer?.clear();
     if (job.onAbort !== undefined) job.context.signal.removeEventListener("abort", job.onAbort);
     if (error === undefined) job.resolve(output);
     else job.reject(error);
