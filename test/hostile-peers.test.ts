@@ -1,11 +1,11 @@
 // What one unauthenticated client can make the server hold or do, from raw
 // sockets: every hostile input gets a clear protocol answer and the server's
 // memory stays within its bounds. Cites [EXT-9] [LIMIT-7] [STATUS-6]
-// [COMP-3] [COMP-6] [COMP-9] [SEC-3] [IDLE-3].
+// [COMP-3] [COMP-6] [COMP-9] [SEC-3] [SEC-4] [IDLE-3] [FRAME-19] [FRAME-20].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { gzipSync } from "node:zlib";
-import { CallMode, Compression, crc32, createServer, DispatchCode, encodeFrame, FrameType, type Server } from "../src/index.ts";
+import { CallMode, Compression, crc32, createServer, decodeGoaway, DispatchCode, encodeFrame, FrameType, GoawayCode, type Server } from "../src/index.ts";
 import { sleep } from "../src/util/timer.ts";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { EchoRequestSchema } from "../src/gen/strata/testing/v1/testing_pb.ts";
@@ -180,6 +180,82 @@ test("[IDLE-3] a peer that reads nothing while output waits is idle-closed, thou
   const ms = performance.now() - started;
   assert.ok(ms >= 550, `closed after ${ms.toFixed(0)} ms, before the idle timeout`);
   peer.destroy();
+  await server.close({ graceMs: 200 });
+});
+
+/** The first bytes of a REQUEST frame declaring a `bodySize`-byte body: its size prefix and header. */
+function requestHead(id: number, bodySize: number): Uint8Array {
+  const frame = encodeFrame({ type: FrameType.REQUEST, requestId: id, service: "strata.testing.v1.TestService", method: "Echo" }, new Uint8Array(bodySize));
+  return frame.subarray(0, frame.length - bodySize);
+}
+
+test("[FRAME-19] a frame trickled one byte every 40 ms is cut off by the frame transfer timeout, though every byte resets the idle timer", async () => {
+  const server = createServer({ frameTransferTimeoutMs: 400, idleTimeoutMs: 60_000 }).addService(TestService, testService().impl);
+  const peer = await RawPeer.connect(await server.listen("127.0.0.1:0"));
+  peer.write(requestHead(1, 4 * 1024 * 1024));
+  const started = performance.now();
+  const trickle = setInterval(() => peer.write(Uint8Array.of(0)), 40);
+  const goaway = await peer.waitFor((f) => f.header.type === FrameType.GOAWAY, 5000).finally(() => clearInterval(trickle));
+  const ms = performance.now() - started;
+  assert.ok(ms >= 380 && ms < 3000, `cut off after ${ms.toFixed(0)} ms`);
+  assert.ok(decodeGoaway(goaway.body).message.startsWith("[FRAME-19]"), decodeGoaway(goaway.body).message);
+  assert.is(decodeGoaway(goaway.body).code, GoawayCode.IDLE_TIMEOUT);
+  peer.destroy();
+  await server.close({ graceMs: 200 });
+});
+
+test("[FRAME-19] frames that each arrive in time keep a connection open however long the stream of them lasts", async () => {
+  const server = createServer({ frameTransferTimeoutMs: 300 }).addService(TestService, testService().impl);
+  const peer = await RawPeer.connect(await server.listen("127.0.0.1:0"));
+  // Frames of an unknown type (skipped), each split in two writes 10 ms apart: 40 of them take
+  // well over the timeout in all; a PING at the end shows the connection is still served.
+  const frame = encodeFrame({ type: 42 as FrameType }, new Uint8Array(8));
+  for (let i = 0; i < 40; i++) {
+    peer.write(frame.subarray(0, 5));
+    await sleep(10);
+    peer.write(frame.subarray(5));
+  }
+  peer.send({ type: FrameType.PING }, Uint8Array.of(9));
+  await peer.waitFor((f) => f.header.type === FrameType.PONG, 5000);
+  assert.not.ok(peer.frames.some((f) => f.header.type === FrameType.GOAWAY), peer.describe());
+  peer.destroy();
+  await server.close({ graceMs: 200 });
+});
+
+test("[FRAME-20] partial frames of many connections are bounded server-wide: past 8 MiB, the connection that would exceed it is closed", async () => {
+  const server = createServer({ maxPartialFrameBytes: 8 * 1024 * 1024 }).addService(TestService, testService().impl);
+  const address = await server.listen("127.0.0.1:0");
+  const peers: RawPeer[] = [];
+  for (let i = 0; i < 4; i++) {
+    const peer = await RawPeer.connect(address);
+    peer.write(requestHead(1, 3 * 1024 * 1024));
+    peer.write(new Uint8Array(1000));
+    peers.push(peer);
+  }
+  await waitUntil(() => peers.filter((p) => p.frames.some((f) => f.header.type === FrameType.GOAWAY)).length >= 2, 5000);
+  const refused = peers.filter((p) => p.frames.some((f) => f.header.type === FrameType.GOAWAY));
+  for (const peer of refused) {
+    const goaway = decodeGoaway(peer.frames.find((f) => f.header.type === FrameType.GOAWAY)!.body);
+    assert.ok(goaway.message.startsWith("[FRAME-20]"), goaway.message);
+  }
+  assert.is(refused.length, 2, "two 3 MiB partial frames fit 8 MiB; the other two do not");
+  for (const peer of peers) peer.destroy();
+  await server.close({ graceMs: 200 });
+});
+
+test("[SEC-4] a client's connections beyond maxConnectionsPerClient are closed at once; one closing makes room", async () => {
+  const server = createServer({ maxConnectionsPerClient: 3 }).addService(TestService, testService().impl);
+  const address = await server.listen("127.0.0.1:0");
+  const open = [await RawPeer.connect(address), await RawPeer.connect(address), await RawPeer.connect(address)];
+  const extra = await RawPeer.connect(address, { handshake: false });
+  await extra.waitForEnd(3000);
+  assert.is(extra.prefix.length, 0, "closed before the server's preface");
+  assert.is(server.stats().connections.refused, 1);
+  open[0]!.destroy();
+  await waitUntil(() => server.stats().connections.current === 2);
+  const again = await RawPeer.connect(address);
+  assert.ok(again.frames.some((f) => f.header.type === FrameType.HELLO), "a new connection gets its HELLO");
+  for (const peer of [...open, again]) peer.destroy();
   await server.close({ graceMs: 200 });
 });
 

@@ -6,7 +6,8 @@ import { BenchService } from "../../src/gen/strata/testing/v1/testing_pb.ts";
 import { serveControl } from "./control.ts";
 
 // The transport is named, not loaded on first use, so that a bundle (npm run bench:node-js) holds it.
-const server = createServer({ transport: tcpTransport }).addService(BenchService, {
+// The idle-connection measurement opens 10,000 connections from one address.
+const server = createServer({ transport: tcpTransport, maxConnectionsPerClient: 0 }).addService(BenchService, {
   benchEcho: (request) => ({ payload: request.payload }),
 });
 const address = await server.listen("127.0.0.1:0");

@@ -58,6 +58,8 @@ export interface ConnectionSettings {
   readonly greeting: Uint8Array;
   /** Unwritten output a connection may hold before it is closed; 0 = no bound [SEC-3]. */
   readonly maxConnectionOutputBytes: number;
+  /** The longest one frame may take to arrive, from its first byte to its last; 0 = no bound [FRAME-19]. */
+  readonly frameTransferTimeoutMs: number;
 }
 
 /** What a connection needs from its server. */
@@ -76,6 +78,12 @@ export interface ConnectionHost {
    * connection must give its output up [SEC-3].
    */
   holdOutput(delta: number): boolean;
+  /**
+   * Tells the server that the buffers of this connection's partial frame
+   * changed by `delta` bytes; false when all connections together are over
+   * the server's bound [FRAME-20].
+   */
+  holdPartialFrame(delta: number): boolean;
   /** Takes a server-wide request slot; false when the server is at its limit [LIMIT-5]. */
   acquireSlot(): boolean;
   releaseSlot(): void;
@@ -196,6 +204,11 @@ export class ServerConnection {
   private lastBuffered = 0;
   /** The unwritten output last reported to the server [SEC-3]. */
   private heldOutput = 0;
+  /** Runs while a frame is arriving; `timedFrame` is the decoder's frame count when it started [FRAME-19]. */
+  private frameTimer: Timer | undefined;
+  private timedFrame = -1;
+  /** The partial-frame buffer last reported to the server [FRAME-20]. */
+  private heldPartial = 0;
   private idleTimer: Timer | undefined;
   private handshakeTimer: Timer | undefined;
   private graceTimer: Timer | undefined;
@@ -292,9 +305,45 @@ export class ServerConnection {
         chunk = rest;
       }
       this.decoder.push(chunk);
+      if (this.state === State.open || this.state === State.draining) this.watchPartialFrame();
     } catch (error) {
       this.onProtocolError(error);
     }
+  }
+
+  /**
+   * After each chunk: a frame still arriving must finish within the frame
+   * transfer timeout, however slowly its bytes come (each byte resets the
+   * idle timer, not this one) [FRAME-19]; and its buffer counts toward the
+   * server's bound on partial frames [FRAME-20].
+   */
+  private watchPartialFrame(): void {
+    const decoder = this.decoder;
+    const reserved = decoder.reserved;
+    if (reserved !== this.heldPartial) {
+      const within = this.host.holdPartialFrame(reserved - this.heldPartial);
+      this.heldPartial = reserved;
+      if (!within) {
+        throw new ProtocolError("FRAME-20", "the server holds as many partial frames as it can; try again later", GoawayCode.INTERNAL_ERROR);
+      }
+    }
+    const limit = this.settings.frameTransferTimeoutMs;
+    if (limit <= 0) return;
+    if (decoder.buffered === 0) {
+      this.frameTimer?.clear();
+      this.frameTimer = undefined;
+      return;
+    }
+    if (this.frameTimer !== undefined && decoder.frames === this.timedFrame) return;
+    this.frameTimer?.clear();
+    this.timedFrame = decoder.frames;
+    this.frameTimer = setTimer(() => {
+      this.frameTimer = undefined;
+      if (this.state === State.closed) return;
+      this.sendGoaway(GoawayCode.IDLE_TIMEOUT, `[FRAME-19] a frame took more than ${limit} ms to arrive`);
+      this.endRequests("frame transfer timeout", "eof");
+      this.finish();
+    }, limit);
   }
 
   /** Handles preface bytes; returns the bytes after the preface, or undefined to wait or stop [PREFACE-2]. */
@@ -965,6 +1014,9 @@ export class ServerConnection {
     this.state = State.closed;
     if (this.heldOutput > 0) this.host.holdOutput(-this.heldOutput);
     this.heldOutput = 0;
+    if (this.heldPartial > 0) this.host.holdPartialFrame(-this.heldPartial);
+    this.heldPartial = 0;
+    this.frameTimer?.clear();
     this.idleTimer?.clear();
     this.handshakeTimer?.clear();
     this.graceTimer?.clear();

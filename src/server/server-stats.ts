@@ -29,7 +29,8 @@ export interface MethodStats {
 /** A snapshot of a server's counters. */
 export interface ServerStats {
   startedAt: string;
-  connections: { current: number; accepted: number; closed: number };
+  /** `refused`: closed at accept, their client having too many open [SEC-4]. */
+  connections: { current: number; accepted: number; closed: number; refused: number };
   requests: { total: number; inFlight: number };
   /** By offered "service/method"; requests naming anything else are counted under UNOFFERED_METHODS ("*") [EXT-9]. */
   methods: Record<string, MethodStats>;
@@ -57,6 +58,8 @@ export class StatsCollector {
   connectionsCurrent = 0;
   connectionsAccepted = 0;
   connectionsClosed = 0;
+  /** Connections closed at accept because their client had too many open [SEC-4]. */
+  connectionsRefused = 0;
   requestsTotal = 0;
   requestsInFlight = 0;
   private readonly methods = new Map<string, MethodStats>();
@@ -102,7 +105,7 @@ export class StatsCollector {
     }
     return {
       startedAt: this.startedAt,
-      connections: { current: this.connectionsCurrent, accepted: this.connectionsAccepted, closed: this.connectionsClosed },
+      connections: { current: this.connectionsCurrent, accepted: this.connectionsAccepted, closed: this.connectionsClosed, refused: this.connectionsRefused },
       requests: { total: this.requestsTotal, inFlight: this.requestsInFlight },
       methods,
       keys: this.keys?.stats(),

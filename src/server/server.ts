@@ -52,6 +52,20 @@ export interface ServerOptions {
   maxConnectionOutputBytes?: number;
   /** Unwritten output of all connections together; past it, the connection writing is closed. 0 = no bound. Default 512 MiB [SEC-3]. */
   maxServerOutputBytes?: number;
+  /**
+   * The longest one frame may take to arrive, first byte to last, however
+   * slowly its bytes come; then GOAWAY(IDLE_TIMEOUT) and close. 0 = no bound.
+   * Default 30 s [FRAME-19].
+   */
+  frameTransferTimeoutMs?: number;
+  /**
+   * Buffers of frames still arriving, all connections together; a connection
+   * whose partial frame takes it past this is closed. 0 = no bound. Default
+   * 256 MiB [FRAME-20].
+   */
+  maxPartialFrameBytes?: number;
+  /** Connections open at once from one client IP address; more are closed at once. 0 = no bound. Default 256 [SEC-4]. */
+  maxConnectionsPerClient?: number;
   /** Offer the built-in strata.admin.v1.AdminService (stats to any caller). Default false [EXT-7]. */
   exposeAdminService?: boolean;
   /** How to listen; TCP (node:net) by default. */
@@ -132,6 +146,12 @@ export interface Server {
   closeOnSignals(options?: { graceMs?: number; signals?: string[] }): () => void;
 }
 
+/** The IP address of a peer printed as "host:port" or "[v6]:port"; undefined for Unix sockets and the like. */
+function clientAddress(peer: string): string | undefined {
+  const match = /^\[?([^\]]+?)\]?:\d+$/.exec(peer);
+  return match?.[1];
+}
+
 /** Creates a server; see ServerOptions for the defaults. */
 export function createServer(options: ServerOptions = {}): Server {
   const limits = checkedLimits(options.limits);
@@ -169,7 +189,14 @@ export function createServer(options: ServerOptions = {}): Server {
     exposeHandlerErrors: options.exposeHandlerErrors ?? false,
     greeting,
     maxConnectionOutputBytes: options.maxConnectionOutputBytes ?? 64 * 1024 * 1024,
+    frameTransferTimeoutMs: options.frameTransferTimeoutMs ?? 30_000,
   };
+  const maxPartialFrameBytes = options.maxPartialFrameBytes ?? 256 * 1024 * 1024;
+  let partialFrameBytes = 0;
+  const maxConnectionsPerClient = options.maxConnectionsPerClient ?? 256;
+  /** Open connections by client IP address [SEC-4]. */
+  const perClient = new Map<string, number>();
+  const clientOf = new Map<ServerConnection, string>();
   const maxServerOutputBytes = options.maxServerOutputBytes ?? 512 * 1024 * 1024;
   let outputHeld = 0;
   const registry = new ServiceRegistry();
@@ -191,6 +218,10 @@ export function createServer(options: ServerOptions = {}): Server {
     keys,
     inflate: undefined,
     decompressions: new TaskLimiter(options.maxDecompressions ?? 4),
+    holdPartialFrame: (delta: number) => {
+      partialFrameBytes += delta;
+      return maxPartialFrameBytes <= 0 || delta <= 0 || partialFrameBytes <= maxPartialFrameBytes;
+    },
     holdOutput: (delta: number) => {
       outputHeld += delta;
       return maxServerOutputBytes <= 0 || outputHeld <= maxServerOutputBytes;
@@ -205,6 +236,13 @@ export function createServer(options: ServerOptions = {}): Server {
     },
     closed: (connection: ServerConnection) => {
       if (!connections.delete(connection)) return;
+      const client = clientOf.get(connection);
+      if (client !== undefined) {
+        clientOf.delete(connection);
+        const left = (perClient.get(client) ?? 1) - 1;
+        if (left > 0) perClient.set(client, left);
+        else perClient.delete(client);
+      }
       for (const earlier of lingering) if (!earlier.hasUnstarted()) lingering.delete(earlier);
       if (connection.hasUnstarted()) lingering.add(connection);
       stats.connectionsCurrent--;
@@ -218,7 +256,19 @@ export function createServer(options: ServerOptions = {}): Server {
       transport.destroy();
       return;
     }
+    // Beyond its bound, a client's next connection is closed before the preface [SEC-4].
+    const client = clientAddress(transport.peer);
+    if (client !== undefined && maxConnectionsPerClient > 0) {
+      const open = perClient.get(client) ?? 0;
+      if (open >= maxConnectionsPerClient) {
+        stats.connectionsRefused++;
+        transport.destroy();
+        return;
+      }
+      perClient.set(client, open + 1);
+    }
     const connection = new ServerConnection(transport, settings, host);
+    if (client !== undefined && maxConnectionsPerClient > 0) clientOf.set(connection, client);
     connections.add(connection);
     stats.connectionsCurrent++;
     stats.connectionsAccepted++;

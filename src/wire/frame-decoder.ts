@@ -90,6 +90,14 @@ export class FrameDecoder {
     this.onFrame = options.onFrame;
   }
 
+  /** Whole frames decoded so far; a change tells a receiver that a new frame has begun [FRAME-19]. */
+  frames = 0;
+
+  /** Bytes set aside for the frame in progress (its header or body buffer), for a receiver's memory bound [FRAME-20]. */
+  get reserved(): number {
+    return this.partial.length;
+  }
+
   /** Bytes received but not yet part of a whole frame. */
   get buffered(): number {
     if (this.state === State.size) return this.sizeBytes;
@@ -177,6 +185,7 @@ export class FrameDecoder {
         this.filled = 0;
         this.header = undefined;
         this.state = State.size;
+        this.frames++;
         this.onFrame({ header, body });
       }
     }
@@ -206,6 +215,7 @@ export class FrameDecoder {
     if (chunk.length - pos >= bodySize) {
       this.state = State.size;
       const body = bodySize === 0 ? EMPTY : chunk.subarray(pos, pos + bodySize);
+      this.frames++;
       this.onFrame({ header, body });
       return pos + bodySize;
     }
