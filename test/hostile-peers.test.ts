@@ -1,11 +1,12 @@
 // What one unauthenticated client can make the server hold or do, from raw
 // sockets: every hostile input gets a clear protocol answer and the server's
 // memory stays within its bounds. Cites [EXT-9] [LIMIT-7] [STATUS-6]
-// [COMP-3] [COMP-6] [COMP-9] [SEC-3] [SEC-4] [IDLE-3] [FRAME-19] [FRAME-20].
+// [COMP-3] [COMP-6] [COMP-9] [SEC-3] [SEC-4] [IDLE-3] [FRAME-19] [FRAME-20]
+// [LIMIT-8].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { gzipSync } from "node:zlib";
-import { CallMode, Compression, crc32, createServer, decodeGoaway, DispatchCode, encodeFrame, FrameType, GoawayCode, type Server } from "../src/index.ts";
+import { CallMode, Compression, crc32, createServer, decodeGoaway, DispatchCode, encodeFrame, FrameType, GoawayCode, MAX_UNKNOWN_FIELDS, type Server } from "../src/index.ts";
 import { sleep } from "../src/util/timer.ts";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { EchoRequestSchema } from "../src/gen/strata/testing/v1/testing_pb.ts";
@@ -256,6 +257,36 @@ test("[SEC-4] a client's connections beyond maxConnectionsPerClient are closed a
   const again = await RawPeer.connect(address);
   assert.ok(again.frames.some((f) => f.header.type === FrameType.HELLO), "a new connection gets its HELLO");
   for (const peer of [...open, again]) peer.destroy();
+  await server.close({ graceMs: 200 });
+});
+
+/** An EchoRequest body of `n` unknown fields (field 15, varint 0): 2 bytes each. */
+function unknownFields(n: number): Uint8Array {
+  const body = new Uint8Array(2 * n);
+  for (let i = 0; i < n; i++) body[2 * i] = 0x78;
+  return body;
+}
+
+test("[LIMIT-8] a 4 MB body of 2 million unknown fields is refused INVALID_ARGUMENT without stalling the server; 10,000 are accepted", async () => {
+  const server = createServer().addService(TestService, testService().impl);
+  const peer = await RawPeer.connect(await server.listen("127.0.0.1:0"));
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: "strata.testing.v1.TestService", method: "Echo" }, unknownFields(MAX_UNKNOWN_FIELDS));
+  assert.is((await peer.waitFor((f) => f.header.requestId === 1)).header.dispatchCode, DispatchCode.OK);
+  let last = performance.now();
+  let worstGap = 0;
+  const sampler = setInterval(() => {
+    const t = performance.now();
+    worstGap = Math.max(worstGap, t - last);
+    last = t;
+  }, 5);
+  peer.send({ type: FrameType.REQUEST, requestId: 2, service: "strata.testing.v1.TestService", method: "Echo" }, unknownFields(2_000_000));
+  const refused = await peer.waitFor((f) => f.header.requestId === 2, 10_000);
+  clearInterval(sampler);
+  assert.is(refused.header.dispatchCode, DispatchCode.INVALID_ARGUMENT, refused.header.dispatchMessage);
+  assert.ok(refused.header.dispatchMessage.includes("unknown fields"), refused.header.dispatchMessage);
+  // A generous bound: storing 2 million unknown fields took 0.5 to 1.25 s here.
+  assert.ok(worstGap < 400, `the event loop stalled for ${worstGap.toFixed(0)} ms`);
+  peer.destroy();
   await server.close({ graceMs: 200 });
 });
 

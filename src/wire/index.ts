@@ -46,3 +46,4 @@ export {
   type Goaway,
   type Hello,
 } from "../gen/strata/v1/frame_pb.ts";
+export { exceedsUnknownFields, MAX_UNKNOWN_FIELDS } from "./unknown-fields.ts";

@@ -15,6 +15,7 @@
 import { create, fromBinary, ScalarType, type DescField, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { codecHandles, FALLBACK, WIRE_32, WIRE_64, WIRE_DELIMITED, WIRE_VARINT } from "./body-codec-scope.ts";
 import { readUtf8 } from "./utf8.ts";
+import { exceedsUnknownFields, MAX_UNKNOWN_FIELDS } from "./unknown-fields.ts";
 
 /** Nesting deeper than this goes to protobuf-es, which enforces its own limit of 100. */
 const MAX_DEPTH = 64;
@@ -54,6 +55,8 @@ export function decodeMessage<Desc extends DescMessage>(schema: Desc, bytes: Uin
       if (error !== FALLBACK) throw error;
     }
   }
+  // protobuf-es keeps each unknown field as an object: past the bound, the body is refused instead [LIMIT-8].
+  if (exceedsUnknownFields(schema, bytes)) throw new Error(`the body holds more than ${MAX_UNKNOWN_FIELDS} unknown fields [LIMIT-8]`);
   return fromBinary(schema, bytes);
 }
 
