@@ -171,6 +171,16 @@ test("[SEC-3] a peer that asks for 200 MiB of responses and reads none is closed
   await server.close({ graceMs: 200 });
 });
 
+test("[SEC-3] non-readers each under the connection bound are still bounded together: past 16 MiB server-wide, the writing connection is closed", async () => {
+  const server = createServer({ maxConnectionOutputBytes: 0, maxServerOutputBytes: 16 * 1024 * 1024, idleTimeoutMs: 0, maxConcurrentRequests: 10 }).addService(TestService, testService().impl);
+  const address = await server.listen("127.0.0.1:0");
+  const peers = [await nonReader(address, 6, 2 * 1024 * 1024), await nonReader(address, 6, 2 * 1024 * 1024), await nonReader(address, 6, 2 * 1024 * 1024)];
+  // 36 MiB asked for in all, at most ~12 MiB per connection: only the server's bound can close one.
+  await waitUntil(() => server.stats().connections.closed >= 1, 10_000);
+  for (const peer of peers) peer.destroy();
+  await server.close({ graceMs: 200 });
+});
+
 test("[IDLE-3] a peer that reads nothing while output waits is idle-closed, though the server itself stopped reading", async () => {
   const server = createServer({ idleTimeoutMs: 600 }).addService(TestService, testService().impl);
   const address = await server.listen("127.0.0.1:0");

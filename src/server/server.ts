@@ -194,9 +194,8 @@ export function createServer(options: ServerOptions = {}): Server {
   const maxPartialFrameBytes = options.maxPartialFrameBytes ?? 256 * 1024 * 1024;
   let partialFrameBytes = 0;
   const maxConnectionsPerClient = options.maxConnectionsPerClient ?? 256;
-  /** Open connections by client IP address [SEC-4]. */
+  /** Open connections by client IP address, when they are bounded [SEC-4]. */
   const perClient = new Map<string, number>();
-  const clientOf = new Map<ServerConnection, string>();
   const maxServerOutputBytes = options.maxServerOutputBytes ?? 512 * 1024 * 1024;
   let outputHeld = 0;
   const registry = new ServiceRegistry();
@@ -236,9 +235,8 @@ export function createServer(options: ServerOptions = {}): Server {
     },
     closed: (connection: ServerConnection) => {
       if (!connections.delete(connection)) return;
-      const client = clientOf.get(connection);
+      const client = maxConnectionsPerClient > 0 ? clientAddress(connection.peer) : undefined;
       if (client !== undefined) {
-        clientOf.delete(connection);
         const left = (perClient.get(client) ?? 1) - 1;
         if (left > 0) perClient.set(client, left);
         else perClient.delete(client);
@@ -268,7 +266,6 @@ export function createServer(options: ServerOptions = {}): Server {
       perClient.set(client, open + 1);
     }
     const connection = new ServerConnection(transport, settings, host);
-    if (client !== undefined && maxConnectionsPerClient > 0) clientOf.set(connection, client);
     connections.add(connection);
     stats.connectionsCurrent++;
     stats.connectionsAccepted++;

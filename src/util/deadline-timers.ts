@@ -8,15 +8,13 @@
 // cleared where timers cannot be unreferenced), so it never keeps a process
 // alive by itself and a steady stream of calls does not re-create it.
 
+// Runtimes fire delays above MAX_TIMER_DELAY after 1 ms; the heap's timer fires early and waits again instead.
 import { MAX_TIMER_DELAY } from "./timer.ts";
 
 /** A pending deadline; clear() cancels it. */
 export interface LongTimeout {
   clear(): void;
 }
-
-/** setTimeout clamps larger delays to 1 ms on every runtime; a timer fires early and waits again instead. */
-const MAX_DELAY = MAX_TIMER_DELAY;
 
 class Deadline implements LongTimeout {
   readonly due: number;
@@ -73,7 +71,7 @@ function arm(due: number): void {
   if (timer !== undefined) clearTimeout(timer);
   idle = false;
   armedFor = due;
-  timer = setTimeout(fire, Math.min(MAX_DELAY, Math.max(0, due - performance.now())));
+  timer = setTimeout(fire, Math.min(MAX_TIMER_DELAY, Math.max(0, due - performance.now())));
 }
 
 function fire(): void {

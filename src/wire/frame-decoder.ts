@@ -90,8 +90,12 @@ export class FrameDecoder {
     this.onFrame = options.onFrame;
   }
 
+  private decoded = 0;
+
   /** Whole frames decoded so far; a change tells a receiver that a new frame has begun [FRAME-19]. */
-  frames = 0;
+  get frames(): number {
+    return this.decoded;
+  }
 
   /** Bytes set aside for the frame in progress (its header or body buffer), for a receiver's memory bound [FRAME-20]. */
   get reserved(): number {
@@ -185,7 +189,7 @@ export class FrameDecoder {
         this.filled = 0;
         this.header = undefined;
         this.state = State.size;
-        this.frames++;
+        this.decoded++;
         this.onFrame({ header, body });
       }
     }
@@ -215,7 +219,7 @@ export class FrameDecoder {
     if (chunk.length - pos >= bodySize) {
       this.state = State.size;
       const body = bodySize === 0 ? EMPTY : chunk.subarray(pos, pos + bodySize);
-      this.frames++;
+      this.decoded++;
       this.onFrame({ header, body });
       return pos + bodySize;
     }

@@ -104,7 +104,7 @@ function readU32le(body: Uint8Array, at: number): number {
  * CRC-32 and ISIZE checked; any byte after the trailer, a second member
  * (also after an empty one) included, makes the body corrupt.
  */
-export async function gunzip(body: Uint8Array, maxSize: number, inflate: RawInflater | undefined = undefined): Promise<GunzipResult> {
+export async function gunzip(body: Uint8Array, maxSize: number, inflate?: RawInflater): Promise<GunzipResult> {
   if (inflate === undefined) return gunzipWithStreams(body, maxSize);
   const start = gzipDataStart(body);
   if (typeof start === "string") return corrupt(start);
