@@ -29,6 +29,20 @@ export interface HandlerContext {
   drainConnection(graceMs: number): void;
 }
 
+/**
+ * The context of a handler that queues its calls before it runs them (a
+ * worker pool): it tells the server when each call leaves its queue, so a
+ * call that never left it is answered as not processed [DEADLINE-3] [STATUS-6].
+ */
+export interface QueueingContext extends HandlerContext {
+  /**
+   * The call leaves the queue and starts now; false when it must not start
+   * (its deadline has passed, or it was cancelled or removed), and then the
+   * server has answered it and the handler must not run it.
+   */
+  begin(): boolean;
+}
+
 /** Returns the first value of metadata key `key` as text, or undefined [META-1]. */
 export function metadataText(metadata: readonly MetadataEntry[], key: string): string | undefined {
   const entry = metadata.find((e) => e.key === key);

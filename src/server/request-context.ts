@@ -4,7 +4,7 @@
 // one of the costlier objects a request would otherwise allocate).
 
 import type { FrameHeader, MetadataEntry } from "../wire/index.ts";
-import type { HandlerContext } from "./handler-context.ts";
+import type { QueueingContext } from "./handler-context.ts";
 
 /** The abort side of a request: records the reason, and fires the signal if one was handed out [DEADLINE-4] [CANCEL-2]. */
 export class RequestAbort {
@@ -33,10 +33,12 @@ export class RequestAbort {
 export interface ContextOwner<R> {
   /** Drain the connection once `request` is answered [DRAIN-2]. */
   drainAfter(request: R, graceMs: number): void;
+  /** A queueing handler starts `request` now, or learns (false) that it must not [DEADLINE-3]. */
+  begin(request: R, requestId: number, deadline: number | undefined): boolean;
 }
 
 /** The context of one running request [DEADLINE-4] [CANCEL-2] [DRAIN-9]. */
-export class RequestContext<R = unknown> implements HandlerContext {
+export class RequestContext<R = unknown> implements QueueingContext {
   readonly requestId: number;
   readonly service: string;
   readonly method: string;
@@ -73,5 +75,9 @@ export class RequestContext<R = unknown> implements HandlerContext {
 
   drainConnection(graceMs: number): void {
     this.owner.drainAfter(this.request, graceMs);
+  }
+
+  begin(): boolean {
+    return this.owner.begin(this.request, this.requestId, this.deadline);
   }
 }

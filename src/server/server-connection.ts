@@ -161,8 +161,10 @@ interface InFlight {
   ticket: KeyTicket | undefined;
   /** Starts the request once admitted; the key queues call it when they grant the keys [KEYS-5]. */
   start: (() => void) | undefined;
-  /** False while the request waits for its keys. */
+  /** False while the request waits for its keys, or in its handler's own queue (a worker pool's). */
   started: boolean;
+  /** Handed to a queueing handler that has not begun it yet [DEADLINE-3]. */
+  queuedInHandler: boolean;
   /** Set when the request was removed before it started [KEYS-6] [DRAIN-14]. */
   dropped: boolean;
   /** Set once a RESPONSE was sent or the caller no longer wants one. */
@@ -536,6 +538,7 @@ export class ServerConnection {
       ticket: undefined,
       start: undefined,
       started: false,
+      queuedInHandler: false,
       dropped: false,
       answered: oneway,
       counted: false,
@@ -584,7 +587,7 @@ export class ServerConnection {
     if (header.callMode !== CallMode.ONEWAY) this.sendResponse(header.requestId, { dispatchCode: code, dispatchMessage: message }, EMPTY);
   }
 
-  /** Answers an in-flight request that has not started with a not-processed code, and removes it. */
+  /** Answers an in-flight request whose handler has not started, and removes it [STATUS-6]. */
   private refuse(id: number, entry: InFlight, code: DispatchCode, message: string): void {
     this.host.stats.recordRejected(entry.name, dispatchCodeName(code));
     if (!entry.answered) {
@@ -644,8 +647,9 @@ export class ServerConnection {
    */
   private onDeadline(id: number, entry: InFlight): void {
     if (!entry.started) {
+      const where = entry.queuedInHandler ? "for a worker [DEADLINE-3]" : "for its keys [KEYS-6]";
       this.host.stats.recordRejected(entry.name, "DEADLINE_EXPIRED");
-      this.answer(id, entry, { dispatchCode: DispatchCode.DEADLINE_EXPIRED, dispatchMessage: "the deadline passed while the request waited for its keys [KEYS-6]" }, EMPTY);
+      this.answer(id, entry, { dispatchCode: DispatchCode.DEADLINE_EXPIRED, dispatchMessage: `the deadline passed while the request waited ${where}` }, EMPTY);
       this.dropQueued([[id, entry]]);
       return;
     }
@@ -664,6 +668,8 @@ export class ServerConnection {
       entry.dropped = true;
       entry.timer?.clear();
       this.inFlight.delete(id);
+      // Its handler's own queue lets go of it on the signal, without running it.
+      if (entry.queuedInHandler) entry.abort.abort(new DOMException("the request was removed before it started", "AbortError"));
     }
     for (const [, entry] of entries) {
       entry.ticket?.release();
@@ -675,6 +681,28 @@ export class ServerConnection {
   drainAfter(entry: InFlight, graceMs: number): void {
     entry.drainAfterMs = graceMs;
     if (entry.answered) this.drain(graceMs);
+  }
+
+  /**
+   * A queueing handler (a worker pool) is about to start a request it held:
+   * false when it must not, because the request was removed or its deadline
+   * has passed (then answered DEADLINE_EXPIRED) [DEADLINE-3] [CANCEL-2].
+   */
+  begin(entry: InFlight, id: number, deadline: number | undefined): boolean {
+    if (entry.started) return true;
+    if (entry.dropped) return false;
+    if (deadline !== undefined && deadline <= now()) {
+      this.onDeadline(id, entry);
+      return false;
+    }
+    entry.queuedInHandler = false;
+    this.markStarted(entry);
+    return true;
+  }
+
+  private markStarted(entry: InFlight): void {
+    entry.started = true;
+    this.host.stats.requestsInFlight++;
   }
 
   /** Starts the handler of an admitted request that holds its keys, if it has any [KEYS-5]. */
@@ -693,8 +721,9 @@ export class ServerConnection {
       this.onDeadline(id, entry);
       return;
     }
-    entry.started = true;
-    this.host.stats.requestsInFlight++;
+    // A queueing handler starts the request later, when it calls begin().
+    if (method.queues) entry.queuedInHandler = true;
+    else this.markStarted(entry);
     const context = new RequestContext(header, this.transport.peer, entry.abort, deadline, this, entry);
     let result: Uint8Array | Promise<Uint8Array>;
     try {
@@ -715,6 +744,7 @@ export class ServerConnection {
 
   /** A handler returned (`output`) or failed (`error`): answer if still owed, then release what the request held [KEYS-3]. */
   private finishRequest(id: number, entry: InFlight, context: RequestContext<InFlight>, started: number, output: Uint8Array | undefined, error: unknown): void {
+    if (!entry.started) return this.finishUnstarted(id, entry, error);
     const stats = this.host.stats;
     const latency = now() - started;
     let failed = output === undefined;
@@ -752,6 +782,21 @@ export class ServerConnection {
       this.owed--;
     }
     this.closeIfDrained();
+  }
+
+  /**
+   * A queueing handler gave back a request it never began: answered with the
+   * not-processed code it chose (OVERLOADED when its queue is full,
+   * SHUTTING_DOWN when it closed), unless the request was already answered
+   * and removed [STATUS-6].
+   */
+  private finishUnstarted(id: number, entry: InFlight, error: unknown): void {
+    if (entry.dropped) return;
+    if (RpcError.is(error) && error.layer === "dispatch" && typeof error.code === "string") {
+      const code = dispatchCodeByName(error.code);
+      if (code !== undefined && dispatchProcessed(code) === "no") return this.refuse(id, entry, code, error.rawMessage);
+    }
+    this.refuse(id, entry, DispatchCode.INTERNAL, "the request could not be handed to its handler");
   }
 
   /**

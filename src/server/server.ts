@@ -10,7 +10,7 @@ import { addAdminService } from "./admin-service.ts";
 import { KeyScheduler, type KeyDispatch } from "./key-scheduler.ts";
 import { ServerConnection, type ConnectionHost, type ConnectionSettings } from "./server-connection.ts";
 import { TaskLimiter } from "./task-limiter.ts";
-import type { HandlerContext } from "./handler-context.ts";
+import type { QueueingContext } from "./handler-context.ts";
 import { ServiceRegistry, type RawHandler, type ServiceImpl } from "./service-registry.ts";
 import { StatsCollector, type IsolationStats, type ServerStats } from "./server-stats.ts";
 import { setTimer, sleep } from "../util/timer.ts";
@@ -95,12 +95,24 @@ export interface IsolationOptions {
    * Default 1000 ms.
    */
   terminateGraceMs?: number;
+  /**
+   * Calls that may wait for a free worker; past it, calls are refused
+   * OVERLOADED, not processed. Default 1000 [LIMIT-5].
+   */
+  maxQueued?: number;
+  /**
+   * The longest a handler may run, with a deadline or without, before it is
+   * told to stop and, after terminateGraceMs, its worker is replaced; so
+   * handlers that hang cannot hold every worker for ever. Infinity: no
+   * bound. Default 60 s.
+   */
+  maxRunMs?: number;
 }
 
 /** The part of a worker pool the server uses (src/server/isolation/worker-pool.ts). */
 interface IsolationPool {
   readonly methods: readonly string[];
-  run(method: string, input: unknown, context: HandlerContext): Promise<unknown>;
+  run(method: string, input: unknown, context: QueueingContext): Promise<unknown>;
   stats(): IsolationStats;
   close(): Promise<void>;
 }
@@ -111,6 +123,8 @@ interface PoolStart {
   service: string;
   workers: number;
   terminateGraceMs: number;
+  maxQueued: number;
+  maxRunMs: number;
 }
 
 /** A Strata server: add services, listen, inspect, close. */
@@ -121,9 +135,11 @@ export interface Server {
    * Adds a service whose handlers run in a pool of worker threads, loaded
    * from `module` (a module whose default export is
    * `defineIsolatedService(service, handlers)`). A handler that crashes its
-   * worker (uncaught exception, exit, or running on past its deadline or
-   * cancel) fails only its own request with HANDLER_CRASHED; the worker is
-   * replaced and the server carries on. Node, Bun and Deno (node:worker_threads).
+   * worker (uncaught exception, exit, or running on past its deadline,
+   * cancel or maxRunMs) fails only its own request with HANDLER_CRASHED; the
+   * worker is replaced and the server carries on. A call that only waited
+   * for a worker is answered not processed [DEADLINE-3] [STATUS-6]. Node,
+   * Bun and Deno (node:worker_threads).
    */
   addIsolatedService<S extends GenServiceMethods>(service: GenService<S>, module: URL | string, options?: IsolationOptions): Server;
   /** Adds raw byte handlers under a service name. */
@@ -277,11 +293,11 @@ export function createServer(options: ServerOptions = {}): Server {
       registry.addService(service, impl);
       return server;
     },
-    addIsolatedService(service, module, { workers = 2, terminateGraceMs = 1000 } = {}) {
+    addIsolatedService(service, module, { workers = 2, terminateGraceMs = 1000, maxQueued = 1000, maxRunMs = 60_000 } = {}) {
       // Loaded on first use, like the TCP transport: node:worker_threads is not part of the core.
       const specifier = "./isolation/worker-pool.ts";
       const pool = import(specifier).then((m: { WorkerPool: { start(options: PoolStart): Promise<IsolationPool> } }) =>
-        m.WorkerPool.start({ module: String(module), service: service.typeName, workers, terminateGraceMs }),
+        m.WorkerPool.start({ module: String(module), service: service.typeName, workers, terminateGraceMs, maxQueued, maxRunMs }),
       );
       pools.push(
         pool.then((started) => {

@@ -4,7 +4,7 @@
 import { type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { decodeMessage, encodeMessage } from "../wire/index.ts";
-import type { HandlerContext } from "./handler-context.ts";
+import type { HandlerContext, QueueingContext } from "./handler-context.ts";
 
 /** A typed unary handler: the decoded request in, the response message (or its init shape) out [CALL-3]. */
 export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (
@@ -31,7 +31,9 @@ export interface RegisteredMethod {
   /** Decodes the body; throws when it is not the method's input [STATUS-4]. */
   decode(body: Uint8Array): unknown;
   /** Runs the handler on the decoded input and encodes its output; synchronously when the handler is synchronous. */
-  invoke(input: unknown, context: HandlerContext): Uint8Array | Promise<Uint8Array>;
+  invoke(input: unknown, context: QueueingContext): Uint8Array | Promise<Uint8Array>;
+  /** Set when the handler queues calls and says when each starts, through `context.begin()` [DEADLINE-3]. */
+  readonly queues?: true;
 }
 
 /** The services of a server, by fully-qualified service name and method name [CALL-2]. */
@@ -77,13 +79,14 @@ export class ServiceRegistry {
   /**
    * Adds a service whose handlers run elsewhere (a worker pool): requests are
    * decoded here, so a body that is not the input is refused before anything
-   * runs [STATUS-4]; `run` gets the decoded input and returns the output.
+   * runs [STATUS-4]; `run` gets the decoded input and returns the output,
+   * and calls `context.begin()` when the call leaves its queue [DEADLINE-3].
    * Only the `implemented` methods (by name) are added; others answer UNKNOWN_METHOD.
    */
   addDelegatedService<S extends GenServiceMethods>(
     service: GenService<S>,
     implemented: readonly string[],
-    run: (method: string, input: unknown, context: HandlerContext) => Promise<unknown>,
+    run: (method: string, input: unknown, context: QueueingContext) => Promise<unknown>,
   ): this {
     this.checkName(service.typeName);
     const methods = this.open(service.typeName);
@@ -94,6 +97,7 @@ export class ServiceRegistry {
         name: `${service.typeName}/${method.name}`,
         decode: (body) => decodeMessage(method.input, body),
         invoke: async (request, context) => encodeMessage(output, await run(method.name, request, context)),
+        queues: true,
       });
     }
     return this;

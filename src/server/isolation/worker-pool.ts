@@ -1,13 +1,15 @@
 // The server side of handler isolation: a pool of worker threads that run
 // one isolated service's handlers, one call per worker at a time. A worker
 // that dies (uncaught exception, exit, or terminated because its handler
-// ran on past its deadline or cancel) fails only the call it was running,
-// with HANDLER_CRASHED, and is replaced; the server's event loop never runs
-// handler code, so CPU-heavy handlers do not stall its I/O.
+// ran on past its deadline, its cancel or the pool's maximum run time)
+// fails only the call it was running, with HANDLER_CRASHED, and is
+// replaced; the server's event loop never runs handler code, so CPU-heavy
+// handlers do not stall its I/O. Calls wait for a free worker in a bounded
+// queue; one that never leaves it was not processed, and the server says so.
 
 import { Worker } from "node:worker_threads";
 import { RpcError } from "../../status/index.ts";
-import type { HandlerContext } from "../handler-context.ts";
+import type { QueueingContext } from "../handler-context.ts";
 import type { FromWorker, SerializedError, ToWorker } from "./worker-messages.ts";
 import { setTimer, type Timer } from "../../util/timer.ts";
 
@@ -21,6 +23,10 @@ export interface WorkerPoolOptions {
   readonly workers: number;
   /** How long a handler may run on after its signal fired before its worker is terminated. */
   readonly terminateGraceMs: number;
+  /** Calls that may wait for a free worker; more are refused OVERLOADED, not processed. */
+  readonly maxQueued: number;
+  /** The longest a handler may run, deadline or not, before it is told to stop (then terminated after the grace); Infinity: no bound. */
+  readonly maxRunMs: number;
 }
 
 /** Counters of a pool. */
@@ -39,10 +45,13 @@ interface Job {
   readonly id: number;
   readonly method: string;
   readonly input: unknown;
-  readonly context: HandlerContext;
+  readonly context: QueueingContext;
   readonly resolve: (output: unknown) => void;
   readonly reject: (error: unknown) => void;
   onAbort: (() => void) | undefined;
+  /** Ends a run that lasts longer than maxRunMs. */
+  runTimer: Timer | undefined;
+  /** Terminates a worker whose handler was told to stop and has not. */
   graceTimer: Timer | undefined;
 }
 
@@ -83,6 +92,10 @@ export class WorkerPool {
     if (!Number.isInteger(options.workers) || options.workers < 1) {
       throw new RangeError(`workers must be a whole number >= 1, got ${options.workers}`);
     }
+    if (!Number.isInteger(options.maxQueued) || options.maxQueued < 0) {
+      throw new RangeError(`maxQueued must be a whole number >= 0, got ${options.maxQueued}`);
+    }
+    if (!(options.maxRunMs > 0)) throw new RangeError(`maxRunMs must be more than 0 (Infinity: no bound), got ${options.maxRunMs}`);
     const pool = new WorkerPool(options);
     try {
       await Promise.all(Array.from({ length: options.workers }, () => pool.spawn()));
@@ -96,14 +109,22 @@ export class WorkerPool {
   /**
    * Runs `method` on a free worker and resolves with the handler's output;
    * response metadata it set lands in `context.responseMetadata`. Rejects
-   * with what the handler threw, or HANDLER_CRASHED if its worker died.
+   * with what the handler threw, HANDLER_CRASHED if its worker died, or,
+   * before it started, OVERLOADED when the queue is full and SHUTTING_DOWN
+   * when the pool closed (both not processed) [LIMIT-5] [STATUS-6].
    */
-  run(method: string, input: unknown, context: HandlerContext): Promise<unknown> {
-    if (this.closed) return Promise.reject(new Error("the worker pool is closed"));
+  run(method: string, input: unknown, context: QueueingContext): Promise<unknown> {
+    if (this.closed) return Promise.reject(shuttingDown());
+    const signal = context.signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    if (this.queue.length >= this.options.maxQueued && !this.hasIdleWorker()) {
+      const { workers, maxQueued } = this.options;
+      return Promise.reject(
+        new RpcError({ layer: "dispatch", code: "OVERLOADED", message: `all ${workers} workers of ${this.options.service} are busy and ${maxQueued} calls wait [LIMIT-5]`, processed: "no" }),
+      );
+    }
     return new Promise<unknown>((resolve, reject) => {
-      const job: Job = { id: this.nextJobId++, method, input, context, resolve, reject, onAbort: undefined, graceTimer: undefined };
-      const signal = context.signal;
-      if (signal.aborted) return reject(signal.reason);
+      const job: Job = { id: this.nextJobId++, method, input, context, resolve, reject, onAbort: undefined, runTimer: undefined, graceTimer: undefined };
       job.onAbort = () => this.onAbort(job);
       signal.addEventListener("abort", job.onAbort, { once: true });
       this.queue.push(job);
@@ -122,10 +143,10 @@ export class WorkerPool {
     return { workers, busy, queued: this.queue.length, crashes: this.crashes };
   }
 
-  /** Terminates every worker; calls still running or queued fail. */
+  /** Terminates every worker; calls still running fail, and queued ones are refused SHUTTING_DOWN. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) this.settle(job, new Error("the worker pool closed"));
+    for (const job of this.queue.splice(0)) this.settle(job, shuttingDown());
     const terminations: Array<Promise<unknown>> = [];
     for (const slot of this.slots) {
       slot.dead = true;
@@ -179,36 +200,58 @@ export class WorkerPool {
     });
   }
 
+  private hasIdleWorker(): boolean {
+    for (const slot of this.slots) if (isIdle(slot)) return true;
+    return false;
+  }
+
   /** Hands queued calls to idle workers. */
   private dispatch(): void {
     if (this.queue.length === 0) return;
     for (const slot of this.slots) {
-      if (!slot.ready || slot.terminating || slot.dead || slot.job !== undefined) continue;
-      const job = this.queue.shift();
+      if (!isIdle(slot)) continue;
+      const job = this.nextStartable();
       if (job === undefined) return;
-      slot.job = job;
-      const { context } = job;
-      const message: ToWorker = {
-        type: "call",
-        id: job.id,
-        method: job.method,
-        input: job.input,
-        info: {
-          requestId: context.requestId,
-          service: context.service,
-          method: context.method,
-          metadata: context.metadata,
-          keys: context.keys,
-          peer: context.peer,
-          remainingMs: context.remainingMs(),
-        },
-      };
-      try {
-        slot.worker.postMessage(message);
-      } catch (error) {
-        slot.job = undefined;
-        this.settle(job, new TypeError(`the request cannot be handed to a worker: ${(error as Error).message}`));
-      }
+      this.startOn(slot, job);
+    }
+  }
+
+  /** The next queued call that may start; the server has answered those that must not (deadline passed), and they never run [DEADLINE-3]. */
+  private nextStartable(): Job | undefined {
+    for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) {
+      if (job.context.begin()) return job;
+      this.settle(job, new RpcError({ layer: "dispatch", code: "DEADLINE_EXPIRED", message: "the deadline passed while the request waited for a worker", processed: "no" }));
+    }
+    return undefined;
+  }
+
+  private startOn(slot: Slot, job: Job): void {
+    slot.job = job;
+    const { context } = job;
+    const message: ToWorker = {
+      type: "call",
+      id: job.id,
+      method: job.method,
+      input: job.input,
+      info: {
+        requestId: context.requestId,
+        service: context.service,
+        method: context.method,
+        metadata: context.metadata,
+        keys: context.keys,
+        peer: context.peer,
+        remainingMs: context.remainingMs(),
+      },
+    };
+    try {
+      slot.worker.postMessage(message);
+    } catch (error) {
+      slot.job = undefined;
+      this.settle(job, new TypeError(`the request cannot be handed to a worker: ${(error as Error).message}`));
+      return;
+    }
+    if (Number.isFinite(this.options.maxRunMs)) {
+      job.runTimer = setTimer(() => this.stop(slot, job, "TimeoutError", `the handler ran for its maximum of ${this.options.maxRunMs} ms`), this.options.maxRunMs);
     }
   }
 
@@ -226,11 +269,7 @@ export class WorkerPool {
     this.dispatch();
   }
 
-  /**
-   * The call's signal fired: pass it on; a call still queued here never
-   * starts, and a handler that has not returned within the grace period
-   * has its worker terminated.
-   */
+  /** The call's signal fired: a call still queued here never starts; a running one is told to stop. */
   private onAbort(job: Job): void {
     const queued = this.queue.indexOf(job);
     if (queued >= 0) {
@@ -241,11 +280,17 @@ export class WorkerPool {
     const slot = [...this.slots].find((s) => s.job === job);
     if (slot === undefined) return;
     const reason = job.context.signal.reason as { name?: unknown; message?: unknown } | undefined;
-    const message: ToWorker = { type: "abort", id: job.id, reason: { name: String(reason?.name ?? "AbortError"), message: String(reason?.message ?? "aborted") } };
+    this.stop(slot, job, String(reason?.name ?? "AbortError"), String(reason?.message ?? "aborted"));
+  }
+
+  /** Tells a running handler to stop (its signal fires with `name` and `why`); one that has not returned within the grace period has its worker terminated. */
+  private stop(slot: Slot, job: Job, name: string, why: string): void {
+    if (slot.job !== job || slot.dead) return;
+    const message: ToWorker = { type: "abort", id: job.id, reason: { name, message: why } };
     slot.worker.postMessage(message);
-    job.graceTimer = setTimer(() => {
+    job.graceTimer ??= setTimer(() => {
       if (slot.job !== job || slot.dead) return;
-      slot.error = `the handler ran on ${this.options.terminateGraceMs} ms after it was told to stop; its worker was terminated`;
+      slot.error = `${why}; the handler ran on ${this.options.terminateGraceMs} ms after it was told to stop, and its worker was terminated`;
       slot.terminating = true;
       void slot.worker.terminate();
     }, this.options.terminateGraceMs);
@@ -281,11 +326,20 @@ export class WorkerPool {
 
   /** Ends a call: with `error`, or (error undefined) with `output`. */
   private settle(job: Job, error: unknown, output?: unknown): void {
+    job.runTimer?.clear();
     job.graceTimer?.clear();
     if (job.onAbort !== undefined) job.context.signal.removeEventListener("abort", job.onAbort);
     if (error === undefined) job.resolve(output);
     else job.reject(error);
   }
+}
+
+function isIdle(slot: Slot): boolean {
+  return slot.ready && !slot.terminating && !slot.dead && slot.job === undefined;
+}
+
+function shuttingDown(): RpcError {
+  return new RpcError({ layer: "dispatch", code: "SHUTTING_DOWN", message: "the server closed before the request started [DRAIN-10]", processed: "no" });
 }
 
 function crashed(why: string): RpcError {
