@@ -50,6 +50,36 @@ test("[DEADLINE-3] [STATUS-6] a call whose deadline passes while it waits for a 
   await server.close({ graceMs: 0 });
 });
 
+test("[KEYS-3] [DEADLINE-3] a keyed call that expires while it waits for a worker lets go of its keys: the next call on the key runs", async () => {
+  const { server, address } = await oneWorker();
+  const peer = await RawPeer.connect(address);
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Work", callMode: CallMode.UNARY }, work("sleep", 300));
+  await waitUntil(() => poolOf(server).busy === 1, 5000);
+  peer.send({ type: FrameType.REQUEST, requestId: 3, service: SERVICE, method: "Work", callMode: CallMode.UNARY, timeoutMs: 50, keys: ["k"] }, work("ok"));
+  peer.send({ type: FrameType.REQUEST, requestId: 5, service: SERVICE, method: "Work", callMode: CallMode.UNARY, keys: ["k"] }, work("ok"));
+  const expired = await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === 3);
+  assert.is(expired.header.dispatchCode, DispatchCode.DEADLINE_EXPIRED, expired.header.dispatchMessage);
+  const next = await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === 5);
+  assert.is(next.header.dispatchCode, DispatchCode.OK, next.header.dispatchMessage);
+  assert.is(server.stats().requests.inFlight, 0);
+  peer.destroy();
+  await server.close({ graceMs: 0 });
+});
+
+test("[DRAIN-14] a unary call waiting for a worker when its connection ends never runs", async () => {
+  const { server, address } = await oneWorker();
+  const peer = await RawPeer.connect(address);
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Work", callMode: CallMode.UNARY }, work("sleep", 200));
+  await waitUntil(() => poolOf(server).busy === 1, 5000);
+  peer.send({ type: FrameType.REQUEST, requestId: 3, service: SERVICE, method: "Work", callMode: CallMode.UNARY }, work("ok"));
+  await waitUntil(() => poolOf(server).queued === 1, 5000);
+  peer.destroy();
+  await waitUntil(() => poolOf(server).queued === 0 && poolOf(server).busy === 0, 5000);
+  assert.is(server.stats().methods[WORK]!.calls, 1, "only the call that was running ran");
+  assert.is(server.stats().requests.inFlight, 0);
+  await server.close({ graceMs: 0 });
+});
+
 test("[CANCEL-2] a call cancelled while it waits for a worker leaves the queue unrun and gets no RESPONSE", async () => {
   const { server, address } = await oneWorker();
   const peer = await RawPeer.connect(address);
@@ -113,7 +143,7 @@ test("[DRAIN-10] a call still waiting for a worker when the drain's grace ends i
   const refused = await waiting;
   assert.equal([refused.layer, refused.code, refused.processed], ["dispatch", "SHUTTING_DOWN", "no"]);
   const cut = await running;
-  assert.ok(!cut.ok && cut.error.processed === "maybe", "the running call ended with the connection, processed maybe");
+  assert.ok(!cut.ok && cut.error?.processed === "maybe", "the running call ended with the connection, processed maybe");
   await closed;
   await client.$close();
 });

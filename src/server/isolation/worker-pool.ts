@@ -76,6 +76,8 @@ export class WorkerPool {
   private nextJobId = 1;
   private crashes = 0;
   private closed = false;
+  private dispatching = false;
+  private dispatchAgain = false;
   private implemented: readonly string[] = [];
 
   private constructor(options: WorkerPoolOptions) {
@@ -205,14 +207,30 @@ export class WorkerPool {
     return false;
   }
 
-  /** Hands queued calls to idle workers. */
+  /**
+   * Hands queued calls to idle workers. Not re-entered: a call that may not
+   * start can, as the server answers it, release keys that start another
+   * call, which enters the pool while a worker is being chosen.
+   */
   private dispatch(): void {
-    if (this.queue.length === 0) return;
-    for (const slot of this.slots) {
-      if (!isIdle(slot)) continue;
-      const job = this.nextStartable();
-      if (job === undefined) return;
-      this.startOn(slot, job);
+    if (this.dispatching) {
+      this.dispatchAgain = true;
+      return;
+    }
+    this.dispatching = true;
+    try {
+      do {
+        this.dispatchAgain = false;
+        for (const slot of this.slots) {
+          if (this.queue.length === 0) break;
+          if (!isIdle(slot)) continue;
+          const job = this.nextStartable();
+          if (job === undefined) break;
+          this.startOn(slot, job);
+        }
+      } while (this.dispatchAgain);
+    } finally {
+      this.dispatching = false;
     }
   }
 
