@@ -31,16 +31,30 @@ function poolOf(server: Server) {
   return server.stats().isolation[SERVICE]!;
 }
 
+/** Sends a unary Work request from a raw peer. */
+function request(peer: RawPeer, requestId: number, body: Uint8Array, extra: { timeoutMs?: number; keys?: string[] } = {}): void {
+  peer.send({ type: FrameType.REQUEST, requestId, service: SERVICE, method: "Work", callMode: CallMode.UNARY, ...extra }, body);
+}
+
+/** Request 1 keeps the one worker busy for `ms`; resolves once it runs. */
+async function occupy(server: Server, peer: RawPeer, ms: number): Promise<void> {
+  request(peer, 1, work("sleep", ms));
+  await waitUntil(() => poolOf(server).busy === 1, 5000);
+}
+
+function responseTo(peer: RawPeer, requestId: number) {
+  return peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === requestId);
+}
+
 test("[DEADLINE-3] [STATUS-6] a call whose deadline passes while it waits for a worker is answered DEADLINE_EXPIRED and never runs", async () => {
   const { server, address } = await oneWorker();
   const peer = await RawPeer.connect(address);
-  peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Work", callMode: CallMode.UNARY }, work("sleep", 400));
-  await waitUntil(() => poolOf(server).busy === 1, 5000);
-  peer.send({ type: FrameType.REQUEST, requestId: 3, service: SERVICE, method: "Work", callMode: CallMode.UNARY, timeoutMs: 100 }, work("ok"));
-  const expired = await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === 3);
+  await occupy(server, peer, 400);
+  request(peer, 3, work("ok"), { timeoutMs: 100 });
+  const expired = await responseTo(peer, 3);
   assert.is(expired.header.dispatchCode, DispatchCode.DEADLINE_EXPIRED, expired.header.dispatchMessage);
   assert.match(expired.header.dispatchMessage, /waited for a worker/);
-  const first = await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === 1);
+  const first = await responseTo(peer, 1);
   assert.is(first.header.dispatchCode, DispatchCode.OK);
   // Only the first call ran: the second is counted as refused, not as a call.
   await waitUntil(() => poolOf(server).busy === 0 && poolOf(server).queued === 0, 5000);
@@ -53,13 +67,12 @@ test("[DEADLINE-3] [STATUS-6] a call whose deadline passes while it waits for a 
 test("[KEYS-3] [DEADLINE-3] a keyed call that expires while it waits for a worker lets go of its keys: the next call on the key runs", async () => {
   const { server, address } = await oneWorker();
   const peer = await RawPeer.connect(address);
-  peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Work", callMode: CallMode.UNARY }, work("sleep", 300));
-  await waitUntil(() => poolOf(server).busy === 1, 5000);
-  peer.send({ type: FrameType.REQUEST, requestId: 3, service: SERVICE, method: "Work", callMode: CallMode.UNARY, timeoutMs: 50, keys: ["k"] }, work("ok"));
-  peer.send({ type: FrameType.REQUEST, requestId: 5, service: SERVICE, method: "Work", callMode: CallMode.UNARY, keys: ["k"] }, work("ok"));
-  const expired = await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === 3);
+  await occupy(server, peer, 300);
+  request(peer, 3, work("ok"), { timeoutMs: 50, keys: ["k"] });
+  request(peer, 5, work("ok"), { keys: ["k"] });
+  const expired = await responseTo(peer, 3);
   assert.is(expired.header.dispatchCode, DispatchCode.DEADLINE_EXPIRED, expired.header.dispatchMessage);
-  const next = await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === 5);
+  const next = await responseTo(peer, 5);
   assert.is(next.header.dispatchCode, DispatchCode.OK, next.header.dispatchMessage);
   assert.is(server.stats().requests.inFlight, 0);
   peer.destroy();
@@ -69,9 +82,8 @@ test("[KEYS-3] [DEADLINE-3] a keyed call that expires while it waits for a worke
 test("[DRAIN-14] a unary call waiting for a worker when its connection ends never runs", async () => {
   const { server, address } = await oneWorker();
   const peer = await RawPeer.connect(address);
-  peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Work", callMode: CallMode.UNARY }, work("sleep", 200));
-  await waitUntil(() => poolOf(server).busy === 1, 5000);
-  peer.send({ type: FrameType.REQUEST, requestId: 3, service: SERVICE, method: "Work", callMode: CallMode.UNARY }, work("ok"));
+  await occupy(server, peer, 200);
+  request(peer, 3, work("ok"));
   await waitUntil(() => poolOf(server).queued === 1, 5000);
   peer.destroy();
   await waitUntil(() => poolOf(server).queued === 0 && poolOf(server).busy === 0, 5000);
@@ -83,14 +95,13 @@ test("[DRAIN-14] a unary call waiting for a worker when its connection ends neve
 test("[CANCEL-2] a call cancelled while it waits for a worker leaves the queue unrun and gets no RESPONSE", async () => {
   const { server, address } = await oneWorker();
   const peer = await RawPeer.connect(address);
-  peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Work", callMode: CallMode.UNARY }, work("sleep", 300));
-  await waitUntil(() => poolOf(server).busy === 1, 5000);
-  peer.send({ type: FrameType.REQUEST, requestId: 3, service: SERVICE, method: "Work", callMode: CallMode.UNARY }, work("ok"));
+  await occupy(server, peer, 300);
+  request(peer, 3, work("ok"));
   await waitUntil(() => poolOf(server).queued === 1, 5000);
   peer.send({ type: FrameType.CANCEL, requestId: 3 });
   await waitUntil(() => poolOf(server).queued === 0, 5000);
-  peer.send({ type: FrameType.REQUEST, requestId: 5, service: SERVICE, method: "Work", callMode: CallMode.UNARY }, work("ok"));
-  await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === 5);
+  request(peer, 5, work("ok"));
+  await responseTo(peer, 5);
   assert.equal(
     peer.frames.filter((f) => f.header.type === FrameType.RESPONSE).map((f) => f.header.requestId),
     [1, 5],
