@@ -30,7 +30,7 @@ const request = encodeFrame(
   {
     type: FrameType.REQUEST,
     requestId: 1,
-    service: "acme.greet.v1.Greeter",
+    service: "acme.greet.v1.GreeterService",
     method: "SayHello",
     callMode: CallMode.UNARY,
     timeoutMs: 1500,

@@ -87,7 +87,8 @@ export type GetStatsResponse = Message<"strata.admin.v1.GetStatsResponse"> & {
   latencyBucketBoundsMs: number[];
 
   /**
-   * One entry per "service/method" seen.
+   * One entry per offered method that was called, and one whose method is
+   * "*" for every request that named no offered method [EXT-9].
    *
    * @generated from field: repeated strata.admin.v1.MethodStats methods = 8;
    */
@@ -217,28 +218,31 @@ export const KeyDepthSchema: GenMessage<KeyDepth> = /*@__PURE__*/
  */
 export type MethodStats = Message<"strata.admin.v1.MethodStats"> & {
   /**
-   * "service/method", e.g. "acme.greet.v1.GreeterService/SayHello".
+   * "service/method", e.g. "acme.greet.v1.GreeterService/SayHello", or "*"
+   * for the methods the server does not offer [EXT-9].
    *
    * @generated from field: string method = 1;
    */
   method: string;
 
   /**
-   * Requests whose handler ran.
+   * Handler runs that have returned.
    *
    * @generated from field: uint64 calls = 2;
    */
   calls: bigint;
 
   /**
-   * Of those, the ones that ended in an application or dispatch error.
+   * Of those, the ones whose handler threw (an application error included)
+   * or whose output could not be sent.
    *
    * @generated from field: uint64 errors = 3;
    */
   errors: bigint;
 
   /**
-   * Requests refused before the handler ran, by dispatch code name.
+   * Requests refused before the handler ran, by dispatch code name without
+   * its prefix, e.g. "UNKNOWN_METHOD".
    *
    * @generated from field: map<string, uint64> rejected = 4;
    */
