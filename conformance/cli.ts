@@ -11,9 +11,10 @@ import { allCases } from "./cases/index.ts";
 import type { ConformanceCase } from "./runner/case.ts";
 import { CaseContext } from "./runner/context.ts";
 import { formatReport, jsonReport, progressLine } from "./runner/report.ts";
-import { runCases, type CaseResult } from "./runner/run-cases.ts";
+import { DEFAULT_RUNS, runCases, type CaseResult } from "./runner/run-cases.ts";
 import { HarnessError, spawnServer, type SpawnedServer } from "./runner/spawn-server.ts";
 import { junitReport } from "./runner/junit.ts";
+import { DEFAULT_CASE_TIMEOUT_MS, replayCommand, type Invocation } from "./runner/replay.ts";
 
 const USAGE = `Usage:
   strata-conformance server --target HOST:PORT [options]
@@ -31,7 +32,7 @@ Options:
   --junit FILE           write the results as JUnit XML
   --trace                show the annotated frames sent and received for each failure
   --list                 list the cases and exit
-  --case-timeout-ms N    time limit per case (default 30000)
+  --case-timeout-ms N    time limit per case at 20 runs, growing with --runs (default 30000)
 `;
 
 class UsageError extends Error {}
@@ -42,6 +43,7 @@ interface Options {
   run: string[];
   skip: string[];
   features: Set<string>;
+  featuresFile?: string;
   knownFailing: Set<string>;
   seed: number;
   runs: number;
@@ -62,7 +64,7 @@ function readList(file: string): string[] {
 function parse(argv: string[]): Options {
   const dashdash = argv.indexOf("--");
   const args = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
-  const options: Options = { run: [], skip: [], features: new Set(), knownFailing: new Set(), seed: Math.floor(Math.random() * 2 ** 31), runs: 20, trace: false, list: false, caseTimeoutMs: 30_000 };
+  const options: Options = { run: [], skip: [], features: new Set(), knownFailing: new Set(), seed: Math.floor(Math.random() * 2 ** 31), runs: DEFAULT_RUNS, trace: false, list: false, caseTimeoutMs: DEFAULT_CASE_TIMEOUT_MS };
   if (dashdash >= 0) options.command = argv.slice(dashdash + 1);
   if (args[0] !== "server") throw new UsageError(args[0] === undefined ? "missing the subject: server" : `unknown subject "${args[0]}" (only "server" exists so far)`);
   const value = (i: number, flag: string) => {
@@ -81,7 +83,7 @@ function parse(argv: string[]): Options {
       case "--target": options.target = value(i++, flag); break;
       case "--run": options.run.push(value(i++, flag)); break;
       case "--skip": options.skip.push(value(i++, flag)); break;
-      case "--features": options.features = new Set(readList(value(i++, flag))); break;
+      case "--features": options.featuresFile = value(i++, flag); options.features = new Set(readList(options.featuresFile)); break;
       case "--known-failing": options.knownFailing = new Set(readList(value(i++, flag))); break;
       case "--seed": options.seed = number(i++, flag); break;
       case "--runs": options.runs = Math.max(1, number(i++, flag)); break;
@@ -173,9 +175,14 @@ async function main(argv: string[]): Promise<number> {
       onResult: (result, index, total) => process.stdout.write(`${progressLine(result, index, total)}\n`),
     });
     applyKnownFailing(results, options.knownFailing);
-    const target = command ? `-- ${command.join(" ")}` : `--target ${address}`;
-    const replay = (r: CaseResult) => `npm run conformance -- server ${target} --run ${r.case.name} --seed ${options.seed} --runs ${options.runs}${r.path ? ` --path ${r.path}` : ""}${options.trace ? "" : " --trace"}`;
-    process.stdout.write(`${formatReport(results, replay)}\n`);
+    const invocation: Invocation = {
+      ...(command ? { command } : { target: address! }),
+      seed: options.seed,
+      runs: options.runs,
+      caseTimeoutMs: options.caseTimeoutMs,
+      ...(options.featuresFile !== undefined ? { featuresFile: options.featuresFile } : {}),
+    };
+    process.stdout.write(`${formatReport(results, (r: CaseResult) => replayCommand(invocation, r))}\n`);
     const meta = { target: command ? { command } : { address }, seed: options.seed, runs: options.runs };
     if (options.reportJson) writeFileSync(options.reportJson, jsonReport(results, meta));
     if (options.junit) writeFileSync(options.junit, junitReport(results));

@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { CallMode, DispatchCode, encodeFrame, FrameType, type Frame, type MetadataEntry } from "../../src/wire/index.ts";
 import { ConformanceService } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
 import { CaseFailure } from "./case.ts";
-import { Peer, type TraceEntry } from "./peer.ts";
+import { Peer, type TraceLog } from "./peer.ts";
 
 /** The conformance service's fully-qualified name (Appendix C). */
 export const CONFORMANCE_SERVICE = ConformanceService.typeName;
@@ -30,7 +30,8 @@ export class CaseContext {
   /** Seed and runs for fast-check properties, so a failure can be replayed. */
   readonly seed: number;
   readonly runs: number;
-  readonly trace: TraceEntry[] = [];
+  /** Every byte sent and received on the case's connections. */
+  readonly trace: TraceLog = { entries: [], startedAt: performance.now(), connections: 0 };
   private readonly peers: Peer[] = [];
   /** The replay path of a failed property, when there was one. */
   counterexamplePath: string | undefined;

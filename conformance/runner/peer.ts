@@ -3,15 +3,12 @@
 
 import * as net from "node:net";
 import {
-  annotateFrame,
   createFrameDecoder,
   decodeGoaway,
-  decodeHeader,
   decodeHello,
   encodeFrame,
   encodeHello,
   encodePreface,
-  formatAnnotated,
   FrameType,
   frameTypeName,
   PREFACE_SIZE,
@@ -24,9 +21,21 @@ import { CaseFailure } from "./case.ts";
 
 /** One traced event. */
 export interface TraceEntry {
+  /** Milliseconds since the case started. */
   atMs: number;
+  /** Which of the case's connections, from 1. */
+  connection: number;
   direction: "sent" | "received" | "closed";
   bytes: Uint8Array;
+}
+
+/** Where a connection records its trace: shared by all connections of a case. */
+export interface TraceLog {
+  readonly entries: TraceEntry[];
+  /** performance.now() when the case started. */
+  readonly startedAt: number;
+  /** Connections opened so far; a new one takes the next number. */
+  connections: number;
 }
 
 /** How the server ended a connection, as the suite observed it. */
@@ -54,23 +63,24 @@ export class Peer {
   /** An error the socket reported, e.g. ECONNRESET when the server reset the connection. */
   socketError: (Error & { code?: string }) | undefined;
   private readonly socket: net.Socket;
-  private readonly trace: TraceEntry[];
-  private readonly started = performance.now();
+  private readonly log: TraceLog;
+  private readonly connection: number;
   private prefaceSeen = 0;
   private decodeError: unknown;
   private readonly waiters = new Set<() => void>();
   private framing = false;
 
-  private constructor(socket: net.Socket, trace: TraceEntry[]) {
+  private constructor(socket: net.Socket, log: TraceLog) {
     this.socket = socket;
-    this.trace = trace;
+    this.log = log;
+    this.connection = ++log.connections;
     const decoder = createFrameDecoder({
       limits: { maxHeaderSize: 1 << 20, maxBodySize: 64 << 20 },
       onFrame: (frame) => this.frames.push({ header: frame.header, body: frame.body.slice() }),
     });
     socket.on("data", (chunk: Buffer) => {
       const bytes = new Uint8Array(chunk);
-      this.trace.push({ atMs: performance.now() - this.started, direction: "received", bytes });
+      this.record("received", bytes);
       const joined = new Uint8Array(this.raw.length + bytes.length);
       joined.set(this.raw);
       joined.set(bytes, this.raw.length);
@@ -91,7 +101,7 @@ export class Peer {
       this.wake();
     });
     const end = () => {
-      if (!this.ended) this.trace.push({ atMs: performance.now() - this.started, direction: "closed", bytes: new Uint8Array(0) });
+      if (!this.ended) this.record("closed", new Uint8Array(0));
       this.ended = true;
       this.wake();
     };
@@ -111,7 +121,7 @@ export class Peer {
    */
   static async open(
     address: string,
-    trace: TraceEntry[],
+    trace: TraceLog,
     options: { handshake?: boolean; frames?: boolean; hello?: Parameters<typeof encodeHello>[0]; allowHalfOpen?: boolean } = {},
   ): Promise<Peer> {
     const { handshake = true } = options;
@@ -138,8 +148,12 @@ export class Peer {
 
   /** Writes raw bytes (ignored once the socket is destroyed). */
   write(bytes: Uint8Array): void {
-    this.trace.push({ atMs: performance.now() - this.started, direction: "sent", bytes });
+    this.record("sent", bytes);
     if (!this.socket.destroyed) this.socket.write(bytes);
+  }
+
+  private record(direction: TraceEntry["direction"], bytes: Uint8Array): void {
+    this.log.entries.push({ atMs: performance.now() - this.log.startedAt, connection: this.connection, direction, bytes });
   }
 
   /** Writes one frame. */
@@ -198,13 +212,18 @@ export class Peer {
     return parts.join(", ");
   }
 
+  /**
+   * Resolves with check()'s first defined value, or with undefined once
+   * `timeoutMs` has passed or the connection has ended (after EOF nothing
+   * more arrives, so a failing case does not wait out its timeout).
+   */
   private until<T>(check: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
     return new Promise((resolve) => {
       const first = check();
-      if (first !== undefined) return resolve(first);
+      if (first !== undefined || this.ended) return resolve(first);
       const waiter = () => {
         const value = check();
-        if (value === undefined) return;
+        if (value === undefined && !this.ended) return;
         this.waiters.delete(waiter);
         clearTimeout(timer);
         resolve(value);
@@ -229,41 +248,4 @@ function safeGoaway(body: Uint8Array): string {
   } catch {
     return " (undecodable)";
   }
-}
-
-/**
- * Splits a chunk into its whole frames, so that each is annotated on its own;
- * whatever does not parse as a frame stays in the last piece.
- */
-function splitFrames(bytes: Uint8Array): Uint8Array[] {
-  const pieces: Uint8Array[] = [];
-  let offset = 0;
-  while (offset + 4 <= bytes.length) {
-    const size = ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
-    let end: number;
-    try {
-      end = offset + 4 + size + decodeHeader(bytes, offset + 4, offset + 4 + size).bodySize;
-    } catch {
-      break;
-    }
-    if (size === 0 || offset + 4 + size > bytes.length || end > bytes.length) break;
-    pieces.push(bytes.subarray(offset, end));
-    offset = end;
-  }
-  if (offset < bytes.length) pieces.push(bytes.subarray(offset));
-  return pieces;
-}
-
-/** Formats a trace for a failure report: each frame annotated when possible. */
-export function formatTrace(trace: TraceEntry[]): string {
-  return trace
-    .map((entry) => {
-      const head = `${entry.atMs.toFixed(0).padStart(6)} ms ${entry.direction.padEnd(8)}`;
-      if (entry.direction === "closed") return `${head} EOF`;
-      const looksLikeFrame = entry.bytes.length >= 5 && entry.bytes[0] === 0 && entry.bytes[1] === 0;
-      if (!looksLikeFrame) return `${head} ${hex(entry.bytes, 64)}`;
-      const frames = splitFrames(entry.bytes).map((frame) => formatAnnotated(annotateFrame(frame)).replace(/^/gm, "            "));
-      return `${head}\n${frames.join("\n")}`;
-    })
-    .join("\n");
 }

@@ -28,7 +28,7 @@ export function formatReport(results: CaseResult[], replay: (result: CaseResult)
       lines.push(`        ${result.case.name}`);
       if (result.status === "skip") lines.push(`        skipped: ${result.reason}`);
       if (result.status === "fail") {
-        if (result.failedRequirement) lines.push(`        violates [${result.failedRequirement}]`);
+        lines.push(`        ${violation(result)}`);
         lines.push(`        Expected: ${result.expected}`);
         lines.push(`        Actual:   ${result.actual?.replace(/\n/g, "\n                  ")}`);
         lines.push(`        Replay:   ${replay(result)}`);
@@ -42,6 +42,13 @@ export function formatReport(results: CaseResult[], replay: (result: CaseResult)
   if (failedIds.length > 0) lines.push(`Requirements with failures: ${failedIds.map((id) => `[${id}]`).join(" ")} (see spec/protocol.md, Appendix A)`);
   lines.push(`${count("pass")} passed, ${count("fail")} failed, ${count("skip")} skipped`);
   return lines.join("\n");
+}
+
+/** Which requirement a failure violates: the one its check named, else the case's only one, else one of the case's. */
+function violation(result: CaseResult): string {
+  if (result.failedRequirement) return `violates [${result.failedRequirement}]`;
+  const ids = result.case.requirements;
+  return ids.length === 1 ? `violates [${ids[0]}]` : `violates one of [${ids.join("] [")}]`;
 }
 
 /** The JSON report: one object per case. */

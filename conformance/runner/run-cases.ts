@@ -4,7 +4,7 @@
 import type { ConformanceCase } from "./case.ts";
 import { CaseFailure, CaseSkip } from "./case.ts";
 import { CaseContext } from "./context.ts";
-import { formatTrace } from "./peer.ts";
+import { formatTrace } from "./trace-format.ts";
 
 /** The outcome of one case. */
 export interface CaseResult {
@@ -37,7 +37,7 @@ export interface RunOptions {
   features: ReadonlySet<string>;
   /** Starts a server with other settings (spawn mode); undefined in target mode. */
   startWith?: (settings: NonNullable<ConformanceCase["settings"]>) => Promise<{ address: string; stop(): Promise<void> }>;
-  /** Longest time one case may take. */
+  /** Longest time one case may take at DEFAULT_RUNS runs per property; it grows in proportion with `runs`. */
   caseTimeoutMs: number;
   onResult?: (result: CaseResult, index: number, total: number) => void;
 }
@@ -48,6 +48,14 @@ function skipReason(testCase: ConformanceCase, options: RunOptions): string | un
   if (missing.length > 0) return `needs feature ${missing.join(", ")}, not declared (--features)`;
   if (testCase.settings && !options.startWith) return "needs the server started with other settings: run in spawn mode (server -- <command>)";
   return undefined;
+}
+
+/** Runs per property unless --runs says otherwise. */
+export const DEFAULT_RUNS = 20;
+
+/** The time limit of one case: properties take time in proportion to their runs. */
+export function caseTimeLimitMs(caseTimeoutMs: number, runs: number): number {
+  return Math.ceil(caseTimeoutMs * Math.max(1, runs / DEFAULT_RUNS));
 }
 
 /** Runs one case to completion or to its time limit. */
@@ -61,8 +69,9 @@ async function runOne(testCase: ConformanceCase, options: RunOptions): Promise<C
     if (testCase.settings && options.startWith) spawned = await options.startWith(testCase.settings);
     context = new CaseContext(spawned?.address ?? options.address, options.seed, options.runs, options.path);
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const limitMs = caseTimeLimitMs(options.caseTimeoutMs, options.runs);
     const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CaseFailure(`the case to finish within ${options.caseTimeoutMs} ms`, "it did not (the server stopped answering?)")), options.caseTimeoutMs);
+      timer = setTimeout(() => reject(new CaseFailure(`the case to finish within ${limitMs} ms`, "it did not (the server stopped answering?)")), limitMs);
     });
     try {
       await Promise.race([testCase.run(context), limit]);
