@@ -1,9 +1,10 @@
 // Section 12: gzip request bodies, for servers that list gzip.
 import { gzipSync } from "node:zlib";
-import { Compression, DispatchCode, encodeFrame, FrameType } from "../../src/wire/index.ts";
+import { Compression, DispatchCode, encodeFrame, FrameType, resolveFrameLimits } from "../../src/wire/index.ts";
 import { CaseSkip, expect, type ConformanceCase } from "../runner/case.ts";
 import { CONFORMANCE_SERVICE, type CaseContext } from "../runner/context.ts";
 import { expectDispatch } from "../runner/expectations.ts";
+import { gigabyteBomb } from "../runner/gzip-bomb.ts";
 import type { Peer } from "../runner/peer.ts";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { EchoRequestSchema, RecordRequestSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
@@ -22,6 +23,16 @@ function sendGzip(peer: Peer, id: number, method: string, body: Uint8Array): voi
 }
 
 const recordBody = (tag: string) => toBinary(RecordRequestSchema, create(RecordRequestSchema, { tag }));
+
+/** An Echo request (answered with 1 byte) whose encoding is exactly `size` bytes. */
+function echoBodyOfSize(size: number): Uint8Array {
+  for (let payload = size - 3; payload >= 0; payload--) {
+    const body = toBinary(EchoRequestSchema, create(EchoRequestSchema, { payload: new Uint8Array(payload), responseSize: 1 }));
+    if (body.length === size) return body;
+    if (body.length < size) break;
+  }
+  throw new RangeError(`no Echo request is exactly ${size} bytes`);
+}
 
 export const compressionCases: ConformanceCase[] = [
   {
@@ -72,11 +83,8 @@ export const compressionCases: ConformanceCase[] = [
     usesConformanceService: true,
     async run(ctx) {
       const peer = await gzipPeer(ctx);
-      const declared = peer.hello!.maxBodySize;
-      const limit = declared === 0 ? 4194304 : Math.max(declared, 65536);
-      // An Echo whose payload fills the body limit; the answer is 1 byte (response_size 1).
-      const input = toBinary(EchoRequestSchema, create(EchoRequestSchema, { payload: new Uint8Array(limit - 16), responseSize: 1 }));
-      const bomb = gzipSync(input, { level: 9 });
+      // An Echo that fills the body limit; the answer is 1 byte (response_size 1).
+      const bomb = gzipSync(echoBodyOfSize(resolveFrameLimits(peer.hello!).maxBodySize), { level: 9 });
       const n = 200;
       const frames: Uint8Array[] = [];
       for (let id = 1; id <= n; id++) frames.push(encodeFrame({ type: FrameType.REQUEST, requestId: id, service: CONFORMANCE_SERVICE, method: "Echo", compression: Compression.GZIP }, bomb));
@@ -98,8 +106,7 @@ export const compressionCases: ConformanceCase[] = [
     usesConformanceService: true,
     async run(ctx) {
       const peer = await gzipPeer(ctx);
-      const declared = peer.hello!.maxBodySize;
-      const limit = declared === 0 ? 4194304 : Math.max(declared, 65536);
+      const limit = resolveFrameLimits(peer.hello!).maxBodySize;
       // A Record request whose tag alone is one byte over the limit, compressed to a few KB.
       const bomb = gzipSync(recordBody("a".repeat(limit + 1)), { level: 9 });
       expect(bomb.length < limit, "a compressed body within the limit", `${bomb.length} bytes`);
@@ -107,6 +114,43 @@ export const compressionCases: ConformanceCase[] = [
       expectDispatch(await ctx.response(peer, 1, 10_000), DispatchCode.REQUEST_TOO_LARGE, "COMP-5");
       const { entries } = await ctx.call(peer, "recorded", { prefix: "record:aaaa" }, { id: 2 });
       expect(entries.length === 0, "the bomb never ran", `${entries.length} log entries`, "STATUS-6");
+    },
+  },
+  {
+    name: "compression/inflates-to-exactly-the-limit",
+    section,
+    requirements: ["COMP-5", "HELLO-6"],
+    title: "A gzip body that inflates to exactly max_body_size runs; one that inflates to one byte more is REQUEST_TOO_LARGE",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await gzipPeer(ctx);
+      const limit = resolveFrameLimits(peer.hello!).maxBodySize;
+      sendGzip(peer, 1, "Echo", gzipSync(echoBodyOfSize(limit), { level: 9 }));
+      expectDispatch(await ctx.response(peer, 1, 10_000), DispatchCode.OK, "COMP-5");
+      sendGzip(peer, 3, "Echo", gzipSync(echoBodyOfSize(limit + 1), { level: 9 }));
+      expectDispatch(await ctx.response(peer, 3, 10_000), DispatchCode.REQUEST_TOO_LARGE, "COMP-5");
+    },
+  },
+  {
+    name: "compression/gigabyte-bombs-stop-at-the-limit",
+    section,
+    requirements: ["COMP-5", "COMP-9"],
+    title: "Six pipelined gzip bodies of about 1 MB that each inflate to 1 GiB are all REQUEST_TOO_LARGE, and a PING is answered, within 15 s: inflating stops at max_body_size",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await gzipPeer(ctx);
+      const bomb = await gigabyteBomb();
+      const n = 6;
+      const frames = Array.from({ length: n }, (_, i) => encodeFrame({ type: FrameType.REQUEST, requestId: 2 * i + 1, service: CONFORMANCE_SERVICE, method: "Echo", compression: Compression.GZIP }, bomb));
+      peer.write(Buffer.concat([...frames, encodeFrame({ type: FrameType.PING }, Uint8Array.of(7))]));
+      // Inflating 1 GiB takes seconds even in native zlib; stopping at the limit, a few milliseconds.
+      const deadline = performance.now() + 15_000;
+      const responses = () => peer.frames.filter((f) => f.header.type === FrameType.RESPONSE);
+      await peer.waitFor(() => responses().length >= n, `RESPONSEs to all ${n} bombs within 15 s`, 15_000);
+      const codes = new Set(responses().map((f) => f.header.dispatchCode));
+      const allowed = new Set<number>([DispatchCode.REQUEST_TOO_LARGE, DispatchCode.OVERLOADED]);
+      expect([...codes].every((c) => allowed.has(c)), "every answer REQUEST_TOO_LARGE (or OVERLOADED)", `dispatch codes ${[...codes].join(", ")}`, "COMP-5");
+      await peer.waitFor((f) => f.header.type === FrameType.PONG, "the PONG within the same 15 s", Math.max(1, deadline - performance.now()));
     },
   },
   {

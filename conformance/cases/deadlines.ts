@@ -1,5 +1,8 @@
 // Section 9: deadlines and cancellation.
-import { DispatchCode, FrameType } from "../../src/wire/index.ts";
+import { CallMode, DispatchCode, encodeFrame, FrameType } from "../../src/wire/index.ts";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { RecordRequestSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { CONFORMANCE_SERVICE } from "../runner/context.ts";
 import { expect, type ConformanceCase } from "../runner/case.ts";
 import type { CaseContext } from "../runner/context.ts";
 import { expectDispatch } from "../runner/expectations.ts";
@@ -19,7 +22,37 @@ async function logEntries(ctx: CaseContext, peer: Peer, prefix: string, firstId:
   }
 }
 
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export const deadlineCases: ConformanceCase[] = [
+  {
+    name: "deadlines/counted-from-the-end-of-the-header",
+    section,
+    requirements: ["DEADLINE-2", "DEADLINE-3", "STATUS-6"],
+    title: "A request whose header arrives, then whose body trickles in past timeout_ms (300 ms), is DEADLINE_EXPIRED and never runs: the deadline counts from the header",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const tag = unique("header-deadline");
+      const frame = encodeFrame(
+        { type: FrameType.REQUEST, requestId: 1, service: CONFORMANCE_SERVICE, method: "Record", callMode: CallMode.UNARY, timeoutMs: 300 },
+        toBinary(RecordRequestSchema, create(RecordRequestSchema, { tag })),
+      );
+      const bodyAt = frame.length - tag.length - 2;
+      // The header and the first body byte; the rest in three pieces 250 ms apart (750 ms in all).
+      peer.write(frame.subarray(0, bodyAt + 1));
+      const rest = frame.subarray(bodyAt + 1);
+      const third = Math.ceil(rest.length / 3);
+      for (let i = 0; i < 3; i++) {
+        await pause(250);
+        peer.write(rest.subarray(i * third, (i + 1) * third));
+      }
+      const response = await ctx.response(peer, 1);
+      expectDispatch(response, DispatchCode.DEADLINE_EXPIRED, "DEADLINE-2");
+      const { entries } = await ctx.call(peer, "recorded", { prefix: `record:${tag}` }, { id: 3 });
+      expect(entries.length === 0, "the request never ran", `${entries.length} log entries`, "STATUS-6");
+    },
+  },
   {
     name: "deadlines/expired-on-arrival-not-started",
     section,

@@ -1,6 +1,6 @@
 // Section 4: framing and every class of malformed input.
 import fc from "fast-check";
-import { encodeFrame, encodeHeader, FrameType, GoawayCode } from "../../src/wire/index.ts";
+import { DispatchCode, encodeFrame, encodeHeader, FrameType, GoawayCode, resolveFrameLimits } from "../../src/wire/index.ts";
 import { CaseFailure, expect, type ConformanceCase } from "../runner/case.ts";
 import { expectConnectionError, hexOf } from "../runner/expectations.ts";
 import type { Peer } from "../runner/peer.ts";
@@ -13,6 +13,23 @@ function u32be(n: number): Uint8Array {
 
 function rawFrame(header: Uint8Array, body = new Uint8Array(0)): Uint8Array {
   return Uint8Array.from([...u32be(header.length), ...header, ...body]);
+}
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n % 128) | 0x80);
+  out.push(n);
+  return out;
+}
+
+/** `header` with an unknown length-delimited field (number 1000) appended, so that it is exactly `size` bytes [FRAME-11]. */
+function paddedTo(header: Uint8Array, size: number): Uint8Array {
+  const tag = varint((1000 << 3) | 2);
+  for (let length = size - header.length - tag.length - 1; length >= 0; length--) {
+    const field = [...tag, ...varint(length)];
+    if (header.length + field.length + length === size) return Uint8Array.from([...header, ...field, ...new Uint8Array(length)]);
+  }
+  throw new RangeError(`a header cannot be padded to ${size} bytes`);
 }
 
 /** Splits `bytes` at the given cut points (taken modulo the length). */
@@ -67,9 +84,7 @@ export const framingCases: ConformanceCase[] = [
     title: "A header one byte over the server's declared max_header_size is FRAME_TOO_LARGE",
     async run(ctx) {
       const peer = await ctx.connect();
-      const declared = peer.hello!.maxHeaderSize;
-      const limit = declared === 0 ? 16384 : Math.max(declared, 4096);
-      peer.write(u32be(limit + 1));
+      peer.write(u32be(resolveFrameLimits(peer.hello!).maxHeaderSize + 1));
       await expectConnectionError(peer, GoawayCode.FRAME_TOO_LARGE, "FRAME-5");
     },
   },
@@ -120,9 +135,50 @@ export const framingCases: ConformanceCase[] = [
     title: "A body_size over the server's max_body_size is FRAME_TOO_LARGE, before any body byte arrives",
     async run(ctx) {
       const peer = await ctx.connect();
-      const declared = peer.hello!.maxBodySize;
-      const limit = declared === 0 ? 4194304 : Math.max(declared, 65536);
-      peer.write(rawFrame(encodeHeader({ type: FrameType.PING, bodySize: limit + 1 })));
+      peer.write(rawFrame(encodeHeader({ type: FrameType.PING, bodySize: resolveFrameLimits(peer.hello!).maxBodySize + 1 })));
+      await expectConnectionError(peer, GoawayCode.FRAME_TOO_LARGE, "FRAME-10");
+    },
+  },
+  {
+    name: "framing/header-at-declared-limit",
+    section,
+    requirements: ["FRAME-5", "HELLO-6", "FRAME-11"],
+    title: "A header of exactly the server's max_header_size, and one byte less, are read (a PING padded with an unknown field gets its PONG)",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const limit = resolveFrameLimits(peer.hello!).maxHeaderSize;
+      const payloads = [Uint8Array.of(1), Uint8Array.of(2)];
+      for (const [i, size] of [limit, limit - 1].entries()) {
+        peer.write(rawFrame(paddedTo(encodeHeader({ type: FrameType.PING, bodySize: 1 }), size), payloads[i]));
+      }
+      await expectPongs(peer, payloads);
+    },
+  },
+  {
+    name: "framing/body-at-declared-limit",
+    section,
+    requirements: ["FRAME-10", "FRAME-9", "HELLO-6"],
+    title: "A body of exactly the server's max_body_size is read: in a frame of unknown type (skipped) and in a REQUEST (answered)",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const limit = resolveFrameLimits(peer.hello!).maxBodySize;
+      const body = new Uint8Array(limit).fill(0x61);
+      peer.write(encodeFrame({ type: 99 as never }, body));
+      peer.write(encodeFrame({ type: FrameType.REQUEST, requestId: 1, service: "conformance.nothing.v1.Nothing", method: "M" }, body));
+      peer.send({ type: FrameType.PING }, Uint8Array.of(5));
+      const response = await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === 1, "a RESPONSE to the REQUEST with a body at the limit", 10_000);
+      expect(response.header.dispatchCode === DispatchCode.UNKNOWN_SERVICE, "UNKNOWN_SERVICE (the body's size is legal)", `dispatch code ${response.header.dispatchCode}`, "FRAME-10");
+      await expectPongs(peer, [Uint8Array.of(5)]);
+    },
+  },
+  {
+    name: "framing/unknown-type-over-body-limit",
+    section,
+    requirements: ["FRAME-9", "FRAME-10"],
+    title: "A frame of unknown type whose body_size is over max_body_size is FRAME_TOO_LARGE, decided from the header: skipping does not lift the limit",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      peer.write(rawFrame(encodeHeader({ type: 99 as never, bodySize: resolveFrameLimits(peer.hello!).maxBodySize + 1 })));
       await expectConnectionError(peer, GoawayCode.FRAME_TOO_LARGE, "FRAME-10");
     },
   },

@@ -1,6 +1,6 @@
 // Sections 10, 14 and 3: cases that need the server started with other
 // settings (spawn mode).
-import { DispatchCode, encodePreface, FrameType, GoawayCode, headerSize, resolveFrameLimits } from "../../src/wire/index.ts";
+import { DispatchCode, encodeFrame, encodePreface, FrameType, GoawayCode, headerSize, resolveFrameLimits } from "../../src/wire/index.ts";
 import { expect, type ConformanceCase } from "../runner/case.ts";
 import { expectConnectionError, expectDispatch, expectSilentClose } from "../runner/expectations.ts";
 
@@ -99,6 +99,45 @@ export const limitCases: ConformanceCase[] = [
         peer.send({ type: FrameType.PING }, Uint8Array.of(i));
       }
       expect(!peer.ended && !peer.frames.some((f) => f.header.type === FrameType.GOAWAY), "the connection still open, no GOAWAY", peer.describe(), "IDLE-2");
+    },
+  },
+  {
+    name: "idle/trickled-frame-keeps-connection-open",
+    section: "10 Heartbeats and idleness",
+    requirements: ["IDLE-1", "FRAME-3"],
+    title: "With idle_timeout_ms 500, a PING whose 20 bytes arrive one every 150 ms (3 s in all) keeps the connection open: every byte is activity, not only whole frames",
+    settings: { idleTimeoutMs: 500, minPingIntervalMs: 100 },
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const ping = encodeFrame({ type: FrameType.PING }, Uint8Array.from({ length: 16 }, (_, i) => i));
+      for (const byte of ping) {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        expect(!peer.frames.some((f) => f.header.type === FrameType.GOAWAY), "no GOAWAY while the frame's bytes keep coming", peer.describe(), "IDLE-1");
+        peer.write(Uint8Array.of(byte));
+      }
+      await peer.waitFor((f) => f.header.type === FrameType.PONG, "the PONG once the last byte arrived");
+      expect(!peer.frames.some((f) => f.header.type === FrameType.GOAWAY), "no GOAWAY", peer.describe(), "IDLE-1");
+    },
+  },
+  {
+    name: "handshake/trickled-preface-still-times-out",
+    section: "3 Connection lifecycle",
+    requirements: ["PREFACE-6"],
+    title: "With a 300 ms handshake timer, a preface sent one byte every 100 ms is closed well before its 7th byte (600 ms): received bytes do not restart the timer",
+    settings: { handshakeTimeoutMs: 300 },
+    async run(ctx) {
+      const peer = await ctx.connect({ handshake: false });
+      const started = performance.now();
+      // 7 of the 8 bytes, 100 ms apart, each well inside 300 ms of the last; a timer restarted by
+      // every byte would close at 900 ms at the earliest.
+      for (const byte of encodePreface().subarray(0, 7)) {
+        if (peer.ended) break;
+        peer.write(Uint8Array.of(byte));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await expectSilentClose(peer, "by the handshake timer, although a byte arrived every 100 ms", 3000);
+      const closedAfter = performance.now() - started;
+      expect(closedAfter < 800, "closed about 300 ms after accept (before 800 ms)", `closed after ${closedAfter.toFixed(0)} ms`, "PREFACE-6");
     },
   },
   {

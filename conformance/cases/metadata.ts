@@ -108,7 +108,7 @@ export const metadataCases: ConformanceCase[] = [
       const clientLimit = DEFAULT_LIMITS.maxHeaderSize; // the suite's HELLO leaves max_header_size 0 [HELLO-6]
       let id = 0;
       // Target sizes of the request header and of the response header (Echo's output is empty: no body size field).
-      await ctx.property(fc.tuple(lengthUpTo(serverLimit, 64), lengthUpTo(clientLimit, 64)), async ([requestTarget, responseTarget]) => {
+      const roundTrip = async ([requestTarget, responseTarget]: [number, number]) => {
         id++;
         const requestHeader = (value: Uint8Array) => ({ type: FrameType.REQUEST, requestId: id, service: CONFORMANCE_SERVICE, method: "Echo", metadata: [{ key: "x-request", value }] });
         const responseHeader = (value: Uint8Array) => ({ type: FrameType.RESPONSE, requestId: id, metadata: [{ key: "x-response", value }] });
@@ -123,7 +123,11 @@ export const metadataCases: ConformanceCase[] = [
         }
         const got = frame.header.metadata.find((e) => e.key === "x-response")?.value;
         expect(got !== undefined && got.length === responseValue.length && got.every((b, i) => b === responseValue[i]), `the response metadata value unchanged (${sent})`, got === undefined ? "no x-response entry" : `${got.length} bytes, differing`, "META-3");
-      });
+      };
+      // The limits themselves, always; then sizes anywhere up to them.
+      await roundTrip([serverLimit, clientLimit]);
+      await roundTrip([serverLimit - 1, clientLimit - 1]);
+      await ctx.property(fc.tuple(lengthUpTo(serverLimit, 64), lengthUpTo(clientLimit, 64)), roundTrip);
     },
   },
   {

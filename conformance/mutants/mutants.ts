@@ -2,11 +2,51 @@
 // must catch it. Run one with `tsx conformance/mutants/server.ts NAME --spawn`.
 
 import { gunzipSync } from "node:zlib";
-import { CallMode, Compression, decodeGoaway, DispatchCode, encodeFrame, encodeGoaway, encodePreface, FrameType, GoawayCode } from "../../src/wire/index.ts";
+import {
+  CallMode,
+  Compression,
+  decodeGoaway,
+  decodeHello,
+  DispatchCode,
+  encodeFrame,
+  encodeGoaway,
+  encodeHello,
+  encodePreface,
+  FrameType,
+  GoawayCode,
+  resolveFrameLimits,
+  type Frame,
+} from "../../src/wire/index.ts";
+import { FrameBoundaries } from "./frame-boundaries.ts";
 import { LifoKeyScheduler } from "./lifo-key-scheduler.ts";
-import type { Mutant } from "./mutating-proxy.ts";
+import type { Mutant, ProxiedConnection } from "./mutating-proxy.ts";
 
 const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
+
+/** The server's HELLO with one limit declared a byte higher than the server enforces: an implementer's `>=` for `>`. */
+function declaresOneMore(frame: Frame, limit: "maxHeaderSize" | "maxBodySize"): Frame[] {
+  if (frame.header.type !== FrameType.HELLO) return [frame];
+  const hello = decodeHello(frame.body);
+  const effective = resolveFrameLimits(hello)[limit];
+  return [{ header: frame.header, body: encodeHello({ ...hello, [limit]: effective + 1 }) }];
+}
+
+/** Remembers the server's effective body limit from its HELLO, for mutants that answer in its place. */
+function noteLimits(frame: Frame, connection: ProxiedConnection): Frame[] {
+  if (frame.header.type === FrameType.HELLO) {
+    const hello = decodeHello(frame.body);
+    connection.state["maxBodySize"] = resolveFrameLimits(hello).maxBodySize;
+    connection.state["idleTimeoutMs"] = hello.idleTimeoutMs;
+  }
+  return [frame];
+}
+
+/** Passes a client's bytes through a FrameBoundaries kept in the connection's state. */
+function boundaries(connection: ProxiedConnection, make: () => FrameBoundaries, chunk: Uint8Array): false {
+  const splitter = (connection.state["boundaries"] ??= make()) as FrameBoundaries;
+  splitter.push(chunk);
+  return false;
+}
 
 export const mutants: Mutant[] = [
   {
@@ -198,6 +238,102 @@ export const mutants: Mutant[] = [
     clientFrame(frame) {
       if (frame.header.type !== FrameType.REQUEST || frame.header.keys.length === 0) return [frame];
       return [{ header: { ...frame.header, keys: [] }, body: frame.body }];
+    },
+  },
+  {
+    name: "header-limit-off-by-one",
+    description: "refuses a header of exactly its declared max_header_size (it declares one byte more than it accepts) [FRAME-5] [HELLO-6]",
+    caughtBy: ["framing/header-at-declared-limit", "metadata/every-size-up-to-header-limit"],
+    serverFrame: (frame) => declaresOneMore(frame, "maxHeaderSize"),
+  },
+  {
+    name: "body-limit-off-by-one",
+    description: "refuses a body, plain or inflated, of exactly its declared max_body_size [FRAME-10] [COMP-5]",
+    caughtBy: ["framing/body-at-declared-limit", "compression/inflates-to-exactly-the-limit"],
+    serverFrame: (frame) => declaresOneMore(frame, "maxBodySize"),
+  },
+  {
+    name: "ping-limit-off-by-one",
+    description: "treats a 64-byte PING payload as too large [PING-1]",
+    caughtBy: ["ping/pong-echoes-payload"],
+    clientFrame(frame, connection) {
+      if (frame.header.type !== FrameType.PING || frame.body.length < 64) return [frame];
+      connection.toClient(encodeFrame({ type: FrameType.GOAWAY }, encodeGoaway({ lastRequestId: 0, code: GoawayCode.PROTOCOL_ERROR, message: "[PING-1] payload too large" })));
+      connection.endClient();
+      return [];
+    },
+  },
+  {
+    name: "inflates-before-checking-size",
+    description: "inflates a gzip body whole, then compares its size with max_body_size: the answer is right, the cost is unbounded [COMP-5]",
+    caughtBy: ["compression/gigabyte-bombs-stop-at-the-limit"],
+    serverFrame: noteLimits,
+    clientFrame(frame, connection) {
+      if (frame.header.type !== FrameType.REQUEST || frame.header.compression !== Compression.GZIP) return [frame];
+      let size: number;
+      try {
+        size = gunzipSync(frame.body).length;
+      } catch {
+        return [frame];
+      }
+      if (size <= (connection.state["maxBodySize"] as number)) return [frame];
+      connection.toClient(encodeFrame({ type: FrameType.RESPONSE, requestId: frame.header.requestId, dispatchCode: DispatchCode.REQUEST_TOO_LARGE, dispatchMessage: "too large" }));
+      return [];
+    },
+  },
+  {
+    name: "skips-unknown-frames-unchecked",
+    description: "skips frames of unknown type without checking their body_size against max_body_size [FRAME-9] [FRAME-10]",
+    caughtBy: ["framing/unknown-type-over-body-limit"],
+    clientFrame: (frame) => (KNOWN_TYPES.has(frame.header.type) ? [frame] : []),
+  },
+  {
+    name: "deadline-from-end-of-body",
+    description: "starts a request's deadline when its body has arrived, not when its header was read [DEADLINE-2]",
+    caughtBy: ["deadlines/counted-from-the-end-of-the-header"],
+    clientBytes(chunk, connection) {
+      // A REQUEST reaches the server only whole, so its deadline starts at its last byte.
+      return boundaries(
+        connection,
+        (held: Uint8Array[] = []) =>
+          new FrameBoundaries({
+            bytes(bytes, type) {
+              if (type === FrameType.REQUEST) held.push(bytes.slice());
+              else connection.toServer(bytes);
+            },
+            frameEnd(type) {
+              if (type === FrameType.REQUEST) connection.toServer(Buffer.concat(held.splice(0)));
+            },
+          }),
+        chunk,
+      );
+    },
+  },
+  {
+    name: "idle-reset-by-whole-frames-only",
+    description: "counts only whole frames as activity, so a frame whose bytes trickle in is closed as idle [IDLE-1]",
+    caughtBy: ["idle/trickled-frame-keeps-connection-open"],
+    serverFrame: noteLimits,
+    clientBytes(chunk, connection) {
+      return boundaries(
+        connection,
+        () =>
+          new FrameBoundaries({
+            bytes: (bytes) => connection.toServer(bytes),
+            frameEnd() {
+              clearTimeout(connection.state["idleTimer"] as ReturnType<typeof setTimeout> | undefined);
+              const idle = connection.state["idleTimeoutMs"] as number | undefined;
+              if (!idle) return;
+              const timer = setTimeout(() => {
+                connection.toClient(encodeFrame({ type: FrameType.GOAWAY }, encodeGoaway({ lastRequestId: 0, code: GoawayCode.IDLE_TIMEOUT, message: "[IDLE-1] idle" })));
+                connection.endClient();
+              }, idle);
+              timer.unref();
+              connection.state["idleTimer"] = timer;
+            },
+          }),
+        chunk,
+      );
     },
   },
   {

@@ -201,6 +201,8 @@ export class ServerConnection {
   /** Unary and acked requests still owed a RESPONSE. */
   private owed = 0;
   private lastByteAt = now();
+  /** When the header of the frame whose body is arriving was read [DEADLINE-2]. */
+  private headerReadAt: number | undefined;
   /** When the peer last took some of our output (or had none pending), and how much was pending then [IDLE-3]. */
   private lastOutputAt = now();
   private lastBuffered = 0;
@@ -307,6 +309,8 @@ export class ServerConnection {
         chunk = rest;
       }
       this.decoder.push(chunk);
+      // A header read in this chunk whose body is still to come: its frame was received now [DEADLINE-2].
+      if (this.headerReadAt === undefined && this.decoder.readingBody) this.headerReadAt = this.lastByteAt;
       if (this.state === State.open || this.state === State.draining) this.watchPartialFrame();
     } catch (error) {
       this.onProtocolError(error);
@@ -383,9 +387,10 @@ export class ServerConnection {
 
   private onFrame(frame: Frame): void {
     if (this.state === State.closed) return;
-    // Stamped on arrival (the time its last chunk was read): a deadline runs
-    // from when the header was read, however long the frame waits [DEADLINE-2].
-    const receivedAt = this.lastByteAt;
+    // Stamped with the time its header was read (the chunk that completed
+    // it), however long its body took or the frame then waits [DEADLINE-2].
+    const receivedAt = this.headerReadAt ?? this.lastByteAt;
+    this.headerReadAt = undefined;
     if (this.readingPaused || this.yieldTimer !== undefined || this.backlog.length > 0) {
       this.backlog.push({ frame, receivedAt });
       return;

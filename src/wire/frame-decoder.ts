@@ -102,6 +102,11 @@ export class FrameDecoder {
     return this.partial.length;
   }
 
+  /** Whether a frame's header has been read and its body is still arriving (its deadline already runs [DEADLINE-2]). */
+  get readingBody(): boolean {
+    return this.state === State.body;
+  }
+
   /** Bytes received but not yet part of a whole frame. */
   get buffered(): number {
     if (this.state === State.size) return this.sizeBytes;
