@@ -20,6 +20,9 @@ import {
 import { FrameBoundaries } from "./frame-boundaries.ts";
 import { LifoKeyScheduler } from "./lifo-key-scheduler.ts";
 import type { Mutant, ProxiedConnection } from "./mutating-proxy.ts";
+import { drainMutants } from "./drain-mutants.ts";
+import { keyedMutants } from "./keyed-mutants.ts";
+import { slotsMutants } from "./slots-mutants.ts";
 
 const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
 
@@ -342,6 +345,9 @@ export const mutants: Mutant[] = [
     caughtBy: ["keys/random-keyed-work", "keys/same-connection-start-order", "keys/cross-connection-start-order", "keys/multi-key-waits-for-all", "keys/opposite-order-multi-key-no-deadlock"],
     serverOptions: () => ({ keyScheduler: new LifoKeyScheduler() }),
   },
+  ...keyedMutants,
+  ...slotsMutants,
+  ...drainMutants,
 ];
 
 /** The mutant named `name`, or undefined. */
