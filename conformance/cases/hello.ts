@@ -1,5 +1,5 @@
 // Section 3.3: the HELLO exchange.
-import { encodeFrame, encodePreface, FrameType, GoawayCode } from "../../src/wire/index.ts";
+import { encodeFrame, encodeHello, encodePreface, FrameType, GoawayCode } from "../../src/wire/index.ts";
 import { expect, type ConformanceCase } from "../runner/case.ts";
 import { expectConnectionError } from "../runner/expectations.ts";
 
@@ -39,6 +39,43 @@ export const helloCases: ConformanceCase[] = [
       peer.write(encodePreface());
       peer.write(encodeFrame({ type: FrameType.HELLO }, Uint8Array.of(0x0a, 0x01, 0x05)));
       await expectConnectionError(peer, GoawayCode.PROTOCOL_ERROR, "HELLO-4");
+    },
+  },
+  {
+    name: "hello/unknown-fields-ignored",
+    section,
+    requirements: ["HELLO-4", "EXT-1", "EXT-2"],
+    title: "A client HELLO with fields this revision does not define (varint, length-delimited, fixed32, fixed64) is accepted: the connection answers a PING",
+    async run(ctx) {
+      const peer = await ctx.connect({ handshake: false, frames: true });
+      const unknown = [0xa0, 0x06, 0x2a, 0xaa, 0x06, 0x03, 0x66, 0x75, 0x74, 0xb5, 0x06, 1, 2, 3, 4, 0xb9, 0x06, 1, 2, 3, 4, 5, 6, 7, 8];
+      const hello = Uint8Array.from([...encodeHello({ pingIntervalMs: 60_000, agent: "strata-conformance" }), ...unknown]);
+      peer.write(Uint8Array.from([...encodePreface(), ...encodeFrame({ type: FrameType.HELLO }, hello)]));
+      await peer.waitFor((f) => f.header.type === FrameType.HELLO, "the server's HELLO");
+      peer.send({ type: FrameType.PING }, Uint8Array.of(3));
+      await peer.waitFor((f) => f.header.type === FrameType.PONG, "a PONG after a HELLO with unknown fields");
+      expect(!peer.frames.some((f) => f.header.type === FrameType.GOAWAY), "no GOAWAY", peer.describe(), "EXT-1");
+    },
+  },
+  {
+    name: "hello/handshake-and-requests-in-one-write",
+    section,
+    requirements: ["FRAME-3", "PREFACE-1", "HELLO-1"],
+    title: "The preface and HELLO in one write, then a PING, a REQUEST and a PING in one write, are all read: the server's HELLO, two PONGs, a RESPONSE",
+    async run(ctx) {
+      const peer = await ctx.connect({ handshake: false, frames: true });
+      // One write each, so that the server gets them in one read, whatever the network does with separate writes.
+      peer.write(Uint8Array.from([...encodePreface(), ...encodeFrame({ type: FrameType.HELLO }, encodeHello({ pingIntervalMs: 60_000, agent: "strata-conformance" }))]));
+      await peer.waitFor((f) => f.header.type === FrameType.HELLO, "the server's HELLO after a preface and HELLO read together", 3000);
+      peer.write(
+        Uint8Array.from([
+          ...encodeFrame({ type: FrameType.PING }, Uint8Array.of(8)),
+          ...encodeFrame({ type: FrameType.REQUEST, requestId: 1, service: "conformance.nothing.v1.Nothing", method: "M" }),
+          ...encodeFrame({ type: FrameType.PING }, Uint8Array.of(9)),
+        ]),
+      );
+      await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === 1, "a RESPONSE to the REQUEST between two PINGs in one read");
+      await peer.waitFor(() => peer.frames.filter((f) => f.header.type === FrameType.PONG).length === 2, "a PONG to each of the two PINGs in the same read");
     },
   },
   {

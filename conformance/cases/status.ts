@@ -2,10 +2,34 @@
 import fc from "fast-check";
 import { fromBinary } from "@bufbuild/protobuf";
 import { ErrorDetailsSchema } from "../../src/gen/strata/v1/frame_pb.ts";
-import { DispatchCode, FrameType } from "../../src/wire/index.ts";
+import { SleepResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { DEFAULT_LIMITS, DispatchCode, FrameType } from "../../src/wire/index.ts";
 import { expect, type ConformanceCase } from "../runner/case.ts";
 import { CONFORMANCE_SERVICE } from "../runner/context.ts";
 import { expectDispatch, hexOf } from "../runner/expectations.ts";
+import { lengthUpTo } from "../runner/sizes.ts";
+
+/**
+ * The longest message whose RESPONSE header fits the suite's header limit
+ * (its HELLO leaves max_header_size 0: the default [HELLO-6]), with room for
+ * the other fields.
+ */
+const MAX_MESSAGE_BYTES = DEFAULT_LIMITS.maxHeaderSize - 64;
+
+/** Text of exactly `bytes` UTF-8 bytes, mixing 1-, 2-, 3- and 4-byte characters, ending where it must. */
+function textOfBytes(bytes: number, seed: number): string {
+  const pieces = ["a", "é", "€", "😀", " ", "\n"];
+  let text = "";
+  let size = 0;
+  for (let i = seed; ; i++) {
+    const piece = pieces[i % pieces.length]!;
+    const n = new TextEncoder().encode(piece).length;
+    if (size + n > bytes) break;
+    text += piece;
+    size += n;
+  }
+  return text + "z".repeat(bytes - size);
+}
 
 const section = "8 Status";
 
@@ -75,6 +99,51 @@ export const statusCases: ConformanceCase[] = [
         expect(frame.header.appCode === appCode, `app_code ${appCode}`, `app_code ${frame.header.appCode}`, "STATUS-8");
         expect(frame.header.appMessage === message, `app_message ${JSON.stringify(message)}`, JSON.stringify(frame.header.appMessage), "STATUS-8");
       });
+    },
+  },
+  {
+    name: "status/long-messages-byte-for-byte",
+    section,
+    requirements: ["STATUS-8", "STATUS-5"],
+    title: "Application and dispatch messages of 1 KiB, 4 KiB and up to the header limit (multi-byte text) arrive byte for byte: 1 KiB, 4 KiB and the largest always, then any length (property)",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      let id = 0;
+      const check = async (bytes: number) => {
+        const message = textOfBytes(bytes, bytes);
+        id++;
+        ctx.sendCall(peer, "echo", { status: { appCode: 9, message } }, { id });
+        const app = await ctx.response(peer, id);
+        expect(app.header.appMessage === message, `an app_message of ${bytes} bytes unchanged`, `${new TextEncoder().encode(app.header.appMessage).length} bytes${app.header.appMessage === message.slice(0, app.header.appMessage.length) ? " (cut short)" : " (differing)"}`, "STATUS-8");
+        id++;
+        ctx.sendCall(peer, "echo", { status: { dispatchCode: DispatchCode.HANDLER_CRASHED, message } }, { id });
+        const dispatch = await ctx.response(peer, id);
+        expectDispatch(dispatch, DispatchCode.HANDLER_CRASHED, "STATUS-4");
+        expect(dispatch.header.dispatchMessage === message, `a dispatch_message of ${bytes} bytes unchanged`, `${new TextEncoder().encode(dispatch.header.dispatchMessage).length} bytes`, "STATUS-8");
+      };
+      for (const bytes of [1024, 4096, MAX_MESSAGE_BYTES]) await check(bytes);
+      await ctx.property(lengthUpTo(MAX_MESSAGE_BYTES), check);
+    },
+  },
+  {
+    name: "status/deadline-while-running",
+    section,
+    requirements: ["DEADLINE-4", "STATUS-4", "CONF-3"],
+    title: "A Sleep whose 300 ms deadline passes while it runs gets exactly one RESPONSE: DEADLINE_EXCEEDED, or the handler's own answer (interrupted), never a not-processed code",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      const tag = `running-deadline-${Math.random().toString(36).slice(2, 10)}`;
+      ctx.sendCall(peer, "sleep", { ms: 20_000, tag }, { id: 1, timeoutMs: 300 });
+      const frame = await ctx.response(peer, 1, 5000);
+      const { dispatchCode, appCode } = frame.header;
+      const handlers = dispatchCode === DispatchCode.OK && appCode === 0 && fromBinary(SleepResponseSchema, frame.body).interrupted;
+      expect(dispatchCode === DispatchCode.DEADLINE_EXCEEDED || handlers, "DEADLINE_EXCEEDED (processed maybe) or Sleep's answer `interrupted`", `dispatch code ${dispatchCode} "${frame.header.dispatchMessage}"${dispatchCode === DispatchCode.OK ? `, body ${hexOf(frame.body)}` : ""}`, "DEADLINE-4");
+      // The log shows the handler did run and was stopped by the deadline, not completed.
+      const { entries } = await ctx.call(peer, "recorded", { prefix: `sleep:${tag}` }, { id: 3 });
+      expect(entries.join() === `sleep:${tag}:interrupted`, `sleep:${tag}:interrupted in the log`, entries.join() || "nothing", "DEADLINE-4");
+      expect(await peer.staysSilent((f) => f.header.requestId === 1 && f !== frame, 200), "exactly one RESPONSE", peer.describe(), "DEADLINE-4");
     },
   },
   {

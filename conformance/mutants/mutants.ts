@@ -2,6 +2,10 @@
 // must catch it. Run one with `tsx conformance/mutants/server.ts NAME --spawn`.
 
 import { gunzipSync } from "node:zlib";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { GetStatsResponseSchema } from "../../src/gen/strata/admin/v1/admin_pb.ts";
+import { InfoResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
 import {
   CallMode,
   Compression,
@@ -42,6 +46,39 @@ function noteLimits(frame: Frame, connection: ProxiedConnection): Frame[] {
     connection.state["idleTimeoutMs"] = hello.idleTimeoutMs;
   }
   return [frame];
+}
+
+/** Cuts `text` to at most `max` UTF-8 bytes, as a fixed-size message buffer would. */
+function cutTo(text: string, max: number): string {
+  const bytes = new TextEncoder().encode(text);
+  return bytes.length <= max ? text : new TextDecoder().decode(bytes.subarray(0, max));
+}
+
+/** Whether a protobuf body has a field numbered above `highest` (fields a strict decoder refuses). */
+function hasFieldAbove(body: Uint8Array, highest: number): boolean {
+  const reader = new BinaryReader(body);
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field > highest) return true;
+    reader.skip(wireType);
+  }
+  return false;
+}
+
+/** Notes the request ids of calls to `service`/`method` on the connection, for a serverFrame hook to find their RESPONSEs. */
+function noteCalls(frame: Frame, connection: ProxiedConnection, service: string, method: string): Frame[] {
+  if (frame.header.type !== FrameType.REQUEST) return [frame];
+  connection.state["maxId"] = Math.max((connection.state["maxId"] as number | undefined) ?? 0, frame.header.requestId);
+  if (frame.header.service === service && frame.header.method === method) {
+    ((connection.state["calls"] ??= new Set<number>()) as Set<number>).add(frame.header.requestId);
+  }
+  return [frame];
+}
+
+/** Whether `frame` is the OK RESPONSE to a call noted by noteCalls. */
+function answersNoted(frame: Frame, connection: ProxiedConnection): boolean {
+  const calls = connection.state["calls"] as Set<number> | undefined;
+  return frame.header.type === FrameType.RESPONSE && frame.header.dispatchCode === DispatchCode.OK && calls?.has(frame.header.requestId) === true;
 }
 
 /** Passes a client's bytes through a FrameBoundaries kept in the connection's state. */
@@ -337,6 +374,79 @@ export const mutants: Mutant[] = [
           }),
         chunk,
       );
+    },
+  },
+  {
+    name: "truncates-long-messages",
+    description: "cuts application and dispatch messages to 1 KiB, as a fixed-size buffer would [STATUS-8]",
+    caughtBy: ["status/long-messages-byte-for-byte"],
+    serverFrame(frame) {
+      if (frame.header.type !== FrameType.RESPONSE) return [frame];
+      return [{ header: { ...frame.header, appMessage: cutTo(frame.header.appMessage, 1024), dispatchMessage: cutTo(frame.header.dispatchMessage, 1024) }, body: frame.body }];
+    },
+  },
+  {
+    name: "expired-for-running-handlers",
+    description: "answers DEADLINE_EXPIRED (not processed) when the deadline passes while the handler runs, where DEADLINE_EXCEEDED belongs [DEADLINE-4] [STATUS-4]",
+    caughtBy: ["status/deadline-while-running"],
+    clientFrame(frame, connection) {
+      // When each request's deadline passes, so that only answers the server sent for a passed deadline change.
+      if (frame.header.type === FrameType.REQUEST && frame.header.timeoutMs !== undefined) {
+        ((connection.state["deadlines"] ??= new Map<number, number>()) as Map<number, number>).set(frame.header.requestId, performance.now() + frame.header.timeoutMs);
+      }
+      return [frame];
+    },
+    serverFrame(frame, connection) {
+      if (frame.header.type !== FrameType.RESPONSE || frame.header.dispatchCode !== DispatchCode.DEADLINE_EXCEEDED) return [frame];
+      const deadline = (connection.state["deadlines"] as Map<number, number> | undefined)?.get(frame.header.requestId);
+      if (deadline === undefined || performance.now() < deadline) return [frame];
+      return [{ header: { ...frame.header, dispatchCode: DispatchCode.DEADLINE_EXPIRED }, body: frame.body }];
+    },
+  },
+  {
+    name: "rejects-unknown-hello-fields",
+    description: "decodes HELLO strictly, treating fields it does not know as a protocol error [EXT-1] [HELLO-4]",
+    caughtBy: ["hello/unknown-fields-ignored"],
+    clientFrame(frame, connection) {
+      if (frame.header.type !== FrameType.HELLO || !hasFieldAbove(frame.body, 9)) return [frame];
+      connection.toClient(encodeFrame({ type: FrameType.GOAWAY }, encodeGoaway({ lastRequestId: 0, code: GoawayCode.PROTOCOL_ERROR, message: "[HELLO-4] unknown field" })));
+      connection.endClient();
+      return [];
+    },
+  },
+  {
+    name: "drops-rest-of-preface-read",
+    description: "reads the preface and discards whatever else came in the same read [FRAME-3]",
+    caughtBy: ["hello/handshake-and-requests-in-one-write"],
+    clientBytes(chunk, connection) {
+      if (connection.state["prefaceRead"]) return true;
+      connection.state["prefaceRead"] = true;
+      connection.toServer(chunk.subarray(0, 8));
+      return false;
+    },
+  },
+  {
+    name: "info-reports-latest-id",
+    description: "Info reports the highest request id read so far, not its own [CONF-6]",
+    caughtBy: ["conformance-service/info-reports-its-own-id"],
+    clientFrame: (frame, connection) => noteCalls(frame, connection, "strata.conformance.v1.ConformanceService", "Info"),
+    serverFrame(frame, connection) {
+      if (!answersNoted(frame, connection)) return [frame];
+      const info = fromBinary(InfoResponseSchema, frame.body);
+      info.requestId = BigInt(connection.state["maxId"] as number);
+      return [{ header: frame.header, body: toBinary(InfoResponseSchema, info) }];
+    },
+  },
+  {
+    name: "stats-miss-closed-connections",
+    description: "GetStats never counts closed connections [EXT-8]",
+    caughtBy: ["admin/get-stats-counts-what-happened"],
+    clientFrame: (frame, connection) => noteCalls(frame, connection, "strata.admin.v1.AdminService", "GetStats"),
+    serverFrame(frame, connection) {
+      if (!answersNoted(frame, connection)) return [frame];
+      const stats = fromBinary(GetStatsResponseSchema, frame.body);
+      stats.connectionsClosed = 0n;
+      return [{ header: frame.header, body: toBinary(GetStatsResponseSchema, stats) }];
     },
   },
   {
