@@ -7,11 +7,50 @@ import fc from "fast-check";
 import { allCases } from "../conformance/cases/index.ts";
 import { LifoKeyScheduler } from "../conformance/mutants/lifo-key-scheduler.ts";
 import { mutants } from "../conformance/mutants/mutants.ts";
+import { keyedMutants } from "../conformance/mutants/keyed-mutants.ts";
+import { keyedTap } from "../conformance/mutants/keyed-tap.ts";
+import type { Mutant } from "../conformance/mutants/mutating-proxy.ts";
+import { ledgerMutant } from "../conformance/mutants/slots-ledger.ts";
+import { slotsMutants } from "../conformance/mutants/slots-mutants.ts";
 import { startMutant } from "../conformance/mutants/server.ts";
 import { runCases } from "../conformance/runner/run-cases.ts";
 import type { KeyTicket } from "../src/index.ts";
 
 const test = suite("mutants");
+
+/** Runs `cases` against `mutant` the way the suite would, in spawn mode. */
+async function runAgainst(mutant: Mutant, cases: typeof allCases) {
+  const main = await startMutant(mutant);
+  try {
+    return await runCases(cases, {
+      address: main.address,
+      seed: 7,
+      runs: 10,
+      trace: false,
+      hasConformanceService: true,
+      features: new Set(),
+      startWith: (settings) => startMutant(mutant, settings),
+      caseTimeoutMs: 10_000,
+    });
+  } finally {
+    await main.stop();
+  }
+}
+
+// The machinery a family of mutants is built on must change nothing by itself, or every mutant built
+// on it would look caught for the wrong reason: with no mistake set, it passes the family's cases.
+const controls: Array<[Mutant, string]> = [
+  [{ name: "control-keyed-tap", description: "keyed-tap.ts with no hook", caughtBy: [], serverOptions: () => keyedTap({}) }, "keyed"],
+  [ledgerMutant("control-slots-ledger", "slots-ledger.ts with no mistake", [], {}), "slots"],
+];
+for (const [control, family] of controls) {
+  test(`${control.description} passes every case the ${family} mutants must fail`, async () => {
+    const names = new Set((family === "keyed" ? keyedMutants : slotsMutants).flatMap((m) => m.caughtBy));
+    const results = await runAgainst(control, allCases.filter((c) => names.has(c.name)));
+    const failed = results.filter((r) => r.status !== "pass").map((r) => `${r.case.name} (${r.status}: ${r.actual ?? r.reason})`);
+    assert.equal(failed, [], `${control.name} changed what the server does`);
+  });
+}
 
 test("there are at least 10 mutants, each caught by named cases that exist", () => {
   assert.ok(mutants.length >= 10, `${mutants.length} mutants`);
@@ -79,24 +118,9 @@ test("keys-out-of-order keeps the exclusion: no two granted tickets share a key,
 
 for (const mutant of mutants) {
   test(`the suite fails mutant "${mutant.name}" (${mutant.description})`, async () => {
-    const cases = allCases.filter((c) => mutant.caughtBy.includes(c.name));
-    const main = await startMutant(mutant.name);
-    try {
-      const results = await runCases(cases, {
-        address: main.address,
-        seed: 7,
-        runs: 10,
-        trace: false,
-        hasConformanceService: true,
-        features: new Set(),
-        startWith: (settings) => startMutant(mutant.name, settings),
-        caseTimeoutMs: 10_000,
-      });
-      const passed = results.filter((r) => r.status !== "fail").map((r) => `${r.case.name} (${r.status}${r.reason ? `: ${r.reason}` : ""})`);
-      assert.equal(passed, [], `cases that should catch ${mutant.name} did not fail`);
-    } finally {
-      await main.stop();
-    }
+    const results = await runAgainst(mutant, allCases.filter((c) => mutant.caughtBy.includes(c.name)));
+    const passed = results.filter((r) => r.status !== "fail").map((r) => `${r.case.name} (${r.status}${r.reason ? `: ${r.reason}` : ""})`);
+    assert.equal(passed, [], `cases that should catch ${mutant.name} did not fail`);
   });
 }
 

@@ -29,22 +29,22 @@ export const deadlineCases: ConformanceCase[] = [
     name: "deadlines/counted-from-the-end-of-the-header",
     section,
     requirements: ["DEADLINE-2", "DEADLINE-3", "STATUS-6"],
-    title: "A request whose header arrives, then whose body trickles in past timeout_ms (300 ms), is DEADLINE_EXPIRED and never runs: the deadline counts from the header",
+    title: "A request whose header arrives, then whose body trickles in over 1.2 s, past its timeout_ms of 150, is DEADLINE_EXPIRED and never runs: the deadline counts from the header",
     usesConformanceService: true,
     async run(ctx) {
       const peer = await ctx.connect();
       const tag = unique("header-deadline");
       const frame = encodeFrame(
-        { type: FrameType.REQUEST, requestId: 1, service: CONFORMANCE_SERVICE, method: "Record", callMode: CallMode.UNARY, timeoutMs: 300 },
+        { type: FrameType.REQUEST, requestId: 1, service: CONFORMANCE_SERVICE, method: "Record", callMode: CallMode.UNARY, timeoutMs: 150 },
         toBinary(RecordRequestSchema, create(RecordRequestSchema, { tag })),
       );
       const bodyAt = frame.length - tag.length - 2;
-      // The header and the first body byte; the rest in three pieces 250 ms apart (750 ms in all).
+      // The header and the first body byte; the rest in three pieces 400 ms apart (1.2 s in all).
       peer.write(frame.subarray(0, bodyAt + 1));
       const rest = frame.subarray(bodyAt + 1);
       const third = Math.ceil(rest.length / 3);
       for (let i = 0; i < 3; i++) {
-        await pause(250);
+        await pause(400);
         peer.write(rest.subarray(i * third, (i + 1) * third));
       }
       const response = await ctx.response(peer, 1);

@@ -201,8 +201,9 @@ export const drainCases: ConformanceCase[] = [
       peer.write(Uint8Array.of(0, 0, 0, 0)); // header size 0: a connection error [FRAME-4]
       await peer.waitForClose("a second GOAWAY, then EOF [FRAME-14]", WAIT_MS);
       const goaways = goawaysOf(peer);
-      expect(goaways.length === 2, "two GOAWAYs: the drain's, then the connection error's", showGoaways(goaways), "FRAME-14");
-      expect(goaways[1]!.lastRequestId === 3, "the second GOAWAY with the first one's last_request_id, 3, though requests 4 and 5 were read after it", showGoaways(goaways), "DRAIN-5");
+      // More GOAWAYs are allowed [DRAIN-5]; the last says why the connection ended, and none raises the id.
+      expect(goaways.length >= 2 && goaways.at(-1)!.code === GoawayCode.PROTOCOL_ERROR, "the drain's GOAWAY, then the connection error's (PROTOCOL_ERROR)", showGoaways(goaways), "FRAME-14");
+      expect(goaways.every((g) => g.lastRequestId === 3), "every GOAWAY with the first one's last_request_id, 3, though requests 4 and 5 were read after it", showGoaways(goaways), "DRAIN-5");
       const ran = await logged(ctx, `record:${run}`);
       expect(ran.length === 0, "requests 4 (unary) and 5 (oneway), above last_request_id, never to run", JSON.stringify(ran), "DRAIN-2");
     },
@@ -259,7 +260,7 @@ export const drainCases: ConformanceCase[] = [
             expect(answer !== undefined, `connection ${i + 1}: a RESPONSE to request ${id} before EOF`, peer.describe(), "DRAIN-2");
             expectDispatch(answer, DispatchCode.OK, "DRAIN-2");
           }
-          expect(goawaysOf(peer).length === 1, `connection ${i + 1}: exactly one GOAWAY`, showGoaways(goawaysOf(peer)), "CONF-7");
+          expect(goawaysOf(peer).every((g) => g.lastRequestId === 3), `connection ${i + 1}: no GOAWAY raising last_request_id above 3`, showGoaways(goawaysOf(peer)), "DRAIN-5");
         }),
       );
     },

@@ -44,7 +44,7 @@ export const helloCases: ConformanceCase[] = [
   {
     name: "hello/unknown-fields-ignored",
     section,
-    requirements: ["HELLO-4", "EXT-1", "EXT-2"],
+    requirements: ["HELLO-4", "EXT-1"],
     title: "A client HELLO with fields this revision does not define (varint, length-delimited, fixed32, fixed64) is accepted: the connection answers a PING",
     async run(ctx) {
       const peer = await ctx.connect({ handshake: false, frames: true });
@@ -61,7 +61,7 @@ export const helloCases: ConformanceCase[] = [
     name: "hello/handshake-and-requests-in-one-write",
     section,
     requirements: ["FRAME-3", "PREFACE-1", "HELLO-1"],
-    title: "The preface and HELLO in one write, then a PING, a REQUEST and a PING in one write, are all read: the server's HELLO, two PONGs, a RESPONSE",
+    title: "The preface and HELLO in one write, then a REQUEST, a PING and a REQUEST in one write, are all read: the server's HELLO, a PONG, two RESPONSEs",
     async run(ctx) {
       const peer = await ctx.connect({ handshake: false, frames: true });
       // One write each, so that the server gets them in one read, whatever the network does with separate writes.
@@ -69,13 +69,13 @@ export const helloCases: ConformanceCase[] = [
       await peer.waitFor((f) => f.header.type === FrameType.HELLO, "the server's HELLO after a preface and HELLO read together", 3000);
       peer.write(
         Uint8Array.from([
-          ...encodeFrame({ type: FrameType.PING }, Uint8Array.of(8)),
           ...encodeFrame({ type: FrameType.REQUEST, requestId: 1, service: "conformance.nothing.v1.Nothing", method: "M" }),
-          ...encodeFrame({ type: FrameType.PING }, Uint8Array.of(9)),
+          ...encodeFrame({ type: FrameType.PING }, Uint8Array.of(8)),
+          ...encodeFrame({ type: FrameType.REQUEST, requestId: 3, service: "conformance.nothing.v1.Nothing", method: "M" }),
         ]),
       );
-      await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === 1, "a RESPONSE to the REQUEST between two PINGs in one read");
-      await peer.waitFor(() => peer.frames.filter((f) => f.header.type === FrameType.PONG).length === 2, "a PONG to each of the two PINGs in the same read");
+      for (const id of [1, 3]) await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === id, `a RESPONSE to request ${id}, read with a PING and another REQUEST`);
+      await peer.waitFor((f) => f.header.type === FrameType.PONG, "a PONG to the PING read between two REQUESTs");
     },
   },
   {

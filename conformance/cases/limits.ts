@@ -1,6 +1,6 @@
 // Sections 10, 14 and 3: cases that need the server started with other
 // settings (spawn mode).
-import { CallMode, DispatchCode, encodeFrame, encodePreface, FrameType, GoawayCode, headerSize, resolveFrameLimits, type Frame } from "../../src/wire/index.ts";
+import { CallMode, DispatchCode, encodeFrame, encodeHello, encodePreface, FrameType, GoawayCode, headerSize, resolveFrameLimits, type Frame } from "../../src/wire/index.ts";
 import { dispatchCodeName, dispatchProcessed } from "../../src/status/index.ts";
 import { expect, type ConformanceCase } from "../runner/case.ts";
 import { CONFORMANCE_SERVICE, type CaseContext } from "../runner/context.ts";
@@ -12,14 +12,6 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A holder's Sleep bound: it outlasts the case; its deadline, its CANCEL or the case's end stops it. */
 const HOLD_MS = 20_000;
-/**
- * The slack allowed between a handler's last log entry and its return, for
- * requests that stop counting only when their handler returns (oneway ones,
- * cancelled ones that get no RESPONSE, and in one reading of [LIMIT-5] ones
- * answered early) [LIMIT-5] [CANCEL-4]: the log entry is the last thing the
- * handler does, so the real gap is microseconds.
- */
-const RETURN_SLACK_MS = 100;
 
 /**
  * One connection of a slots case, with its own request ids: fills the
@@ -83,6 +75,25 @@ class Slots {
   async expectExactLimit(what: string): Promise<void> {
     await this.occupy(this.limit, what);
     await this.expectFull(what);
+  }
+
+  /**
+   * Waits until the connection admits `limit` requests again, for requests
+   * that stop counting only when their handler returns (oneway ones,
+   * cancelled ones, and in one reading of [LIMIT-5] ones answered early):
+   * probes with `limit` acked Echos in one write, again on any OVERLOADED,
+   * for up to 3 s. A slot that leaked never comes back, and the case's
+   * final check then fails [LIMIT-5] [CANCEL-4].
+   */
+  async untilFree(): Promise<void> {
+    const end = performance.now() + 3000;
+    for (;;) {
+      const ids = idsOf(this, this.limit);
+      this.peer.write(Buffer.concat(ids.map((id) => this.ctx.encodeCall("echo", { payload: Uint8Array.of(1) }, { id, mode: CallMode.ACKED }))));
+      const answers = await Promise.all(ids.map((id) => this.response(id)));
+      if (answers.every((f) => f.header.dispatchCode === DispatchCode.OK) || performance.now() > end) return;
+      await pause(25);
+    }
   }
 
   /** Waits for the RESPONSE to `id`. */
@@ -182,7 +193,7 @@ const slotCases: ConformanceCase[] = [
     name: "limits/early-deadline-answer-frees-slot",
     section: "14 Limits",
     requirements: ["LIMIT-5", "DEADLINE-4", "CALL-6"],
-    title: "With max_concurrent_requests 2, requests whose deadline passes while their handlers run stop counting once answered and ended: after 3 rounds of 2 such requests, 2 long requests are admitted and a 3rd refused",
+    title: "With max_concurrent_requests 2, requests whose deadline (500 ms) passes while their handlers run stop counting once answered and ended: after 3 rounds of 2 such requests, 2 long requests are admitted and a 3rd refused",
     usesConformanceService: true,
     settings: { maxConcurrentRequests: 2 },
     async run(ctx) {
@@ -190,7 +201,7 @@ const slotCases: ConformanceCase[] = [
       const observer = new Slots(ctx, await ctx.connect());
       const base = unique("early");
       for (let round = 1; round <= 3; round++) {
-        const ids = await s.occupy(s.limit, `round ${round} of requests with a 150 ms deadline`, { timeoutMs: 150, tag: `${base}-${round}` });
+        const ids = await s.occupy(s.limit, `round ${round} of requests with a 500 ms deadline`, { timeoutMs: 500, tag: `${base}-${round}` });
         for (const id of ids) {
           // DEADLINE_EXCEEDED at once, or the handler's own answer when it returns: both conformant [DEADLINE-4].
           const frame = await s.response(id);
@@ -200,7 +211,7 @@ const slotCases: ConformanceCase[] = [
         // ([KEYS-3]): wait for the handlers' end too, so that both readings pass and a leak does not.
         const ended = await observer.logEntries(`sleep:${base}-${round}-`, ids.length);
         expect(ended.length === ids.length, `round ${round}: all ${ids.length} handlers stopped by their deadline`, JSON.stringify(ended), "DEADLINE-4");
-        await pause(RETURN_SLACK_MS);
+        await s.untilFree();
       }
       await s.expectExactLimit("after 3 rounds of requests answered at their deadline");
     },
@@ -273,7 +284,7 @@ const slotCases: ConformanceCase[] = [
           expect(entries.includes(`sleep:${tag}:completed`), `round ${round}: all ${tags.length} oneway Sleeps admitted and run, sleep:${tag}:completed logged`, JSON.stringify(entries), "LIMIT-5");
         }
         // A oneway request stops counting when its handler returns, just after its log entry [LIMIT-5].
-        await pause(RETURN_SLACK_MS);
+        await s.untilFree();
       }
       await s.expectExactLimit("after 3 rounds of oneway calls");
     },
@@ -305,7 +316,7 @@ const slotCases: ConformanceCase[] = [
         const ended = await observer.logEntries(`end:${base}-${round}-`, tags.length);
         expect(ended.length === tags.length, `round ${round}: all ${tags.length} cancelled handlers ended`, JSON.stringify(ended), "CANCEL-2");
         // The latest a cancelled request stops counting is when its handler returns, just after end:<tag> [CANCEL-4].
-        await pause(RETURN_SLACK_MS);
+        await s.untilFree();
       }
       await s.expectExactLimit("after 3 rounds of cancelled requests");
     },
@@ -446,8 +457,8 @@ export const limitCases: ConformanceCase[] = [
     name: "idle/trickled-frame-keeps-connection-open",
     section: "10 Heartbeats and idleness",
     requirements: ["IDLE-1", "FRAME-3"],
-    title: "With idle_timeout_ms 500, a PING whose 20 bytes arrive one every 150 ms (3 s in all) keeps the connection open: every byte is activity, not only whole frames",
-    settings: { idleTimeoutMs: 500, minPingIntervalMs: 100 },
+    title: "With idle_timeout_ms 1500, a PING whose 20 bytes arrive one every 150 ms (3 s in all) keeps the connection open: every byte is activity, not only whole frames",
+    settings: { idleTimeoutMs: 1500, minPingIntervalMs: 100 },
     async run(ctx) {
       const peer = await ctx.connect();
       const ping = encodeFrame({ type: FrameType.PING }, Uint8Array.from({ length: 16 }, (_, i) => i));
@@ -464,21 +475,23 @@ export const limitCases: ConformanceCase[] = [
     name: "handshake/trickled-preface-still-times-out",
     section: "3 Connection lifecycle",
     requirements: ["PREFACE-6"],
-    title: "With a 300 ms handshake timer, a preface sent one byte every 100 ms is closed well before its 7th byte (600 ms): received bytes do not restart the timer",
+    title: "With a 300 ms handshake timer, a preface and HELLO sent one byte every 100 ms are closed within 1.5 s: received bytes do not restart the timer",
     settings: { handshakeTimeoutMs: 300 },
     async run(ctx) {
       const peer = await ctx.connect({ handshake: false });
       const started = performance.now();
-      // 7 of the 8 bytes, 100 ms apart, each well inside 300 ms of the last; a timer restarted by
-      // every byte would close at 900 ms at the earliest.
-      for (const byte of encodePreface().subarray(0, 7)) {
+      // About 40 bytes, 100 ms apart, each well inside 300 ms of the last: a timer restarted by every
+      // byte would not fire before the last one, 4 s from now.
+      const handshake = Uint8Array.from([...encodePreface(), ...encodeFrame({ type: FrameType.HELLO }, encodeHello({ pingIntervalMs: 60_000, agent: "strata-conformance" }))]);
+      for (const byte of handshake) {
         if (peer.ended) break;
         peer.write(Uint8Array.of(byte));
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      await expectSilentClose(peer, "by the handshake timer, although a byte arrived every 100 ms", 3000);
+      // Closed silently during the preface, or with GOAWAY(HANDSHAKE_TIMEOUT) during the HELLO on a slow machine [HELLO-5].
+      await peer.waitForClose("a close by the handshake timer, although a byte arrived every 100 ms", 3000);
       const closedAfter = performance.now() - started;
-      expect(closedAfter < 800, "closed about 300 ms after accept (before 800 ms)", `closed after ${closedAfter.toFixed(0)} ms`, "PREFACE-6");
+      expect(closedAfter < 1500, "closed about 300 ms after accept (within 1.5 s)", `closed after ${closedAfter.toFixed(0)} ms`, "PREFACE-6");
     },
   },
   {

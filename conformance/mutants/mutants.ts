@@ -81,6 +81,20 @@ function answersNoted(frame: Frame, connection: ProxiedConnection): boolean {
   return frame.header.type === FrameType.RESPONSE && frame.header.dispatchCode === DispatchCode.OK && calls?.has(frame.header.requestId) === true;
 }
 
+/** The idle clock of a server that counts only whole frames as activity: GOAWAY(IDLE_TIMEOUT) after the declared idle timeout without one. */
+function restartWholeFrameIdleClock(connection: ProxiedConnection): void {
+  clearTimeout(connection.state["idleTimer"] as ReturnType<typeof setTimeout> | undefined);
+  const idle = connection.state["idleTimeoutMs"] as number | undefined;
+  if (!idle || connection.closed) return;
+  const timer = setTimeout(() => {
+    if (connection.closed) return;
+    connection.toClient(encodeFrame({ type: FrameType.GOAWAY }, encodeGoaway({ lastRequestId: 0, code: GoawayCode.IDLE_TIMEOUT, message: "[IDLE-1] idle" })));
+    connection.endClient();
+  }, idle);
+  timer.unref();
+  connection.state["idleTimer"] = timer;
+}
+
 /** Passes a client's bytes through a FrameBoundaries kept in the connection's state. */
 function boundaries(connection: ProxiedConnection, make: () => FrameBoundaries, chunk: Uint8Array): false {
   const splitter = (connection.state["boundaries"] ??= make()) as FrameBoundaries;
@@ -310,6 +324,7 @@ export const mutants: Mutant[] = [
     serverFrame: noteLimits,
     clientFrame(frame, connection) {
       if (frame.header.type !== FrameType.REQUEST || frame.header.compression !== Compression.GZIP) return [frame];
+      if (connection.closed) return []; // the case is over: spare the machine the rest
       let size: number;
       try {
         size = gunzipSync(frame.body).length;
@@ -353,27 +368,16 @@ export const mutants: Mutant[] = [
     name: "idle-reset-by-whole-frames-only",
     description: "counts only whole frames as activity, so a frame whose bytes trickle in is closed as idle [IDLE-1]",
     caughtBy: ["idle/trickled-frame-keeps-connection-open"],
-    serverFrame: noteLimits,
+    serverFrame(frame, connection) {
+      noteLimits(frame, connection);
+      if (frame.header.type === FrameType.HELLO) restartWholeFrameIdleClock(connection);
+      return [frame];
+    },
     clientBytes(chunk, connection) {
-      return boundaries(
-        connection,
-        () =>
-          new FrameBoundaries({
-            bytes: (bytes) => connection.toServer(bytes),
-            frameEnd() {
-              clearTimeout(connection.state["idleTimer"] as ReturnType<typeof setTimeout> | undefined);
-              const idle = connection.state["idleTimeoutMs"] as number | undefined;
-              if (!idle) return;
-              const timer = setTimeout(() => {
-                connection.toClient(encodeFrame({ type: FrameType.GOAWAY }, encodeGoaway({ lastRequestId: 0, code: GoawayCode.IDLE_TIMEOUT, message: "[IDLE-1] idle" })));
-                connection.endClient();
-              }, idle);
-              timer.unref();
-              connection.state["idleTimer"] = timer;
-            },
-          }),
-        chunk,
-      );
+      // Every byte reaches the server as it comes (so its own idle timer is satisfied); only the
+      // proxy's clock, restarted by whole frames alone, closes the connection.
+      connection.toServer(chunk);
+      return boundaries(connection, () => new FrameBoundaries({ bytes: () => {}, frameEnd: () => restartWholeFrameIdleClock(connection) }), chunk);
     },
   },
   {

@@ -19,6 +19,8 @@ export interface ProxiedConnection {
   destroyClient(): void;
   /** State a mutant may keep per connection. */
   readonly state: Record<string, unknown>;
+  /** Whether the client's side is gone (the case has ended): a costly mutant stops working then. */
+  readonly closed: boolean;
 }
 
 /** A deliberate deviation from the spec. Hooks left out pass everything through. */
@@ -110,6 +112,9 @@ export async function startMutatingProxy(mutant: Mutant, upstream: string): Prom
       endClient: () => client.end(),
       destroyClient: () => client.destroy(),
       state: {},
+      get closed() {
+        return client.destroyed;
+      },
     };
     const up = new Direction(mutant.clientFrame && ((f) => mutant.clientFrame!(f, connection)), connection.toServer);
     const down = new Direction(mutant.serverFrame && ((f) => mutant.serverFrame!(f, connection)), connection.toClient);

@@ -5,13 +5,13 @@
 //   tsx conformance/mutants/server.ts --list
 import type { ServerSettings } from "../runner/case.ts";
 import { createReferenceServer } from "../reference/server-options.ts";
-import { startMutatingProxy } from "./mutating-proxy.ts";
+import { startMutatingProxy, type Mutant } from "./mutating-proxy.ts";
 import { findMutant, mutants } from "./mutants.ts";
 
-/** Starts the reference server with `settings` (and the mutant's own server options) and `name`'s proxy in front; returns the proxy's address. */
-export async function startMutant(name: string, settings: ServerSettings = {}): Promise<{ address: string; stop(): Promise<void> }> {
-  const mutant = findMutant(name);
-  if (mutant === undefined) throw new Error(`unknown mutant "${name}"; --list shows them`);
+/** Starts the reference server with `settings` (and the mutant's own server options) and the mutant's proxy in front (by name, or a Mutant not in the list); returns the proxy's address. */
+export async function startMutant(which: string | Mutant, settings: ServerSettings = {}): Promise<{ address: string; stop(): Promise<void> }> {
+  const mutant = typeof which === "string" ? findMutant(which) : which;
+  if (mutant === undefined) throw new Error(`unknown mutant "${String(which)}"; --list shows them`);
   const server = createReferenceServer(settings, mutant.serverOptions?.());
   const upstream = await server.listen("127.0.0.1:0");
   const proxy = await startMutatingProxy(mutant, upstream);

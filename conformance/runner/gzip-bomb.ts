@@ -1,5 +1,5 @@
-// A gzip member of 1 GiB of zero bytes in about 1 MB, built in a fraction of
-// a second: zlib compresses one MiB of zeros that follows zeros, and that
+// A gzip member of up to 3 GiB of zero bytes in about 3 MB, built in about a
+// second: zlib compresses one MiB of zeros that follows zeros, and that
 // deflate block, which only refers back to zeros, is repeated. The member
 // is valid to its last byte (CRC-32 and size included), so a server that
 // inflates all of it before looking at the size is caught by what it costs,
@@ -9,12 +9,19 @@ import { constants, crc32, createDeflateRaw } from "node:zlib";
 
 const MiB = 1 << 20;
 
-let cached: Promise<Uint8Array> | undefined;
+/** Compressed bytes per MiB of zeros, rounded up, for sizing a bomb to a body limit. */
+const BYTES_PER_MIB = 1040;
+const cache = new Map<number, Promise<Uint8Array>>();
 
-/** One gzip member whose content is `mebibytes` MiB of zeros (default 1024: 1 GiB); built once per process. */
-export function gigabyteBomb(): Promise<Uint8Array> {
-  cached ??= buildZeroMember(1024);
-  return cached;
+/**
+ * One gzip member of up to 3 GiB of zeros that fits in `maxBytes` (a
+ * server's max_body_size; 3 GiB takes about 3 MB); built once per size.
+ */
+export function zeroBomb(maxBytes: number): Promise<Uint8Array> {
+  const mebibytes = Math.max(1, Math.min(3072, Math.floor((maxBytes - 64) / BYTES_PER_MIB)));
+  let bomb = cache.get(mebibytes);
+  if (bomb === undefined) cache.set(mebibytes, (bomb = buildZeroMember(mebibytes)));
+  return bomb;
 }
 
 async function buildZeroMember(mebibytes: number): Promise<Uint8Array> {
