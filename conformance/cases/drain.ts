@@ -122,7 +122,10 @@ export const drainCases: ConformanceCase[] = [
       const peer = await ctx.connect();
       ctx.sendCall(peer, "sleep", { ms: 300, tag: "drain-holder" }, { id: 1 });
       ctx.sendCall(peer, "drain", { graceMs: 3000 }, { id: 2 });
-      await peer.waitFor((f) => f.header.type === FrameType.GOAWAY, "a GOAWAY after the Drain call");
+      const goaway = await peer.waitFor((f) => f.header.type === FrameType.GOAWAY, "a GOAWAY after the Drain call");
+      // The root cause first: a wrong last_request_id is [DRAIN-2], whatever happens to request 3 then.
+      const lastId = decodeGoaway(goaway.body).lastRequestId;
+      expect(lastId === 2, "the GOAWAY's last_request_id 2, the highest id received (the Drain call)", `last_request_id ${lastId}`, "DRAIN-2");
       const tag = `after-goaway-${Math.random().toString(36).slice(2)}`;
       ctx.sendCall(peer, "record", { tag }, { id: 3 });
       const answer = await peer.waitFor((f) => f.header.requestId === 3, "a SHUTTING_DOWN RESPONSE to request 3, or EOF", 3000).catch(() => undefined);
