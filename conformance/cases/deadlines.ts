@@ -2,27 +2,11 @@
 import { CallMode, DispatchCode, encodeFrame, FrameType } from "../../src/wire/index.ts";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { RecordRequestSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
-import { CONFORMANCE_SERVICE } from "../runner/context.ts";
 import { expect, type ConformanceCase } from "../runner/case.ts";
-import type { CaseContext } from "../runner/context.ts";
+import { CONFORMANCE_SERVICE, pause } from "../runner/context.ts";
 import { expectDispatch } from "../runner/expectations.ts";
-import type { Peer } from "../runner/peer.ts";
 
 const section = "9 Deadlines and cancellation";
-const unique = (what: string) => `${what}-${Math.random().toString(36).slice(2, 10)}`;
-
-/** Polls the log until an entry with `prefix` appears (or `timeoutMs` passes). */
-async function logEntries(ctx: CaseContext, peer: Peer, prefix: string, firstId: number, timeoutMs = 3000): Promise<string[]> {
-  const end = performance.now() + timeoutMs;
-  let id = firstId;
-  for (;;) {
-    const { entries } = await ctx.call(peer, "recorded", { prefix }, { id: id++ });
-    if (entries.length > 0 || performance.now() > end) return entries;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const deadlineCases: ConformanceCase[] = [
   {
@@ -33,7 +17,7 @@ export const deadlineCases: ConformanceCase[] = [
     usesConformanceService: true,
     async run(ctx) {
       const peer = await ctx.connect();
-      const tag = unique("header-deadline");
+      const tag = ctx.uniqueTag("header-deadline");
       const frame = encodeFrame(
         { type: FrameType.REQUEST, requestId: 1, service: CONFORMANCE_SERVICE, method: "Record", callMode: CallMode.UNARY, timeoutMs: 150 },
         toBinary(RecordRequestSchema, create(RecordRequestSchema, { tag })),
@@ -61,7 +45,7 @@ export const deadlineCases: ConformanceCase[] = [
     usesConformanceService: true,
     async run(ctx) {
       const peer = await ctx.connect();
-      const tag = unique("expired");
+      const tag = ctx.uniqueTag("expired");
       ctx.sendCall(peer, "sleep", { ms: 1, tag }, { id: 1, timeoutMs: 0 });
       expectDispatch(await ctx.response(peer, 1), DispatchCode.DEADLINE_EXPIRED, "DEADLINE-3");
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -91,9 +75,9 @@ export const deadlineCases: ConformanceCase[] = [
     usesConformanceService: true,
     async run(ctx) {
       const peer = await ctx.connect();
-      const tag = unique("deadline");
+      const tag = ctx.uniqueTag("deadline");
       ctx.sendCall(peer, "sleep", { ms: 5000, tag }, { id: 1, timeoutMs: 100 });
-      const entries = await logEntries(ctx, peer, `sleep:${tag}`, 10);
+      const entries = await ctx.pollLog(`sleep:${tag}`);
       expect(entries[0] === `sleep:${tag}:interrupted`, `sleep:${tag}:interrupted within 3 s`, JSON.stringify(entries), "DEADLINE-4");
     },
   },
@@ -106,10 +90,10 @@ export const deadlineCases: ConformanceCase[] = [
     async run(ctx) {
       const peer = await ctx.connect();
       for (const [i, ms] of [2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1].entries()) {
-        const tag = unique(`long-${i}`);
+        const tag = ctx.uniqueTag(`long-${i}`);
         const sent = performance.now();
         ctx.sendCall(peer, "sleep", { ms, tag }, { id: 100 * i + 1, timeoutMs: 150 });
-        const entries = await logEntries(ctx, peer, `sleep:${tag}`, 100 * i + 2);
+        const entries = await ctx.pollLog(`sleep:${tag}`);
         const ended = performance.now() - sent;
         expect(entries[0] === `sleep:${tag}:interrupted`, `Sleep(${ms}) sleep:${tag}:interrupted by its deadline`, JSON.stringify(entries), "CONF-3");
         expect(ended >= 140, `Sleep(${ms}) to last until its deadline (150 ms)`, `its log entry came after ${ended.toFixed(0)} ms`, "CONF-3");
@@ -124,11 +108,11 @@ export const deadlineCases: ConformanceCase[] = [
     usesConformanceService: true,
     async run(ctx) {
       const peer = await ctx.connect();
-      const tag = unique("cancel");
+      const tag = ctx.uniqueTag("cancel");
       ctx.sendCall(peer, "sleep", { ms: 5000, tag }, { id: 1 });
       await new Promise((resolve) => setTimeout(resolve, 50));
       peer.send({ type: FrameType.CANCEL, requestId: 1 });
-      const entries = await logEntries(ctx, peer, `sleep:${tag}`, 10);
+      const entries = await ctx.pollLog(`sleep:${tag}`);
       expect(entries[0] === `sleep:${tag}:interrupted`, `sleep:${tag}:interrupted within 3 s`, JSON.stringify(entries), "CANCEL-2");
     },
   },
@@ -140,12 +124,12 @@ export const deadlineCases: ConformanceCase[] = [
     usesConformanceService: true,
     async run(ctx) {
       const first = await ctx.connect();
-      const tag = unique("disconnect");
+      const tag = ctx.uniqueTag("disconnect");
       ctx.sendCall(first, "sleep", { ms: 5000, tag }, { id: 1 });
       await new Promise((resolve) => setTimeout(resolve, 50));
       first.close();
       const observer = await ctx.connect();
-      const entries = await logEntries(ctx, observer, `sleep:${tag}`, 1);
+      const entries = await ctx.pollLog(`sleep:${tag}`);
       expect(entries[0] === `sleep:${tag}:interrupted`, `sleep:${tag}:interrupted within 3 s`, JSON.stringify(entries), "DRAIN-9");
     },
   },

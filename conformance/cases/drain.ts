@@ -11,7 +11,6 @@ import type { Peer } from "../runner/peer.ts";
 const section = "11 Drain and goaway";
 
 /** A run id for a case's tags, so that cases and runs never share log entries. */
-const runId = () => `d${Math.random().toString(36).slice(2, 10)}`;
 /** A holder's Sleep bound: it runs until the connection ends, and this ends it if the case dies first. */
 const HOLDER_MS = 30_000;
 /** How long to wait for something that should happen promptly. */
@@ -32,17 +31,6 @@ async function expectDrainGoaway(peer: Peer, lastId: number, what = "a GOAWAY af
 async function logged(ctx: CaseContext, prefix: string): Promise<string[]> {
   const observer = await ctx.connect();
   return (await ctx.call(observer, "recorded", { prefix }, { id: 1 })).entries;
-}
-
-/** Polls the log (one connection, increasing ids) until `done` holds or `timeoutMs` passes; returns it either way. */
-async function waitForLog(ctx: CaseContext, prefix: string, done: (entries: string[]) => boolean, timeoutMs = WAIT_MS): Promise<string[]> {
-  const observer = await ctx.connect();
-  const end = performance.now() + timeoutMs;
-  for (let id = 1; ; id++) {
-    const { entries } = await ctx.call(observer, "recorded", { prefix }, { id });
-    if (done(entries) || performance.now() > end) return entries;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** PING, then wait for its PONG: the server has read every frame sent before it [PING-2]. Once per connection [PING-6]. */
@@ -189,7 +177,7 @@ export const drainCases: ConformanceCase[] = [
     title: "Between a drain's GOAWAY(N) and a second GOAWAY: requests up to N finish, a unary one above N is answered SHUTTING_DOWN, no request above N runs, and the second GOAWAY still says N",
     usesConformanceService: true,
     async run(ctx) {
-      const run = runId();
+      const run = ctx.uniqueTag("d");
       const peer = await ctx.connect();
       ctx.sendCall(peer, "sleep", { ms: HOLDER_MS, tag: `${run}:holder` }, { id: 1 }); // keeps the connection draining
       ctx.sendCall(peer, "echo", { delayMs: 200 }, { id: 2, mode: CallMode.ACKED });
@@ -218,7 +206,7 @@ export const drainCases: ConformanceCase[] = [
     title: "A REQUEST whose header came before the GOAWAY but whose body came after was not received: last_request_id excludes it, it is answered SHUTTING_DOWN and never runs",
     usesConformanceService: true,
     async run(ctx) {
-      const run = runId();
+      const run = ctx.uniqueTag("d");
       const peer = await ctx.connect();
       ctx.sendCall(peer, "sleep", { ms: HOLDER_MS, tag: `${run}:holder` }, { id: 1 }); // keeps the connection draining
       const record = ctx.encodeCall("record", { tag: `${run}:arriving:${"x".repeat(64)}` }, { id: 3 });
@@ -275,7 +263,7 @@ export const drainCases: ConformanceCase[] = [
     title: "EOF right behind a unary and a oneway request above last_request_id: the server closes, signals the running handler, runs neither request, and keeps serving",
     usesConformanceService: true,
     async run(ctx) {
-      const run = runId();
+      const run = ctx.uniqueTag("d");
       const peer = await ctx.connect();
       ctx.sendCall(peer, "sleep", { ms: HOLDER_MS, tag: `${run}:holder` }, { id: 1 });
       ctx.sendCall(peer, "drain", { graceMs: 20_000 }, { id: 2 });
@@ -285,7 +273,7 @@ export const drainCases: ConformanceCase[] = [
       await peer.waitForClose("EOF after the client's EOF [DRAIN-9]", WAIT_MS);
       expectShuttingDownOrNothing(peer, 3);
       // A server that crashed, or still runs the drain, fails here.
-      const log = await waitForLog(ctx, "", (entries) => entries.some((e) => e.startsWith(`sleep:${run}:holder:`)));
+      const log = await ctx.pollLog("", (entries) => entries.some((e) => e.startsWith(`sleep:${run}:holder:`)));
       const mine = log.filter((e) => e.includes(run));
       expect(mine.some((e) => e.startsWith(`sleep:${run}:holder:`)), "the running handler signalled at EOF and returned", JSON.stringify(mine), "DRAIN-9");
       expect(!mine.some((e) => e.startsWith(`record:${run}`)), "requests 3 and 4, above last_request_id, never to run", JSON.stringify(mine), "DRAIN-2");
@@ -298,7 +286,7 @@ export const drainCases: ConformanceCase[] = [
     title: "A request above last_request_id and EOF sent just before, at and just after the grace period ends (three connections): each closes, no such request runs, the server keeps serving",
     usesConformanceService: true,
     async run(ctx) {
-      const run = runId();
+      const run = ctx.uniqueTag("d");
       const graceMs = 300;
       const offsets = [-60, 0, 60];
       await Promise.all(
@@ -315,7 +303,7 @@ export const drainCases: ConformanceCase[] = [
           expectShuttingDownOrNothing(peer, 3);
         }),
       );
-      const log = await waitForLog(ctx, "", (entries) => offsets.every((_, i) => entries.some((e) => e.startsWith(`sleep:${run}:holder${i}:`))));
+      const log = await ctx.pollLog("", (entries) => offsets.every((_, i) => entries.some((e) => e.startsWith(`sleep:${run}:holder${i}:`))));
       const mine = log.filter((e) => e.includes(run));
       expect(offsets.every((_, i) => mine.some((e) => e.startsWith(`sleep:${run}:holder${i}:`))), "every running handler signalled and returned", JSON.stringify(mine), "DRAIN-10");
       expect(!mine.some((e) => e.startsWith(`record:${run}`)), "no request above last_request_id ever to run", JSON.stringify(mine), "DRAIN-2");
@@ -328,7 +316,7 @@ export const drainCases: ConformanceCase[] = [
     title: "A oneway request queued behind a key when a drain starts still runs once the key is freed during the grace period",
     usesConformanceService: true,
     async run(ctx) {
-      const run = runId();
+      const run = ctx.uniqueTag("d");
       const key = `${run}:A`;
       const peer = await ctx.connect();
       if (!peer.hello!.features.includes("keyed-dispatch")) throw new CaseSkip("the server does not list keyed-dispatch in its HELLO");
@@ -339,7 +327,7 @@ export const drainCases: ConformanceCase[] = [
       const before = await logged(ctx, "");
       expect(!before.includes(`start:${run}:oneway`), "the oneway request still queued behind the holder when the drain started", JSON.stringify(before.filter((e) => e.includes(run))), "KEYS-3");
       peer.send({ type: FrameType.CANCEL, requestId: 1 }); // still read during the drain [DRAIN-4]
-      const log = await waitForLog(ctx, `end:${run}`, (entries) => entries.length > 0);
+      const log = await ctx.pollLog(`end:${run}`, (entries) => entries.length > 0);
       expect(log.includes(`end:${run}:oneway`), "the queued oneway request (id 2, up to last_request_id) to run once the holder was cancelled", JSON.stringify(log), "DRAIN-15");
       await peer.waitForClose("EOF once nothing is owed [DRAIN-4]", WAIT_MS);
     },

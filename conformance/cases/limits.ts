@@ -3,12 +3,10 @@
 import { CallMode, DispatchCode, encodeFrame, encodeHello, encodePreface, FrameType, GoawayCode, headerSize, resolveFrameLimits, type Frame } from "../../src/wire/index.ts";
 import { dispatchCodeName, dispatchProcessed } from "../../src/status/index.ts";
 import { expect, type ConformanceCase } from "../runner/case.ts";
-import { CONFORMANCE_SERVICE, type CaseContext } from "../runner/context.ts";
+import { CONFORMANCE_SERVICE, pause, type CaseContext } from "../runner/context.ts";
 import { expectConnectionError, expectDispatch, expectSilentClose } from "../runner/expectations.ts";
 import type { Peer } from "../runner/peer.ts";
 
-const unique = (what: string) => `${what}-${Math.random().toString(36).slice(2, 10)}`;
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A holder's Sleep bound: it outlasts the case; its deadline, its CANCEL or the case's end stops it. */
 const HOLD_MS = 20_000;
@@ -51,7 +49,7 @@ class Slots {
    * at a CANCEL, or at the case's end). A RESPONSE before the ACK means it was
    * refused: a slot was missing.
    */
-  async occupy(count: number, what: string, { ms = HOLD_MS, timeoutMs, tag = unique("hold") }: { ms?: number; timeoutMs?: number; tag?: string } = {}): Promise<number[]> {
+  async occupy(count: number, what: string, { ms = HOLD_MS, timeoutMs, tag = this.ctx.uniqueTag("hold") }: { ms?: number; timeoutMs?: number; tag?: string } = {}): Promise<number[]> {
     const ids = Array.from({ length: count }, () => this.id());
     const deadline = timeoutMs === undefined ? {} : { timeoutMs };
     this.peer.write(Buffer.concat(ids.map((id, i) => this.ctx.encodeCall("sleep", { ms, tag: `${tag}-${i}` }, { id, mode: CallMode.ACKED, ...deadline }))));
@@ -106,13 +104,8 @@ class Slots {
   }
 
   /** Polls the server-wide log (on this connection) until `count` entries start with `prefix`, or `timeoutMs` passes [CONF-4]. */
-  async logEntries(prefix: string, count: number, timeoutMs = 3000): Promise<string[]> {
-    const end = performance.now() + timeoutMs;
-    for (;;) {
-      const { entries } = await this.ctx.call(this.peer, "recorded", { prefix }, { id: this.id() });
-      if (entries.length >= count || performance.now() > end) return entries;
-      await pause(20);
-    }
+  logEntries(prefix: string, count: number, timeoutMs = 3000): Promise<string[]> {
+    return this.ctx.pollLog(prefix, (entries) => entries.length >= count, timeoutMs);
   }
 }
 
@@ -199,7 +192,7 @@ const slotCases: ConformanceCase[] = [
     async run(ctx) {
       const s = await slotsOn(ctx);
       const observer = new Slots(ctx, await ctx.connect());
-      const base = unique("early");
+      const base = ctx.uniqueTag("early");
       for (let round = 1; round <= 3; round++) {
         const ids = await s.occupy(s.limit, `round ${round} of requests with a 500 ms deadline`, { timeoutMs: 500, tag: `${base}-${round}` });
         for (const id of ids) {
@@ -275,7 +268,7 @@ const slotCases: ConformanceCase[] = [
       const s = await slotsOn(ctx);
       // The log is read on a second connection: its own slots, and no request of the first one waits on it.
       const observer = new Slots(ctx, await ctx.connect());
-      const base = unique("oneway");
+      const base = ctx.uniqueTag("oneway");
       for (let round = 1; round <= 3; round++) {
         const tags = Array.from({ length: s.limit }, (_, i) => `${base}-${round}-${i}`);
         s.peer.write(Buffer.concat(tags.map((tag) => ctx.encodeCall("sleep", { ms: 100, tag }, { id: s.id(), mode: CallMode.ONEWAY }))));
@@ -299,7 +292,7 @@ const slotCases: ConformanceCase[] = [
     async run(ctx) {
       const s = await slotsOn(ctx);
       const observer = new Slots(ctx, await ctx.connect());
-      const base = unique("cancelled");
+      const base = ctx.uniqueTag("cancelled");
       for (let round = 1; round <= 3; round++) {
         const mode = round === 2 ? CallMode.UNARY : CallMode.ACKED;
         const tags = Array.from({ length: s.limit }, (_, i) => `${base}-${round}-${i}`);

@@ -134,7 +134,7 @@ export const statusCases: ConformanceCase[] = [
     usesConformanceService: true,
     async run(ctx) {
       const peer = await ctx.connect();
-      const tag = `running-deadline-${Math.random().toString(36).slice(2, 10)}`;
+      const tag = ctx.uniqueTag("running-deadline");
       ctx.sendCall(peer, "sleep", { ms: 20_000, tag }, { id: 1, timeoutMs: 300 });
       const frame = await ctx.response(peer, 1, 5000);
       const { dispatchCode, appCode } = frame.header;
@@ -142,11 +142,7 @@ export const statusCases: ConformanceCase[] = [
       expect(dispatchCode === DispatchCode.DEADLINE_EXCEEDED || handlers, "DEADLINE_EXCEEDED (processed maybe) or Sleep's answer `interrupted`", `dispatch code ${dispatchCode} "${frame.header.dispatchMessage}"${dispatchCode === DispatchCode.OK ? `, body ${hexOf(frame.body)}` : ""}`, "DEADLINE-4");
       // The log shows the handler did run and was stopped by the deadline, not completed. A server
       // may answer before its handler returns [DEADLINE-4], so the entry may come a little later.
-      let entries: string[] = [];
-      for (let id = 3, end = performance.now() + 3000; entries.length === 0 && performance.now() < end; id += 2) {
-        ({ entries } = await ctx.call(peer, "recorded", { prefix: `sleep:${tag}` }, { id }));
-        if (entries.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      const entries = await ctx.pollLog(`sleep:${tag}`);
       expect(entries.join() === `sleep:${tag}:interrupted`, `sleep:${tag}:interrupted in the log`, entries.join() || "nothing", "DEADLINE-4");
       expect(await peer.staysSilent((f) => f.header.requestId === 1 && f !== frame, 200), "exactly one RESPONSE", peer.describe(), "DEADLINE-4");
     },

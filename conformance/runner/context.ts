@@ -8,6 +8,11 @@ import { ConformanceService } from "../../src/gen/strata/conformance/v1/conforma
 import { CaseFailure } from "./case.ts";
 import { Peer, type TraceLog } from "./peer.ts";
 
+/** Waits `ms`: for pacing what a case sends (trickled bytes), never to wait for the server. */
+export function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** The conformance service's fully-qualified name (Appendix C). */
 export const CONFORMANCE_SERVICE = ConformanceService.typeName;
 
@@ -51,6 +56,26 @@ export class CaseContext {
     const peer = await Peer.open(this.address, this.trace, options);
     this.peers.push(peer);
     return peer;
+  }
+
+  /** A tag no other case run uses, for the server-wide log [CONF-4]: `what`, a dash, 8 random characters. */
+  uniqueTag(what: string): string {
+    return `${what}-${Math.random().toString(36).slice(2, 10).padEnd(8, "0")}`;
+  }
+
+  /**
+   * Reads the server-wide log entries starting with `prefix` on a connection
+   * of its own, again every 20 ms until `done` holds or `timeoutMs` (5 s) passes;
+   * returns the last entries read either way [CONF-4].
+   */
+  async pollLog(prefix: string, done: (entries: string[]) => boolean = (e) => e.length > 0, timeoutMs = 5000): Promise<string[]> {
+    const observer = await this.connect();
+    const end = performance.now() + timeoutMs;
+    for (let id = 1; ; id++) {
+      const { entries } = await this.call(observer, "recorded", { prefix }, { id });
+      if (done(entries) || performance.now() > end) return entries;
+      await pause(20);
+    }
   }
 
   /** Closes every connection the case opened. */
