@@ -47,16 +47,6 @@ function expectShuttingDownOrNothing(peer: Peer, id: number): void {
   if (answer !== undefined) expectDispatch(answer, DispatchCode.SHUTTING_DOWN, "DRAIN-8");
 }
 
-/** Joins byte strings, so that several frames, or a frame and part of another, go out in one write. */
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
 
 export const drainCases: ConformanceCase[] = [
   {
@@ -213,7 +203,7 @@ export const drainCases: ConformanceCase[] = [
       const headerEnd = 4 + new DataView(record.buffer, record.byteOffset).getUint32(0);
       const cut = headerEnd + Math.floor((record.length - headerEnd) / 2);
       // The Drain and, in the same write, request 3's header and half its body.
-      peer.write(concat(ctx.encodeCall("drain", { graceMs: 20_000 }, { id: 2 }), record.subarray(0, cut)));
+      peer.write(Buffer.concat([ctx.encodeCall("drain", { graceMs: 20_000 }, { id: 2 }), record.subarray(0, cut)]));
       const goaway = decodeGoaway((await peer.waitFor(isGoaway, "a GOAWAY after the Drain call [CONF-7]", WAIT_MS)).body);
       peer.write(record.subarray(cut));
       const answer = await ctx.response(peer, 3, WAIT_MS).catch(() => undefined);
@@ -235,11 +225,11 @@ export const drainCases: ConformanceCase[] = [
       const peers = await Promise.all([0, 1, 2].map(() => ctx.connect()));
       peers.forEach((peer, i) => {
         peer.write(
-          concat(
+          Buffer.concat([
             ctx.encodeCall("echo", { delayMs: 150 + 250 * i }, { id: 1 }),
             ctx.encodeCall("echo", { delayMs: 400 - 100 * i }, { id: 2, mode: CallMode.ACKED }),
             ctx.encodeCall("drain", { graceMs: 20_000 }, { id: 3 }),
-          ),
+          ]),
         );
       });
       await Promise.all(
@@ -268,7 +258,7 @@ export const drainCases: ConformanceCase[] = [
       ctx.sendCall(peer, "sleep", { ms: HOLDER_MS, tag: `${run}:holder` }, { id: 1 });
       ctx.sendCall(peer, "drain", { graceMs: 20_000 }, { id: 2 });
       await expectDrainGoaway(peer, 2);
-      peer.write(concat(ctx.encodeCall("record", { tag: `${run}:unary` }, { id: 3 }), ctx.encodeCall("record", { tag: `${run}:oneway` }, { id: 4, mode: CallMode.ONEWAY })));
+      peer.write(Buffer.concat([ctx.encodeCall("record", { tag: `${run}:unary` }, { id: 3 }), ctx.encodeCall("record", { tag: `${run}:oneway` }, { id: 4, mode: CallMode.ONEWAY })]));
       peer.end();
       await peer.waitForClose("EOF after the client's EOF [DRAIN-9]", WAIT_MS);
       expectShuttingDownOrNothing(peer, 3);
@@ -297,7 +287,7 @@ export const drainCases: ConformanceCase[] = [
           await expectDrainGoaway(peer, 2, `connection ${i + 1}: a GOAWAY after the Drain call [CONF-7]`);
           // The race is the point: either order of EOF and the grace period's end is conformant.
           await new Promise((resolve) => setTimeout(resolve, graceMs + offset));
-          peer.write(concat(ctx.encodeCall("record", { tag: `${run}:unary${i}` }, { id: 3 }), ctx.encodeCall("record", { tag: `${run}:oneway${i}` }, { id: 4, mode: CallMode.ONEWAY })));
+          peer.write(Buffer.concat([ctx.encodeCall("record", { tag: `${run}:unary${i}` }, { id: 3 }), ctx.encodeCall("record", { tag: `${run}:oneway${i}` }, { id: 4, mode: CallMode.ONEWAY })]));
           peer.end();
           await peer.waitForClose(`connection ${i + 1}: EOF, after the grace period or the client's EOF [DRAIN-4]`, WAIT_MS);
           expectShuttingDownOrNothing(peer, 3);

@@ -95,11 +95,24 @@ function restartWholeFrameIdleClock(connection: ProxiedConnection): void {
   connection.state["idleTimer"] = timer;
 }
 
-/** Passes a client's bytes through a FrameBoundaries kept in the connection's state. */
-function boundaries(connection: ProxiedConnection, make: () => FrameBoundaries, chunk: Uint8Array): false {
+/** Feeds a client's bytes to the connection's FrameBoundaries (made on the first chunk), whose events decide what reaches the server. */
+function feedBoundaries(connection: ProxiedConnection, make: () => FrameBoundaries, chunk: Uint8Array): void {
   const splitter = (connection.state["boundaries"] ??= make()) as FrameBoundaries;
   splitter.push(chunk);
-  return false;
+}
+
+/** A FrameBoundaries that holds each REQUEST's bytes until its last one, and passes everything else on at once. */
+function holdingRequestsWhole(connection: ProxiedConnection): FrameBoundaries {
+  const held: Uint8Array[] = [];
+  return new FrameBoundaries({
+    bytes(bytes, type) {
+      if (type === FrameType.REQUEST) held.push(bytes.slice());
+      else connection.toServer(bytes);
+    },
+    frameEnd(type) {
+      if (type === FrameType.REQUEST) connection.toServer(Buffer.concat(held.splice(0)));
+    },
+  });
 }
 
 export const mutants: Mutant[] = [
@@ -348,20 +361,9 @@ export const mutants: Mutant[] = [
     caughtBy: ["deadlines/counted-from-the-end-of-the-header"],
     clientBytes(chunk, connection) {
       // A REQUEST reaches the server only whole, so its deadline starts at its last byte.
-      return boundaries(
-        connection,
-        (held: Uint8Array[] = []) =>
-          new FrameBoundaries({
-            bytes(bytes, type) {
-              if (type === FrameType.REQUEST) held.push(bytes.slice());
-              else connection.toServer(bytes);
-            },
-            frameEnd(type) {
-              if (type === FrameType.REQUEST) connection.toServer(Buffer.concat(held.splice(0)));
-            },
-          }),
-        chunk,
-      );
+      feedBoundaries(connection, () => holdingRequestsWhole(connection), chunk);
+      return false; // the FrameBoundaries forwards what it passes on
+
     },
   },
   {
@@ -377,7 +379,8 @@ export const mutants: Mutant[] = [
       // Every byte reaches the server as it comes (so its own idle timer is satisfied); only the
       // proxy's clock, restarted by whole frames alone, closes the connection.
       connection.toServer(chunk);
-      return boundaries(connection, () => new FrameBoundaries({ bytes: () => {}, frameEnd: () => restartWholeFrameIdleClock(connection) }), chunk);
+      feedBoundaries(connection, () => new FrameBoundaries({ bytes: () => {}, frameEnd: () => restartWholeFrameIdleClock(connection) }), chunk);
+      return false; // already forwarded
     },
   },
   {
