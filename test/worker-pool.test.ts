@@ -26,6 +26,7 @@ function context(requestId: number, begin: () => boolean = () => true): Queueing
     metadata: [],
     keys: [],
     peer: "127.0.0.1:1",
+    connection: { peer: "127.0.0.1:1", remoteAddress: "127.0.0.1", secure: false },
     signal: new AbortController().signal,
     remainingMs: () => undefined,
     responseMetadata: [],

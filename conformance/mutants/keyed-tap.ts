@@ -204,17 +204,15 @@ export function keyedTap(hooks: KeyedTapHooks): ServerOptions {
       get bufferedAmount() {
         return transport.bufferedAmount;
       },
-      pause: () => transport.pause(),
-      resume: () => transport.resume(),
-      close: (lingerMs?: number) => {
+      pause: () => transport.pause?.(),
+      resume: () => transport.resume?.(),
+      end: () => {
         for (const part of held) transport.write(part);
         held = [];
-        transport.close(lingerMs);
+        transport.end();
       },
       destroy: () => transport.destroy(),
-      get peer() {
-        return transport.peer;
-      },
+      info: transport.info,
       start(handlers: TransportHandlers): void {
         transport.start({
           ...handlers,

@@ -1,20 +1,15 @@
-// One client connection: handshake, multiplexed calls matched by request
-// id, heartbeats that detect a dead or half-open peer, GOAWAY handling.
+// One client connection once its handshake is done (client-handshake.ts):
+// multiplexed calls matched by request id, a queue for calls the server or
+// the transport has no room for yet, heartbeats that detect a dead or
+// half-open peer, GOAWAY handling.
 
 import {
-  createFrameDecoder,
   decodeGoaway,
-  decodeHello,
   encodeFrame,
   encodeFrameHead,
   encodeGoaway,
-  encodeHello,
-  encodePreface,
   FrameType,
   GoawayCode,
-  PREFACE_MAGIC,
-  PREFACE_SIZE,
-  PROTOCOL_VERSION,
   ProtocolError,
   resolveFrameLimits,
   SEPARATE_BODY_BYTES,
@@ -26,9 +21,10 @@ import {
   type Hello,
 } from "../wire/index.ts";
 import { RpcError, TransportCode, type Processed } from "../status/index.ts";
-import type { Transport, TransportFactory } from "../transport/index.ts";
+import { lingeringClose, type Transport } from "../transport/index.ts";
 import { IdTable } from "../util/id-table.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
+import type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
 
 /** Settings of a client's connections. */
 export interface ClientConnectionSettings {
@@ -39,27 +35,6 @@ export interface ClientConnectionSettings {
   readonly connectTimeoutMs: number;
 }
 
-/** What the owner of a pending call hears back. */
-export interface CallHandlers {
-  ack?(): void;
-  response(frame: Frame): void;
-  fail(error: RpcError): void;
-}
-
-/** The header fields of a REQUEST that a call chooses; the connection adds the type and id. */
-export type RequestFields = Pick<FrameHeaderInit, "service" | "method" | "callMode" | "timeoutMs" | "metadata" | "keys">;
-
-/** A call handed to a connection: queued until the server has room for it, then sent. */
-export interface CallTicket {
-  /** The request id once sent; 0 while queued. */
-  id: number;
-  readonly header: Omit<RequestFields, "timeoutMs">;
-  /** The call's deadline on performance.now()'s clock; timeout_ms is computed when it is written [DEADLINE-1]. */
-  readonly deadline: number;
-  readonly body: Uint8Array;
-  readonly handlers: CallHandlers;
-}
-
 const State = { open: 0, draining: 1, closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
 
@@ -68,7 +43,7 @@ function now(): number {
 }
 
 /** The client side of one connection [HELLO-3] [ID-1] [PING-5] [DRAIN-3]. */
-export class ClientConnection {
+export class ClientConnection implements CallConnection {
   private state: State = State.open;
   private readonly transport: Transport;
   private readonly settings: ClientConnectionSettings;
@@ -90,8 +65,11 @@ export class ClientConnection {
   private heartbeat: Timer | undefined;
   private goawayLastId: number | undefined;
   private closedListeners: Array<() => void> = [];
+  /** False after the transport's buffer passed its high-water mark, until it drains: calls wait in the queue. */
+  private writable = true;
 
-  private constructor(transport: Transport, settings: ClientConnectionSettings, hello: Hello, decoder: (c: ClientConnection) => FrameDecoder) {
+  /** Takes over a transport whose handshake is done; `decoder` already read the server's HELLO [HELLO-3]. */
+  constructor(transport: Transport, settings: ClientConnectionSettings, hello: Hello, decoder: FrameDecoder) {
     this.transport = transport;
     this.settings = settings;
     this.serverHello = hello;
@@ -100,109 +78,8 @@ export class ClientConnection {
     let interval = settings.pingIntervalMs;
     if (hello.idleTimeoutMs > 0) interval = Math.min(interval, hello.idleTimeoutMs / 2);
     this.pingIntervalMs = Math.max(interval, hello.minPingIntervalMs || 1000);
-    this.decoder = decoder(this);
-  }
-
-  /**
-   * Connects and completes the handshake; nothing but the preface and HELLO
-   * is written before the server's HELLO arrives, so a failure here means
-   * no request was processed [HELLO-3] [HELLO-5] [PREFACE-5].
-   */
-  static async open(factory: TransportFactory, address: string, settings: ClientConnectionSettings): Promise<ClientConnection> {
-    const deadline = now() + settings.connectTimeoutMs;
-    let transport: Transport;
-    try {
-      transport = await factory.connect(address, { timeoutMs: settings.connectTimeoutMs });
-    } catch (error) {
-      throw RpcError.transport(TransportCode.CONNECT_FAILED, `cannot connect to ${address}: ${(error as Error).message}`, "no", error);
-    }
-    return new Promise<ClientConnection>((resolve, reject) => {
-      let received = new Uint8Array(0);
-      let connection: ClientConnection | undefined;
-      let settled = false;
-      const fail = (error: RpcError) => {
-        if (settled) return;
-        settled = true;
-        timer.clear();
-        transport.destroy();
-        reject(error);
-      };
-      const timer = setTimer(
-        () => fail(RpcError.transport(TransportCode.CONNECT_FAILED, `no HELLO from ${address} within ${settings.connectTimeoutMs} ms [HELLO-5]`, "no")),
-        Math.max(0, deadline - now()),
-      );
-      // Frames before the server's HELLO go to a decoder with our limits.
-      const handshakeDecoder = createFrameDecoder({
-        limits: settings.limits,
-        onFrame: (frame) => {
-          if (connection !== undefined) {
-            connection.onFrame(frame);
-            return;
-          }
-          if (frame.header.type !== FrameType.HELLO) throw new ProtocolError("HELLO-2", "the server's first frame is not HELLO");
-          const hello = decodeHello(frame.body);
-          connection = new ClientConnection(transport, settings, hello, () => handshakeDecoder);
-          settled = true;
-          timer.clear();
-          connection.armHeartbeat();
-          resolve(connection);
-        },
-      });
-      transport.start({
-        data: (chunk) => {
-          if (connection !== undefined && settled) {
-            connection.onData(chunk);
-            return;
-          }
-          try {
-            if (received.length < PREFACE_SIZE) {
-              const joined = new Uint8Array(received.length + chunk.length);
-              joined.set(received);
-              joined.set(chunk, received.length);
-              received = joined;
-              if (received.length < PREFACE_SIZE) return;
-              for (let i = 0; i < PREFACE_MAGIC.length; i++) {
-                if (received[i] !== PREFACE_MAGIC[i]) {
-                  return fail(RpcError.transport(TransportCode.PROTOCOL_ERROR, `${address} does not speak Strata (bad preface) [PREFACE-5]`, "no"));
-                }
-              }
-              const version = (received[6]! << 8) | received[7]!;
-              if (version !== PROTOCOL_VERSION) {
-                return fail(RpcError.transport(TransportCode.VERSION_MISMATCH, `${address} speaks protocol version ${version}, this client ${PROTOCOL_VERSION} [PREFACE-5]`, "no"));
-              }
-              chunk = received.subarray(PREFACE_SIZE);
-              if (chunk.length === 0) return;
-            }
-            handshakeDecoder.push(chunk);
-          } catch (error) {
-            // Frames after the HELLO in the same chunk belong to the open connection.
-            if (connection !== undefined) return connection.onProtocolError(error);
-            // A connection error during the handshake gets its GOAWAY too [FRAME-14].
-            if (ProtocolError.is(error) && error.goawayCode !== undefined && !settled) {
-              settled = true;
-              timer.clear();
-              transport.write(encodeFrame({ type: FrameType.GOAWAY }, encodeGoaway({ lastRequestId: 0, code: error.goawayCode, message: error.message })));
-              transport.close();
-              reject(RpcError.transport(TransportCode.PROTOCOL_ERROR, `bad handshake from ${address}: ${error.message}`, "no", error));
-              return;
-            }
-            fail(RpcError.transport(TransportCode.PROTOCOL_ERROR, `bad handshake from ${address}: ${(error as Error).message}`, "no", error));
-          }
-        },
-        closed: (error) => {
-          if (connection !== undefined && settled) connection.onClosed(error);
-          else fail(RpcError.transport(TransportCode.CONNECT_FAILED, `${address} closed the connection during the handshake`, "no", error));
-        },
-        drain: () => {},
-      });
-      transport.write(encodePreface());
-      transport.write(encodeFrame({ type: FrameType.HELLO }, encodeHello({
-        maxHeaderSize: settings.limits.maxHeaderSize,
-        maxBodySize: settings.limits.maxBodySize,
-        pingIntervalMs: settings.pingIntervalMs,
-        agent: "strata-ts/0.1.0",
-      })));
-    });
+    this.decoder = decoder;
+    this.armHeartbeat();
   }
 
   /** True while new calls may use this connection (no GOAWAY, not closed). */
@@ -224,25 +101,22 @@ export class ClientConnection {
   /**
    * Writes a REQUEST with the next request id [ID-1]. Throws a transport
    * LIMIT_EXCEEDED error (not processed) when the frame exceeds the server's
-   * limits [LIMIT-4]. Oneway calls register no handlers and return at once.
+   * limits [LIMIT-4]. Oneway calls register no handlers.
    * `at` is the current time when the caller has just read the clock.
    */
-  send(header: Omit<RequestFields, "timeoutMs">, timeoutMs: number | undefined, body: Uint8Array, handlers: CallHandlers | undefined, at: number = now()): number {
-    if (this.state !== State.open) {
-      throw RpcError.transport(TransportCode.UNAVAILABLE, "the connection is draining or closed", "no");
-    }
+  private send(head: RequestHead, timeoutMs: number, body: Uint8Array, handlers: CallHandlers | undefined, at: number): number {
     const id = this.nextId;
     // Encoded once; the header's size is what the frame holds besides its 4-byte prefix and body.
     // Fields listed one by one: faster than spreading an object of unknown shape on this hot path.
     const fields: FrameHeaderInit = {
       type: FrameType.REQUEST,
       requestId: id,
-      service: header.service,
-      method: header.method,
-      callMode: header.callMode,
+      service: head.service,
+      method: head.method,
+      callMode: head.callMode,
       timeoutMs,
-      metadata: header.metadata,
-      keys: header.keys,
+      metadata: head.metadata,
+      keys: head.keys,
     };
     // A large body follows its head as is (the transport sends both in one write); a small one is copied in.
     const separate = body.length >= SEPARATE_BODY_BYTES;
@@ -264,24 +138,24 @@ export class ClientConnection {
     // The id is used up only once the request is written [ID-7].
     this.nextId++;
     if (handlers !== undefined) this.pending.set(id, handlers);
-    this.transport.write(frame);
-    if (separate) this.transport.write(body);
+    this.write(frame);
+    if (separate) this.write(body);
     this.lastSentAt = at;
     return id;
   }
 
   /**
-   * Sends a unary or acked call now, or queues it while the server's
-   * max_concurrent_requests calls are pending, so a client never provokes
-   * OVERLOADED by itself [LIMIT-5]. A queued call was not written: if it
-   * fails there, it was not processed.
+   * Writes a call now, or queues it while the server's
+   * max_concurrent_requests calls are pending (so a client never provokes
+   * OVERLOADED by itself) or the transport is over its high-water mark
+   * [LIMIT-5]. A queued call was not written: if it fails there, it was not
+   * processed. Throws UNAVAILABLE (not processed) once the connection
+   * takes no new calls.
    */
-  submit(header: CallTicket["header"], deadline: number, body: Uint8Array, handlers: CallHandlers): CallTicket {
-    const ticket: CallTicket = { id: 0, header, deadline, body, handlers };
-    if (this.hasRoom()) ticket.id = this.sendTicket(ticket);
-    else if (this.state !== State.open) throw RpcError.transport(TransportCode.UNAVAILABLE, "the connection is draining or closed", "no");
+  submit(ticket: CallTicket): void {
+    if (this.state !== State.open) throw RpcError.transport(TransportCode.UNAVAILABLE, "the connection is draining or closed", "no");
+    if (this.writable && this.queued.length === 0 && (ticket.oneway || this.hasRoom())) this.sendTicket(ticket);
     else this.queued.push(ticket);
-    return ticket;
   }
 
   private hasRoom(): boolean {
@@ -289,12 +163,18 @@ export class ClientConnection {
     return max === 0 || this.pending.size < max;
   }
 
-  /** Sends queued calls while there is room. */
+  /** Writes queued calls in order while the transport takes more; a oneway call needs no room at the server. */
   private sendQueued(): void {
-    while (this.queued.length > 0 && this.state === State.open && this.hasRoom()) {
-      const ticket = this.queued.shift()!;
+    let i = 0;
+    while (i < this.queued.length && this.state === State.open && this.writable) {
+      const ticket = this.queued[i]!;
+      if (!ticket.oneway && !this.hasRoom()) {
+        i++;
+        continue;
+      }
+      this.queued.splice(i, 1);
       try {
-        ticket.id = this.sendTicket(ticket);
+        this.sendTicket(ticket);
       } catch (error) {
         ticket.handlers.fail(RpcError.from(error));
       }
@@ -302,13 +182,25 @@ export class ClientConnection {
   }
 
   /** Writes a ticket's request with the time left until its deadline [DEADLINE-1] [DEADLINE-5]. */
-  private sendTicket(ticket: CallTicket): number {
+  private sendTicket(ticket: CallTicket): void {
     const at = now();
     const remaining = ticket.deadline - at;
     if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
     // Never rounded down to 0; capped at the uint32 maximum [DEADLINE-7].
     const timeoutMs = Math.min(Math.ceil(remaining), 0xffffffff);
-    return this.send(ticket.header, timeoutMs, ticket.body, ticket.handlers, at);
+    ticket.id = this.send(ticket.head, timeoutMs, ticket.body, ticket.oneway ? undefined : ticket.handlers, at);
+    ticket.handlers.written();
+  }
+
+  /** Writes bytes; past the transport's high-water mark, calls wait until it drains. */
+  private write(bytes: Uint8Array): void {
+    if (!this.transport.write(bytes)) this.writable = false;
+  }
+
+  /** The transport's buffer drained: queued calls go out [LIMIT-5]. */
+  onDrain(): void {
+    this.writable = true;
+    this.sendQueued();
   }
 
   /** Gives up on a call: drops it from the queue, or forgets its id and tells the server [CANCEL-1] [DEADLINE-6]. */
@@ -320,7 +212,7 @@ export class ClientConnection {
       return;
     }
     if (!this.pending.delete(ticket.id)) return;
-    if (this.state !== State.closed) this.transport.write(encodeFrame({ type: FrameType.CANCEL, requestId: ticket.id }));
+    if (this.state !== State.closed) this.write(encodeFrame({ type: FrameType.CANCEL, requestId: ticket.id }));
     this.sendQueued();
     this.closeIfDrained();
   }
@@ -335,7 +227,8 @@ export class ClientConnection {
     this.closeIfDrained();
   }
 
-  private onData(chunk: Uint8Array): void {
+  /** Bytes from the server, after the handshake. */
+  onData(chunk: Uint8Array): void {
     this.lastByteAt = now();
     this.pingOutstandingSince = undefined; // any byte proves the peer alive [PING-5]
     try {
@@ -345,7 +238,8 @@ export class ClientConnection {
     }
   }
 
-  private onFrame(frame: Frame): void {
+  /** A frame from the server, after its HELLO. */
+  onFrame(frame: Frame): void {
     if (this.state === State.closed) return;
     const { header } = frame;
     switch (header.type) {
@@ -354,7 +248,7 @@ export class ClientConnection {
         this.onReply(header, frame);
         return;
       case FrameType.PING:
-        this.transport.write(encodeFrame({ type: FrameType.PONG }, frame.body.slice())); // [PING-2]
+        this.write(encodeFrame({ type: FrameType.PONG }, frame.body.slice())); // [PING-2]
         return;
       case FrameType.PONG:
         return; // liveness is tracked by bytes received
@@ -403,7 +297,7 @@ export class ClientConnection {
   }
 
   /** A violation by the server: GOAWAY, close, fail what is pending [FRAME-14] [STATUS-12]. */
-  private onProtocolError(error: unknown): void {
+  onProtocolError(error: unknown): void {
     if (this.state === State.closed) return;
     const protocolError = ProtocolError.is(error) ? error : undefined;
     if (protocolError?.goawayCode === undefined && protocolError !== undefined) {
@@ -411,11 +305,12 @@ export class ClientConnection {
       return;
     }
     const message = error instanceof Error ? error.message : String(error);
-    this.transport.write(encodeFrame({ type: FrameType.GOAWAY }, encodeGoawayBody(protocolError?.goawayCode ?? GoawayCode.INTERNAL_ERROR, message)));
+    this.write(encodeFrame({ type: FrameType.GOAWAY }, encodeGoawayBody(protocolError?.goawayCode ?? GoawayCode.INTERNAL_ERROR, message)));
     this.shutdown(TransportCode.PROTOCOL_ERROR, `the server broke the protocol: ${message}`, error, true);
   }
 
-  private onClosed(error?: Error): void {
+  /** The transport ended. */
+  onClosed(error?: Error): void {
     this.shutdown(TransportCode.CONNECTION_LOST, error ? `connection lost: ${error.message}` : "the server closed the connection", error);
   }
 
@@ -424,7 +319,7 @@ export class ClientConnection {
     if (this.state === State.closed) return;
     this.state = State.closed;
     this.heartbeat?.clear();
-    if (linger) this.transport.close();
+    if (linger) lingeringClose(this.transport);
     else this.transport.destroy();
     this.failQueued();
     const failures = this.pending.entries();
@@ -447,7 +342,7 @@ export class ClientConnection {
     if (this.state === State.draining && this.pending.size === 0 && this.queued.length === 0) {
       this.state = State.closed;
       this.heartbeat?.clear();
-      this.transport.close();
+      lingeringClose(this.transport);
       for (const listener of this.closedListeners.splice(0)) listener();
     }
   }
@@ -484,7 +379,7 @@ export class ClientConnection {
         this.lastPingAt = t;
         if (silent) this.pingOutstandingSince = t;
         this.lastSentAt = t;
-        this.transport.write(encodeFrame({ type: FrameType.PING }, new Uint8Array(8)));
+        this.write(encodeFrame({ type: FrameType.PING }, new Uint8Array(8)));
       }
       this.heartbeat = setTimer(tick, Math.max(1, nextDue() - now()));
     };

@@ -6,11 +6,13 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
 import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
 import { CallMode, checkedLimits, Compression, decodeMessage, DispatchCode, encodeMessage, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
 import { dispatchCodeName, dispatchProcessed, RpcError, TransportCode } from "../status/index.ts";
-import { defaultTransport, type TransportFactory } from "../transport/index.ts";
-import { setDeadline } from "../util/deadline-timers.ts";
-import { Channel, type BackoffOptions } from "./channel.ts";
+import { transportFor, type TransportFactory, type TransportsByScheme } from "../transport/index.ts";
+import { Subchannel, type BackoffOptions } from "./subchannel.ts";
+import type { ClientConnectionSettings } from "./client-connection.ts";
 import { failureResult, successResult, type CallResult } from "./call-result.ts";
-import { PendingCall, retryable } from "./pending-call.ts";
+import { OutgoingCall, type ResponseDecoder } from "./outgoing-call.ts";
+import type { Router } from "./router.ts";
+import { SingleAddressRouter } from "./single-address-router.ts";
 
 /** Options of one call. */
 export interface CallOptions {
@@ -29,10 +31,16 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-/** Options of createClient. */
+/** Options of createClient: where calls go (an address or a router), and how. */
 export interface ClientOptions {
-  /** "host:port" or "unix:/path". */
-  address: string;
+  /** "host:port", "unix:/path", "memory:NAME" or an address of a scheme given in `transports`; or pass `router`. */
+  address?: string;
+  /**
+   * Chooses the connection of each call, e.g. a pool over many servers;
+   * instead of `address`. The connection options below then belong to the
+   * router's own subchannels.
+   */
+  router?: Router;
   /** Default call timeout. Default 3000 ms. */
   timeoutMs?: number;
   /** Ping when nothing was received for this long; a dead connection is found within twice this. Default 5000 ms [PING-4]. */
@@ -43,8 +51,10 @@ export interface ClientOptions {
   limits?: Partial<FrameLimits>;
   /** Reconnection backoff. */
   backoff?: BackoffOptions;
-  /** How to connect; TCP (node:net) by default. */
+  /** One transport for every address, whatever its scheme. */
   transport?: TransportFactory;
+  /** Transports by address scheme (e.g. `{ tls: tlsTransport }`), besides TCP, Unix sockets and memory. */
+  transports?: TransportsByScheme;
 }
 
 type Methods<S extends GenServiceMethods, R> = {
@@ -99,38 +109,6 @@ function toMetadata(metadata: CallOptions["metadata"]): MetadataEntry[] {
   return Object.entries(metadata).map(([key, value]) => ({ key, value: typeof value === "string" ? utf8.encode(value) : value }));
 }
 
-/**
- * Settles like `promise`, unless the deadline passes or the signal fires
- * first: then TIMEOUT or CANCELLED, not processed (nothing was written yet).
- */
-function untilDeadlineOrAbort<T>(promise: Promise<T>, deadline: number, signal: AbortSignal | undefined): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setDeadline(() => {
-      done();
-      reject(RpcError.transport(TransportCode.TIMEOUT, "the deadline passed while connecting; nothing was sent", "no"));
-    }, Math.max(0, deadline - now()));
-    const onAbort = () => {
-      done();
-      reject(RpcError.transport(TransportCode.CANCELLED, "the call was cancelled while connecting; nothing was sent", "no", signal?.reason));
-    };
-    function done() {
-      timer.clear();
-      signal?.removeEventListener("abort", onAbort);
-    }
-    signal?.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        done();
-        resolve(value);
-      },
-      (error: unknown) => {
-        done();
-        reject(error);
-      },
-    );
-  });
-}
-
 /** Why `keys` cannot be sent, or undefined when they can: 0 to 16 strings of 1 to 256 UTF-8 bytes [KEYS-1]. */
 function invalidKeys(keys: unknown): string | undefined {
   if (!Array.isArray(keys)) return "keys must be an array of strings [KEYS-1]";
@@ -174,6 +152,15 @@ function interpret(frame: Frame, output: DescMessage): MessageShape<DescMessage>
   }
 }
 
+/** The router `options` name, or one for their address; throws a TypeError unless exactly one is given. */
+function routerOf(options: ClientOptions, settings: ClientConnectionSettings): Router {
+  if (options.router !== undefined && options.address !== undefined) throw new TypeError("createClient takes an address or a router, not both");
+  if (options.router !== undefined) return options.router;
+  const address = options.address;
+  if (typeof address !== "string") throw new TypeError("createClient needs an address (\"host:port\", \"unix:/path\", \"memory:NAME\") or a router");
+  return new SingleAddressRouter(new Subchannel(() => transportFor(address, options), address, settings, options.backoff));
+}
+
 /**
  * Creates a client for a generated service. Calls share one multiplexed
  * connection, opened on first use and replaced when it fails or the server
@@ -184,12 +171,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   const defaultTimeout = options.timeoutMs ?? 3000;
   const pingIntervalMs = options.pingIntervalMs ?? 5000;
   if (!(pingIntervalMs > 0)) throw new RangeError(`pingIntervalMs must be positive, got ${pingIntervalMs} [PING-4]`);
-  const channel = new Channel(
-    () => (options.transport ? Promise.resolve(options.transport) : defaultTransport()),
-    options.address,
-    { limits, pingIntervalMs, connectTimeoutMs: options.connectTimeoutMs ?? 3000 },
-    options.backoff,
-  );
+  const router = routerOf(options, { limits, pingIntervalMs, connectTimeoutMs: options.connectTimeoutMs ?? 3000 });
   const desc = service as DescService;
 
   /** The request's body and header fields, checked and encoded; throws INVALID_INPUT, not processed [STATUS-2]. */
@@ -217,36 +199,14 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
    * Sends a unary or acked request; settles with `decode` of its RESPONSE.
    * One retry on a fresh connection when the request provably did not run.
    */
-  function call<T>(method: DescMethod, input: unknown, callOptions: CallOptions, mode: CallMode, decode: (frame: Frame) => T, onAck?: () => void): Promise<T> {
+  function call<T>(method: DescMethod, input: unknown, callOptions: CallOptions, mode: CallMode, decode: ResponseDecoder<T>, onAck?: () => void): Promise<T> {
     let prepared: ReturnType<typeof prepare>;
     try {
       prepared = prepare(method, input, callOptions, mode);
     } catch (error) {
       return Promise.reject(error);
     }
-    return new PendingCall(channel, prepared.header, prepared.body, prepared.deadline, callOptions.signal, decode, onAck).promise;
-  }
-
-  /** Writes a oneway request: settles once it is written; nothing comes back [CALL-4]. */
-  async function sendOneway(method: DescMethod, input: unknown, callOptions: CallOptions): Promise<void> {
-    const { header, body, deadline } = prepare(method, input, callOptions, CallMode.ONEWAY);
-    const signal = callOptions.signal;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled before it was sent", "no");
-        // The deadline and the signal also bound the wait for a connection [DEADLINE-6] [CANCEL-1].
-        const connection = channel.ready() ?? (await untilDeadlineOrAbort(channel.acquire(deadline, signal), deadline, signal));
-        const remaining = deadline - now();
-        if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
-        // Never rounded down to 0 [DEADLINE-5]; capped at the uint32 maximum [DEADLINE-7].
-        connection.send(header, Math.min(Math.ceil(remaining), 0xffffffff), body, undefined);
-        return;
-      } catch (error) {
-        const rpcError = RpcError.from(error);
-        if (attempt === 0 && retryable(rpcError) && now() < deadline && !signal?.aborted) continue;
-        throw rpcError;
-      }
-    }
+    return new OutgoingCall(router, prepared.header, prepared.body, prepared.deadline, callOptions.signal, decode, onAck).promise;
   }
 
   function methodFor(name: string | symbol): DescMethod | undefined {
@@ -289,7 +249,8 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
       );
     });
 
-  const oneway = (method: DescMethod, input: unknown, callOptions: CallOptions = NO_OPTIONS) => sendOneway(method, input, callOptions);
+  /** Settles once the request is written; nothing comes back [CALL-4]. */
+  const oneway = (method: DescMethod, input: unknown, callOptions: CallOptions = NO_OPTIONS) => call<void>(method, input, callOptions, CallMode.ONEWAY, undefined);
 
   /** A proxy whose properties are the service's methods, each calling `invoke`; one function per method, made on first use. */
   const group = (invoke: (method: DescMethod, input: unknown, options?: CallOptions) => Promise<unknown>) => {
@@ -315,7 +276,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     $acked: group(acked),
     $result: resultMethods,
     $batch: (build: (calls: unknown) => readonly Promise<unknown>[]) => Promise.all(build(resultMethods)),
-    $close: () => channel.close(),
+    $close: () => router.close(),
   };
   const unaryMethods = group(unary) as Record<string, unknown>;
   return new Proxy({}, {

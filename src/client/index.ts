@@ -1,4 +1,9 @@
 // strata-rpc/client: the reference client.
 export { createClient, type AckedCall, type CallOptions, type Client, type ClientOptions } from "./client.ts";
 export type { CallResult, LayerStatus } from "./call-result.ts";
-export type { BackoffOptions } from "./channel.ts";
+export type { BackoffOptions } from "./subchannel.ts";
+export { Subchannel } from "./subchannel.ts";
+export { SingleAddressRouter } from "./single-address-router.ts";
+export type { CallRoute, Router } from "./router.ts";
+export type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
+export type { ClientConnection, ClientConnectionSettings } from "./client-connection.ts";

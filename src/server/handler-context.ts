@@ -1,4 +1,5 @@
 import type { MetadataEntry } from "../wire/index.ts";
+import type { ConnectionInfo } from "../transport/index.ts";
 
 /**
  * What a handler knows about the request it serves: its id, metadata, keys,
@@ -13,8 +14,10 @@ export interface HandlerContext {
   readonly metadata: readonly MetadataEntry[];
   /** Ordering keys of the request [KEYS-1]. */
   readonly keys: readonly string[];
-  /** The peer's address, e.g. "127.0.0.1:53012". */
+  /** The peer's address, e.g. "127.0.0.1:53012" (the same as connection.peer). */
   readonly peer: string;
+  /** The connection the request came on: peer address, whether it is secure, negotiated protocol, peer certificate. */
+  readonly connection: ConnectionInfo;
   /** Fires when the handler should stop: deadline passed, CANCEL, connection gone. */
   readonly signal: AbortSignal;
   /** Milliseconds until the deadline (0 when passed), or undefined without one [DEADLINE-2]. */

@@ -4,6 +4,7 @@
 // one of the costlier objects a request would otherwise allocate).
 
 import type { FrameHeader, MetadataEntry } from "../wire/index.ts";
+import type { ConnectionInfo } from "../transport/index.ts";
 import type { QueueingContext } from "./handler-context.ts";
 
 /** The abort side of a request: records the reason, and fires the signal if one was handed out [DEADLINE-4] [CANCEL-2]. */
@@ -44,7 +45,7 @@ export class RequestContext<R = unknown> implements QueueingContext {
   readonly method: string;
   readonly metadata: readonly MetadataEntry[];
   readonly keys: readonly string[];
-  readonly peer: string;
+  readonly connection: ConnectionInfo;
   readonly responseMetadata: MetadataEntry[] = [];
   private readonly abort: RequestAbort;
   private readonly deadline: number | undefined;
@@ -52,17 +53,21 @@ export class RequestContext<R = unknown> implements QueueingContext {
   private readonly request: R;
 
   /** `owner` and `request` stand in for a closure, which would be one more allocation per request. */
-  constructor(header: FrameHeader, peer: string, abort: RequestAbort, deadline: number | undefined, owner: ContextOwner<R>, request: R) {
+  constructor(header: FrameHeader, connection: ConnectionInfo, abort: RequestAbort, deadline: number | undefined, owner: ContextOwner<R>, request: R) {
     this.requestId = header.requestId;
     this.service = header.service;
     this.method = header.method;
     this.metadata = header.metadata;
     this.keys = header.keys;
-    this.peer = peer;
+    this.connection = connection;
     this.abort = abort;
     this.deadline = deadline;
     this.owner = owner;
     this.request = request;
+  }
+
+  get peer(): string {
+    return this.connection.peer;
   }
 
   get signal(): AbortSignal {

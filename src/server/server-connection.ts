@@ -34,7 +34,7 @@ import {
 import { TaskLimiter } from "./task-limiter.ts";
 import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
 import { dispatchCodeByName, dispatchCodeName, dispatchProcessed, RpcError } from "../status/index.ts";
-import type { Transport } from "../transport/index.ts";
+import { lingeringClose, type ConnectionInfo, type Transport } from "../transport/index.ts";
 import { setDeadlineAt, type LongTimeout } from "../util/deadline-timers.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
 import { RequestAbort, RequestContext } from "./request-context.ts";
@@ -244,9 +244,9 @@ export class ServerConnection {
     this.decoder = createFrameDecoder({ limits: settings.limits, onFrame: (frame) => this.onFrame(frame) });
   }
 
-  /** The peer's address. */
-  get peer(): string {
-    return this.transport.peer;
+  /** Who the peer is and how the connection is protected. */
+  get info(): ConnectionInfo {
+    return this.transport.info;
   }
 
   /** Starts reading; one handshake timer runs from here [PREFACE-6] [HELLO-5]. */
@@ -411,7 +411,7 @@ export class ServerConnection {
     this.handleFrame(frame, receivedAt);
     if (frame.header.type !== FrameType.REQUEST || ++this.requestsThisTurn < ServerConnection.REQUESTS_PER_TURN) return;
     if (this.state === State.closed || this.yieldTimer !== undefined) return;
-    this.transport.pause();
+    this.transport.pause?.();
     this.yieldTimer = setTimer(() => {
       this.yieldTimer = undefined;
       this.requestsThisTurn = 0;
@@ -430,7 +430,7 @@ export class ServerConnection {
       this.onProtocolError(error);
       return;
     }
-    if (!this.readingPaused && this.yieldTimer === undefined && this.state !== State.closed) this.transport.resume();
+    if (!this.readingPaused && this.yieldTimer === undefined && this.state !== State.closed) this.transport.resume?.();
   }
 
   private handleFrame(frame: Frame, receivedAt: number): void {
@@ -729,7 +729,7 @@ export class ServerConnection {
     // A queueing handler starts the request later, when it calls begin().
     if (method.queues) entry.queuedInHandler = true;
     else this.markStarted(entry);
-    const context = new RequestContext(header, this.transport.peer, entry.abort, deadline, this, entry);
+    const context = new RequestContext(header, this.transport.info, entry.abort, deadline, this, entry);
     let result: Uint8Array | Promise<Uint8Array>;
     try {
       result = method.invoke(input, context);
@@ -930,7 +930,7 @@ export class ServerConnection {
     // so a client that never reads cannot grow our memory.
     if (!this.transport.write(frame) && !this.readingPaused) {
       this.readingPaused = true;
-      this.transport.pause();
+      this.transport.pause?.();
     }
     if (this.readingPaused) this.checkHeldOutput();
   }
@@ -1071,7 +1071,7 @@ export class ServerConnection {
     this.handshakeTimer?.clear();
     this.graceTimer?.clear();
     this.yieldTimer?.clear();
-    if (linger) this.transport.close();
+    if (linger) lingeringClose(this.transport);
     else this.transport.destroy();
     this.host.closed(this);
   }

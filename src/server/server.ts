@@ -5,7 +5,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { Compression, HelloSchema } from "../gen/strata/v1/frame_pb.ts";
 import { checkedLimits, encodeFrame, encodePreface, FrameType, type FrameLimits, type RawInflater } from "../wire/index.ts";
-import { defaultTransport, type Transport, type TransportFactory, type TransportListener } from "../transport/index.ts";
+import { transportFor, type Transport, type TransportFactory, type TransportListener, type TransportsByScheme } from "../transport/index.ts";
 import { addAdminService } from "./admin-service.ts";
 import { KeyScheduler, type KeyDispatch } from "./key-scheduler.ts";
 import { ServerConnection, type ConnectionHost, type ConnectionSettings } from "./server-connection.ts";
@@ -68,8 +68,14 @@ export interface ServerOptions {
   maxConnectionsPerClient?: number;
   /** Offer the built-in strata.admin.v1.AdminService (stats to any caller). Default false [EXT-7]. */
   exposeAdminService?: boolean;
-  /** How to listen; TCP (node:net) by default. */
+  /** One transport for every address this server listens on, whatever its scheme. */
   transport?: TransportFactory;
+  /**
+   * Transports by address scheme, e.g. `{ tls: tlsTransport }`, besides the
+   * built-in ones: TCP for "host:port", Unix sockets for "unix:", in-process
+   * streams for "memory:".
+   */
+  transports?: TransportsByScheme;
   /**
    * Offer keyed dispatch: requests sharing a key run one at a time, in
    * order, across all connections. Default true; false answers keyed
@@ -149,8 +155,18 @@ export interface Server {
    * as the conformance service in a test mode [EXT-5] [CONF-1].
    */
   addBuiltinService<S extends GenServiceMethods>(service: GenService<S>, impl: ServiceImpl<S>): Server;
-  /** Listens on "host:port" (port 0 picks one) or "unix:/path"; resolves with the bound address. */
+  /**
+   * Listens on "host:port" (port 0 picks one), "unix:/path", "memory:NAME"
+   * or an address of a scheme given in `transports`; each call adds a
+   * listener, so one server can listen on several addresses and transports
+   * at once. Resolves with the bound address.
+   */
   listen(address: string): Promise<string>;
+  /**
+   * Serves one connection accepted elsewhere (an HTTP upgrade, an in-memory
+   * pair), exactly as a listener's connections are served.
+   */
+  serve(transport: Transport): void;
   /**
    * Stops accepting, sends GOAWAY on every connection, lets requests in
    * progress finish for up to `graceMs` (default 10 s), then closes [DRAIN-2].
@@ -160,12 +176,6 @@ export interface Server {
   stats(): ServerStats;
   /** On SIGTERM and SIGINT, close gracefully (runtimes with `process.on` only); returns a function that removes the hooks. */
   closeOnSignals(options?: { graceMs?: number; signals?: string[] }): () => void;
-}
-
-/** The IP address of a peer printed as "host:port" or "[v6]:port"; undefined for Unix sockets and the like. */
-function clientAddress(peer: string): string | undefined {
-  const match = /^\[?([^\]]+?)\]?:\d+$/.exec(peer);
-  return match?.[1];
 }
 
 /** Creates a server; see ServerOptions for the defaults. */
@@ -251,7 +261,7 @@ export function createServer(options: ServerOptions = {}): Server {
     },
     closed: (connection: ServerConnection) => {
       if (!connections.delete(connection)) return;
-      const client = maxConnectionsPerClient > 0 ? clientAddress(connection.peer) : undefined;
+      const client = maxConnectionsPerClient > 0 ? connection.info.remoteAddress : undefined;
       if (client !== undefined) {
         const left = (perClient.get(client) ?? 1) - 1;
         if (left > 0) perClient.set(client, left);
@@ -271,7 +281,7 @@ export function createServer(options: ServerOptions = {}): Server {
       return;
     }
     // Beyond its bound, a client's next connection is closed before the preface [SEC-4].
-    const client = clientAddress(transport.peer);
+    const client = transport.info.remoteAddress;
     if (client !== undefined && maxConnectionsPerClient > 0) {
       const open = perClient.get(client) ?? 0;
       if (open >= maxConnectionsPerClient) {
@@ -322,7 +332,7 @@ export function createServer(options: ServerOptions = {}): Server {
       if (closing !== undefined) throw new Error("the server is closed");
       // A handler module that does not load fails here, not at the first call.
       await Promise.all(pools);
-      const factory = options.transport ?? (await defaultTransport());
+      const factory = await transportFor(address, options);
       // Native zlib inflates gzip bodies off the event loop; loaded like the TCP transport [COMP-9].
       if (host.inflate === undefined) {
         const specifier = "./native-inflate.ts";
@@ -375,6 +385,7 @@ export function createServer(options: ServerOptions = {}): Server {
       })();
       return closing;
     },
+    serve: accept,
     stats: () => stats.snapshot(),
     closeOnSignals({ graceMs, signals = ["SIGTERM", "SIGINT"] } = {}) {
       const proc = (globalThis as { process?: { on(s: string, f: () => void): void; off(s: string, f: () => void): void } }).process;

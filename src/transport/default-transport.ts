@@ -1,4 +1,21 @@
+// Which transport serves an address: the one its owner passed for every
+// address, else one registered for the address's scheme, else a built-in
+// one — TCP and Unix sockets (loaded on first use) and in-memory streams.
+
 import type { TransportFactory } from "./transport.ts";
+import { addressScheme } from "./address.ts";
+import { memoryTransport } from "./memory.ts";
+
+/** Transports by address scheme, e.g. `{ tls: tlsTransport }`; they take precedence over the built-in ones. */
+export type TransportsByScheme = Readonly<Record<string, TransportFactory>>;
+
+/** How a server or client chooses the transport of each address. */
+export interface TransportChoice {
+  /** One transport for every address, whatever its scheme. */
+  transport?: TransportFactory;
+  /** Transports for the schemes they serve. */
+  transports?: TransportsByScheme;
+}
 
 let loaded: Promise<TransportFactory> | undefined;
 
@@ -14,4 +31,25 @@ export function defaultTransport(): Promise<TransportFactory> {
     loaded = import(specifier).then((module: { tcpTransport: TransportFactory }) => module.tcpTransport);
   }
   return loaded;
+}
+
+/**
+ * The transport for `address` under `choice`; rejects with a TypeError
+ * naming the scheme when nothing serves it (e.g. "tls:" without a TLS
+ * transport passed in `transports`).
+ */
+export function transportFor(address: string, choice: TransportChoice): Promise<TransportFactory> {
+  if (choice.transport !== undefined) return Promise.resolve(choice.transport);
+  let scheme: string;
+  try {
+    scheme = addressScheme(address);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const registered = choice.transports !== undefined && Object.hasOwn(choice.transports, scheme) ? choice.transports[scheme] : undefined;
+  if (registered !== undefined) return Promise.resolve(registered);
+  if (scheme === "tcp" || scheme === "unix") return defaultTransport();
+  if (scheme === "memory") return Promise.resolve(memoryTransport);
+  const known = ["tcp", "unix", "memory", ...Object.keys(choice.transports ?? {})].join(", ");
+  return Promise.reject(new TypeError(`no transport for "${scheme}:" addresses such as "${address}" (known: ${known}); pass one in the transports option`));
 }

@@ -1,12 +1,18 @@
-// strata-rpc/transport: the runtime-neutral Transport interface. The TCP /
-// Unix-socket implementation is the subpath strata-rpc/tcp, loaded on demand
-// by servers and clients that are given no transport.
+// strata-rpc/transport: the runtime-neutral Transport contract, address
+// schemes, the in-memory transport and the close that keeps the last frames
+// [FRAME-18]. The TCP / Unix-socket implementation is the subpath
+// strata-rpc/tcp, loaded on demand for "host:port" and "unix:" addresses.
 export type {
+  ConnectionInfo,
   ConnectOptions,
   ListenOptions,
+  PeerCertificate,
   Transport,
   TransportFactory,
   TransportHandlers,
   TransportListener,
 } from "./transport.ts";
-export { defaultTransport } from "./default-transport.ts";
+export { addressScheme, formatHostPort, parseSocketAddress, type SocketAddress } from "./address.ts";
+export { defaultTransport, transportFor, type TransportChoice, type TransportsByScheme } from "./default-transport.ts";
+export { memoryPair, memoryTransport, type MemoryPairOptions } from "./memory.ts";
+export { lingeringClose, LINGER_MS } from "./lingering-close.ts";

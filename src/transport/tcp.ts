@@ -1,5 +1,6 @@
 // TCP and Unix-socket transports on node:net, which Node, Bun and Deno all
-// provide. Addresses are "host:port", "[v6]:port" or "unix:/path".
+// provide. Addresses are "host:port", "[v6]:port", "tcp:host:port" or
+// "unix:/path" (src/transport/address.ts).
 
 import * as net from "node:net";
 import type {
@@ -9,12 +10,13 @@ import type {
   TransportFactory,
   TransportHandlers,
   TransportListener,
+  ConnectionInfo,
 } from "./transport.ts";
+import { formatHostPort, parseSocketAddress, type SocketAddress } from "./address.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
 
 const DEFAULT_BACKLOG = 511;
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
-const DEFAULT_LINGER_MS = 2000;
 /**
  * Output written in one tick leaves in one system call, up to this many
  * bytes: then it is sent at once, so the peer starts on the first frames
@@ -25,39 +27,21 @@ const FLUSH_BYTES = 4096;
 /** TCP keepalive probes start after this much silence (the OS default is 2 hours). */
 const KEEPALIVE_DELAY_MS = 30_000;
 
-/** A parsed address: a TCP host and port, or a Unix socket path. */
-export type SocketAddress = { host: string; port: number } | { path: string };
-
-/** Parses "host:port", "[::1]:port" or "unix:/path"; throws a TypeError naming the problem. */
-export function parseAddress(address: string): SocketAddress {
-  if (address.startsWith("unix:")) {
-    const path = address.slice(5);
-    if (path === "") throw new TypeError(`invalid address "${address}": empty Unix socket path`);
-    return { path };
-  }
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(address);
-  if (!match) throw new TypeError(`invalid address "${address}": expected host:port, [ipv6]:port or unix:/path`);
-  const port = Number(match[3]);
-  if (port > 65535) throw new TypeError(`invalid address "${address}": port above 65535`);
-  return { host: match[1] ?? (match[2] || "127.0.0.1"), port };
-}
-
 function formatAddress(host: string | undefined, port: number | undefined): string {
-  if (host === undefined) return "unknown";
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  return host === undefined || port === undefined ? "unknown" : formatHostPort(host, port);
 }
 
 class SocketTransport implements Transport {
-  readonly peer: string;
+  readonly info: ConnectionInfo;
   private readonly socket: net.Socket;
   private handlers: TransportHandlers | undefined;
   private ended = false;
   private corked = false;
   private corkedBytes = 0;
 
-  constructor(socket: net.Socket, peer: string, highWaterMark: number) {
+  constructor(socket: net.Socket, info: ConnectionInfo, highWaterMark: number) {
     this.socket = socket;
-    this.peer = peer;
+    this.info = info;
     socket.setNoDelay(true);
     if (socket.remoteFamily !== undefined) socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
     // Our mark is never below node's own: 'drain' fires only after node's write reported a full
@@ -120,18 +104,11 @@ class SocketTransport implements Transport {
     this.socket.resume();
   }
 
-  close(lingerMs: number = DEFAULT_LINGER_MS): void {
+  end(): void {
     if (this.ended) return;
     this.ended = true;
-    const socket = this.socket;
-    // Half-close after the queued output, keep reading (and discarding) so
-    // no reset destroys what was just written [FRAME-18].
-    socket.end();
-    socket.removeAllListeners("data");
-    socket.on("data", () => {});
-    socket.resume();
-    const timer = setTimer(() => socket.destroy(), lingerMs, { keepAlive: false });
-    socket.once("close", () => timer.clear());
+    // Half-close after the queued output; reading goes on until the peer ends too.
+    this.socket.end();
   }
 
   destroy(): void {
@@ -140,9 +117,15 @@ class SocketTransport implements Transport {
   }
 }
 
+/** What a socket's owner may know of its peer: address, never secure. */
+function socketInfo(socket: net.Socket, target: SocketAddress): ConnectionInfo {
+  if ("path" in target) return { peer: `unix:${target.path}`, secure: false };
+  return { peer: formatAddress(socket.remoteAddress, socket.remotePort), remoteAddress: socket.remoteAddress, secure: false };
+}
+
 /** Opens a TCP or Unix-socket connection; TCP_NODELAY and keepalive on. */
 function connect(address: string, options: ConnectOptions = {}): Promise<Transport> {
-  const target = parseAddress(address);
+  const target = parseSocketAddress(address);
   return new Promise((resolve, reject) => {
     const socket = "path" in target ? net.connect({ path: target.path }) : net.connect({ host: target.host, port: target.port });
     let timer: Timer | undefined;
@@ -155,8 +138,7 @@ function connect(address: string, options: ConnectOptions = {}): Promise<Transpo
     socket.once("connect", () => {
       timer?.clear();
       socket.removeAllListeners("error");
-      const peer = "path" in target ? `unix:${target.path}` : formatAddress(socket.remoteAddress, socket.remotePort);
-      resolve(new SocketTransport(socket, peer, options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK));
+      resolve(new SocketTransport(socket, socketInfo(socket, target), options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK));
     });
     socket.once("error", (error) => {
       timer?.clear();
@@ -167,12 +149,11 @@ function connect(address: string, options: ConnectOptions = {}): Promise<Transpo
 
 /** Listens on a TCP address or Unix socket path with the given backlog (default 511). */
 function listen(address: string, options: ListenOptions, accept: (transport: Transport) => void): Promise<TransportListener> {
-  const target = parseAddress(address);
+  const target = parseSocketAddress(address);
   const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
   return new Promise((resolve, reject) => {
     const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => {
-      const peer = "path" in target ? `unix:${target.path}` : formatAddress(socket.remoteAddress, socket.remotePort);
-      accept(new SocketTransport(socket, peer, highWaterMark));
+      accept(new SocketTransport(socket, socketInfo(socket, target), highWaterMark));
     });
     server.once("error", reject);
     const backlog = options.backlog ?? DEFAULT_BACKLOG;

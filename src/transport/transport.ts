@@ -1,41 +1,75 @@
-// The runtime-neutral boundary between the protocol and I/O. Everything
-// above it speaks bytes through these few members; only files in this
-// folder may name node:*, Deno.*, Bun.* or WebSocket.
+// The runtime-neutral boundary between the protocol and I/O: one ordered,
+// reliable byte stream per connection (spec section 2.4). TCP and Unix
+// sockets, TLS, a WebSocket and an in-memory pair all fit it; everything
+// above it speaks bytes through these few members. Only files in this folder
+// may name node:*, Deno.*, Bun.* or WebSocket.
 
 /** What a transport tells its owner. */
 export interface TransportHandlers {
-  /** Bytes arrived; the chunk is the receiver's to keep. */
+  /** Bytes arrived, in order; the chunk is the receiver's to keep. */
   data(chunk: Uint8Array): void;
-  /** The peer ended its side, or the connection broke (`error` set). Called once. */
+  /**
+   * The stream ended: the peer ended its side (EOF), the connection broke
+   * (`error` set), or it was destroyed. Called once; no data follows.
+   */
   closed(error?: Error): void;
   /** The outgoing buffer dropped below the high-water mark after `write` returned false. */
   drain(): void;
 }
 
+/** The identity of a peer's certificate, on a connection that authenticated one. */
+export interface PeerCertificate {
+  /** The subject's distinguished name, e.g. "CN=billing". */
+  readonly subject: string;
+  /** The subject alternative names, e.g. ["DNS:billing.internal"]. */
+  readonly subjectAltNames: readonly string[];
+  /** SHA-256 fingerprint of the certificate, as colon-separated hex. */
+  readonly fingerprint256: string;
+}
+
+/** What is known about a connection and its peer, for handlers and limits. */
+export interface ConnectionInfo {
+  /** A printable address of the peer, e.g. "127.0.0.1:53012", "unix:/tmp/s" or "memory:test#3". */
+  readonly peer: string;
+  /** The peer's IP address when it has one (TCP, TLS, WebSocket), for per-client limits [SEC-4]. */
+  readonly remoteAddress?: string;
+  /** Whether the stream is encrypted and its server authenticated (TLS, wss). */
+  readonly secure: boolean;
+  /** The application protocol the connection negotiated (ALPN id, WebSocket subprotocol), if any. */
+  readonly protocol?: string;
+  /** The peer's verified certificate, when it presented one. */
+  readonly peerCertificate?: PeerCertificate;
+}
+
 /**
- * One byte-stream connection (TCP, a Unix socket, later WebSocket): write
- * bytes, read through handlers, pause reading for backpressure, close.
+ * One connection as an ordered byte stream: write bytes, read through
+ * handlers, end our side, destroy. The protocol layer decides when to end
+ * and how long to keep reading afterwards [FRAME-18].
  */
 export interface Transport {
+  /** Who the peer is and how the connection is protected. */
+  readonly info: ConnectionInfo;
   /** Queues bytes; false once buffered output passes the high-water mark (backpressure). */
   write(bytes: Uint8Array): boolean;
   /** Bytes written but not yet handed to the network. */
   readonly bufferedAmount: number;
-  /** Stops and restarts reading from the peer. */
-  pause(): void;
-  resume(): void;
-  /**
-   * Ends the connection politely: flushes output, half-closes, then reads
-   * and discards input until the peer closes or `lingerMs` passes, so the
-   * last frames survive [FRAME-18].
-   */
-  close(lingerMs?: number): void;
-  /** Ends the connection at once, discarding unsent output. */
-  destroy(): void;
   /** Installs the handlers; data is read only once they are set. */
   start(handlers: TransportHandlers): void;
-  /** A printable address of the peer, e.g. "127.0.0.1:53012" or "unix:/tmp/s". */
-  readonly peer: string;
+  /**
+   * Ends our side once the queued output is sent (the peer reads EOF), and
+   * keeps delivering what the peer still sends until it ends too; a stream
+   * that cannot half-close sends its output and then closes.
+   */
+  end(): void;
+  /** Ends the connection at once, discarding unsent output. */
+  destroy(): void;
+  /**
+   * Stops and restarts reading from the peer, where the stream can (a
+   * browser's WebSocket cannot): without them, the protocol bounds what it
+   * buffers by other means [SEC-1].
+   */
+  pause?(): void;
+  resume?(): void;
 }
 
 /** A listening endpoint. */
@@ -61,7 +95,7 @@ export interface ConnectOptions {
   highWaterMark?: number;
 }
 
-/** How a runtime opens and accepts transports. */
+/** How a runtime opens and accepts transports for the addresses of its schemes. */
 export interface TransportFactory {
   connect(address: string, options?: ConnectOptions): Promise<Transport>;
   listen(address: string, options: ListenOptions, accept: (transport: Transport) => void): Promise<TransportListener>;

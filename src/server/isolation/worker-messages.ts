@@ -6,7 +6,7 @@ import type { MetadataEntry } from "../../wire/index.ts";
 import type { HandlerContext } from "../handler-context.ts";
 
 /** What the worker needs to build its handler context: the plain fields of the server's, and the time left. */
-export interface CallInfo extends Pick<HandlerContext, "requestId" | "service" | "method" | "metadata" | "keys" | "peer"> {
+export interface CallInfo extends Pick<HandlerContext, "requestId" | "service" | "method" | "metadata" | "keys" | "peer" | "connection"> {
   /** Milliseconds left when the call was handed over, or undefined without a deadline. */
   readonly remainingMs: number | undefined;
 }

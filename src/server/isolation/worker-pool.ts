@@ -258,6 +258,8 @@ export class WorkerPool {
         metadata: context.metadata,
         keys: context.keys,
         peer: context.peer,
+        // Plain data: it crosses to the worker by structured clone.
+        connection: { ...context.connection },
         remainingMs: context.remainingMs(),
       },
     };

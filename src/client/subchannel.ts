@@ -1,10 +1,13 @@
-// Keeps one multiplexed connection to one address: opened lazily, replaced
-// after a GOAWAY or a failure, reconnected with exponential backoff and
-// jitter while calls wait (each no longer than its own deadline).
+// A subchannel: one multiplexed connection to one address at a time,
+// opened lazily, replaced after a GOAWAY or a failure, reconnected with
+// exponential backoff and jitter while calls wait (each no longer than its
+// own deadline). Routers hand out its connection.
 
 import { RpcError, TransportCode } from "../status/index.ts";
 import type { TransportFactory } from "../transport/index.ts";
-import { ClientConnection, type ClientConnectionSettings } from "./client-connection.ts";
+import type { CallConnection } from "./call-ticket.ts";
+import type { ClientConnection, ClientConnectionSettings } from "./client-connection.ts";
+import { openClientConnection } from "./client-handshake.ts";
 import { sleep } from "../util/timer.ts";
 
 /** Backoff between failed connection attempts. */
@@ -20,7 +23,7 @@ function now(): number {
 }
 
 /** One address, one connection at a time (draining ones finish on their own) [DRAIN-3]. */
-export class Channel {
+export class Subchannel {
   private current: ClientConnection | undefined;
   private connecting: Promise<ClientConnection> | undefined;
   private failures = 0;
@@ -29,9 +32,11 @@ export class Channel {
   private closed = false;
   private readonly all = new Set<ClientConnection>();
   private readonly factory: () => Promise<TransportFactory>;
-  private readonly address: string;
   private readonly settings: ClientConnectionSettings;
   private readonly backoff: Required<BackoffOptions>;
+
+  /** The address this subchannel connects to. */
+  readonly address: string;
 
   constructor(factory: () => Promise<TransportFactory>, address: string, settings: ClientConnectionSettings, backoff: BackoffOptions = {}) {
     this.factory = factory;
@@ -40,24 +45,31 @@ export class Channel {
     this.backoff = { initialMs: backoff.initialMs ?? 50, maxMs: backoff.maxMs ?? 2000 };
   }
 
-  /**
-   * A usable connection, opening one if needed. Waits out the backoff after
-   * failures, but never past `deadline`; then fails with CONNECT_FAILED
-   * (not processed: nothing was written).
-   */
   /** The open, usable connection, if there is one: the common case, with no promise or timer. */
   ready(): ClientConnection | undefined {
     return !this.closed && this.current?.usable ? this.current : undefined;
   }
 
-  async acquire(deadline: number | undefined, signal?: AbortSignal): Promise<ClientConnection> {
+  /**
+   * A usable connection other than `avoid`, opening one if needed; `avoid`,
+   * if it is still the current one, is retired (closed once its calls are
+   * answered). Waits out the backoff after failures, but never past
+   * `deadline`; then fails with CONNECT_FAILED, TIMEOUT or CANCELLED (not
+   * processed: nothing was written) [DEADLINE-6] [CANCEL-1].
+   */
+  async acquire(deadline: number, signal?: AbortSignal, avoid?: CallConnection): Promise<ClientConnection> {
+    if (avoid !== undefined && this.current === avoid) {
+      this.current = undefined;
+      (avoid as ClientConnection).close();
+    }
     for (;;) {
       if (this.closed) throw RpcError.transport(TransportCode.UNAVAILABLE, "the client is closed", "no");
-      if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled while connecting", "no");
+      if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled while connecting", "no", signal.reason);
+      if (now() >= deadline) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed while connecting; nothing was sent", "no");
       if (this.current?.usable) return this.current;
       const wait = this.retryAt - now();
       if (wait > 0) {
-        if (deadline !== undefined && now() + wait >= deadline) {
+        if (now() + wait >= deadline) {
           throw this.lastError ?? RpcError.transport(TransportCode.CONNECT_FAILED, `cannot connect to ${this.address}`, "no");
         }
         await sleep(wait, signal);
@@ -66,7 +78,7 @@ export class Channel {
       try {
         return await this.connect();
       } catch (error) {
-        if (deadline !== undefined && now() >= deadline) throw error;
+        if (now() >= deadline) throw error;
         if (signal?.aborted) throw error;
       }
     }
@@ -76,7 +88,7 @@ export class Channel {
     if (this.connecting === undefined) {
       this.connecting = (async () => {
         try {
-          const connection = await ClientConnection.open(await this.factory(), this.address, this.settings);
+          const connection = await openClientConnection(await this.factory(), this.address, this.settings);
           this.failures = 0;
           this.retryAt = 0;
           this.lastError = undefined;

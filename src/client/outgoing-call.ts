@@ -1,0 +1,194 @@
+// One call from the client's side, in any call mode, as one object: it asks
+// the router for a connection, hands the request over, and settles once —
+// written (oneway), with the RESPONSE, a timeout, a cancel or a failure —
+// retrying once on another connection when the request provably did not
+// run. One object with methods instead of a closure per step keeps the
+// per-call cost of the hot path low.
+
+import { RpcError, TransportCode } from "../status/index.ts";
+import type { Frame } from "../wire/index.ts";
+import { setDeadlineAt, type LongTimeout } from "../util/deadline-timers.ts";
+import type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
+import type { Router } from "./router.ts";
+
+/**
+ * The one retry rule: a failure after which the request provably did not
+ * run, on a connection that is draining or gone (GOAWAY, SHUTTING_DOWN), so
+ * the next attempt goes to another connection [STATUS-3] [DRAIN-16].
+ * OVERLOADED is not retried: an immediate retry adds to the overload.
+ */
+export function retryable(error: RpcError): boolean {
+  if (error.processed !== "no") return false;
+  if (error.layer === "transport") return error.code === TransportCode.UNAVAILABLE || error.code === TransportCode.CONNECTION_LOST;
+  return error.code === "SHUTTING_DOWN";
+}
+
+/** How a call's RESPONSE becomes its value; undefined for oneway calls, which settle once written [CALL-4]. */
+export type ResponseDecoder<T> = ((frame: Frame) => T) | undefined;
+
+/** A call in progress; `promise` settles once [CALL-3] [DEADLINE-6] [CANCEL-1]. */
+export class OutgoingCall<T> implements CallHandlers, CallTicket {
+  readonly promise: Promise<T>;
+  id = 0;
+  readonly head: RequestHead;
+  readonly deadline: number;
+  readonly body: Uint8Array;
+  readonly oneway: boolean;
+  /** The call hears back about its own ticket. */
+  readonly handlers: CallHandlers = this;
+  private resolve!: (value: T) => void;
+  private reject!: (error: RpcError) => void;
+  private readonly router: Router;
+  private readonly signal: AbortSignal | undefined;
+  private readonly decode: ResponseDecoder<T>;
+  private readonly onAck: (() => void) | undefined;
+  private timer: LongTimeout | undefined;
+  private connection: CallConnection | undefined;
+  /** Set once the request was handed to a connection (written or queued there). */
+  private submitted = false;
+  private attempt = 0;
+  private settled = false;
+
+  constructor(
+    router: Router,
+    head: RequestHead,
+    body: Uint8Array,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    decode: ResponseDecoder<T>,
+    onAck: (() => void) | undefined,
+  ) {
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.router = router;
+    this.head = head;
+    this.body = body;
+    this.deadline = deadline;
+    this.signal = signal;
+    this.decode = decode;
+    this.onAck = onAck;
+    this.oneway = decode === undefined;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.settle(RpcError.transport(TransportCode.CANCELLED, "the call was cancelled before it was sent", "no", signal.reason));
+        return;
+      }
+      signal.addEventListener("abort", this, { once: true });
+    }
+    // One deadline covers connecting, queueing and the wait for the RESPONSE
+    // [DEADLINE-6]; a oneway call written at once never needs it.
+    if (!this.oneway) this.armDeadline();
+    this.start(undefined);
+  }
+
+  private armDeadline(): void {
+    if (this.timer === undefined && !this.settled) this.timer = setDeadlineAt(() => this.onTimeout(), this.deadline);
+  }
+
+  /** Gets a connection other than `avoid` (at once when one is open) and submits the request. */
+  private start(avoid: CallConnection | undefined): void {
+    const ready = this.router.pick(this.head, avoid);
+    if (ready !== undefined) return this.submit(ready);
+    this.armDeadline();
+    this.router.connect(this.head, this.deadline, this.signal, avoid).then(
+      (connection) => this.submit(connection),
+      (error: unknown) => this.fail(RpcError.from(error)),
+    );
+  }
+
+  private submit(connection: CallConnection): void {
+    if (this.settled) return;
+    // A deadline already passed is caught when the request is written (TIMEOUT, not processed) [DEADLINE-5].
+    this.connection = connection;
+    this.submitted = true;
+    try {
+      connection.submit(this);
+    } catch (error) {
+      this.submitted = false;
+      return this.fail(RpcError.from(error));
+    }
+    if (this.id === 0) this.armDeadline(); // queued on the connection
+  }
+
+  /** Written or still queued: only a written request may have run. */
+  private processed(): "maybe" | "no" {
+    return this.id !== 0 ? "maybe" : "no";
+  }
+
+  /** Forgets the request on its connection: dropped from the queue, or CANCEL sent [CANCEL-1] [DEADLINE-6]. */
+  private forget(): void {
+    if (this.submitted) this.connection?.cancel(this);
+  }
+
+  private onTimeout(): void {
+    if (this.settled) return;
+    const was = this.processed();
+    this.forget();
+    const message = !this.submitted
+      ? "the deadline passed while connecting; nothing was sent"
+      : this.id === 0
+        ? "the deadline passed before the request was sent [DEADLINE-5]"
+        : "the deadline passed before the response arrived";
+    this.settle(RpcError.transport(TransportCode.TIMEOUT, message, was));
+  }
+
+  /** The signal fired (EventListener interface, so no closure is needed) [CANCEL-1]. */
+  handleEvent(): void {
+    if (this.settled) return;
+    const was = this.processed();
+    this.forget();
+    const message = this.submitted ? "the call was cancelled" : "the call was cancelled while connecting; nothing was sent";
+    this.settle(RpcError.transport(TransportCode.CANCELLED, message, was, this.signal?.reason));
+  }
+
+  written(): void {
+    if (!this.oneway || this.settled) return;
+    this.settled = true;
+    this.cleanup();
+    this.resolve(undefined as T);
+  }
+
+  ack(): void {
+    this.onAck?.();
+  }
+
+  response(frame: Frame): void {
+    if (this.settled) return;
+    let value: T;
+    try {
+      value = this.decode!(frame);
+    } catch (error) {
+      return this.settle(RpcError.from(error));
+    }
+    this.settled = true;
+    this.cleanup();
+    this.resolve(value);
+  }
+
+  fail(error: RpcError): void {
+    if (this.settled) return;
+    if (this.attempt === 0 && retryable(error) && performance.now() < this.deadline && !this.signal?.aborted) {
+      this.attempt++;
+      const failed = this.connection;
+      this.id = 0;
+      this.submitted = false;
+      this.connection = undefined;
+      return this.start(failed);
+    }
+    this.settle(error);
+  }
+
+  private settle(error: RpcError): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.cleanup();
+    this.reject(error);
+  }
+
+  private cleanup(): void {
+    this.timer?.clear();
+    this.signal?.removeEventListener("abort", this);
+  }
+}

@@ -1,0 +1,42 @@
+// Addresses and their schemes. An address names its transport by a scheme
+// prefix ("unix:/tmp/s", "memory:name", later "tls:host:port" and
+// "ws://host/path"); a plain "host:port" or "[v6]:port" is TCP, as is
+// "tcp:host:port". Clients and servers pick the transport by the scheme.
+
+/** A TCP host and port, or a Unix socket path. */
+export type SocketAddress = { host: string; port: number } | { path: string };
+
+const SCHEME = /^([a-z][a-z0-9+.-]*):(.*)$/s;
+
+/**
+ * The scheme of an address: "tcp" for "host:port", "[v6]:port" and
+ * "tcp:host:port"; otherwise the text before the first colon ("unix",
+ * "memory", "tls", "ws", ...). Throws a TypeError for an empty address.
+ */
+export function addressScheme(address: string): string {
+  if (typeof address !== "string" || address === "") throw new TypeError(`invalid address ${JSON.stringify(address)}: empty`);
+  const match = SCHEME.exec(address);
+  // "localhost:7400": what follows the colon is a port, so the prefix is a host.
+  if (match === null || /^\d+$/.test(match[2]!)) return "tcp";
+  return match[1]!;
+}
+
+/** Parses "host:port", "[::1]:port", "tcp:host:port" or "unix:/path"; throws a TypeError naming the problem. */
+export function parseSocketAddress(address: string): SocketAddress {
+  if (address.startsWith("unix:")) {
+    const path = address.slice(5);
+    if (path === "") throw new TypeError(`invalid address "${address}": empty Unix socket path`);
+    return { path };
+  }
+  const hostPort = address.startsWith("tcp:") ? address.slice(4) : address;
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(hostPort);
+  if (!match) throw new TypeError(`invalid address "${address}": expected host:port, [ipv6]:port or unix:/path`);
+  const port = Number(match[3]);
+  if (port > 65535) throw new TypeError(`invalid address "${address}": port above 65535`);
+  return { host: match[1] ?? (match[2] || "127.0.0.1"), port };
+}
+
+/** "host:port", with an IPv6 host in brackets. */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
