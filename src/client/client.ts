@@ -1,11 +1,12 @@
-// createClient: a typed client for a generated service, over one
-// multiplexed connection: unary calls, oneway, acked, batches and results.
+// createClient: a typed client for a generated service, over the
+// connections a router chooses (one address by default): unary calls,
+// oneway, acked, batches and results.
 
-import { fromBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { ErrorDetailsSchema } from "../gen/strata/v1/frame_pb.ts";
-import { CallMode, checkedLimits, Compression, decodeMessage, DispatchCode, encodeMessage, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
-import { dispatchCodeName, dispatchProcessed, RpcError, TransportCode } from "../status/index.ts";
+import { CallMode, checkedLimits, Compression, decodeMessage, encodeMessage, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
+import { RpcError, TransportCode } from "../status/index.ts";
+import { responseError } from "../status/wire-status.ts";
 import { transportFor, type TransportFactory, type TransportsByScheme } from "../transport/index.ts";
 import { Subchannel, type BackoffOptions } from "./subchannel.ts";
 import type { ClientConnectionSettings } from "./client-connection.ts";
@@ -127,24 +128,8 @@ function interpret(frame: Frame, output: DescMessage): MessageShape<DescMessage>
   if (header.compression !== Compression.IDENTITY) {
     throw RpcError.transport(TransportCode.PROTOCOL_ERROR, `the response uses compression ${header.compression}, which this client did not offer [COMP-4]`, "maybe");
   }
-  if (header.dispatchCode !== DispatchCode.OK) {
-    throw new RpcError({
-      layer: "dispatch",
-      code: dispatchCodeName(header.dispatchCode),
-      message: header.dispatchMessage,
-      processed: dispatchProcessed(header.dispatchCode),
-      metadata: header.metadata,
-    });
-  }
-  if (header.appCode !== 0) {
-    let details: RpcError["details"] = [];
-    try {
-      if (body.length > 0) details = fromBinary(ErrorDetailsSchema, body).details;
-    } catch {
-      // Undecodable details are dropped; the status still counts [STATUS-9].
-    }
-    throw new RpcError({ layer: "application", code: header.appCode, message: header.appMessage, processed: "yes", details, metadata: header.metadata });
-  }
+  const error = responseError(header, body);
+  if (error !== undefined) throw error;
   try {
     return decodeMessage(output, body);
   } catch (error) {

@@ -1,0 +1,88 @@
+// Encoding a RESPONSE so that it fits what the client accepts: a refusal
+// that would not fit is shortened [LIMIT-7], any other answer too large
+// becomes RESPONSE_TOO_LARGE [LIMIT-4], and metadata a handler set that
+// cannot be sent becomes HANDLER_ERROR [META-6] [STATUS-11].
+
+import {
+  DispatchCode,
+  encodeFrame,
+  encodeFrameHead,
+  FrameType,
+  SEPARATE_BODY_BYTES,
+  type FrameHeaderInit,
+  type FrameLimits,
+  type MetadataEntry,
+} from "../wire/index.ts";
+import { exceedsLimits, METADATA_KEY } from "../wire/request-rules.ts";
+import { dispatchProcessed } from "../status/index.ts";
+import type { ResponseStatus } from "../status/wire-status.ts";
+
+/** A refusal's message is cut to this many bytes when the whole answer would not fit the client's header limit [LIMIT-7]. */
+const MAX_REFUSAL_MESSAGE = 256;
+const EMPTY_METADATA: MetadataEntry[] = [];
+const utf8 = new TextEncoder();
+
+/** Whether handler-supplied response metadata is valid to send [META-2] [META-6]. */
+function validMetadata(metadata: readonly MetadataEntry[]): boolean {
+  return metadata.every((e) => typeof e.key === "string" && METADATA_KEY.test(e.key) && e.value instanceof Uint8Array);
+}
+
+/** `text` cut to at most `maxBytes` bytes of UTF-8, at a character boundary. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  if (text.length * 3 <= maxBytes) return text;
+  const bytes = utf8.encode(text);
+  if (bytes.length <= maxBytes) return text;
+  let end = maxBytes;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // not inside a character
+  return new TextDecoder().decode(bytes.subarray(0, end));
+}
+
+/** Where a RESPONSE's bytes go. */
+export interface ByteSink {
+  write(bytes: Uint8Array): void;
+}
+
+/**
+ * Writes the RESPONSE to request `id` to `sink`, within the client's
+ * `limits` [LIMIT-4] [LIMIT-7]. Throws a TypeError, having written nothing,
+ * when the handler's metadata or output cannot be sent as given [META-6].
+ */
+export function writeResponse(sink: ByteSink, id: number, status: ResponseStatus, body: Uint8Array, limits: FrameLimits): void {
+  if (status.metadata !== undefined && status.metadata.length > 0 && !validMetadata(status.metadata)) {
+    throw new TypeError("the handler set invalid response metadata [META-6]");
+  }
+  if (!(body instanceof Uint8Array)) throw new TypeError("the handler's output is not bytes");
+  // Every RESPONSE header has the same fields in the same order: one object
+  // shape keeps the encoder's property reads fast on this hot path.
+  const fields: FrameHeaderInit = {
+    type: FrameType.RESPONSE,
+    requestId: id,
+    metadata: status.metadata ?? EMPTY_METADATA,
+    dispatchCode: status.dispatchCode ?? DispatchCode.OK,
+    dispatchMessage: status.dispatchMessage ?? "",
+    appCode: status.appCode ?? 0,
+    appMessage: status.appMessage ?? "",
+  };
+  // A large body follows its head as is (one write for both); a small one is copied in.
+  const separate = body.length >= SEPARATE_BODY_BYTES;
+  const frame = separate ? encodeFrameHead(fields, body.length) : encodeFrame(fields, body);
+  if (!exceedsLimits(limits, frame.length - 4 - (separate ? 0 : body.length), body.length)) {
+    sink.write(frame);
+    if (separate) sink.write(body);
+    return;
+  }
+  const code = fields.dispatchCode!;
+  // A refusal stays a refusal: it is shortened to fit the baseline, never
+  // turned into a code that says the request ran [LIMIT-7] [STATUS-6].
+  if (dispatchProcessed(code) === "no") {
+    sink.write(encodeFrame({ type: FrameType.RESPONSE, requestId: id, dispatchCode: code, dispatchMessage: truncateUtf8(fields.dispatchMessage!, MAX_REFUSAL_MESSAGE) }));
+    return;
+  }
+  // Too large for the client: say so instead [LIMIT-4].
+  sink.write(encodeFrame({
+    type: FrameType.RESPONSE,
+    requestId: id,
+    dispatchCode: DispatchCode.RESPONSE_TOO_LARGE,
+    dispatchMessage: `the response exceeds the client's limits of ${limits.maxHeaderSize} header and ${limits.maxBodySize} body bytes`,
+  }));
+}
