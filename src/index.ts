@@ -3,4 +3,7 @@ export * from "./wire/index.ts";
 export * from "./status/index.ts";
 export * from "./server/index.ts";
 export * from "./client/index.ts";
-export type { Transport, TransportFactory, TransportListener } from "./transport/index.ts";
+export type { ConnectionInfo, PeerCertificate, Transport, TransportFactory, TransportListener } from "./transport/index.ts";
+export { memoryPair, memoryTransport } from "./transport/index.ts";
+export { createContextKey, createContextValues, type ContextKey, type ContextValues } from "./util/context-values.ts";
+export { consoleLogger, silentLogger, type Logger } from "./util/logger.ts";

@@ -2,6 +2,7 @@
 // (QueueingContext): every call it takes settles once, and a worker is never
 // handed two calls, even when answering a call that may not start makes
 // another call enter the pool (as released keys do). Cites [DEADLINE-3] [KEYS-3].
+import { createContextValues } from "../src/util/context-values.ts";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { create } from "@bufbuild/protobuf";
@@ -27,6 +28,7 @@ function context(requestId: number, begin: () => boolean = () => true): Queueing
     keys: [],
     peer: "127.0.0.1:1",
     connection: { peer: "127.0.0.1:1", remoteAddress: "127.0.0.1", secure: false },
+    values: createContextValues(),
     signal: new AbortController().signal,
     remainingMs: () => undefined,
     responseMetadata: [],

@@ -1,6 +1,7 @@
 // Every conformance case, in report order.
 import type { ConformanceCase } from "../runner/case.ts";
 import { adminCases } from "./admin.ts";
+import { authCases } from "./auth.ts";
 import { callCases } from "./calls.ts";
 import { compressionCases } from "./compression.ts";
 import { deadlineCases } from "./deadlines.ts";
@@ -24,6 +25,7 @@ export const allCases: ConformanceCase[] = [
   ...callCases,
   ...sessionCases,
   ...statusCases,
+  ...authCases,
   ...deadlineCases,
   ...pingCases,
   ...drainCases,

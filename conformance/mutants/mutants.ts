@@ -27,6 +27,7 @@ import type { Mutant, ProxiedConnection } from "./mutating-proxy.ts";
 import { drainMutants } from "./drain-mutants.ts";
 import { keyedMutants } from "./keyed-mutants.ts";
 import { slotsMutants } from "./slots-mutants.ts";
+import { authMutants } from "./auth-mutants.ts";
 
 const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
 
@@ -464,6 +465,7 @@ export const mutants: Mutant[] = [
   },
   ...keyedMutants,
   ...slotsMutants,
+  ...authMutants,
   ...drainMutants,
 ];
 

@@ -29,8 +29,8 @@ export function conformanceService(): { service: typeof ConformanceService; impl
       if (status !== undefined && status.appCode !== 0) {
         throw RpcError.application(status.appCode, status.message, status.details.map((d) => ({ $typeName: "strata.v1.ErrorDetail", type: d.type, value: d.value })));
       }
-      // Refused before anything is allocated: a caller may ask for up to 4 GiB [CONF-2].
-      if (request.responseSize > MAX_ECHO_RESPONSE) throw new Error(`response_size ${request.responseSize} is above ${MAX_ECHO_RESPONSE}`);
+      // Refused before anything is allocated: a caller may ask for up to 4 GiB [CONF-2] [CONF-8].
+      if (request.responseSize > MAX_ECHO_RESPONSE) throw new RpcError({ layer: "dispatch", code: "HANDLER_ERROR", message: "handler failed" });
       return { payload: request.responseSize > 0 ? new Uint8Array(request.responseSize).fill(0x61) : request.payload };
     },
     // [CONF-3]
@@ -68,6 +68,11 @@ export function conformanceService(): { service: typeof ConformanceService; impl
     // [CONF-7]
     drain(request, context) {
       context.drainConnection(request.graceMs);
+      return {};
+    },
+    // [CONF-9]: the token was checked by the server's bearerAuth interceptor (server-options.ts).
+    authenticated(request) {
+      log.push(`auth:${request.tag}`);
       return {};
     },
   };

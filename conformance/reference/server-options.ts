@@ -1,5 +1,6 @@
 // Spawn-mode settings (conformance/README.md) as reference-server options.
-import { createServer, type Server, type ServerOptions } from "../../src/index.ts";
+import { bearerAuth, createContextKey, createServer, type Server, type ServerOptions } from "../../src/index.ts";
+import { ConformanceService } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
 import type { ServerSettings } from "../runner/case.ts";
 import { conformanceService } from "./conformance-service.ts";
 
@@ -17,11 +18,24 @@ export function serverOptionsFrom(settings: ServerSettings): ServerOptions {
   };
 }
 
+/** The token ConformanceService.Authenticated accepts [CONF-9]. */
+export const CONFORMANCE_TOKEN = "conformance-token";
+
+/** Who a conformance call authenticated as. */
+const caller = createContextKey<string | undefined>(undefined, { description: "conformance caller" });
+
+/** Authenticated runs only with the conformance token; other calls need none [CONF-9] [STATUS-13]. */
+export const conformanceAuth = bearerAuth({
+  identity: caller,
+  verify: (token) => (token === CONFORMANCE_TOKEN ? "conformance" : undefined),
+  appliesTo: (request) => request.service === ConformanceService.typeName && request.method === "Authenticated",
+});
+
 /**
  * The reference server in test mode: ConformanceService, and AdminService so
  * that the suite checks its counters too [CONF-1] [EXT-7] [EXT-9].
  */
 export function createReferenceServer(settings: ServerSettings = {}, extra: ServerOptions = {}): Server {
   const { service, impl } = conformanceService();
-  return createServer({ ...serverOptionsFrom(settings), exposeAdminService: true, ...extra }).addBuiltinService(service, impl);
+  return createServer({ ...serverOptionsFrom(settings), exposeAdminService: true, interceptors: [conformanceAuth], ...extra }).addBuiltinService(service, impl);
 }

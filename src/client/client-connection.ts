@@ -22,6 +22,7 @@ import {
 } from "../wire/index.ts";
 import { RpcError, TransportCode, type Processed } from "../status/index.ts";
 import { lingeringClose, type Transport } from "../transport/index.ts";
+import { exceedsLimits, timeoutField } from "../wire/request-rules.ts";
 import { IdTable } from "../util/id-table.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
 import type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
@@ -46,7 +47,6 @@ function now(): number {
 export class ClientConnection implements CallConnection {
   private state: State = State.open;
   private readonly transport: Transport;
-  private readonly settings: ClientConnectionSettings;
   private readonly decoder: FrameDecoder;
   /** Calls written and not yet answered, by request id. */
   private readonly pending = new IdTable<CallHandlers>();
@@ -71,7 +71,6 @@ export class ClientConnection implements CallConnection {
   /** Takes over a transport whose handshake is done; `decoder` already read the server's HELLO [HELLO-3]. */
   constructor(transport: Transport, settings: ClientConnectionSettings, hello: Hello, decoder: FrameDecoder) {
     this.transport = transport;
-    this.settings = settings;
     this.serverHello = hello;
     this.serverLimits = resolveFrameLimits(hello);
     // The effective interval: ours, at most half the server's idle timeout, at least its minimum [PING-8].
@@ -128,7 +127,7 @@ export class ClientConnection implements CallConnection {
       throw RpcError.transport(TransportCode.INVALID_INPUT, `the request header cannot be encoded: ${(error as Error).message}`, "no", error);
     }
     const headerSize = frame.length - 4 - (separate ? 0 : body.length);
-    if (body.length > this.serverLimits.maxBodySize || headerSize > this.serverLimits.maxHeaderSize) {
+    if (exceedsLimits(this.serverLimits, headerSize, body.length)) {
       throw RpcError.transport(
         TransportCode.LIMIT_EXCEEDED,
         `the request exceeds the server's limits of ${this.serverLimits.maxHeaderSize} header and ${this.serverLimits.maxBodySize} body bytes [LIMIT-4]`,
@@ -186,9 +185,7 @@ export class ClientConnection implements CallConnection {
     const at = now();
     const remaining = ticket.deadline - at;
     if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
-    // Never rounded down to 0; capped at the uint32 maximum [DEADLINE-7].
-    const timeoutMs = Math.min(Math.ceil(remaining), 0xffffffff);
-    ticket.id = this.send(ticket.head, timeoutMs, ticket.body, ticket.oneway ? undefined : ticket.handlers, at);
+    ticket.id = this.send(ticket.head, timeoutField(remaining), ticket.body, ticket.oneway ? undefined : ticket.handlers, at);
     ticket.handlers.written();
   }
 

@@ -7,12 +7,15 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
 import { CallMode, checkedLimits, Compression, decodeMessage, encodeMessage, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
 import { RpcError, TransportCode } from "../status/index.ts";
 import { responseError } from "../status/wire-status.ts";
+import { keysProblem } from "../wire/request-rules.ts";
 import { transportFor, type TransportFactory, type TransportsByScheme } from "../transport/index.ts";
 import { Subchannel, type BackoffOptions } from "./subchannel.ts";
 import type { ClientConnectionSettings } from "./client-connection.ts";
 import { failureResult, successResult, type CallResult } from "./call-result.ts";
 import { OutgoingCall, type ResponseDecoder } from "./outgoing-call.ts";
 import type { Router } from "./router.ts";
+import { chainClientInterceptors, SEND_REQUEST, type ClientInterceptor, type ClientResponse, type OutgoingRequest } from "./interceptor.ts";
+import { createContextValues, type ContextValues } from "../util/context-values.ts";
 import { SingleAddressRouter } from "./single-address-router.ts";
 
 /** Options of one call. */
@@ -30,6 +33,8 @@ export interface CallOptions {
   keys?: string[];
   /** Aborting it cancels the call [CANCEL-1]. */
   signal?: AbortSignal;
+  /** Values for the client's interceptors (see createContextKey). */
+  values?: ContextValues;
 }
 
 /** Options of createClient: where calls go (an address or a router), and how. */
@@ -56,6 +61,8 @@ export interface ClientOptions {
   transport?: TransportFactory;
   /** Transports by address scheme (e.g. `{ tls: tlsTransport }`), besides TCP, Unix sockets and memory. */
   transports?: TransportsByScheme;
+  /** Wrap every call, first one outermost: for credentials, logging, metrics. */
+  interceptors?: ClientInterceptor[];
 }
 
 type Methods<S extends GenServiceMethods, R> = {
@@ -101,6 +108,9 @@ const utf8 = new TextEncoder();
 /** The options of a call made without any. */
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
+/** What a oneway call resolves with through interceptors: nothing comes back [CALL-4]. */
+const NO_RESPONSE: ClientResponse = Object.freeze({ message: undefined, metadata: [] as MetadataEntry[] });
+
 /** Shared by every call without metadata or keys; never written to. */
 const NONE: never[] = [];
 
@@ -110,16 +120,10 @@ function toMetadata(metadata: CallOptions["metadata"]): MetadataEntry[] {
   return Object.entries(metadata).map(([key, value]) => ({ key, value: typeof value === "string" ? utf8.encode(value) : value }));
 }
 
-/** Why `keys` cannot be sent, or undefined when they can: 0 to 16 strings of 1 to 256 UTF-8 bytes [KEYS-1]. */
+/** Why `keys` cannot be sent, or undefined when they can [KEYS-1]. */
 function invalidKeys(keys: unknown): string | undefined {
   if (!Array.isArray(keys)) return "keys must be an array of strings [KEYS-1]";
-  if (keys.length > 16) return `at most 16 keys, got ${keys.length} [KEYS-1]`;
-  for (const key of keys) {
-    if (typeof key !== "string") return `keys must be strings, got ${typeof key} [KEYS-1]`;
-    const size = utf8.encode(key).length;
-    if (size < 1 || size > 256) return `each key must be 1 to 256 bytes of UTF-8, got ${size} bytes [KEYS-1]`;
-  }
-  return undefined;
+  return keysProblem(keys);
 }
 
 /** Turns a RESPONSE into the output, or the dispatch / application error it carries [STATUS-1]. */
@@ -159,39 +163,86 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   const router = routerOf(options, { limits, pingIntervalMs, connectTimeoutMs: options.connectTimeoutMs ?? 3000 });
   const desc = service as DescService;
 
-  /** The request's body and header fields, checked and encoded; throws INVALID_INPUT, not processed [STATUS-2]. */
-  function prepare(method: DescMethod, input: unknown, callOptions: CallOptions, mode: CallMode) {
+  const intercept = options.interceptors !== undefined && options.interceptors.length > 0 ? chainClientInterceptors(options.interceptors) : undefined;
+
+  /** The call's timeout, checked; throws INVALID_INPUT, not processed [STATUS-2]. */
+  function timeoutOf(callOptions: CallOptions): number {
     const timeoutMs = callOptions.timeoutMs ?? defaultTimeout;
     if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
       throw RpcError.transport(TransportCode.INVALID_INPUT, `timeoutMs must be a non-negative number or Infinity, got ${timeoutMs}`, "no");
     }
-    const deadline = now() + timeoutMs;
+    return timeoutMs;
+  }
+
+  /** Encodes the request and checks its keys, then hands it to an OutgoingCall; throws INVALID_INPUT, not processed [STATUS-2]. */
+  function send<T>(method: DescMethod, input: unknown, metadata: MetadataEntry[], keys: string[], mode: CallMode, deadline: number, signal: AbortSignal | undefined, decode: ResponseDecoder<T>, onAck: (() => void) | undefined): Promise<T> {
     let body: Uint8Array;
-    let metadata: MetadataEntry[];
     try {
       body = encodeMessage(method.input, input);
-      metadata = toMetadata(callOptions.metadata);
     } catch (error) {
       throw RpcError.transport(TransportCode.INVALID_INPUT, `the request cannot be encoded as ${method.input.typeName}: ${(error as Error).message}`, "no", error);
     }
-    const keys = callOptions.keys ?? NONE;
     const badKeys = keys.length === 0 ? undefined : invalidKeys(keys);
     if (badKeys !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, badKeys, "no");
-    return { header: { service: desc.typeName, method: method.name, callMode: mode, metadata, keys }, body, deadline };
+    const head = { service: desc.typeName, method: method.name, callMode: mode, metadata, keys };
+    return new OutgoingCall(router, head, body, deadline, signal, decode, onAck).promise;
   }
 
   /**
-   * Sends a unary or acked request; settles with `decode` of its RESPONSE.
-   * One retry on a fresh connection when the request provably did not run.
+   * The one way every call mode is made: straight to an OutgoingCall, or
+   * through the interceptors. `shape` says what it resolves with: the output
+   * message, a CallResult, or nothing (oneway).
    */
-  function call<T>(method: DescMethod, input: unknown, callOptions: CallOptions, mode: CallMode, decode: ResponseDecoder<T>, onAck?: () => void): Promise<T> {
-    let prepared: ReturnType<typeof prepare>;
+  function call<T>(method: DescMethod, input: unknown, callOptions: CallOptions, mode: CallMode, shape: "message" | "result" | "none", onAck?: () => void): Promise<T> {
     try {
-      prepared = prepare(method, input, callOptions, mode);
+      const deadline = now() + timeoutOf(callOptions);
+      const signal = callOptions.signal;
+      if (intercept === undefined) {
+        let metadata: MetadataEntry[];
+        try {
+          metadata = toMetadata(callOptions.metadata);
+        } catch (error) {
+          throw RpcError.transport(TransportCode.INVALID_INPUT, `the request metadata cannot be encoded: ${(error as Error).message}`, "no", error);
+        }
+        const decode = shape === "none" ? undefined : shape === "message" ? decoderOf(method) : resultDecoderOf(method);
+        return send(method, input, metadata, callOptions.keys ?? NONE, mode, deadline, signal, decode as ResponseDecoder<T>, onAck);
+      }
+      return intercepted<T>(method, input, callOptions, mode, shape, deadline, onAck);
     } catch (error) {
       return Promise.reject(error);
     }
-    return new OutgoingCall(router, prepared.header, prepared.body, prepared.deadline, callOptions.signal, decode, onAck).promise;
+  }
+
+  /** A call through the interceptors: they see the request before it is encoded, and the decoded response. */
+  function intercepted<T>(method: DescMethod, input: unknown, callOptions: CallOptions, mode: CallMode, shape: "message" | "result" | "none", deadline: number, onAck: (() => void) | undefined): Promise<T> {
+    let sent = false;
+    const request: OutgoingRequest = {
+      service: desc.typeName,
+      method: method.name,
+      callMode: mode,
+      message: input,
+      metadata: [...toMetadata(callOptions.metadata)],
+      keys: [...(callOptions.keys ?? NONE)],
+      timeoutMs: callOptions.timeoutMs ?? defaultTimeout,
+      signal: callOptions.signal,
+      values: callOptions.values ?? createContextValues(),
+      [SEND_REQUEST]: (final) => {
+        sent = true;
+        const decode = mode === CallMode.ONEWAY ? undefined : (frame: Frame): ClientResponse => ({ message: interpret(frame, method.output), metadata: frame.header.metadata });
+        return send(method, final.message, final.metadata, final.keys, mode, deadline, final.signal, decode, onAck).then((response) => response ?? NO_RESPONSE);
+      },
+    };
+    const outcome = intercept!(request).then(
+      (response) => response,
+      (error: unknown) => {
+        // An interceptor that failed before anything was sent: not processed.
+        if (!sent && !RpcError.is(error)) throw RpcError.transport(TransportCode.INVALID_INPUT, `an interceptor failed before the request was sent: ${(error as Error)?.message ?? String(error)}`, "no", error);
+        throw RpcError.from(error);
+      },
+    );
+    if (shape === "message") return outcome.then((response) => response.message as T);
+    if (shape === "result") return outcome.then((response) => successResult(response.message, response.metadata) as T);
+    return outcome.then(() => undefined as T);
   }
 
   function methodFor(name: string | symbol): DescMethod | undefined {
@@ -209,17 +260,26 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     return decode;
   };
 
-  const unary = (method: DescMethod, input: unknown, callOptions: CallOptions = NO_OPTIONS) => call(method, input, callOptions, CallMode.UNARY, decoderOf(method));
+  /** Each method's RESPONSE decoder for $result, made once. */
+  const resultDecoders = new Map<DescMethod, (frame: Frame) => unknown>();
+  const resultDecoderOf = (method: DescMethod) => {
+    let decode = resultDecoders.get(method);
+    if (decode === undefined) {
+      decode = (frame: Frame) => successResult(interpret(frame, method.output), frame.header.metadata);
+      resultDecoders.set(method, decode);
+    }
+    return decode;
+  };
+
+  const unary = (method: DescMethod, input: unknown, callOptions: CallOptions = NO_OPTIONS) => call(method, input, callOptions, CallMode.UNARY, "message");
 
   const resultOf = (method: DescMethod, input: unknown, callOptions: CallOptions = NO_OPTIONS) =>
-    call(method, input, callOptions, CallMode.UNARY, (frame) => successResult(interpret(frame, method.output), frame.header.metadata)).catch(
-      (error: unknown) => failureResult(RpcError.from(error)),
-    );
+    call(method, input, callOptions, CallMode.UNARY, "result").catch((error: unknown) => failureResult(RpcError.from(error)));
 
   const acked = (method: DescMethod, input: unknown, callOptions: CallOptions = NO_OPTIONS) =>
     new Promise<AckedCall<unknown>>((resolveAck, rejectAck) => {
       let acknowledged = false;
-      const result = call(method, input, callOptions, CallMode.ACKED, (frame) => interpret(frame, method.output), () => {
+      const result = call(method, input, callOptions, CallMode.ACKED, "message", () => {
         acknowledged = true;
         resolveAck({ result });
       });
@@ -235,7 +295,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     });
 
   /** Settles once the request is written; nothing comes back [CALL-4]. */
-  const oneway = (method: DescMethod, input: unknown, callOptions: CallOptions = NO_OPTIONS) => call<void>(method, input, callOptions, CallMode.ONEWAY, undefined);
+  const oneway = (method: DescMethod, input: unknown, callOptions: CallOptions = NO_OPTIONS) => call<void>(method, input, callOptions, CallMode.ONEWAY, "none");
 
   /** A proxy whose properties are the service's methods, each calling `invoke`; one function per method, made on first use. */
   const group = (invoke: (method: DescMethod, input: unknown, options?: CallOptions) => Promise<unknown>) => {

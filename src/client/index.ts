@@ -7,3 +7,4 @@ export { SingleAddressRouter } from "./single-address-router.ts";
 export type { CallRoute, Router } from "./router.ts";
 export type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
 export type { ClientConnection, ClientConnectionSettings } from "./client-connection.ts";
+export type { ClientCallStep, ClientInterceptor, ClientRequest, ClientResponse } from "./interceptor.ts";

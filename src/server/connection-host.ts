@@ -8,6 +8,8 @@ import type { ServiceRegistry } from "./service-registry.ts";
 import type { StatsCollector } from "./server-stats.ts";
 import type { TaskLimiter } from "./task-limiter.ts";
 import type { ServerConnection } from "./server-connection.ts";
+import type { ServerCallHandler } from "./interceptor.ts";
+import type { Logger } from "../util/logger.ts";
 
 /** Settings every connection of a server shares. */
 export interface ConnectionSettings {
@@ -53,6 +55,10 @@ export interface ConnectionHost {
   /** Takes a server-wide request slot; false when the server is at its limit [LIMIT-5]. */
   acquireSlot(): boolean;
   releaseSlot(): void;
+  /** The server's interceptors around every handler, chained once; undefined without any. */
+  readonly intercept: ServerCallHandler | undefined;
+  /** Where unexpected handler failures are reported [SEC-2]. */
+  readonly logger: Logger;
   /** Called once when the connection is gone. */
   closed(connection: ServerConnection): void;
 }

@@ -1,5 +1,6 @@
 import type { MetadataEntry } from "../wire/index.ts";
 import type { ConnectionInfo } from "../transport/index.ts";
+import type { ContextValues } from "../util/context-values.ts";
 
 /**
  * What a handler knows about the request it serves: its id, metadata, keys,
@@ -22,6 +23,12 @@ export interface HandlerContext {
   readonly signal: AbortSignal;
   /** Milliseconds until the deadline (0 when passed), or undefined without one [DEADLINE-2]. */
   remainingMs(): number | undefined;
+  /**
+   * Values that interceptors passed along, by typed key (see
+   * createContextKey). In an isolated service's worker the bag starts empty:
+   * values do not cross threads.
+   */
+  readonly values: ContextValues;
   /** Metadata to send with the response; the handler may append to it [META-1]. */
   readonly responseMetadata: MetadataEntry[];
   /**

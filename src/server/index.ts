@@ -5,3 +5,5 @@ export { KeyScheduler, type KeyDispatch, type KeySchedulerOptions, type KeySched
 export { metadataText, type HandlerContext } from "./handler-context.ts";
 export type { RawHandler, ServiceImpl, UnaryHandler } from "./service-registry.ts";
 export { LATENCY_BUCKETS_MS, type IsolationStats, type MethodStats, type ServerStats } from "./server-stats.ts";
+export type { ServerCallHandler, ServerInterceptor, ServerRequest } from "./interceptor.ts";
+export { bearerAuth, type BearerAuthOptions } from "./bearer-auth.ts";

@@ -5,6 +5,7 @@
 
 import type { FrameHeader, MetadataEntry } from "../wire/index.ts";
 import type { ConnectionInfo } from "../transport/index.ts";
+import { createContextValues, type ContextValues } from "../util/context-values.ts";
 import type { QueueingContext } from "./handler-context.ts";
 
 /** The abort side of a request: records the reason, and fires the signal if one was handed out [DEADLINE-4] [CANCEL-2]. */
@@ -48,6 +49,7 @@ export class RequestContext<R = unknown> implements QueueingContext {
   readonly connection: ConnectionInfo;
   readonly responseMetadata: MetadataEntry[] = [];
   private readonly abort: RequestAbort;
+  private bag: ContextValues | undefined;
   private readonly deadline: number | undefined;
   private readonly owner: ContextOwner<R>;
   private readonly request: R;
@@ -72,6 +74,11 @@ export class RequestContext<R = unknown> implements QueueingContext {
 
   get signal(): AbortSignal {
     return this.abort.signal;
+  }
+
+  /** Made on first use: most requests never carry values. */
+  get values(): ContextValues {
+    return (this.bag ??= createContextValues());
   }
 
   remainingMs(): number | undefined {

@@ -5,11 +5,12 @@
 // the counters a drain and the limits read.
 
 import { CallMode, Compression, DispatchCode, encodeFrame, FrameType, gunzip, type FrameHeader, type FrameLimits } from "../wire/index.ts";
-import { dispatchCodeName } from "../status/index.ts";
+import { dispatchCodeName, RpcError } from "../status/index.ts";
 import { handlerFailureBody, handlerFailureStatus, notProcessedCode, type ResponseStatus } from "../status/wire-status.ts";
 import type { ConnectionInfo } from "../transport/index.ts";
 import { setDeadlineAt } from "../util/deadline-timers.ts";
 import { IdTable } from "../util/id-table.ts";
+import { RUN_HANDLER, type InterceptedRequest, type ServerCallHandler } from "./interceptor.ts";
 import { admissionCheck, isRefusal, type AdmissionScope } from "./admission.ts";
 import type { ConnectionHost, ConnectionSettings } from "./connection-host.ts";
 import { RequestContext, type ContextOwner } from "./request-context.ts";
@@ -41,6 +42,17 @@ export interface PipelineConnection extends ByteSink {
 export type Ending = "eof" | "grace" | "error";
 
 const EMPTY = new Uint8Array(0);
+
+/** A refusal an interceptor made before the handler ran: answered with its not-processed code [STATUS-6]. */
+class InterceptorRefusal {
+  readonly code: DispatchCode;
+  readonly message: string;
+
+  constructor(code: DispatchCode, message: string) {
+    this.code = code;
+    this.message = message;
+  }
+}
 
 function now(): number {
   return performance.now();
@@ -260,7 +272,8 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     const context = new RequestContext(header, this.connection.info, call.abort, deadline, this, call);
     let result: Uint8Array | Promise<Uint8Array>;
     try {
-      result = method.invoke(input, context);
+      const intercept = this.host.intercept;
+      result = intercept === undefined ? method.invoke(input, context) : this.intercepted(intercept, header, input, method, context, call);
     } catch (error) {
       return this.finish(call, context, started, undefined, error);
     }
@@ -274,13 +287,61 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     }
   }
 
+  /**
+   * Runs the request through the server's interceptors. A not-processed
+   * dispatch code thrown before the handler was reached is a refusal: the
+   * handler never ran [STATUS-6] [STATUS-13].
+   */
+  private intercepted(
+    intercept: ServerCallHandler,
+    header: FrameHeader,
+    input: unknown,
+    method: RegisteredMethod,
+    context: RequestContext<ServerCall>,
+    call: ServerCall,
+  ): Promise<Uint8Array> {
+    let reached = false;
+    const request: InterceptedRequest = {
+      service: header.service,
+      method: header.method,
+      callMode: header.callMode,
+      message: input,
+      context,
+      [RUN_HANDLER]: (message: unknown) => {
+        reached = true;
+        return method.handle(message, context);
+      },
+    };
+    return intercept(request).then(
+      (output) => {
+        // An interceptor that answered in a queueing handler's place started the request itself.
+        if (!reached && call.phase === Phase.queued) call.moveTo(Phase.running);
+        return method.encode(output);
+      },
+      (error: unknown) => {
+        const code = reached ? undefined : notProcessedCode(error);
+        if (code !== undefined) {
+          // A request still in a queueing handler's queue is refused as unstarted (finishUnstarted).
+          if (call.phase === Phase.queued) throw error;
+          throw new InterceptorRefusal(code, (error as RpcError).rawMessage);
+        }
+        if (!reached && call.phase === Phase.queued) call.moveTo(Phase.running);
+        throw error;
+      },
+    );
+  }
+
   /** A handler returned (`output`) or failed (`error`): answer if still owed, then release what the request held [KEYS-3]. */
   private finish(call: ServerCall, context: RequestContext<ServerCall>, started: number, output: Uint8Array | undefined, error: unknown): void {
     if (call.unstarted) return this.finishUnstarted(call, error);
     if (call.phase === Phase.finished) return;
     let failed = output === undefined;
+    const refused = error instanceof InterceptorRefusal;
     try {
-      if (!failed) {
+      if (refused) {
+        this.host.stats.recordRejected(call.name, dispatchCodeName(error.code));
+        this.answer(call, { dispatchCode: error.code, dispatchMessage: error.message }, EMPTY);
+      } else if (!failed) {
         // A response that cannot be sent as it is goes out as HANDLER_ERROR, and counts as an error.
         failed = !this.answer(call, { metadata: context.responseMetadata }, output!);
       } else {
@@ -290,7 +351,10 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
         } catch {
           body = EMPTY; // details that do not encode are dropped, the status still goes out [STATUS-9]
         }
-        this.answer(call, handlerFailureStatus(error, this.settings.exposeHandlerErrors, context.responseMetadata), body);
+        const status = handlerFailureStatus(error, this.settings.exposeHandlerErrors, context.responseMetadata);
+        // A status the handler chose is an answer; anything else it threw is a bug to report.
+        if (!RpcError.is(error)) this.logFailure(call, context, error);
+        this.answer(call, status, body);
       }
     } catch {
       // A bug in answering must not take the server down: answer HANDLER_ERROR if still owed.
@@ -301,13 +365,22 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
         // The connection is beyond answering; its close fails the call at the client.
       }
     }
-    this.host.stats.recordCall(call.name, now() - started, failed);
+    if (!refused) this.host.stats.recordCall(call.name, now() - started, failed);
     call.timer?.clear();
     // The keys are released only now that the handler has returned [KEYS-3].
     call.ticket?.release();
     this.calls.delete(call.id);
     call.moveTo(Phase.finished);
     this.connection.closeIfDrained();
+  }
+
+  /** Reports a handler failure no caller can act on; never with metadata values [SEC-2] [STATUS-11]. */
+  private logFailure(call: ServerCall, context: RequestContext<ServerCall>, error: unknown): void {
+    try {
+      this.host.logger.error(`${call.name} failed`, { method: call.name, requestId: call.id, peer: context.peer, error });
+    } catch {
+      // A logger that throws must not cost the caller its answer.
+    }
   }
 
   /**

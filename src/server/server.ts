@@ -14,6 +14,8 @@ import type { QueueingContext } from "./handler-context.ts";
 import { ServiceRegistry, type RawHandler, type ServiceImpl } from "./service-registry.ts";
 import { StatsCollector, type IsolationStats, type ServerStats } from "./server-stats.ts";
 import { setTimer, sleep } from "../util/timer.ts";
+import { consoleLogger, type Logger } from "../util/logger.ts";
+import { chainServerInterceptors, type ServerInterceptor } from "./interceptor.ts";
 
 /** Options of createServer; every one has a default. */
 export interface ServerOptions {
@@ -41,6 +43,13 @@ export interface ServerOptions {
   handshakeTimeoutMs?: number;
   /** Send handler error messages to callers (never stack traces). Default false [STATUS-5]. */
   exposeHandlerErrors?: boolean;
+  /**
+   * Wrap every handler, first one outermost: for authentication, logging,
+   * metrics. See ServerInterceptor [STATUS-13].
+   */
+  interceptors?: ServerInterceptor[];
+  /** Where unexpected handler failures are reported; metadata values are never logged. Default: the console [SEC-2]. */
+  logger?: Logger;
   /** Accept backlog. Default 511. */
   backlog?: number;
   /** Outgoing bytes buffered per connection before it stops reading. Default 1 MiB. */
@@ -243,6 +252,8 @@ export function createServer(options: ServerOptions = {}): Server {
     keys,
     inflate: undefined,
     decompressions: new TaskLimiter(options.maxDecompressions ?? 4),
+    intercept: options.interceptors !== undefined && options.interceptors.length > 0 ? chainServerInterceptors(options.interceptors) : undefined,
+    logger: options.logger ?? consoleLogger,
     holdPartialFrame: (delta: number) => {
       partialFrameBytes += delta;
       return maxPartialFrameBytes <= 0 || delta <= 0 || partialFrameBytes <= maxPartialFrameBytes;

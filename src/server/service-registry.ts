@@ -32,6 +32,10 @@ export interface RegisteredMethod {
   decode(body: Uint8Array): unknown;
   /** Runs the handler on the decoded input and encodes its output; synchronously when the handler is synchronous. */
   invoke(input: unknown, context: QueueingContext): Uint8Array | Promise<Uint8Array>;
+  /** Runs the handler alone: its output before encoding, for interceptors to see. */
+  handle(input: unknown, context: QueueingContext): unknown;
+  /** Encodes an output of `handle`; throws when it is not the method's output. */
+  encode(output: unknown): Uint8Array;
   /** Set when the handler queues calls and says when each starts, through `context.begin()` [DEADLINE-3]. */
   readonly queues?: true;
 }
@@ -71,6 +75,8 @@ export class ServiceRegistry {
           if (isPromiseLike(result)) return Promise.resolve(result).then((value) => encodeMessage(output, value));
           return encodeMessage(output, result);
         },
+        handle: (request, context) => handler(request as MessageShape<DescMessage>, context),
+        encode: (value) => encodeMessage(output, value),
       });
     }
     return this;
@@ -97,6 +103,8 @@ export class ServiceRegistry {
         name: `${service.typeName}/${method.name}`,
         decode: (body) => decodeMessage(method.input, body),
         invoke: async (request, context) => encodeMessage(output, await run(method.name, request, context)),
+        handle: (request, context) => run(method.name, request, context),
+        encode: (value) => encodeMessage(output, value),
         queues: true,
       });
     }
@@ -108,17 +116,19 @@ export class ServiceRegistry {
     this.checkName(serviceName);
     const methods = this.open(serviceName);
     for (const [name, handler] of Object.entries(handlers)) {
+      const check = (output: unknown): Uint8Array => {
+        if (!(output instanceof Uint8Array)) throw new TypeError(`raw handler ${serviceName}/${name} returned ${typeof output}, not a Uint8Array`);
+        return output;
+      };
       methods.set(name, {
         name: `${serviceName}/${name}`,
         decode: (body) => body,
         invoke: (body, context) => {
-          const check = (output: unknown): Uint8Array => {
-            if (!(output instanceof Uint8Array)) throw new TypeError(`raw handler ${serviceName}/${name} returned ${typeof output}, not a Uint8Array`);
-            return output;
-          };
           const result = handler(body as Uint8Array, context);
           return isPromiseLike(result) ? Promise.resolve(result).then(check) : check(result);
         },
+        handle: (body, context) => handler(body as Uint8Array, context),
+        encode: check,
       });
     }
     return this;

@@ -37,9 +37,10 @@ export function dispatchCodeByName(name: string): DispatchCode | undefined {
   return Object.hasOwn(DispatchCode, name) ? (DispatchCode as Record<string, DispatchCode>)[name] : undefined;
 }
 
-/** Whether a request answered with `code` was processed; unknown codes are "maybe" [STATUS-4] [STATUS-7]. */
+/** Whether a request answered with `code` was processed; unknown codes are "maybe" [STATUS-4] [STATUS-7] [STATUS-13]. */
 export function dispatchProcessed(code: number): Processed {
   if (code === DispatchCode.OK || code === DispatchCode.RESPONSE_TOO_LARGE) return "yes";
   if (code >= DispatchCode.UNKNOWN_SERVICE && code <= DispatchCode.SHUTTING_DOWN) return "no";
+  if (code === DispatchCode.UNAUTHENTICATED) return "no";
   return "maybe";
 }

@@ -7,6 +7,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { RpcError } from "../../status/index.ts";
 import type { MetadataEntry } from "../../wire/index.ts";
 import type { HandlerContext } from "../handler-context.ts";
+import { createContextValues } from "../../util/context-values.ts";
 import { isIsolatedService } from "./isolated-service.ts";
 import type { CallInfo, FromWorker, SerializedError, ToWorker } from "./worker-messages.ts";
 
@@ -56,6 +57,7 @@ async function call(handler: Handler, id: number, input: unknown, info: CallInfo
     signal: controller.signal,
     remainingMs: () => (info.remainingMs === undefined ? undefined : Math.max(0, info.remainingMs - (performance.now() - started))),
     responseMetadata: metadata,
+    values: createContextValues(),
     drainConnection: (graceMs) => send({ type: "drain", id, graceMs }),
   };
   try {

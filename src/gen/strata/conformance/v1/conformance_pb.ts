@@ -14,7 +14,41 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strata/conformance/v1/conformance.proto.
  */
 export const file_strata_conformance_v1_conformance: GenFile = /*@__PURE__*/
-  fileDesc("CidzdHJhdGEvY29uZm9ybWFuY2UvdjEvY29uZm9ybWFuY2UucHJvdG8SFXN0cmF0YS5jb25mb3JtYW5jZS52MSJyCgZTdGF0dXMSFQoNZGlzcGF0Y2hfY29kZRgBIAEoDRIQCghhcHBfY29kZRgCIAEoDRIPCgdtZXNzYWdlGAMgASgJEi4KB2RldGFpbHMYBCADKAsyHS5zdHJhdGEuY29uZm9ybWFuY2UudjEuRGV0YWlsIiUKBkRldGFpbBIMCgR0eXBlGAEgASgJEg0KBXZhbHVlGAIgASgMIioKDE1ldGFkYXRhUGFpchILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAwizQEKC0VjaG9SZXF1ZXN0Eg8KB3BheWxvYWQYASABKAwSFQoNcmVzcG9uc2Vfc2l6ZRgCIAEoDRIQCghkZWxheV9tcxgDIAEoDRItCgZzdGF0dXMYBCABKAsyHS5zdHJhdGEuY29uZm9ybWFuY2UudjEuU3RhdHVzEj4KEXJlc3BvbnNlX21ldGFkYXRhGAUgAygLMiMuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLk1ldGFkYXRhUGFpchIVCg1lY2hvX21ldGFkYXRhGAYgASgIIh8KDEVjaG9SZXNwb25zZRIPCgdwYXlsb2FkGAEgASgMIicKDFNsZWVwUmVxdWVzdBIKCgJtcxgBIAEoDRILCgN0YWcYAiABKAkiJAoNU2xlZXBSZXNwb25zZRITCgtpbnRlcnJ1cHRlZBgBIAEoCCIcCg1SZWNvcmRSZXF1ZXN0EgsKA3RhZxgBIAEoCSIQCg5SZWNvcmRSZXNwb25zZSIhCg9SZWNvcmRlZFJlcXVlc3QSDgoGcHJlZml4GAEgASgJIiMKEFJlY29yZGVkUmVzcG9uc2USDwoHZW50cmllcxgBIAMoCSIwChBLZXllZFdvcmtSZXF1ZXN0EgsKA3RhZxgBIAEoCRIPCgdob2xkX21zGAIgASgNIhMKEUtleWVkV29ya1Jlc3BvbnNlIg0KC0luZm9SZXF1ZXN0IpMBCgxJbmZvUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoBBIUCgxoYXNfZGVhZGxpbmUYAiABKAgSFAoMcmVtYWluaW5nX21zGAMgASgNEjUKCG1ldGFkYXRhGAQgAygLMiMuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLk1ldGFkYXRhUGFpchIMCgRrZXlzGAUgAygJIiAKDERyYWluUmVxdWVzdBIQCghncmFjZV9tcxgBIAEoDSIPCg1EcmFpblJlc3BvbnNlMvIEChJDb25mb3JtYW5jZVNlcnZpY2USTwoERWNobxIiLnN0cmF0YS5jb25mb3JtYW5jZS52MS5FY2hvUmVxdWVzdBojLnN0cmF0YS5jb25mb3JtYW5jZS52MS5FY2hvUmVzcG9uc2USUgoFU2xlZXASIy5zdHJhdGEuY29uZm9ybWFuY2UudjEuU2xlZXBSZXF1ZXN0GiQuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLlNsZWVwUmVzcG9uc2USVQoGUmVjb3JkEiQuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLlJlY29yZFJlcXVlc3QaJS5zdHJhdGEuY29uZm9ybWFuY2UudjEuUmVjb3JkUmVzcG9uc2USWwoIUmVjb3JkZWQSJi5zdHJhdGEuY29uZm9ybWFuY2UudjEuUmVjb3JkZWRSZXF1ZXN0Gicuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLlJlY29yZGVkUmVzcG9uc2USXgoJS2V5ZWRXb3JrEicuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLktleWVkV29ya1JlcXVlc3QaKC5zdHJhdGEuY29uZm9ybWFuY2UudjEuS2V5ZWRXb3JrUmVzcG9uc2USTwoESW5mbxIiLnN0cmF0YS5jb25mb3JtYW5jZS52MS5JbmZvUmVxdWVzdBojLnN0cmF0YS5jb25mb3JtYW5jZS52MS5JbmZvUmVzcG9uc2USUgoFRHJhaW4SIy5zdHJhdGEuY29uZm9ybWFuY2UudjEuRHJhaW5SZXF1ZXN0GiQuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkRyYWluUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("CidzdHJhdGEvY29uZm9ybWFuY2UvdjEvY29uZm9ybWFuY2UucHJvdG8SFXN0cmF0YS5jb25mb3JtYW5jZS52MSIjChRBdXRoZW50aWNhdGVkUmVxdWVzdBILCgN0YWcYASABKAkiFwoVQXV0aGVudGljYXRlZFJlc3BvbnNlInIKBlN0YXR1cxIVCg1kaXNwYXRjaF9jb2RlGAEgASgNEhAKCGFwcF9jb2RlGAIgASgNEg8KB21lc3NhZ2UYAyABKAkSLgoHZGV0YWlscxgEIAMoCzIdLnN0cmF0YS5jb25mb3JtYW5jZS52MS5EZXRhaWwiJQoGRGV0YWlsEgwKBHR5cGUYASABKAkSDQoFdmFsdWUYAiABKAwiKgoMTWV0YWRhdGFQYWlyEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDCLNAQoLRWNob1JlcXVlc3QSDwoHcGF5bG9hZBgBIAEoDBIVCg1yZXNwb25zZV9zaXplGAIgASgNEhAKCGRlbGF5X21zGAMgASgNEi0KBnN0YXR1cxgEIAEoCzIdLnN0cmF0YS5jb25mb3JtYW5jZS52MS5TdGF0dXMSPgoRcmVzcG9uc2VfbWV0YWRhdGEYBSADKAsyIy5zdHJhdGEuY29uZm9ybWFuY2UudjEuTWV0YWRhdGFQYWlyEhUKDWVjaG9fbWV0YWRhdGEYBiABKAgiHwoMRWNob1Jlc3BvbnNlEg8KB3BheWxvYWQYASABKAwiJwoMU2xlZXBSZXF1ZXN0EgoKAm1zGAEgASgNEgsKA3RhZxgCIAEoCSIkCg1TbGVlcFJlc3BvbnNlEhMKC2ludGVycnVwdGVkGAEgASgIIhwKDVJlY29yZFJlcXVlc3QSCwoDdGFnGAEgASgJIhAKDlJlY29yZFJlc3BvbnNlIiEKD1JlY29yZGVkUmVxdWVzdBIOCgZwcmVmaXgYASABKAkiIwoQUmVjb3JkZWRSZXNwb25zZRIPCgdlbnRyaWVzGAEgAygJIjAKEEtleWVkV29ya1JlcXVlc3QSCwoDdGFnGAEgASgJEg8KB2hvbGRfbXMYAiABKA0iEwoRS2V5ZWRXb3JrUmVzcG9uc2UiDQoLSW5mb1JlcXVlc3QikwEKDEluZm9SZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgEEhQKDGhhc19kZWFkbGluZRgCIAEoCBIUCgxyZW1haW5pbmdfbXMYAyABKA0SNQoIbWV0YWRhdGEYBCADKAsyIy5zdHJhdGEuY29uZm9ybWFuY2UudjEuTWV0YWRhdGFQYWlyEgwKBGtleXMYBSADKAkiIAoMRHJhaW5SZXF1ZXN0EhAKCGdyYWNlX21zGAEgASgNIg8KDURyYWluUmVzcG9uc2Uy3gUKEkNvbmZvcm1hbmNlU2VydmljZRJPCgRFY2hvEiIuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkVjaG9SZXF1ZXN0GiMuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkVjaG9SZXNwb25zZRJSCgVTbGVlcBIjLnN0cmF0YS5jb25mb3JtYW5jZS52MS5TbGVlcFJlcXVlc3QaJC5zdHJhdGEuY29uZm9ybWFuY2UudjEuU2xlZXBSZXNwb25zZRJVCgZSZWNvcmQSJC5zdHJhdGEuY29uZm9ybWFuY2UudjEuUmVjb3JkUmVxdWVzdBolLnN0cmF0YS5jb25mb3JtYW5jZS52MS5SZWNvcmRSZXNwb25zZRJbCghSZWNvcmRlZBImLnN0cmF0YS5jb25mb3JtYW5jZS52MS5SZWNvcmRlZFJlcXVlc3QaJy5zdHJhdGEuY29uZm9ybWFuY2UudjEuUmVjb3JkZWRSZXNwb25zZRJeCglLZXllZFdvcmsSJy5zdHJhdGEuY29uZm9ybWFuY2UudjEuS2V5ZWRXb3JrUmVxdWVzdBooLnN0cmF0YS5jb25mb3JtYW5jZS52MS5LZXllZFdvcmtSZXNwb25zZRJPCgRJbmZvEiIuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkluZm9SZXF1ZXN0GiMuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkluZm9SZXNwb25zZRJSCgVEcmFpbhIjLnN0cmF0YS5jb25mb3JtYW5jZS52MS5EcmFpblJlcXVlc3QaJC5zdHJhdGEuY29uZm9ybWFuY2UudjEuRHJhaW5SZXNwb25zZRJqCg1BdXRoZW50aWNhdGVkEisuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkF1dGhlbnRpY2F0ZWRSZXF1ZXN0Giwuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkF1dGhlbnRpY2F0ZWRSZXNwb25zZWIGcHJvdG8z");
+
+/**
+ * AuthenticatedRequest names the log entry the handler writes when it runs [CONF-9].
+ *
+ * @generated from message strata.conformance.v1.AuthenticatedRequest
+ */
+export type AuthenticatedRequest = Message<"strata.conformance.v1.AuthenticatedRequest"> & {
+  /**
+   * @generated from field: string tag = 1;
+   */
+  tag: string;
+};
+
+/**
+ * Describes the message strata.conformance.v1.AuthenticatedRequest.
+ * Use `create(AuthenticatedRequestSchema)` to create a new message.
+ */
+export const AuthenticatedRequestSchema: GenMessage<AuthenticatedRequest> = /*@__PURE__*/
+  messageDesc(file_strata_conformance_v1_conformance, 0);
+
+/**
+ * AuthenticatedResponse is empty [CONF-9].
+ *
+ * @generated from message strata.conformance.v1.AuthenticatedResponse
+ */
+export type AuthenticatedResponse = Message<"strata.conformance.v1.AuthenticatedResponse"> & {
+};
+
+/**
+ * Describes the message strata.conformance.v1.AuthenticatedResponse.
+ * Use `create(AuthenticatedResponseSchema)` to create a new message.
+ */
+export const AuthenticatedResponseSchema: GenMessage<AuthenticatedResponse> = /*@__PURE__*/
+  messageDesc(file_strata_conformance_v1_conformance, 1);
 
 /**
  * Status says which status a request asks for [CONF-2].
@@ -56,7 +90,7 @@ export type Status = Message<"strata.conformance.v1.Status"> & {
  * Use `create(StatusSchema)` to create a new message.
  */
 export const StatusSchema: GenMessage<Status> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 0);
+  messageDesc(file_strata_conformance_v1_conformance, 2);
 
 /**
  * Detail is one typed error detail [CONF-2].
@@ -84,7 +118,7 @@ export type Detail = Message<"strata.conformance.v1.Detail"> & {
  * Use `create(DetailSchema)` to create a new message.
  */
 export const DetailSchema: GenMessage<Detail> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 1);
+  messageDesc(file_strata_conformance_v1_conformance, 3);
 
 /**
  * MetadataPair is one response metadata entry to send [CONF-2].
@@ -112,7 +146,7 @@ export type MetadataPair = Message<"strata.conformance.v1.MetadataPair"> & {
  * Use `create(MetadataPairSchema)` to create a new message.
  */
 export const MetadataPairSchema: GenMessage<MetadataPair> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 2);
+  messageDesc(file_strata_conformance_v1_conformance, 4);
 
 /**
  * EchoRequest says how to answer [CONF-2].
@@ -168,7 +202,7 @@ export type EchoRequest = Message<"strata.conformance.v1.EchoRequest"> & {
  * Use `create(EchoRequestSchema)` to create a new message.
  */
 export const EchoRequestSchema: GenMessage<EchoRequest> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 3);
+  messageDesc(file_strata_conformance_v1_conformance, 5);
 
 /**
  * EchoResponse is the echoed payload [CONF-2].
@@ -189,7 +223,7 @@ export type EchoResponse = Message<"strata.conformance.v1.EchoResponse"> & {
  * Use `create(EchoResponseSchema)` to create a new message.
  */
 export const EchoResponseSchema: GenMessage<EchoResponse> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 4);
+  messageDesc(file_strata_conformance_v1_conformance, 6);
 
 /**
  * SleepRequest says how long to sleep at most [CONF-3].
@@ -217,7 +251,7 @@ export type SleepRequest = Message<"strata.conformance.v1.SleepRequest"> & {
  * Use `create(SleepRequestSchema)` to create a new message.
  */
 export const SleepRequestSchema: GenMessage<SleepRequest> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 5);
+  messageDesc(file_strata_conformance_v1_conformance, 7);
 
 /**
  * SleepResponse says how the sleep ended [CONF-3].
@@ -238,7 +272,7 @@ export type SleepResponse = Message<"strata.conformance.v1.SleepResponse"> & {
  * Use `create(SleepResponseSchema)` to create a new message.
  */
 export const SleepResponseSchema: GenMessage<SleepResponse> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 6);
+  messageDesc(file_strata_conformance_v1_conformance, 8);
 
 /**
  * RecordRequest carries a tag [CONF-4].
@@ -259,7 +293,7 @@ export type RecordRequest = Message<"strata.conformance.v1.RecordRequest"> & {
  * Use `create(RecordRequestSchema)` to create a new message.
  */
 export const RecordRequestSchema: GenMessage<RecordRequest> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 7);
+  messageDesc(file_strata_conformance_v1_conformance, 9);
 
 /**
  * RecordResponse is empty.
@@ -274,7 +308,7 @@ export type RecordResponse = Message<"strata.conformance.v1.RecordResponse"> & {
  * Use `create(RecordResponseSchema)` to create a new message.
  */
 export const RecordResponseSchema: GenMessage<RecordResponse> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 8);
+  messageDesc(file_strata_conformance_v1_conformance, 10);
 
 /**
  * RecordedRequest filters the log [CONF-4].
@@ -295,7 +329,7 @@ export type RecordedRequest = Message<"strata.conformance.v1.RecordedRequest"> &
  * Use `create(RecordedRequestSchema)` to create a new message.
  */
 export const RecordedRequestSchema: GenMessage<RecordedRequest> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 9);
+  messageDesc(file_strata_conformance_v1_conformance, 11);
 
 /**
  * RecordedResponse lists log entries, oldest first [CONF-4].
@@ -317,7 +351,7 @@ export type RecordedResponse = Message<"strata.conformance.v1.RecordedResponse">
  * Use `create(RecordedResponseSchema)` to create a new message.
  */
 export const RecordedResponseSchema: GenMessage<RecordedResponse> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 10);
+  messageDesc(file_strata_conformance_v1_conformance, 12);
 
 /**
  * KeyedWorkRequest holds its keys for a while [CONF-5].
@@ -345,7 +379,7 @@ export type KeyedWorkRequest = Message<"strata.conformance.v1.KeyedWorkRequest">
  * Use `create(KeyedWorkRequestSchema)` to create a new message.
  */
 export const KeyedWorkRequestSchema: GenMessage<KeyedWorkRequest> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 11);
+  messageDesc(file_strata_conformance_v1_conformance, 13);
 
 /**
  * KeyedWorkResponse is empty.
@@ -360,7 +394,7 @@ export type KeyedWorkResponse = Message<"strata.conformance.v1.KeyedWorkResponse
  * Use `create(KeyedWorkResponseSchema)` to create a new message.
  */
 export const KeyedWorkResponseSchema: GenMessage<KeyedWorkResponse> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 12);
+  messageDesc(file_strata_conformance_v1_conformance, 14);
 
 /**
  * InfoRequest is empty.
@@ -375,7 +409,7 @@ export type InfoRequest = Message<"strata.conformance.v1.InfoRequest"> & {
  * Use `create(InfoRequestSchema)` to create a new message.
  */
 export const InfoRequestSchema: GenMessage<InfoRequest> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 13);
+  messageDesc(file_strata_conformance_v1_conformance, 15);
 
 /**
  * InfoResponse reports what the server saw of the Info request [CONF-6].
@@ -424,7 +458,7 @@ export type InfoResponse = Message<"strata.conformance.v1.InfoResponse"> & {
  * Use `create(InfoResponseSchema)` to create a new message.
  */
 export const InfoResponseSchema: GenMessage<InfoResponse> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 14);
+  messageDesc(file_strata_conformance_v1_conformance, 16);
 
 /**
  * DrainRequest asks for a drain [CONF-7].
@@ -445,7 +479,7 @@ export type DrainRequest = Message<"strata.conformance.v1.DrainRequest"> & {
  * Use `create(DrainRequestSchema)` to create a new message.
  */
 export const DrainRequestSchema: GenMessage<DrainRequest> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 15);
+  messageDesc(file_strata_conformance_v1_conformance, 17);
 
 /**
  * DrainResponse is empty; the GOAWAY follows it.
@@ -460,7 +494,7 @@ export type DrainResponse = Message<"strata.conformance.v1.DrainResponse"> & {
  * Use `create(DrainResponseSchema)` to create a new message.
  */
 export const DrainResponseSchema: GenMessage<DrainResponse> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 16);
+  messageDesc(file_strata_conformance_v1_conformance, 18);
 
 /**
  * ConformanceService is a programmable service: each request says how to answer [CONF-1].
@@ -538,6 +572,17 @@ export const ConformanceService: GenService<{
     methodKind: "unary";
     input: typeof DrainRequestSchema;
     output: typeof DrainResponseSchema;
+  },
+  /**
+   * Authenticated runs only for a request with the conformance bearer token,
+   * and logs its tag when it runs; others are refused UNAUTHENTICATED [CONF-9].
+   *
+   * @generated from rpc strata.conformance.v1.ConformanceService.Authenticated
+   */
+  authenticated: {
+    methodKind: "unary";
+    input: typeof AuthenticatedRequestSchema;
+    output: typeof AuthenticatedResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_strata_conformance_v1_conformance, 0);
