@@ -34,7 +34,7 @@ test.before(async () => {
       return { text: request.text };
     },
   });
-  ctx.address = await ctx.server.listen("127.0.0.1:0");
+  ctx.address = await ctx.server.listen("memory:");
   ctx.client = createClient(TestService, { address: ctx.address });
 });
 

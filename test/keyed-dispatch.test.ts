@@ -33,7 +33,7 @@ async function start(options: ServerOptions = {}) {
         return new Uint8Array(0);
       },
     });
-  const address = await server.listen("127.0.0.1:0");
+  const address = await server.listen("memory:");
   const client = createClient(ConformanceService, { address });
   return {
     server,

@@ -13,7 +13,7 @@ test("[CALL-2] a raw handler gets the request body and its return value is the r
       return body.slice().reverse();
     },
   });
-  const address = await server.listen("127.0.0.1:0");
+  const address = await server.listen("memory:");
   const peer = await RawPeer.connect(address);
   peer.send({ type: FrameType.REQUEST, requestId: 1, service: "acme.bytes.v1.Bytes", method: "Reverse" }, Uint8Array.of(1, 2, 3, 0xff));
   peer.send({ type: FrameType.REQUEST, requestId: 2, service: "acme.bytes.v1.Bytes", method: "Other" });

@@ -41,7 +41,7 @@ test.before.each(async () => {
   const { impl, log } = testService();
   ctx.log = log;
   ctx.server = createServer({ maxConcurrentRequests: 2000 }).addService(TestService, impl);
-  ctx.address = await ctx.server.listen("127.0.0.1:0");
+  ctx.address = await ctx.server.listen("memory:");
   ctx.client = createClient(TestService, { address: ctx.address });
 });
 
@@ -199,7 +199,7 @@ test("[CALL-10] a request that fails several admission checks is answered with t
 test("[LIMIT-5] over max_concurrent_requests: OVERLOADED, not processed", async () => {
   const { impl, log } = testService();
   const server = createServer({ maxConcurrentRequests: 2 }).addService(TestService, impl);
-  const address = await server.listen("127.0.0.1:0");
+  const address = await server.listen("memory:");
   const peer = await RawPeer.connect(address);
   for (let id = 1; id <= 3; id++) {
     peer.send({ type: FrameType.REQUEST, requestId: id, service: SERVICE, method: "Echo" }, echoBody({ text: `t${id}`, delayMs: 200 }));
@@ -214,7 +214,7 @@ test("[LIMIT-5] over max_concurrent_requests: OVERLOADED, not processed", async 
 test("[LIMIT-5] over the server-wide limit (across connections): OVERLOADED, not processed", async () => {
   const { impl, log } = testService();
   const server = createServer({ maxServerRequests: 1 }).addService(TestService, impl);
-  const address = await server.listen("127.0.0.1:0");
+  const address = await server.listen("memory:");
   const a = createClient(TestService, { address });
   const b = createClient(TestService, { address });
   const slow = a.echo({ text: "slow", delayMs: 200 });
@@ -240,13 +240,13 @@ test("[LIMIT-5] [HELLO-7] the client queues calls beyond the server's max_concur
       return { text: request.text };
     },
   });
-  const client = createClient(TestService, { address: await server.listen("127.0.0.1:0") });
+  const client = createClient(TestService, { address: await server.listen("memory:") });
   const texts = await Promise.all(Array.from({ length: 30 }, (_, i) => client.echo({ text: `q${i}` }).then((r) => r.text)));
   assert.equal(texts, Array.from({ length: 30 }, (_, i) => `q${i}`));
   assert.is(peak, 3, "never more than the server's limit at once");
   // A call that times out while queued was never written: not processed.
   const slow = createServer({ maxConcurrentRequests: 1 }).addService(TestService, testService().impl);
-  const slowClient = createClient(TestService, { address: await slow.listen("127.0.0.1:0") });
+  const slowClient = createClient(TestService, { address: await slow.listen("memory:") });
   const first = slowClient.echo({ delayMs: 300 });
   const queued = await rpcFailure(slowClient.echo({ text: "queued" }, { timeoutMs: 50 }));
   assert.is(queued.code, "TIMEOUT");
@@ -269,7 +269,7 @@ test("[LIMIT-4] a response larger than the client accepts: RESPONSE_TOO_LARGE, p
 test("[LIMIT-4] a request larger than the server accepts fails locally: LIMIT_EXCEEDED, not processed", async () => {
   const { impl } = testService();
   const server = createServer({ limits: { maxBodySize: 65536 } }).addService(TestService, impl);
-  const client = createClient(TestService, { address: await server.listen("127.0.0.1:0") });
+  const client = createClient(TestService, { address: await server.listen("memory:") });
   const error = await rpcFailure(client.echo({ text: "x".repeat(70_000) }));
   assert.is(error.layer, "transport");
   assert.is(error.code, "LIMIT_EXCEEDED");

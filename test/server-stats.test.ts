@@ -10,7 +10,7 @@ const test = suite("server stats");
 
 test("[EXT-8] stats count connections, requests, per-method calls, errors, refusals and latencies", async () => {
   const server = createServer({ exposeAdminService: true, keyedDispatch: false }).addService(TestService, testService().impl);
-  const address = await server.listen("127.0.0.1:0");
+  const address = await server.listen("memory:");
   const client = createClient(TestService, { address });
   await client.echo({ text: "a" });
   await client.echo({ text: "b", delayMs: 30 });
@@ -42,7 +42,7 @@ test("[EXT-8] stats count connections, requests, per-method calls, errors, refus
 
 test("[EXT-7] without exposeAdminService, AdminService is UNKNOWN_SERVICE; applications cannot claim strata. names [EXT-5]", async () => {
   const server = createServer();
-  const address = await server.listen("127.0.0.1:0");
+  const address = await server.listen("memory:");
   const admin = createClient(AdminService, { address });
   const error = await admin.getStats({}).then(() => undefined, (e: unknown) => e);
   assert.ok(RpcError.is(error));

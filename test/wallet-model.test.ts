@@ -148,7 +148,7 @@ function send(real: Real, connection: number, op: WalletOp, keys = keysOf(op)): 
 
 async function startReal(): Promise<Real> {
   const wallet = createWalletServer({ delayMs: { min: 0, max: 2 } });
-  const address = await wallet.server.listen("127.0.0.1:0");
+  const address = await wallet.server.listen("memory:");
   const clients = Array.from({ length: CONNECTIONS }, () => createClient(WalletService, { address, timeoutMs: CALL_BOUND_MS }));
   // Connect every client first, so that the commands' calls are written in the order sent.
   await Promise.all(clients.map((c) => c.getBalance({ user: USERS[0] }, { keys: [userKey(USERS[0])] })));
@@ -357,7 +357,7 @@ test("[KEYS-5] [KEYS-9] 150 transfers in both directions around a cycle of 4 use
 test("[KEYS-3] without keys the same lock-free handlers race (over-drawn and lost deposits); with keys the same calls are exact", async () => {
   // A fixed store latency: calls that start together all read before any of them writes.
   const wallet = createWalletServer({ requireKeys: false, delayMs: { min: 25, max: 25 } });
-  const address = await wallet.server.listen("127.0.0.1:0");
+  const address = await wallet.server.listen("memory:");
   const clients = [0, 1].map(() => createClient(WalletService, { address, timeoutMs: CALL_BOUND_MS }));
   try {
     /** 8 withdrawals of all of a 100 balance, and 8 deposits of 1, each set sent at once on 2 connections. */

@@ -58,7 +58,9 @@ export interface Transport {
   /**
    * Ends our side once the queued output is sent (the peer reads EOF), and
    * keeps delivering what the peer still sends until it ends too; a stream
-   * that cannot half-close sends its output and then closes.
+   * that cannot half-close sends its output and then closes. A transport
+   * that reads the peer's EOF ends its own side as well: no stream stays
+   * half-open.
    */
   end(): void;
   /** Ends the connection at once, discarding unsent output. */

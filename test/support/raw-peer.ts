@@ -1,7 +1,8 @@
-// A hand-driven Strata client over a real socket, for tests that must see
-// or send exact frames: it does the handshake (or not), writes any bytes,
-// and collects every frame and the EOF.
-import * as net from "node:net";
+// A hand-driven Strata client over any transport (a socket, or memory for
+// "memory:" addresses), for tests that must see or send exact frames: it
+// does the handshake (or not), writes any bytes, and collects every frame
+// and the EOF.
+import { transportFor, type Transport } from "../../src/transport/index.ts";
 import {
   createFrameDecoder,
   DEFAULT_LIMITS,
@@ -21,17 +22,17 @@ export class RawPeer {
   /** Bytes received before the frames: the server's preface (or an HTTP answer). */
   prefix = new Uint8Array(0);
   ended = false;
-  private readonly socket: net.Socket;
+  private readonly transport: Transport;
   private readonly waiters: Array<() => void> = [];
   private decoderError: unknown;
 
-  private constructor(socket: net.Socket) {
-    this.socket = socket;
+  private constructor(transport: Transport) {
+    this.transport = transport;
     const decoder = createFrameDecoder({
       limits: { maxHeaderSize: DEFAULT_LIMITS.maxHeaderSize, maxBodySize: 64 * 1024 * 1024 },
       onFrame: (frame) => this.frames.push({ header: frame.header, body: frame.body.slice() }),
     });
-    socket.on("data", (chunk: Buffer) => {
+    const data = (chunk: Uint8Array) => {
       let rest: Uint8Array = chunk;
       if (this.prefix.length < PREFACE_SIZE) {
         const take = Math.min(PREFACE_SIZE - this.prefix.length, rest.length);
@@ -44,14 +45,12 @@ export class RawPeer {
         this.decoderError = error;
       }
       this.wake();
-    });
+    };
     const end = () => {
       this.ended = true;
       this.wake();
     };
-    socket.on("end", end);
-    socket.on("close", end);
-    socket.on("error", end);
+    transport.start({ data, closed: end, drain: () => {} });
   }
 
   /** Connects; with `handshake` (default) sends preface and HELLO and waits for the server's HELLO. */
@@ -59,13 +58,8 @@ export class RawPeer {
     address: string,
     { handshake = true, pingIntervalMs = 60_000, hello = {} }: { handshake?: boolean; pingIntervalMs?: number; hello?: { maxHeaderSize?: number; maxBodySize?: number } } = {},
   ): Promise<RawPeer> {
-    const [host, port] = [address.slice(0, address.lastIndexOf(":")), Number(address.slice(address.lastIndexOf(":") + 1))];
-    const socket = net.connect(port, host);
-    await new Promise<void>((resolve, reject) => {
-      socket.once("connect", () => resolve());
-      socket.once("error", reject);
-    });
-    const peer = new RawPeer(socket);
+    const transport = await (await transportFor(address, {})).connect(address);
+    const peer = new RawPeer(transport);
     if (handshake) {
       peer.write(encodePreface());
       peer.send({ type: FrameType.HELLO }, encodeHello({ ...hello, pingIntervalMs }));
@@ -75,24 +69,24 @@ export class RawPeer {
   }
 
   write(bytes: Uint8Array): void {
-    this.socket.write(bytes);
+    this.transport.write(bytes);
   }
 
   send(header: FrameHeaderInit, body?: Uint8Array): void {
     this.write(encodeFrame(header, body));
   }
 
-  /** Stops reading from the socket (the server's writes pile up). */
+  /** Stops reading from the connection (the server's writes pile up). */
   pause(): void {
-    this.socket.pause();
+    this.transport.pause?.();
   }
 
   end(): void {
-    this.socket.end();
+    this.transport.end();
   }
 
   destroy(): void {
-    this.socket.destroy();
+    this.transport.destroy();
   }
 
   /** Waits for a frame matching `match` (seen already or later), up to `timeoutMs`. */

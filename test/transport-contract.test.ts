@@ -1,0 +1,186 @@
+// The Transport contract (src/transport/transport.ts), checked the same way
+// against TCP and against the in-memory transport, so that tests which use
+// memory instead of a socket see what a socket would do: ordered bytes,
+// half-close, backpressure with drain, pause, destroy, connection info.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import fc from "fast-check";
+import { memoryPair, memoryTransport, type Transport, type TransportFactory, type TransportHandlers } from "../src/transport/index.ts";
+import { tcpTransport } from "../src/transport/tcp.ts";
+import { checkProperty } from "./support/property.ts";
+
+const test = suite("transport contract");
+
+/** What one end received, and a promise for its close. */
+interface Received {
+  bytes: Uint8Array[];
+  total(): number;
+  joined(): Uint8Array;
+  closed: Promise<Error | undefined>;
+  drains: number;
+  /** Resolves once `n` bytes have arrived in all. */
+  atLeast(n: number): Promise<void>;
+}
+
+function receive(transport: Transport, extra: Partial<TransportHandlers> = {}): Received {
+  let closeWith!: (error: Error | undefined) => void;
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  const received: Received = {
+    bytes: [],
+    total: () => received.bytes.reduce((sum, b) => sum + b.length, 0),
+    joined: () => {
+      const out = new Uint8Array(received.total());
+      let at = 0;
+      for (const b of received.bytes) {
+        out.set(b, at);
+        at += b.length;
+      }
+      return out;
+    },
+    closed: new Promise((resolve) => (closeWith = resolve)),
+    drains: 0,
+    atLeast: (n) => new Promise((resolve) => (received.total() >= n ? resolve() : waiters.push({ n, resolve }))),
+  };
+  transport.start({
+    data(chunk) {
+      received.bytes.push(chunk);
+      const total = received.total();
+      for (const w of waiters.splice(0)) if (total >= w.n) w.resolve();
+      else waiters.push(w);
+      extra.data?.(chunk);
+    },
+    closed(error) {
+      closeWith(error);
+    },
+    drain() {
+      received.drains++;
+      extra.drain?.();
+    },
+  });
+  return received;
+}
+
+/** A connected pair through `factory`: [client end, server end]. */
+async function connected(factory: TransportFactory, address: string, highWaterMark?: number): Promise<{ client: Transport; server: Transport; close: () => Promise<void> }> {
+  let accepted!: (t: Transport) => void;
+  const serverEnd = new Promise<Transport>((resolve) => (accepted = resolve));
+  const listener = await factory.listen(address, highWaterMark === undefined ? {} : { highWaterMark }, accepted);
+  const client = await factory.connect(listener.address, highWaterMark === undefined ? {} : { highWaterMark });
+  const server = await serverEnd;
+  return { client, server, close: () => listener.close() };
+}
+
+const transports: Array<[string, TransportFactory, string]> = [
+  ["tcp", tcpTransport, "127.0.0.1:0"],
+  ["memory", memoryTransport, "memory:"],
+];
+
+for (const [name, factory, address] of transports) {
+  test(`${name}: bytes arrive in order, whatever the sizes of the writes`, async () => {
+    await checkProperty(
+      fc.asyncProperty(fc.array(fc.uint8Array({ minLength: 1, maxLength: 70_000 }), { minLength: 1, maxLength: 12 }), async (writes) => {
+        const { client, server, close } = await connected(factory, address);
+        const got = receive(server);
+        receive(client);
+        for (const w of writes) client.write(w);
+        const expected = writes.reduce((sum, w) => sum + w.length, 0);
+        await got.atLeast(expected);
+        const joined = got.joined();
+        let at = 0;
+        for (const w of writes) {
+          assert.equal(joined.subarray(at, at + w.length), w);
+          at += w.length;
+        }
+        client.destroy();
+        server.destroy();
+        await close();
+      }),
+      { numRuns: 10 },
+    );
+  });
+
+  test(`${name}: end() half-closes: the peer reads EOF after the last byte; what the peer wrote before it read the EOF still arrives`, async () => {
+    const { client, server, close } = await connected(factory, address);
+    const atServer = receive(server);
+    const atClient = receive(client);
+    client.write(Uint8Array.of(1, 2, 3));
+    client.end();
+    server.write(Uint8Array.of(9));
+    assert.is(await atServer.closed, undefined, "EOF, not an error");
+    assert.equal([...atServer.joined()], [1, 2, 3]);
+    // Reading EOF ends the peer's side too: no stream stays half-open.
+    assert.is(await atClient.closed, undefined);
+    assert.equal([...atClient.joined()], [9], "bytes in flight towards the ended side are read, not reset [FRAME-18]");
+    await close();
+  });
+
+  test(`${name}: a reader that pauses makes write() report backpressure; resuming drains it`, async () => {
+    const highWaterMark = 64 * 1024;
+    const { client, server, close } = await connected(factory, address, highWaterMark);
+    assert.ok(server.pause !== undefined && server.resume !== undefined, "this transport can pause");
+    const atServer = receive(server);
+    server.pause!();
+    let drained!: () => void;
+    const drain = new Promise<void>((resolve) => (drained = resolve));
+    receive(client, { drain: () => drained() });
+    const chunk = new Uint8Array(16 * 1024);
+    let written = 0;
+    // The kernel's buffers take some megabytes before TCP pushes back; bounded at 256 MiB.
+    while (client.write(chunk)) {
+      written += chunk.length;
+      if (written > 256 * 1024 * 1024) throw new Error("write() never reported backpressure");
+      if (written % (1024 * 1024) === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    written += chunk.length;
+    assert.ok(client.bufferedAmount >= highWaterMark, `bufferedAmount ${client.bufferedAmount} at the mark`);
+    server.resume!();
+    await drain;
+    await atServer.atLeast(written);
+    assert.is(atServer.total(), written, "every byte written arrives");
+    client.destroy();
+    server.destroy();
+    await close();
+  });
+
+  test(`${name}: destroy() ends both sides; the destroyed end hears closed() too`, async () => {
+    const { client, server, close } = await connected(factory, address);
+    const atServer = receive(server);
+    const atClient = receive(client);
+    client.destroy();
+    await atServer.closed;
+    await atClient.closed;
+    assert.is(client.write(Uint8Array.of(1)), false, "nothing is written after destroy");
+    await close();
+  });
+
+  test(`${name}: connection info names the peer; plaintext is not secure`, async () => {
+    const { client, server, close } = await connected(factory, address);
+    for (const end of [client, server]) {
+      assert.ok(end.info.peer.length > 0);
+      assert.is(end.info.secure, false);
+    }
+    if (name === "tcp") assert.is(server.info.remoteAddress, "127.0.0.1");
+    client.destroy();
+    server.destroy();
+    await close();
+  });
+}
+
+test("memory: connecting where nothing listens is refused; a name in use cannot be listened on twice", async () => {
+  const failure = (promise: Promise<unknown>) => promise.then(() => "succeeded", (error: Error) => error.message);
+  assert.match(await failure(memoryTransport.connect("memory:nobody-here")), /refused/);
+  const listener = await memoryTransport.listen("memory:taken", {}, () => {});
+  assert.match(await failure(memoryTransport.listen("memory:taken", {}, () => {})), /in use/);
+  await listener.close();
+});
+
+test("memoryPair: chunkBytes splits what one write sent, as a slow network would", async () => {
+  const [a, b] = memoryPair({ chunkBytes: 1 });
+  const got = receive(b);
+  receive(a);
+  a.write(Uint8Array.of(1, 2, 3, 4));
+  await got.atLeast(4);
+  assert.equal(got.bytes.map((c) => c.length), [1, 1, 1, 1]);
+});
+
+test.run();
