@@ -1,7 +1,7 @@
 // A raw connection to the server under test: writes any bytes, reads
 // frames, and records a trace of both directions for failure reports.
 
-import * as net from "node:net";
+import { transportFor, type Transport, type TransportsByScheme } from "../../src/transport/index.ts";
 import {
   createFrameDecoder,
   decodeGoaway,
@@ -60,9 +60,9 @@ export class Peer {
   /** The server's HELLO, once the handshake is done. */
   hello: Hello | undefined;
   ended = false;
-  /** An error the socket reported, e.g. ECONNRESET when the server reset the connection. */
+  /** An error the connection reported, e.g. ECONNRESET when the server reset it. */
   socketError: (Error & { code?: string }) | undefined;
-  private readonly socket: net.Socket;
+  private readonly transport: Transport;
   private readonly log: TraceLog;
   private readonly connection: number;
   private prefaceSeen = 0;
@@ -70,15 +70,15 @@ export class Peer {
   private readonly waiters = new Set<() => void>();
   private framing = false;
 
-  private constructor(socket: net.Socket, log: TraceLog) {
-    this.socket = socket;
+  private constructor(transport: Transport, log: TraceLog) {
+    this.transport = transport;
     this.log = log;
     this.connection = ++log.connections;
     const decoder = createFrameDecoder({
       limits: { maxHeaderSize: 1 << 20, maxBodySize: 64 << 20 },
       onFrame: (frame) => this.frames.push({ header: frame.header, body: frame.body.slice() }),
     });
-    socket.on("data", (chunk: Buffer) => {
+    const data = (chunk: Uint8Array) => {
       const bytes = new Uint8Array(chunk);
       this.record("received", bytes);
       const joined = new Uint8Array(this.raw.length + bytes.length);
@@ -99,17 +99,20 @@ export class Peer {
         }
       }
       this.wake();
-    });
+    };
     const end = () => {
       if (!this.ended) this.record("closed", new Uint8Array(0));
       this.ended = true;
       this.wake();
     };
-    socket.on("end", end);
-    socket.on("close", end);
-    socket.on("error", (error: Error) => {
-      this.socketError = error;
-      end();
+    transport.start({
+      data,
+      ended: end,
+      closed: (error?: Error) => {
+        if (error !== undefined) this.socketError = error;
+        end();
+      },
+      drain: () => {},
     });
   }
 
@@ -122,20 +125,18 @@ export class Peer {
   static async open(
     address: string,
     trace: TraceLog,
-    options: { handshake?: boolean; frames?: boolean; hello?: Parameters<typeof encodeHello>[0]; allowHalfOpen?: boolean } = {},
+    options: { handshake?: boolean; frames?: boolean; hello?: Parameters<typeof encodeHello>[0]; allowHalfOpen?: boolean; transports?: TransportsByScheme } = {},
   ): Promise<Peer> {
     const { handshake = true } = options;
-    const at = address.lastIndexOf(":");
-    const host = address.slice(0, at).replace(/^\[|\]$/g, "");
-    const port = Number(address.slice(at + 1));
-    // allowHalfOpen: the suite may keep writing after the server's FIN [FRAME-18].
-    const socket = net.connect({ host, port, allowHalfOpen: options.allowHalfOpen ?? false });
-    socket.setNoDelay(true);
-    await new Promise<void>((resolve, reject) => {
-      socket.once("connect", () => resolve());
-      socket.once("error", (error) => reject(new CaseFailure(`a connection to ${address}`, `connect failed: ${error.message}`)));
-    });
-    const peer = new Peer(socket, trace);
+    let transport: Transport;
+    try {
+      const factory = await transportFor(address, options.transports === undefined ? {} : { transports: options.transports });
+      // allowHalfOpen: the suite may keep writing after the server's FIN [FRAME-18].
+      transport = await factory.connect(address, { allowHalfOpen: options.allowHalfOpen ?? false });
+    } catch (error) {
+      throw new CaseFailure(`a connection to ${address}`, `connect failed: ${(error as Error).message}`);
+    }
+    const peer = new Peer(transport, trace);
     peer.framing = options.frames ?? handshake;
     if (handshake) {
       peer.write(encodePreface());
@@ -146,10 +147,10 @@ export class Peer {
     return peer;
   }
 
-  /** Writes raw bytes (ignored once the socket is destroyed). */
+  /** Writes raw bytes (ignored once the connection is destroyed). */
   write(bytes: Uint8Array): void {
     this.record("sent", bytes);
-    if (!this.socket.destroyed) this.socket.write(bytes);
+    this.transport.write(bytes);
   }
 
   private record(direction: TraceEntry["direction"], bytes: Uint8Array): void {
@@ -163,11 +164,11 @@ export class Peer {
 
   /** Half-closes: no more bytes from the suite. */
   end(): void {
-    this.socket.end();
+    this.transport.end();
   }
 
   close(): void {
-    this.socket.destroy();
+    this.transport.destroy();
   }
 
   /** Waits for a frame matching `match`; fails naming `what` and listing what arrived instead. */

@@ -67,7 +67,9 @@ class SocketTransport implements Transport {
       reported = true;
       handlers.closed(error);
     };
-    socket.on("end", () => report());
+    // Half-open on request: the peer's FIN is news, not the end; the close or error that follows is.
+    if (socket.allowHalfOpen && handlers.ended !== undefined) socket.on("end", () => handlers.ended!());
+    else socket.on("end", () => report());
     socket.on("error", (error) => report(error));
     socket.on("close", () => report());
     socket.resume();
@@ -127,7 +129,8 @@ function socketInfo(socket: net.Socket, target: SocketAddress): ConnectionInfo {
 function connect(address: string, options: ConnectOptions = {}): Promise<Transport> {
   const target = parseSocketAddress(address);
   return new Promise((resolve, reject) => {
-    const socket = "path" in target ? net.connect({ path: target.path }) : net.connect({ host: target.host, port: target.port });
+    const allowHalfOpen = options.allowHalfOpen ?? false;
+    const socket = "path" in target ? net.connect({ path: target.path, allowHalfOpen }) : net.connect({ host: target.host, port: target.port, allowHalfOpen });
     let timer: Timer | undefined;
     if (options.timeoutMs !== undefined) {
       timer = setTimer(() => {

@@ -15,6 +15,12 @@ export interface TransportHandlers {
   closed(error?: Error): void;
   /** The outgoing buffer dropped below the high-water mark after `write` returned false. */
   drain(): void;
+  /**
+   * Only on a connection opened with `allowHalfOpen`: the peer ended its
+   * side, ours stays open for writing; closed() follows when the stream is
+   * gone (with the error that ended it, e.g. a reset).
+   */
+  ended?(): void;
 }
 
 /** The identity of a peer's certificate, on a connection that authenticated one. */
@@ -95,6 +101,12 @@ export interface ConnectOptions {
   /** Give up connecting after this long. */
   timeoutMs?: number;
   highWaterMark?: number;
+  /**
+   * Keep our side open after the peer's EOF (reported through `ended`), for
+   * test peers that must see what a closing server does with late bytes
+   * [FRAME-18]; where the transport supports it (TCP does).
+   */
+  allowHalfOpen?: boolean;
 }
 
 /** How a runtime opens and accepts transports for the addresses of its schemes. */
