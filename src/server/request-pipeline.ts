@@ -10,7 +10,7 @@ import { handlerFailureBody, handlerFailureStatus, notProcessedCode, type Respon
 import type { ConnectionInfo } from "../transport/index.ts";
 import { setDeadlineAt } from "../util/deadline-timers.ts";
 import { IdTable } from "../util/id-table.ts";
-import { RUN_HANDLER, type InterceptedRequest, type ServerCallHandler } from "./interceptor.ts";
+import { InterceptorRefusal, runIntercepted } from "./intercepted-run.ts";
 import { admissionCheck, isRefusal, type AdmissionScope } from "./admission.ts";
 import type { ConnectionHost, ConnectionSettings } from "./connection-host.ts";
 import { RequestContext, type ContextOwner } from "./request-context.ts";
@@ -42,17 +42,6 @@ export interface PipelineConnection extends ByteSink {
 export type Ending = "eof" | "grace" | "error";
 
 const EMPTY = new Uint8Array(0);
-
-/** A refusal an interceptor made before the handler ran: answered with its not-processed code [STATUS-6]. */
-class InterceptorRefusal {
-  readonly code: DispatchCode;
-  readonly message: string;
-
-  constructor(code: DispatchCode, message: string) {
-    this.code = code;
-    this.message = message;
-  }
-}
 
 function now(): number {
   return performance.now();
@@ -273,7 +262,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     let result: Uint8Array | Promise<Uint8Array>;
     try {
       const intercept = this.host.intercept;
-      result = intercept === undefined ? method.invoke(input, context) : this.intercepted(intercept, header, input, method, context, call);
+      result = intercept === undefined ? method.invoke(input, context) : runIntercepted(intercept, header, input, method, context, call);
     } catch (error) {
       return this.finish(call, context, started, undefined, error);
     }
@@ -285,50 +274,6 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
         (error: unknown) => this.finish(call, context, started, undefined, error),
       );
     }
-  }
-
-  /**
-   * Runs the request through the server's interceptors. A not-processed
-   * dispatch code thrown before the handler was reached is a refusal: the
-   * handler never ran [STATUS-6] [STATUS-13].
-   */
-  private intercepted(
-    intercept: ServerCallHandler,
-    header: FrameHeader,
-    input: unknown,
-    method: RegisteredMethod,
-    context: RequestContext<ServerCall>,
-    call: ServerCall,
-  ): Promise<Uint8Array> {
-    let reached = false;
-    const request: InterceptedRequest = {
-      service: header.service,
-      method: header.method,
-      callMode: header.callMode,
-      message: input,
-      context,
-      [RUN_HANDLER]: (message: unknown) => {
-        reached = true;
-        return method.handle(message, context);
-      },
-    };
-    return intercept(request).then(
-      (output) => {
-        // An interceptor that answered in a queueing handler's place started the request itself.
-        if (!reached && call.phase === Phase.queued) call.moveTo(Phase.running);
-        return method.encode(output);
-      },
-      (error: unknown) => {
-        const code = reached ? undefined : notProcessedCode(error);
-        if (code !== undefined) {
-          // A request still in a queueing handler's queue is refused as unstarted (finishUnstarted).
-          if (call.phase === Phase.queued) throw error;
-          throw new InterceptorRefusal(code, (error as RpcError).rawMessage);
-        }
-        if (!reached && call.phase === Phase.queued) call.moveTo(Phase.running);
-        throw error;
-      },
-    );
   }
 
   /** A handler returned (`output`) or failed (`error`): answer if still owed, then release what the request held [KEYS-3]. */

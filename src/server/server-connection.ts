@@ -25,6 +25,7 @@ import {
 import { lingeringClose, type ConnectionInfo, type Transport } from "../transport/index.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
 import type { ConnectionHost, ConnectionSettings } from "./connection-host.ts";
+import { PartialFrameWatch } from "./partial-frame-watch.ts";
 import { PingPolicy } from "./ping-policy.ts";
 import { ReadFlow, type FlowOwner } from "./read-flow.ts";
 import { RequestPipeline, type Ending, type PipelineConnection } from "./request-pipeline.ts";
@@ -62,11 +63,7 @@ export class ServerConnection implements PipelineConnection, FlowOwner {
   /** When the peer last took some of our output (or had none pending), and how much was pending then [IDLE-3]. */
   private lastOutputAt = now();
   private lastBuffered = 0;
-  /** Runs while a frame is arriving; `timedFrame` is the decoder's frame count when it started [FRAME-19]. */
-  private frameTimer: Timer | undefined;
-  private timedFrame = -1;
-  /** The partial-frame buffer last reported to the server [FRAME-20]. */
-  private heldPartial = 0;
+  private readonly partialFrame: PartialFrameWatch;
   private idleTimer: Timer | undefined;
   private handshakeTimer: Timer | undefined;
   private graceTimer: Timer | undefined;
@@ -79,6 +76,7 @@ export class ServerConnection implements PipelineConnection, FlowOwner {
     this.requests = new RequestPipeline(this, settings, host);
     this.flow = new ReadFlow(transport, this, host, settings.maxConnectionOutputBytes);
     this.pings = new PingPolicy(settings.minPingIntervalMs);
+    this.partialFrame = new PartialFrameWatch(this.decoder, host, settings.frameTransferTimeoutMs, (limit) => this.onFrameTransferTimeout(limit));
   }
 
   /** Who the peer is and how the connection is protected. */
@@ -159,45 +157,18 @@ export class ServerConnection implements PipelineConnection, FlowOwner {
       this.decoder.push(chunk);
       // A header read in this chunk whose body is still to come: its frame was received now [DEADLINE-2].
       if (this.headerReadAt === undefined && this.decoder.readingBody) this.headerReadAt = this.lastByteAt;
-      if (this.state === State.open || this.state === State.draining) this.watchPartialFrame();
+      if (this.state === State.open || this.state === State.draining) this.partialFrame.afterChunk();
     } catch (error) {
       this.onProtocolError(error);
     }
   }
 
-  /**
-   * After each chunk: a frame still arriving must finish within the frame
-   * transfer timeout, however slowly its bytes come (each byte resets the
-   * idle timer, not this one) [FRAME-19]; and its buffer counts toward the
-   * server's bound on partial frames [FRAME-20].
-   */
-  private watchPartialFrame(): void {
-    const decoder = this.decoder;
-    const reserved = decoder.reserved;
-    if (reserved !== this.heldPartial) {
-      const within = this.host.holdPartialFrame(reserved - this.heldPartial);
-      this.heldPartial = reserved;
-      if (!within) {
-        throw new ProtocolError("FRAME-20", "the server holds as many partial frames as it can; try again later", GoawayCode.INTERNAL_ERROR);
-      }
-    }
-    const limit = this.settings.frameTransferTimeoutMs;
-    if (limit <= 0) return;
-    if (decoder.buffered === 0) {
-      this.frameTimer?.clear();
-      this.frameTimer = undefined;
-      return;
-    }
-    if (this.frameTimer !== undefined && decoder.frames === this.timedFrame) return;
-    this.frameTimer?.clear();
-    this.timedFrame = decoder.frames;
-    this.frameTimer = setTimer(() => {
-      this.frameTimer = undefined;
-      if (this.state === State.closed) return;
-      this.sendGoaway(GoawayCode.IDLE_TIMEOUT, `[FRAME-19] a frame took more than ${limit} ms to arrive`);
-      this.endRequests("frame transfer timeout", "eof");
-      this.finish();
-    }, limit);
+  /** A frame took longer than the frame transfer timeout to arrive: GOAWAY(IDLE_TIMEOUT) and close [FRAME-19]. */
+  private onFrameTransferTimeout(limit: number): void {
+    if (this.state === State.closed) return;
+    this.sendGoaway(GoawayCode.IDLE_TIMEOUT, `[FRAME-19] a frame took more than ${limit} ms to arrive`);
+    this.endRequests("frame transfer timeout", "eof");
+    this.finish();
   }
 
   /** Handles preface bytes; returns the bytes after the preface, or undefined to wait or stop [PREFACE-2]. */
@@ -402,9 +373,7 @@ export class ServerConnection implements PipelineConnection, FlowOwner {
     if (this.state === State.closed) return;
     this.state = State.closed;
     this.flow.close();
-    if (this.heldPartial > 0) this.host.holdPartialFrame(-this.heldPartial);
-    this.heldPartial = 0;
-    this.frameTimer?.clear();
+    this.partialFrame.close();
     this.idleTimer?.clear();
     this.handshakeTimer?.clear();
     this.graceTimer?.clear();
