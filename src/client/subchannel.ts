@@ -45,6 +45,11 @@ export class Subchannel {
     this.backoff = { initialMs: backoff.initialMs ?? 50, maxMs: backoff.maxMs ?? 2000 };
   }
 
+  /** Whether `connection` is one of this subchannel's, open or draining: how a router tells where a failed call was [STATUS-3]. */
+  owns(connection: CallConnection | undefined): boolean {
+    return connection !== undefined && this.all.has(connection as ClientConnection);
+  }
+
   /** The open, usable connection, if there is one: the common case, with no promise or timer. */
   ready(): ClientConnection | undefined {
     return !this.closed && this.current?.usable ? this.current : undefined;
