@@ -3,7 +3,8 @@
 // is read from the server-wide log (Record logs record:<tag>, Sleep
 // sleep:<tag>:… [CONF-3] [CONF-4]), with a run id in every tag.
 import { CallMode, decodeGoaway, DispatchCode, encodeGoaway, FrameType, GoawayCode, type Frame, type GoawayInfo } from "../../src/wire/index.ts";
-import { CaseSkip, expect, type ConformanceCase } from "../runner/case.ts";
+import { CaseSkip, expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
 import type { CaseContext } from "../runner/context.ts";
 import { expectConnectionError, expectDispatch } from "../runner/expectations.ts";
 import type { Peer } from "../runner/peer.ts";
