@@ -3,7 +3,9 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { allCases } from "../conformance/cases/index.ts";
+import { keyedDrainCases } from "../conformance/cases/drain-keyed.ts";
 import { keyCases } from "../conformance/cases/keys.ts";
+import { keyFailurePathCases } from "../conformance/cases/keys-failure-paths.ts";
 import { createReferenceServer } from "../conformance/reference/server-options.ts";
 import { runCases } from "../conformance/runner/run-cases.ts";
 import type { ServerSettings } from "../conformance/runner/case.ts";
@@ -40,7 +42,8 @@ test("[CONF-1] every case passes against the reference server; only the case for
 test("[KEYS-2] against a server without keyed dispatch, the refusal case passes and every other keyed-dispatch case skips", async () => {
   const server = createReferenceServer({}, { keyedDispatch: false });
   const address = await server.listen("127.0.0.1:0");
-  const results = await runCases(keyCases, {
+  const keyedCases = [...keyCases, ...keyFailurePathCases, ...keyedDrainCases];
+  const results = await runCases(keyedCases, {
     address,
     seed: 1,
     runs: 10,
@@ -51,7 +54,7 @@ test("[KEYS-2] against a server without keyed dispatch, the refusal case passes 
   });
   assert.equal(
     results.map((r) => [r.case.name, r.status]),
-    keyCases.map((c) => [c.name, c.name === "keys/refused-without-keyed-dispatch" ? "pass" : "skip"]),
+    keyedCases.map((c) => [c.name, c.name === "keys/refused-without-keyed-dispatch" ? "pass" : "skip"]),
   );
   await server.close({ graceMs: 200 });
 });

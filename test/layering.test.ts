@@ -2,10 +2,11 @@
 // the layers above it, and no core file names a runtime (only the files
 // tsconfig.json excludes from the core may: the TCP transport and the
 // worker pool). See ../shared/STYLE.md "Layout that shows the architecture".
+// Neither src/ nor the conformance suite has an import cycle.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 
 const test = suite("layering");
 const root = new URL("..", import.meta.url).pathname;
@@ -64,6 +65,36 @@ test("every timer in src/ and the reference server goes through src/util/timer.t
     if (allowed.has(file)) continue;
     const text = readFileSync(file, "utf8").replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, "");
     assert.not.ok(/\bset(Timeout|Interval)\s*\(/.test(text), `${relative(root, file)} arms a timer itself; use setTimer or sleep from src/util/timer.ts`);
+  }
+});
+
+/** An import cycle among `files` (type-only imports count: a cycle of types is still a tangle), as a path, or undefined. */
+function findCycle(files: string[]): string[] | undefined {
+  const inSet = new Set(files);
+  const edges = new Map(files.map((file) => [file, imports(file).filter((spec) => spec.startsWith(".")).map((spec) => resolve(dirname(file), spec)).filter((to) => inSet.has(to))]));
+  const state = new Map<string, "open" | "done">();
+  const visit = (file: string, path: string[]): string[] | undefined => {
+    if (state.get(file) === "done") return undefined;
+    if (state.get(file) === "open") return [...path.slice(path.indexOf(file)), file];
+    state.set(file, "open");
+    for (const to of edges.get(file)!) {
+      const cycle = visit(to, [...path, file]);
+      if (cycle) return cycle;
+    }
+    state.set(file, "done");
+    return undefined;
+  };
+  for (const file of files) {
+    const cycle = visit(file, []);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}
+
+test("no import cycle in src/ or in the conformance suite", () => {
+  for (const dir of ["src", "conformance"]) {
+    const cycle = findCycle(sourceFiles(join(root, dir)));
+    assert.is(cycle, undefined, `${dir}/ has an import cycle: ${cycle?.map((file) => relative(root, file)).join(" → ")}`);
   }
 });
 

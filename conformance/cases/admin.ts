@@ -3,7 +3,8 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { GetStatsResponseSchema, type GetStatsResponse } from "../../src/gen/strata/admin/v1/admin_pb.ts";
 import { InfoResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
 import { DispatchCode, FrameType } from "../../src/wire/index.ts";
-import { CaseFailure, CaseSkip, expect, type ConformanceCase } from "../runner/case.ts";
+import { CaseFailure, CaseSkip, expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
 import { CONFORMANCE_SERVICE } from "../runner/context.ts";
 import type { Peer } from "../runner/peer.ts";
 

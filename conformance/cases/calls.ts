@@ -3,7 +3,8 @@ import fc from "fast-check";
 import { fromBinary } from "@bufbuild/protobuf";
 import { EchoResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
 import { CallMode, DispatchCode, FrameType } from "../../src/wire/index.ts";
-import { expect, type ConformanceCase } from "../runner/case.ts";
+import { expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
 import { CONFORMANCE_SERVICE } from "../runner/context.ts";
 import { expectDispatch, hexOf } from "../runner/expectations.ts";
 

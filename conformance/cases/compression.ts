@@ -1,7 +1,8 @@
 // Section 12: gzip request bodies, for servers that list gzip.
 import { gzipSync } from "node:zlib";
 import { Compression, DispatchCode, encodeFrame, FrameType, resolveFrameLimits } from "../../src/wire/index.ts";
-import { CaseSkip, expect, type ConformanceCase } from "../runner/case.ts";
+import { CaseSkip, expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
 import { CONFORMANCE_SERVICE, type CaseContext } from "../runner/context.ts";
 import { expectDispatch } from "../runner/expectations.ts";
 import { zeroBomb } from "../runner/gzip-bomb.ts";

@@ -2,7 +2,8 @@
 import { CallMode, DispatchCode, encodeFrame, FrameType } from "../../src/wire/index.ts";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { RecordRequestSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
-import { expect, type ConformanceCase } from "../runner/case.ts";
+import { expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
 import { CONFORMANCE_SERVICE, pause } from "../runner/context.ts";
 import { expectDispatch } from "../runner/expectations.ts";
 

@@ -3,14 +3,15 @@
 // is read from the server-wide log (Record logs record:<tag>, Sleep
 // sleep:<tag>:… [CONF-3] [CONF-4]), with a run id in every tag.
 import { CallMode, decodeGoaway, DispatchCode, encodeGoaway, FrameType, GoawayCode, type Frame, type GoawayInfo } from "../../src/wire/index.ts";
-import { CaseSkip, expect, type ConformanceCase } from "../runner/case.ts";
+import { CaseSkip, expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
 import type { CaseContext } from "../runner/context.ts";
 import { expectConnectionError, expectDispatch } from "../runner/expectations.ts";
 import type { Peer } from "../runner/peer.ts";
+import { readBarrier } from "../runner/read-barrier.ts";
 
 const section = "11 Drain and goaway";
 
-/** A run id for a case's tags, so that cases and runs never share log entries. */
 /** A holder's Sleep bound: it runs until the connection ends, and this ends it if the case dies first. */
 const HOLDER_MS = 30_000;
 /** How long to wait for something that should happen promptly. */
@@ -33,20 +34,11 @@ async function logged(ctx: CaseContext, prefix: string): Promise<string[]> {
   return (await ctx.call(observer, "recorded", { prefix }, { id: 1 })).entries;
 }
 
-/** PING, then wait for its PONG: the server has read every frame sent before it [PING-2]. Once per connection [PING-6]. */
-async function barrier(peer: Peer, what: string): Promise<void> {
-  const payload = Uint8Array.from({ length: 8 }, () => Math.floor(Math.random() * 256));
-  peer.send({ type: FrameType.PING }, payload);
-  const same = (f: Frame) => f.header.type === FrameType.PONG && f.body.length === 8 && f.body.every((b, i) => b === payload[i]);
-  await peer.waitFor(same, `a PONG to the PING sent to learn that the server read ${what} [PING-2]`, WAIT_MS);
-}
-
 /** Expects that no RESPONSE for `id` arrived, or one with SHUTTING_DOWN [DRAIN-8]. */
 function expectShuttingDownOrNothing(peer: Peer, id: number): void {
   const answer = peer.frames.find((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === id);
   if (answer !== undefined) expectDispatch(answer, DispatchCode.SHUTTING_DOWN, "DRAIN-8");
 }
-
 
 export const drainCases: ConformanceCase[] = [
   {
@@ -175,7 +167,7 @@ export const drainCases: ConformanceCase[] = [
       await expectDrainGoaway(peer, 3);
       ctx.sendCall(peer, "record", { tag: `${run}:unary` }, { id: 4 });
       ctx.sendCall(peer, "record", { tag: `${run}:oneway` }, { id: 5, mode: CallMode.ONEWAY });
-      await barrier(peer, "requests 4 and 5");
+      await readBarrier(peer, "a PONG to the PING sent to learn that the server read requests 4 and 5 [PING-2]", WAIT_MS);
       // The holder still runs and the grace period lasts, so the connection must stay open for these answers [DRAIN-4].
       expectDispatch(await ctx.response(peer, 4, WAIT_MS), DispatchCode.SHUTTING_DOWN, "DRAIN-8");
       expectDispatch(await ctx.response(peer, 2, WAIT_MS), DispatchCode.OK, "DRAIN-2");

@@ -1,7 +1,8 @@
 // Section 4: framing and every class of malformed input.
 import fc from "fast-check";
 import { DispatchCode, encodeFrame, encodeHeader, FrameType, GoawayCode, resolveFrameLimits } from "../../src/wire/index.ts";
-import { CaseFailure, expect, type ConformanceCase } from "../runner/case.ts";
+import { CaseFailure, expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
 import { expectConnectionError, hexOf } from "../runner/expectations.ts";
 import type { Peer } from "../runner/peer.ts";
 

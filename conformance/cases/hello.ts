@@ -1,6 +1,7 @@
 // Section 3.3: the HELLO exchange.
 import { encodeFrame, encodeHello, encodePreface, FrameType, GoawayCode } from "../../src/wire/index.ts";
-import { expect, type ConformanceCase } from "../runner/case.ts";
+import { expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
 import { expectConnectionError } from "../runner/expectations.ts";
 
 const section = "3 Connection lifecycle";

@@ -1,6 +1,7 @@
 // Section 6 and 5: request ids and frame directions.
 import { DispatchCode, encodeFrame, FrameType, GoawayCode } from "../../src/wire/index.ts";
-import { expect, type ConformanceCase } from "../runner/case.ts";
+import { expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
 import { expectConnectionError, expectDispatch } from "../runner/expectations.ts";
 
 const section = "6 Request ids";

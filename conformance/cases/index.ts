@@ -6,10 +6,12 @@ import { callCases } from "./calls.ts";
 import { compressionCases } from "./compression.ts";
 import { deadlineCases } from "./deadlines.ts";
 import { drainCases } from "./drain.ts";
+import { keyedDrainCases } from "./drain-keyed.ts";
 import { framingCases } from "./framing.ts";
 import { helloCases } from "./hello.ts";
 import { idCases } from "./ids.ts";
 import { keyCases } from "./keys.ts";
+import { keyFailurePathCases } from "./keys-failure-paths.ts";
 import { limitCases } from "./limits.ts";
 import { metadataCases } from "./metadata.ts";
 import { pingCases } from "./ping.ts";
@@ -33,5 +35,8 @@ export const allCases: ConformanceCase[] = [
   ...compressionCases,
   ...limitCases,
   ...keyCases,
+  ...keyFailurePathCases,
+  // Section 11's cases that need keyed dispatch: here, after section 15, where they have always run.
+  ...keyedDrainCases,
   ...adminCases,
 ];

@@ -2,7 +2,8 @@
 // settings (spawn mode).
 import { CallMode, DispatchCode, encodeFrame, encodeHello, encodePreface, FrameType, GoawayCode, headerSize, resolveFrameLimits, type Frame } from "../../src/wire/index.ts";
 import { dispatchCodeName, dispatchProcessed } from "../../src/status/index.ts";
-import { expect, type ConformanceCase } from "../runner/case.ts";
+import { expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
 import { CONFORMANCE_SERVICE, pause, type CaseContext } from "../runner/context.ts";
 import { expectConnectionError, expectDispatch, expectSilentClose } from "../runner/expectations.ts";
 import type { Peer } from "../runner/peer.ts";

@@ -5,7 +5,8 @@ import { EchoRequestSchema, InfoResponseSchema } from "../../src/gen/strata/conf
 import { Compression, DEFAULT_LIMITS, DispatchCode, encodeFrame, FrameType, headerSize, resolveFrameLimits } from "../../src/wire/index.ts";
 import { CONFORMANCE_SERVICE } from "../runner/context.ts";
 import { lengthUpTo } from "../runner/sizes.ts";
-import { CaseFailure, expect, type ConformanceCase } from "../runner/case.ts";
+import { CaseFailure, expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
 import { expectDispatch, hexOf } from "../runner/expectations.ts";
 
 const section = "13 Metadata";

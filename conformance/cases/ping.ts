@@ -1,7 +1,8 @@
 // Section 10: PING and PONG.
 import fc from "fast-check";
 import { FrameType, GoawayCode } from "../../src/wire/index.ts";
-import { expect, type ConformanceCase } from "../runner/case.ts";
+import { expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
 import type { CaseContext } from "../runner/context.ts";
 import { expectConnectionError, hexOf } from "../runner/expectations.ts";
 import { lengthUpTo } from "../runner/sizes.ts";

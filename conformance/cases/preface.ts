@@ -1,6 +1,7 @@
 // Section 3.2 / 3.4: the preface, refusal of foreign peers, version mismatch.
 import { encodePreface, PREFACE_MAGIC } from "../../src/wire/index.ts";
-import { expect, type ConformanceCase } from "../runner/case.ts";
+import { expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
 import { expectSilentClose, hexOf } from "../runner/expectations.ts";
 
 const section = "3 Connection lifecycle";

@@ -1,5 +1,6 @@
 // What a conformance case is: a named check of one or more spec
-// requirements, run against a server through a CaseContext.
+// requirements, run against a server through a CaseContext. How it fails or
+// skips is case-outcome.ts.
 
 import type { CaseContext } from "./context.ts";
 
@@ -31,30 +32,4 @@ export interface ConformanceCase {
   settings?: ServerSettings;
   /** Runs the check; throws CaseFailure (or anything) to fail. */
   run(context: CaseContext): Promise<void>;
-}
-
-/** A failed expectation, reported as Expected / Actual. */
-export class CaseFailure extends Error {
-  override name = "CaseFailure";
-  readonly expected: string;
-  readonly actual: string;
-  /** The requirement whose check failed, when the case checks several. */
-  readonly requirement: string | undefined;
-
-  constructor(expected: string, actual: string, requirement?: string) {
-    super(`expected ${expected}, got ${actual}`);
-    this.expected = expected;
-    this.actual = actual;
-    this.requirement = requirement;
-  }
-}
-
-/** Thrown by a case that finds, once connected, that it does not apply (e.g. an algorithm the server did not list). */
-export class CaseSkip extends Error {
-  override name = "CaseSkip";
-}
-
-/** Fails with Expected / Actual unless `condition` holds. */
-export function expect(condition: boolean, expected: string, actual: string | (() => string), requirement?: string): asserts condition {
-  if (!condition) throw new CaseFailure(expected, typeof actual === "function" ? actual() : actual, requirement);
 }

@@ -5,7 +5,7 @@ import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, 
 import fc from "fast-check";
 import { CallMode, DispatchCode, encodeFrame, FrameType, type Frame, type MetadataEntry } from "../../src/wire/index.ts";
 import { ConformanceService } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
-import { CaseFailure } from "./case.ts";
+import { CaseFailure } from "./case-outcome.ts";
 import { Peer, type TraceLog } from "./peer.ts";
 
 /** Waits `ms`: for pacing what a case sends (trickled bytes), never to wait for the server. */

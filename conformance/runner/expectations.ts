@@ -2,7 +2,7 @@
 
 import { DispatchCode, GoawayCode, type Frame } from "../../src/wire/index.ts";
 import { dispatchCodeName } from "../../src/status/index.ts";
-import { CaseFailure } from "./case.ts";
+import { CaseFailure } from "./case-outcome.ts";
 import type { Peer } from "./peer.ts";
 
 const goawayNames = new Map(Object.entries(GoawayCode).map(([name, value]) => [value as number, name]));

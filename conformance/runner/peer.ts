@@ -17,7 +17,7 @@ import {
   type GoawayInfo,
   type Hello,
 } from "../../src/wire/index.ts";
-import { CaseFailure } from "./case.ts";
+import { CaseFailure } from "./case-outcome.ts";
 
 /** One traced event. */
 export interface TraceEntry {

@@ -2,7 +2,7 @@
 // collects a result per case.
 
 import type { ConformanceCase } from "./case.ts";
-import { CaseFailure, CaseSkip } from "./case.ts";
+import { CaseFailure, CaseSkip } from "./case-outcome.ts";
 import { CaseContext } from "./context.ts";
 import { formatTrace } from "./trace-format.ts";
 

@@ -3,6 +3,7 @@
 
 import { frameTypeName } from "./frame-header.ts";
 import { CallMode, Compression, DispatchCode } from "../gen/strata/v1/frame_pb.ts";
+import { readVarint, varintEnd } from "./varint.ts";
 
 /** One annotated group of bytes. */
 export interface AnnotatedBytes {
@@ -32,19 +33,6 @@ function describeValue(fieldNo: number, value: number): string {
   }
 }
 
-/** Reads a varint at `pos`; returns [value, next position], or undefined when cut short. */
-function varint(buf: Uint8Array, pos: number, end: number): [number, number] | undefined {
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < 10 && pos < end; i++) {
-    const b = buf[pos++]!;
-    value += (b & 0x7f) * scale;
-    scale *= 128;
-    if (b < 0x80) return [value, pos];
-  }
-  return undefined;
-}
-
 function text(bytes: Uint8Array): string {
   return JSON.stringify(new TextDecoder().decode(bytes));
 }
@@ -53,24 +41,24 @@ function annotateFields(buf: Uint8Array, start: number, end: number, names: Reco
   let pos = start;
   while (pos < end) {
     const tagStart = pos;
-    const tag = varint(buf, pos, end);
-    if (!tag) break;
-    const [tagValue, afterTag] = tag;
+    const tagValue = readVarint(buf, pos, end);
+    if (tagValue < 0) break;
+    const afterTag = varintEnd;
     const fieldNo = Math.floor(tagValue / 8);
     const wireType = tagValue % 8;
     const name = `${prefix}${names[fieldNo] ?? `unknown field ${fieldNo}`}`;
     if (wireType === 0) {
-      const v = varint(buf, afterTag, end);
-      if (!v) break;
-      out.push({ offset: tagStart, bytes: buf.subarray(tagStart, v[1]), meaning: `${name} = ${describeValue(prefix ? 0 : fieldNo, v[0])}` });
-      pos = v[1];
+      const value = readVarint(buf, afterTag, end);
+      if (value < 0) break;
+      out.push({ offset: tagStart, bytes: buf.subarray(tagStart, varintEnd), meaning: `${name} = ${describeValue(prefix ? 0 : fieldNo, value)}` });
+      pos = varintEnd;
     } else if (wireType === 2) {
-      const len = varint(buf, afterTag, end);
-      if (!len || len[1] + len[0] > end) break;
-      const valueStart = len[1];
-      const valueEnd = valueStart + len[0];
+      const length = readVarint(buf, afterTag, end);
+      if (length < 0 || varintEnd + length > end) break;
+      const valueStart = varintEnd;
+      const valueEnd = valueStart + length;
       if (!prefix && fieldNo === 8) {
-        out.push({ offset: tagStart, bytes: buf.subarray(tagStart, valueStart), meaning: `metadata entry, ${len[0]} bytes:` });
+        out.push({ offset: tagStart, bytes: buf.subarray(tagStart, valueStart), meaning: `metadata entry, ${length} bytes:` });
         annotateFields(buf, valueStart, valueEnd, { 1: "key", 2: "value" }, out, "  ");
       } else {
         const value = buf.subarray(valueStart, valueEnd);

@@ -5,7 +5,8 @@
 // unknown fields skipped [FRAME-11].
 
 import type { CallMode, Compression, DispatchCode, FrameType } from "../gen/strata/v1/frame_pb.ts";
-import { malformed, ProtoReader, varintSize } from "./proto-reader.ts";
+import { malformed, ProtoReader } from "./proto-reader.ts";
+import { int32VarintSize, varintSize, writeInt32Varint, writeVarint } from "./varint.ts";
 import { utf8Length, writeUtf8 } from "./utf8.ts";
 import { cachedUtf8Bytes, MAX_CACHED_STRING } from "./string-cache.ts";
 import { abandonSlab, allocateBytes, commitSlab, MAX_IN_PLACE, slabOffset, writableSlab } from "./byte-pool.ts";
@@ -28,60 +29,6 @@ const TAG_APP_CODE = 0x68;
 const TAG_APP_MESSAGE = 0x72;
 const TAG_ENTRY_KEY = 0x0a;
 const TAG_ENTRY_VALUE = 0x12;
-
-/** Size of an int32 enum value: negative values take 10 bytes, as in protobuf. */
-function enumSize(value: number): number {
-  return value < 0 ? 10 : varintSize(value);
-}
-
-function writeVarint(value: number, buf: Uint8Array, pos: number): number {
-  if (value > 0x7fffffff) return writeVarint53(value, buf, pos);
-  while (value > 0x7f) {
-    buf[pos++] = (value & 0x7f) | 0x80;
-    value >>>= 7;
-  }
-  buf[pos++] = value;
-  return pos;
-}
-
-/** Writes a varint above 2^31-1 (up to 2^53-1) from its two 32-bit halves. */
-function writeVarint53(value: number, buf: Uint8Array, pos: number): number {
-  let lo = value >>> 0;
-  let hi = (value - lo) / 0x100000000;
-  // The low 28 bits, 7 at a time.
-  for (let i = 0; i < 4; i++) {
-    buf[pos++] = (lo & 0x7f) | 0x80;
-    lo >>>= 7;
-  }
-  // Bits 28-34: 4 from lo, 3 from hi.
-  const b = lo | ((hi & 0x07) << 4);
-  hi >>>= 3;
-  if (hi === 0) {
-    buf[pos++] = b;
-    return pos;
-  }
-  buf[pos++] = b | 0x80;
-  while (hi > 0x7f) {
-    buf[pos++] = (hi & 0x7f) | 0x80;
-    hi >>>= 7;
-  }
-  buf[pos++] = hi;
-  return pos;
-}
-
-function writeEnum(value: number, buf: Uint8Array, pos: number): number {
-  if (value >= 0) return writeVarint(value, buf, pos);
-  // Sign-extended to 64 bits: 9 bytes of continuation, then 0x01.
-  let v = value >>> 0;
-  for (let i = 0; i < 4; i++) {
-    buf[pos++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  buf[pos++] = v | 0x70 | 0x80;
-  for (let i = 0; i < 4; i++) buf[pos++] = 0xff;
-  buf[pos++] = 0x01;
-  return pos;
-}
 
 function stringFieldSize(text: string): number {
   const n = text.length <= MAX_CACHED_STRING ? cachedUtf8Bytes(text).length : utf8Length(text);
@@ -140,7 +87,7 @@ function entrySize(entry: MetadataEntry): number {
  */
 export function headerSize(header: FrameHeaderInit, bodySize: number): number {
   let size = 0;
-  if (header.type !== 0) size += 1 + enumSize(header.type);
+  if (header.type !== 0) size += 1 + int32VarintSize(header.type);
   const requestId = header.requestId ?? 0;
   if (requestId !== 0) size += 1 + varintSize(requestId);
   if (bodySize !== 0) size += 1 + varintSize(bodySize);
@@ -148,7 +95,7 @@ export function headerSize(header: FrameHeaderInit, bodySize: number): number {
   if (service) size += stringFieldSize(service);
   if (method) size += stringFieldSize(method);
   const callMode = header.callMode ?? 0;
-  if (callMode !== 0) size += 1 + enumSize(callMode);
+  if (callMode !== 0) size += 1 + int32VarintSize(callMode);
   if (header.timeoutMs !== undefined) size += 1 + varintSize(header.timeoutMs);
   const metadata = header.metadata;
   if (metadata !== undefined) {
@@ -162,9 +109,9 @@ export function headerSize(header: FrameHeaderInit, bodySize: number): number {
     for (let i = 0; i < keys.length; i++) size += stringFieldSize(keys[i]!);
   }
   const compression = header.compression ?? 0;
-  if (compression !== 0) size += 1 + enumSize(compression);
+  if (compression !== 0) size += 1 + int32VarintSize(compression);
   const dispatchCode = header.dispatchCode ?? 0;
-  if (dispatchCode !== 0) size += 1 + enumSize(dispatchCode);
+  if (dispatchCode !== 0) size += 1 + int32VarintSize(dispatchCode);
   if (header.dispatchMessage) size += stringFieldSize(header.dispatchMessage);
   const appCode = header.appCode ?? 0;
   if (appCode !== 0) size += 1 + varintSize(appCode);
@@ -180,7 +127,7 @@ export function headerSize(header: FrameHeaderInit, bodySize: number): number {
 export function writeHeader(header: FrameHeaderInit, bodySize: number, buf: Uint8Array, pos: number): number {
   if (header.type !== 0) {
     buf[pos++] = TAG_TYPE;
-    pos = writeEnum(header.type, buf, pos);
+    pos = writeInt32Varint(header.type, buf, pos);
   }
   const requestId = header.requestId ?? 0;
   if (requestId !== 0) {
@@ -197,7 +144,7 @@ export function writeHeader(header: FrameHeaderInit, bodySize: number, buf: Uint
   const callMode = header.callMode ?? 0;
   if (callMode !== 0) {
     buf[pos++] = TAG_CALL_MODE;
-    pos = writeEnum(callMode, buf, pos);
+    pos = writeInt32Varint(callMode, buf, pos);
   }
   if (header.timeoutMs !== undefined) {
     buf[pos++] = TAG_TIMEOUT_MS;
@@ -231,12 +178,12 @@ export function writeHeader(header: FrameHeaderInit, bodySize: number, buf: Uint
   const compression = header.compression ?? 0;
   if (compression !== 0) {
     buf[pos++] = TAG_COMPRESSION;
-    pos = writeEnum(compression, buf, pos);
+    pos = writeInt32Varint(compression, buf, pos);
   }
   const dispatchCode = header.dispatchCode ?? 0;
   if (dispatchCode !== 0) {
     buf[pos++] = TAG_DISPATCH_CODE;
-    pos = writeEnum(dispatchCode, buf, pos);
+    pos = writeInt32Varint(dispatchCode, buf, pos);
   }
   if (header.dispatchMessage) pos = writeStringField(TAG_DISPATCH_MESSAGE, header.dispatchMessage, buf, pos);
   const appCode = header.appCode ?? 0;

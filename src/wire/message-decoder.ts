@@ -16,6 +16,7 @@ import { create, fromBinary, ScalarType, type DescField, type DescMessage, type 
 import { codecHandles, FALLBACK, WIRE_32, WIRE_64, WIRE_DELIMITED, WIRE_VARINT } from "./body-codec-scope.ts";
 import { readUtf8 } from "./utf8.ts";
 import { exceedsUnknownFields, MAX_UNKNOWN_FIELDS } from "./unknown-fields.ts";
+import { readVarint32, readVarint64, readVarintLow32, varintEnd } from "./varint.ts";
 
 /** Nesting deeper than this goes to protobuf-es, which enforces its own limit of 100. */
 const MAX_DEPTH = 64;
@@ -67,7 +68,7 @@ function readMessage(plan: MessagePlan, end: number, depth: number): Fields {
   const message = create(plan.schema) as Fields;
   const readers = plan.readers;
   while (pos < end) {
-    const tag = readVarint32();
+    const tag = readTagOrLength();
     const reader = readers.get(tag >>> 3);
     if (reader === undefined) throw FALLBACK; // unknown field: kept in $unknown by protobuf-es
     reader(message, tag & 7, depth);
@@ -169,7 +170,7 @@ function messageReader(schema: DescMessage): ValueReader {
 
 /** Reads a length prefix; returns where the delimited value ends. */
 function delimitedEnd(): number {
-  const length = readVarint32();
+  const length = readTagOrLength();
   const end = pos + length;
   if (end > buf.length) throw FALLBACK;
   return end;
@@ -209,14 +210,14 @@ function scalarReader(type: ScalarType): [number, ValueReader] {
         },
       ];
     case ScalarType.INT32:
-      return [WIRE_VARINT, () => readVarint32Lax() | 0];
+      return [WIRE_VARINT, () => readLow32() | 0];
     case ScalarType.UINT32:
-      return [WIRE_VARINT, () => readVarint32Lax()];
+      return [WIRE_VARINT, () => readLow32()];
     case ScalarType.SINT32:
       return [
         WIRE_VARINT,
         () => {
-          const n = readVarint32Lax();
+          const n = readLow32();
           return (n >>> 1) ^ -(n & 1);
         },
       ];
@@ -229,14 +230,14 @@ function scalarReader(type: ScalarType): [number, ValueReader] {
     case ScalarType.DOUBLE:
       return [WIRE_64, () => readFloat(8)];
     case ScalarType.INT64:
-      return [WIRE_VARINT, () => BigInt.asIntN(64, readVarint64())];
+      return [WIRE_VARINT, () => BigInt.asIntN(64, readUint64())];
     case ScalarType.UINT64:
-      return [WIRE_VARINT, () => readVarint64()];
+      return [WIRE_VARINT, () => readUint64()];
     case ScalarType.SINT64:
       return [
         WIRE_VARINT,
         () => {
-          const n = readVarint64();
+          const n = readUint64();
           return (n >> 1n) ^ -(n & 1n);
         },
       ];
@@ -247,52 +248,30 @@ function scalarReader(type: ScalarType): [number, ValueReader] {
   }
 }
 
-/** A varint of at most 32 bits in at most 5 bytes; anything longer or larger goes to protobuf-es. */
-function readVarint32(): number {
-  let result = 0;
-  for (let shift = 0; shift < 28; shift += 7) {
-    if (pos >= buf.length) throw FALLBACK;
-    const byte = buf[pos++]!;
-    result |= (byte & 0x7f) << shift;
-    if (byte < 0x80) return result >>> 0;
-  }
-  if (pos >= buf.length) throw FALLBACK;
-  const last = buf[pos++]!;
-  if (last > 0x0f) throw FALLBACK;
-  return (result | (last << 28)) >>> 0;
+// The varints of a body, read at `pos` by varint.ts; bytes it cannot read go to protobuf-es.
+
+/** A tag or a length: a varint of at most 32 bits in at most 5 bytes; anything longer or larger goes to protobuf-es. */
+function readTagOrLength(): number {
+  const value = readVarint32(buf, pos, buf.length);
+  if (value < 0) throw FALLBACK;
+  pos = varintEnd;
+  return value;
 }
 
-/** Reads a varint of up to 10 bytes and returns its low 32 bits, as protobuf-es reads 32-bit varint fields. */
-function readVarint32Lax(): number {
-  let result = 0;
-  for (let i = 0; i < 10; i++) {
-    if (pos >= buf.length) throw FALLBACK;
-    const byte = buf[pos++]!;
-    if (i < 5) result |= (byte & 0x7f) << (7 * i);
-    if (byte < 0x80) return result >>> 0;
-  }
-  throw FALLBACK;
+/** A 32-bit field's value: the low 32 bits of a varint of up to 10 bytes, as protobuf-es reads 32-bit varint fields. */
+function readLow32(): number {
+  const value = readVarintLow32(buf, pos, buf.length);
+  if (value < 0) throw FALLBACK;
+  pos = varintEnd;
+  return value;
 }
 
-/** An unsigned 64-bit varint in at most 10 bytes. */
-function readVarint64(): bigint {
-  let lo = 0;
-  let hi = 0;
-  for (let i = 0; i < 10; i++) {
-    if (pos >= buf.length) throw FALLBACK;
-    const byte = buf[pos++]!;
-    const bits = byte & 0x7f;
-    if (i < 4) lo |= bits << (7 * i);
-    else if (i === 4) {
-      lo |= (bits & 0x0f) << 28;
-      hi |= bits >> 4;
-    } else {
-      if (i === 9 && bits > 1) throw FALLBACK;
-      hi |= bits << (7 * i - 32);
-    }
-    if (byte < 0x80) return hi === 0 ? BigInt(lo >>> 0) : (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-  }
-  throw FALLBACK;
+/** A 64-bit field's value: an unsigned 64-bit varint in at most 10 bytes. */
+function readUint64(): bigint {
+  const value = readVarint64(buf, pos, buf.length);
+  if (value === undefined) throw FALLBACK;
+  pos = varintEnd;
+  return value;
 }
 
 function readFixed32(): number {

@@ -15,8 +15,8 @@
 import { create, ScalarType, toBinary, type DescField, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { codecHandles, FALLBACK, WIRE_32, WIRE_64, WIRE_DELIMITED, WIRE_VARINT } from "./body-codec-scope.ts";
 import { allocateBytes } from "./byte-pool.ts";
-import { varintSize } from "./proto-reader.ts";
 import { utf8Length, writeUtf8 } from "./utf8.ts";
+import { bigVarintSize, int32VarintSize, varintSize, writeBigVarint, writeInt32Varint, writeVarint } from "./varint.ts";
 
 /** FieldPresence.IMPLICIT in protobuf-es descriptors. */
 const IMPLICIT = 2;
@@ -123,7 +123,7 @@ function writeMessage(plan: MessagePlan, message: Fields): void {
   const unknown = unknownFields(plan, message);
   if (unknown !== undefined) {
     for (const field of unknown) {
-      writeVarint32(field.no * 8 + field.wireType);
+      pos = writeVarint(field.no * 8 + field.wireType, buf, pos);
       buf.set(field.data, pos);
       pos += field.data.length;
     }
@@ -188,7 +188,7 @@ function planField(field: DescField): FieldPlan | undefined {
       write(message) {
         const oneof = message[group] as { case?: string; value?: unknown } | undefined;
         if (oneof === undefined || oneof.case !== name) return;
-        writeVarint32(tagged);
+        pos = writeVarint(tagged, buf, pos);
         codec.write(oneof.value);
       },
     };
@@ -205,7 +205,7 @@ function planField(field: DescField): FieldPlan | undefined {
     write(message) {
       const value = message[name];
       if (!isSet(value)) return;
-      writeVarint32(tagged);
+      pos = writeVarint(tagged, buf, pos);
       codec.write(value);
     },
   };
@@ -245,7 +245,7 @@ function repeatedList(name: string, tagged: number, codec: ValueCodec): FieldPla
       const items = message[name] as unknown[] | undefined;
       if (items === undefined) return;
       for (let i = 0; i < items.length; i++) {
-        writeVarint32(tagged);
+        pos = writeVarint(tagged, buf, pos);
         codec.write(items[i]);
       }
     },
@@ -269,8 +269,8 @@ function packedList(name: string, tag: number, codec: ValueCodec): FieldPlan {
     write(message) {
       const items = message[name] as unknown[] | undefined;
       if (items === undefined || items.length === 0) return;
-      writeVarint32(tagged);
-      writeVarint32(lengths[cursor++]!);
+      pos = writeVarint(tagged, buf, pos);
+      pos = writeVarint(lengths[cursor++]!, buf, pos);
       for (let i = 0; i < items.length; i++) codec.write(items[i]);
     },
   };
@@ -302,7 +302,7 @@ function messageCodec(schema: DescMessage): ValueCodec | undefined {
       return varintSize(size) + size;
     },
     write(value) {
-      writeVarint32(lengths[cursor++]!);
+      pos = writeVarint(lengths[cursor++]!, buf, pos);
       writeMessage(plan!, value as Fields);
     },
   };
@@ -362,7 +362,7 @@ function scalarCodec(type: ScalarType): ValueCodec {
           return varintSize(length) + length;
         },
         write(value) {
-          writeVarint32(lengths[cursor++]!);
+          pos = writeVarint(lengths[cursor++]!, buf, pos);
           pos = writeUtf8(value as string, buf, pos);
         },
       };
@@ -375,7 +375,7 @@ function scalarCodec(type: ScalarType): ValueCodec {
         },
         write(value) {
           const bytes = value as Uint8Array;
-          writeVarint32(bytes.length);
+          pos = writeVarint(bytes.length, buf, pos);
           buf.set(bytes, pos);
           pos += bytes.length;
         },
@@ -394,23 +394,26 @@ function scalarCodec(type: ScalarType): ValueCodec {
     case ScalarType.INT32:
       return {
         wireType: WIRE_VARINT,
-        size: (value) => {
-          const n = int32Of(value);
-          return n < 0 ? 10 : varintSize(n);
-        },
+        size: (value) => int32VarintSize(int32Of(value)),
         write: (value) => {
-          const n = value as number;
-          if (n >= 0) writeVarint32(n);
-          else writeVarint64(n >>> 0, 0xffffffff);
+          pos = writeInt32Varint(value as number, buf, pos);
         },
       };
     case ScalarType.UINT32:
-      return { wireType: WIRE_VARINT, size: (value) => varintSize(uint32Of(value)), write: (value) => writeVarint32(value as number) };
+      return {
+        wireType: WIRE_VARINT,
+        size: (value) => varintSize(uint32Of(value)),
+        write: (value) => {
+          pos = writeVarint(value as number, buf, pos);
+        },
+      };
     case ScalarType.SINT32:
       return {
         wireType: WIRE_VARINT,
         size: (value) => varintSize(zigzag32(int32Of(value))),
-        write: (value) => writeVarint32(zigzag32(value as number)),
+        write: (value) => {
+          pos = writeVarint(zigzag32(value as number), buf, pos);
+        },
       };
     case ScalarType.FIXED32:
       return { wireType: WIRE_32, size: (value) => (uint32Of(value), 4), write: (value) => writeFixed32(value as number) };
@@ -435,14 +438,28 @@ function scalarCodec(type: ScalarType): ValueCodec {
         },
       };
     case ScalarType.INT64:
-      return { wireType: WIRE_VARINT, size: (value) => varint64Size(BigInt.asUintN(64, int64Of(value))), write: (value) => writeBigVarint(BigInt.asUintN(64, value as bigint)) };
+      return {
+        wireType: WIRE_VARINT,
+        size: (value) => bigVarintSize(BigInt.asUintN(64, int64Of(value))),
+        write: (value) => {
+          pos = writeBigVarint(BigInt.asUintN(64, value as bigint), buf, pos);
+        },
+      };
     case ScalarType.UINT64:
-      return { wireType: WIRE_VARINT, size: (value) => varint64Size(uint64Of(value)), write: (value) => writeBigVarint(value as bigint) };
+      return {
+        wireType: WIRE_VARINT,
+        size: (value) => bigVarintSize(uint64Of(value)),
+        write: (value) => {
+          pos = writeBigVarint(value as bigint, buf, pos);
+        },
+      };
     case ScalarType.SINT64:
       return {
         wireType: WIRE_VARINT,
-        size: (value) => varint64Size(zigzag64(int64Of(value))),
-        write: (value) => writeBigVarint(zigzag64(value as bigint)),
+        size: (value) => bigVarintSize(zigzag64(int64Of(value))),
+        write: (value) => {
+          pos = writeBigVarint(zigzag64(value as bigint), buf, pos);
+        },
       };
     case ScalarType.FIXED64:
       return { wireType: WIRE_64, size: (value) => (uint64Of(value), 8), write: (value) => writeFixed64(value as bigint) };
@@ -457,49 +474,6 @@ function zigzag32(n: number): number {
 
 function zigzag64(n: bigint): bigint {
   return BigInt.asUintN(64, (n << 1n) ^ (n >> 63n));
-}
-
-/** Size of a varint of an unsigned 64-bit value. */
-function varint64Size(value: bigint): number {
-  if (value <= 0x1fffffffffffffn) return varintSize(Number(value));
-  let size = 1;
-  for (let v = value >> 7n; v > 0n; v >>= 7n) size++;
-  return size;
-}
-
-/** Writes a varint of `value`, a non-negative integer below 2^32. */
-function writeVarint32(value: number): void {
-  while (value > 0x7f) {
-    buf[pos++] = (value & 0x7f) | 0x80;
-    value >>>= 7;
-  }
-  buf[pos++] = value;
-}
-
-/** Writes the varint of the unsigned 64-bit value hi * 2^32 + lo. */
-function writeVarint64(lo: number, hi: number): void {
-  for (let i = 0; i < 4; i++) {
-    buf[pos++] = (lo & 0x7f) | 0x80;
-    lo >>>= 7;
-  }
-  // Bits 28..34: four from lo, three from hi.
-  let middle = (lo & 0x0f) | ((hi & 0x07) << 4);
-  hi >>>= 3;
-  if (hi === 0) {
-    buf[pos++] = middle;
-    return;
-  }
-  buf[pos++] = middle | 0x80;
-  while (hi > 0x7f) {
-    buf[pos++] = (hi & 0x7f) | 0x80;
-    hi >>>= 7;
-  }
-  buf[pos++] = hi;
-}
-
-function writeBigVarint(value: bigint): void {
-  if (value <= 0xffffffffn) return writeVarint32(Number(value));
-  writeVarint64(Number(value & 0xffffffffn), Number(value >> 32n));
 }
 
 function writeFixed32(value: number): void {

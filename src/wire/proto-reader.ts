@@ -1,10 +1,12 @@
 // Reading protobuf binary encoding with every check the spec asks for
 // [FRAME-6]: bounds, varint length, tag range, wire types of skipped fields
-// and group nesting; and the varint size that the encoders share.
+// and group nesting. The varints themselves are read by varint.ts; this
+// cursor turns what it reports into errors.
 
 import { MAX_REQUEST_ID } from "./limits.ts";
 import { ProtocolError } from "./protocol-error.ts";
 import { readCachedUtf8 } from "./string-cache.ts";
+import { readVarint, readVarint32, readVarintLow32, VARINT_TOO_LONG, VARINT_TRUNCATED, varintEnd } from "./varint.ts";
 
 /** Maximum nesting of unknown groups skipped, as in protobuf-es. */
 const MAX_GROUP_DEPTH = 100;
@@ -12,6 +14,11 @@ const MAX_GROUP_DEPTH = 100;
 /** The error for bytes that are not a valid message [FRAME-6]. */
 export function malformed(detail: string): ProtocolError {
   return new ProtocolError("FRAME-6", `message does not decode: ${detail}`);
+}
+
+/** The error for a varint that readVarint or readVarintLow32 could not read [FRAME-6]. */
+function badVarint(failure: number): ProtocolError {
+  return malformed(failure === VARINT_TRUNCATED ? "truncated varint" : "varint longer than 10 bytes");
 }
 
 /**
@@ -33,7 +40,7 @@ export class ProtoReader {
   /** Reads a varint and returns its low 32 bits, unsigned (protobuf uint32 semantics). */
   uint32(): number {
     const buf = this.buf;
-    let pos = this.pos;
+    const pos = this.pos;
     const end = this.end;
     if (pos < end) {
       const b = buf[pos]!;
@@ -42,39 +49,20 @@ export class ProtoReader {
         return b;
       }
     }
-    let result = 0;
-    for (let shift = 0; shift < 70; shift += 7) {
-      if (pos >= end) throw malformed("truncated varint");
-      const b = buf[pos++]!;
-      if (shift < 32) result |= (b & 0x7f) << shift;
-      if (b < 0x80) {
-        this.pos = pos;
-        return result >>> 0;
-      }
-    }
-    throw malformed("varint longer than 10 bytes");
+    const value = readVarintLow32(buf, pos, end);
+    if (value < 0) throw badVarint(value);
+    this.pos = varintEnd;
+    return value;
   }
 
   /** Reads a varint as an unsigned integer that must not exceed 2^53-1 [ID-4]. */
   safeInteger(field: string): number {
-    const buf = this.buf;
-    let pos = this.pos;
-    const end = this.end;
-    let result = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (pos >= end) throw malformed("truncated varint");
-      const b = buf[pos++]!;
-      result += (b & 0x7f) * scale;
-      scale *= 0x80;
-      if (b < 0x80) {
-        this.pos = pos;
-        // Ids beyond 2^53-1 make the message undecodable (ID-4).
-        if (result > MAX_REQUEST_ID) throw malformed(`${field} above 2^53-1`);
-        return result;
-      }
-    }
-    throw malformed("varint longer than 10 bytes");
+    const value = readVarint(this.buf, this.pos, this.end);
+    if (value < 0) throw badVarint(value);
+    this.pos = varintEnd;
+    // Ids beyond 2^53-1 make the message undecodable (ID-4).
+    if (value > MAX_REQUEST_ID) throw malformed(`${field} above 2^53-1`);
+    return value;
   }
 
   /**
@@ -91,19 +79,11 @@ export class ProtoReader {
       if (stop > this.end) throw malformed("length-delimited field runs past the header");
       return stop;
     }
-    let n = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw malformed("truncated varint");
-      const b = buf[this.pos++]!;
-      n += (b & 0x7f) * scale;
-      scale *= 0x80;
-      if (b < 0x80) {
-        if (n > this.end - this.pos) throw malformed("length-delimited field runs past the header");
-        return this.pos + n;
-      }
-    }
-    throw malformed("varint longer than 10 bytes");
+    const n = readVarint(buf, pos, this.end);
+    if (n < 0) throw badVarint(n);
+    this.pos = varintEnd;
+    if (n > this.end - this.pos) throw malformed("length-delimited field runs past the header");
+    return this.pos + n;
   }
 
   string(): string {
@@ -162,30 +142,10 @@ export class ProtoReader {
 
   /** Reads a tag; rejects field number 0 and tag values above 2^32-1. */
   tag(): number {
-    const buf = this.buf;
-    let tag = 0;
-    for (let i = 0; i < 5; i++) {
-      if (this.pos >= this.end) throw malformed("truncated tag");
-      const b = buf[this.pos++]!;
-      tag |= (b & 0x7f) << (7 * i);
-      if (b < 0x80) {
-        if (i === 4 && b > 0x0f) throw malformed("tag value above 2^32-1");
-        tag >>>= 0;
-        if (tag >>> 3 === 0) throw malformed("field number 0");
-        return tag;
-      }
-    }
-    throw malformed("tag longer than 5 bytes");
+    const tag = readVarint32(this.buf, this.pos, this.end);
+    if (tag < 0) throw malformed(tag === VARINT_TRUNCATED ? "truncated tag" : tag === VARINT_TOO_LONG ? "tag longer than 5 bytes" : "tag value above 2^32-1");
+    this.pos = varintEnd;
+    if (tag >>> 3 === 0) throw malformed("field number 0");
+    return tag;
   }
-}
-
-/** Size of `value` (a non-negative integer up to 2^53-1) as a varint, as protobuf encodes it. */
-export function varintSize(value: number): number {
-  if (value < 0x80) return 1;
-  if (value < 0x4000) return 2;
-  if (value < 0x200000) return 3;
-  if (value < 0x10000000) return 4;
-  let size = 5;
-  for (let v = Math.floor(value / 0x800000000); v > 0; v = Math.floor(v / 0x80)) size++;
-  return size;
 }

@@ -5,6 +5,7 @@
 // a body as undecodable [LIMIT-8].
 
 import type { DescMessage } from "@bufbuild/protobuf";
+import { readVarint, varintEnd } from "./varint.ts";
 
 /** Unknown fields a body may hold, at all nesting levels together, before it is refused [LIMIT-8]. */
 export const MAX_UNKNOWN_FIELDS = 10_000;
@@ -50,43 +51,35 @@ export function exceedsUnknownFields(schema: DescMessage, bytes: Uint8Array, max
   }
 }
 
-function varint(bytes: Uint8Array, at: { pos: number }, end: number): number {
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < 10; i++) {
-    if (at.pos >= end) throw MALFORMED;
-    const b = bytes[at.pos++]!;
-    value += (b & 0x7f) * scale;
-    scale *= 0x80;
-    if (b < 0x80) return value;
-  }
-  throw MALFORMED;
-}
-
 function scan(shape: Shape, bytes: Uint8Array, start: number, end: number, budget: { left: number }, depth: number): boolean {
   if (depth > 100) throw MALFORMED;
-  const at = { pos: start };
-  while (at.pos < end) {
-    const tag = varint(bytes, at, end);
+  let pos = start;
+  while (pos < end) {
+    const tag = readVarint(bytes, pos, end);
+    if (tag < 0) throw MALFORMED;
+    pos = varintEnd;
     const fieldNo = Math.floor(tag / 8);
     const wireType = tag % 8;
     if (!shape.known.has(fieldNo) && --budget.left < 0) return true;
     switch (wireType) {
       case 0:
-        varint(bytes, at, end);
+        if (readVarint(bytes, pos, end) < 0) throw MALFORMED;
+        pos = varintEnd;
         break;
       case 1:
-        at.pos += 8;
+        pos += 8;
         break;
       case 5:
-        at.pos += 4;
+        pos += 4;
         break;
       case 2: {
-        const length = varint(bytes, at, end);
-        if (length > end - at.pos) throw MALFORMED;
+        const length = readVarint(bytes, pos, end);
+        if (length < 0) throw MALFORMED;
+        pos = varintEnd;
+        if (length > end - pos) throw MALFORMED;
         const nested = shape.nested.get(fieldNo);
-        if (nested !== undefined && scan(shapeOf(nested), bytes, at.pos, at.pos + length, budget, depth + 1)) return true;
-        at.pos += length;
+        if (nested !== undefined && scan(shapeOf(nested), bytes, pos, pos + length, budget, depth + 1)) return true;
+        pos += length;
         break;
       }
       case 3:
@@ -96,7 +89,7 @@ function scan(shape: Shape, bytes: Uint8Array, start: number, end: number, budge
       default:
         throw MALFORMED;
     }
-    if (at.pos > end) throw MALFORMED;
+    if (pos > end) throw MALFORMED;
   }
   return false;
 }
