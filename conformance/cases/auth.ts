@@ -1,7 +1,8 @@
 // Section 8.3: a request refused for want of credentials was not processed
 // [STATUS-13], through ConformanceService.Authenticated [CONF-9].
 import { DispatchCode } from "../../src/wire/index.ts";
-import { expect, type ConformanceCase } from "../runner/case.ts";
+import type { ConformanceCase } from "../runner/case.ts";
+import { expect } from "../runner/case-outcome.ts";
 import { expectDispatch } from "../runner/expectations.ts";
 
 const section = "8 Status";

@@ -7,9 +7,16 @@ import type { KeyDispatch } from "./key-scheduler.ts";
 import type { ServiceRegistry } from "./service-registry.ts";
 import type { StatsCollector } from "./server-stats.ts";
 import type { TaskLimiter } from "./task-limiter.ts";
-import type { ServerConnection } from "./server-connection.ts";
+import type { ConnectionInfo } from "../transport/index.ts";
 import type { ServerCallHandler } from "./interceptor.ts";
 import type { Logger } from "../util/logger.ts";
+
+/** What the server needs to know of a connection that has closed. */
+export interface HostedConnection {
+  readonly info: ConnectionInfo;
+  /** Whether requests still wait to start (oneway requests after EOF) [DRAIN-15]. */
+  hasUnstarted(): boolean;
+}
 
 /** Settings every connection of a server shares. */
 export interface ConnectionSettings {
@@ -60,5 +67,5 @@ export interface ConnectionHost {
   /** Where unexpected handler failures are reported [SEC-2]. */
   readonly logger: Logger;
   /** Called once when the connection is gone. */
-  closed(connection: ServerConnection): void;
+  closed(connection: HostedConnection): void;
 }

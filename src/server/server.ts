@@ -166,7 +166,8 @@ export function createServer(options: ServerOptions = {}): Server {
     releaseSlot: () => {
       requestsInProgress--;
     },
-    closed: (connection: ServerConnection) => {
+    closed: (closedConnection) => {
+      const connection = closedConnection as ServerConnection;
       if (!connections.delete(connection)) return;
       const client = maxConnectionsPerClient > 0 ? connection.info.remoteAddress : undefined;
       if (client !== undefined) {
