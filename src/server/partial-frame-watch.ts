@@ -12,24 +12,30 @@ export interface PartialFrameLedger {
   holdPartialFrame(delta: number): boolean;
 }
 
+/** Who hears that a frame took too long. */
+export interface FrameTimeoutListener {
+  /** A frame took longer than `limitMs` to arrive [FRAME-19]. */
+  frameTransferTimedOut(limitMs: number): void;
+}
+
 /** Watches the partial frame of one connection's decoder [FRAME-19] [FRAME-20]. */
 export class PartialFrameWatch {
   private readonly decoder: FrameDecoder;
   private readonly ledger: PartialFrameLedger;
   private readonly limitMs: number;
-  private readonly onTimeout: (limitMs: number) => void;
+  private readonly listener: FrameTimeoutListener;
   /** Runs while a frame is arriving; `timedFrame` is the decoder's frame count when it started [FRAME-19]. */
   private timer: Timer | undefined;
   private timedFrame = -1;
   /** The partial-frame buffer last reported to the server [FRAME-20]. */
   private held = 0;
 
-  /** `limitMs` 0: no transfer timeout; `onTimeout` runs when a frame takes longer than `limitMs` to arrive. */
-  constructor(decoder: FrameDecoder, ledger: PartialFrameLedger, limitMs: number, onTimeout: (limitMs: number) => void) {
+  /** `limitMs` 0: no transfer timeout; `listener` hears when a frame takes longer than `limitMs` to arrive. */
+  constructor(decoder: FrameDecoder, ledger: PartialFrameLedger, limitMs: number, listener: FrameTimeoutListener) {
     this.decoder = decoder;
     this.ledger = ledger;
     this.limitMs = limitMs;
-    this.onTimeout = onTimeout;
+    this.listener = listener;
   }
 
   /** After each chunk: reports the buffer (throws the FRAME-20 connection error past the server's bound) and times the frame. */
@@ -55,7 +61,7 @@ export class PartialFrameWatch {
     this.timedFrame = decoder.frames;
     this.timer = setTimer(() => {
       this.timer = undefined;
-      this.onTimeout(limit);
+      this.listener.frameTransferTimedOut(limit);
     }, limit);
   }
 

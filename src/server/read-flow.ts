@@ -34,6 +34,9 @@ export interface OutputLedger {
  */
 const REQUESTS_PER_TURN = 256;
 
+/** The backlog of every connection that has never held a frame back; never written to. */
+const NO_BACKLOG: Array<{ frame: Frame; receivedAt: number }> = [];
+
 /** Reading and writing of one connection under backpressure [SEC-1] [SEC-3]. */
 export class ReadFlow {
   /** Set while output is over the high-water mark: no reading until it drains. */
@@ -43,7 +46,7 @@ export class ReadFlow {
    * mark: one chunk can hold a thousand small requests, so pausing the
    * socket alone would not bound the work admitted [SEC-1].
    */
-  private backlog: Array<{ frame: Frame; receivedAt: number }> = [];
+  private backlog: Array<{ frame: Frame; receivedAt: number }> = NO_BACKLOG;
   /**
    * Requests handled in this turn of the event loop. Handlers answer
    * asynchronously, so the high-water mark cannot be seen while one chunk is
@@ -80,6 +83,8 @@ export class ReadFlow {
   /** A frame was read: handled now, or kept in order behind the backlog while reading must wait. */
   frameRead(frame: Frame, receivedAt: number): void {
     if (this.paused || this.yieldTimer !== undefined || this.backlog.length > 0) {
+      // Made for the first frame that must wait: most connections never need one.
+      if (this.backlog === NO_BACKLOG) this.backlog = [];
       this.backlog.push({ frame, receivedAt });
       return;
     }

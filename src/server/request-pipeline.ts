@@ -54,9 +54,10 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
   private readonly connection: PipelineConnection;
   private readonly settings: ConnectionSettings;
   private readonly host: ConnectionHost;
-  private readonly calls = new IdTable<ServerCall>();
-  /** Gzip bodies of this connection are inflated one at a time, in order [COMP-9]. */
-  private readonly decompressing = new TaskLimiter(1);
+  /** Small at first: most connections have few requests in flight; it grows as needed. */
+  private readonly calls = new IdTable<ServerCall>(8);
+  /** Gzip bodies of this connection are inflated one at a time, in order [COMP-9]; made for the first. */
+  private decompressing: TaskLimiter | undefined;
 
   constructor(connection: PipelineConnection, settings: ConnectionSettings, host: ConnectionHost) {
     this.connection = connection;
@@ -120,6 +121,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
   private inflateThenAdmit(header: FrameHeader, body: Uint8Array, method: RegisteredMethod, deadline: number | undefined, call: ServerCall): void {
     if (!this.claimSlot(call)) return;
     const inflate = () => this.host.decompressions.run(() => gunzip(body, this.settings.limits.maxBodySize, this.host.inflate));
+    this.decompressing ??= new TaskLimiter(1);
     void this.decompressing.run(() => (call.phase === Phase.finished ? Promise.resolve(undefined) : inflate())).then((result) => {
       // Cancelled, or its connection ended and took it along [CANCEL-2] [DRAIN-14].
       if (result === undefined || call.phase === Phase.finished) return;

@@ -25,8 +25,8 @@ import {
 import { lingeringClose, type ConnectionInfo, type Transport } from "../transport/index.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
 import type { ConnectionHost, ConnectionSettings } from "./connection-host.ts";
-import { PartialFrameWatch } from "./partial-frame-watch.ts";
-import { PingPolicy } from "./ping-policy.ts";
+import { PartialFrameWatch, type FrameTimeoutListener } from "./partial-frame-watch.ts";
+import { pingTooSoon, type PingRecord } from "./ping-policy.ts";
 import { ReadFlow, type FlowOwner } from "./read-flow.ts";
 import { RequestPipeline, type Ending, type PipelineConnection } from "./request-pipeline.ts";
 
@@ -42,7 +42,7 @@ function now(): number {
 }
 
 /** The server side of one connection [PREFACE-2] [HELLO-1] [FRAME-14] [DRAIN-2]. */
-export class ServerConnection implements PipelineConnection, FlowOwner {
+export class ServerConnection implements PipelineConnection, FlowOwner, FrameTimeoutListener, PingRecord {
   private state: State = State.preface;
   private readonly transport: Transport;
   private readonly settings: ConnectionSettings;
@@ -56,7 +56,9 @@ export class ServerConnection implements PipelineConnection, FlowOwner {
   private clientSentGoaway = false;
   private readonly requests: RequestPipeline;
   private readonly flow: ReadFlow;
-  private readonly pings: PingPolicy;
+  /** When the last PING arrived, and how many came in a row too soon after the one before [PING-7]. */
+  lastPingAt = -Infinity;
+  pingStrikes = 0;
   private lastByteAt = now();
   /** When the header of the frame whose body is arriving was read [DEADLINE-2]. */
   private headerReadAt: number | undefined;
@@ -75,8 +77,7 @@ export class ServerConnection implements PipelineConnection, FlowOwner {
     this.decoder = createFrameDecoder({ limits: settings.limits, onFrame: (frame) => this.onFrame(frame) });
     this.requests = new RequestPipeline(this, settings, host);
     this.flow = new ReadFlow(transport, this, host, settings.maxConnectionOutputBytes);
-    this.pings = new PingPolicy(settings.minPingIntervalMs);
-    this.partialFrame = new PartialFrameWatch(this.decoder, host, settings.frameTransferTimeoutMs, (limit) => this.onFrameTransferTimeout(limit));
+    this.partialFrame = new PartialFrameWatch(this.decoder, host, settings.frameTransferTimeoutMs, this);
   }
 
   /** Who the peer is and how the connection is protected. */
@@ -164,7 +165,7 @@ export class ServerConnection implements PipelineConnection, FlowOwner {
   }
 
   /** A frame took longer than the frame transfer timeout to arrive: GOAWAY(IDLE_TIMEOUT) and close [FRAME-19]. */
-  private onFrameTransferTimeout(limit: number): void {
+  frameTransferTimedOut(limit: number): void {
     if (this.state === State.closed) return;
     this.sendGoaway(GoawayCode.IDLE_TIMEOUT, `[FRAME-19] a frame took more than ${limit} ms to arrive`);
     this.endRequests("frame transfer timeout", "eof");
@@ -235,7 +236,7 @@ export class ServerConnection implements PipelineConnection, FlowOwner {
         this.requests.cancel(header.requestId);
         return;
       case FrameType.PING:
-        if (this.pings.tooSoon(receivedAt)) return this.onTooManyPings();
+        if (pingTooSoon(this, receivedAt, this.settings.minPingIntervalMs)) return this.onTooManyPings();
         // Echo the payload; the body may be a view into the chunk, so copy [PING-2].
         this.write(encodeFrame({ type: FrameType.PONG }, body.slice()));
         return;

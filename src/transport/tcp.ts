@@ -31,17 +31,31 @@ function formatAddress(host: string | undefined, port: number | undefined): stri
   return host === undefined || port === undefined ? "unknown" : formatHostPort(host, port);
 }
 
-class SocketTransport implements Transport {
-  readonly info: ConnectionInfo;
+/**
+ * A socket as a transport, and its own connection info: the peer's address
+ * is kept as the socket reported it at connect (a closed socket forgets
+ * it), and printed only when asked, so an idle connection holds no strings
+ * of its own for it.
+ */
+class SocketTransport implements Transport, ConnectionInfo {
+  /** The peer's IP address; undefined on a Unix socket [SEC-4]. */
+  readonly remoteAddress: string | undefined;
+  private readonly remotePort: number | undefined;
+  /** The socket path of a Unix-socket connection. */
+  private readonly path: string | undefined;
   private readonly socket: net.Socket;
-  private handlers: TransportHandlers | undefined;
   private ended = false;
   private corked = false;
   private corkedBytes = 0;
 
-  constructor(socket: net.Socket, info: ConnectionInfo, highWaterMark: number) {
+  constructor(socket: net.Socket, target: SocketAddress, highWaterMark: number) {
     this.socket = socket;
-    this.info = info;
+    if ("path" in target) {
+      this.path = target.path;
+    } else {
+      this.remoteAddress = socket.remoteAddress;
+      this.remotePort = socket.remotePort;
+    }
     socket.setNoDelay(true);
     if (socket.remoteFamily !== undefined) socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
     // Our mark is never below node's own: 'drain' fires only after node's write reported a full
@@ -52,12 +66,24 @@ class SocketTransport implements Transport {
 
   private readonly highWaterMark: number;
 
+  get info(): ConnectionInfo {
+    return this;
+  }
+
+  get peer(): string {
+    return this.path !== undefined ? `unix:${this.path}` : formatAddress(this.remoteAddress, this.remotePort);
+  }
+
+  /** Plaintext. */
+  get secure(): boolean {
+    return false;
+  }
+
   get bufferedAmount(): number {
     return this.socket.writableLength;
   }
 
   start(handlers: TransportHandlers): void {
-    this.handlers = handlers;
     const socket = this.socket;
     socket.on("data", (chunk: Buffer) => handlers.data(chunk));
     socket.on("drain", () => handlers.drain());
@@ -119,12 +145,6 @@ class SocketTransport implements Transport {
   }
 }
 
-/** What a socket's owner may know of its peer: address, never secure. */
-function socketInfo(socket: net.Socket, target: SocketAddress): ConnectionInfo {
-  if ("path" in target) return { peer: `unix:${target.path}`, secure: false };
-  return { peer: formatAddress(socket.remoteAddress, socket.remotePort), remoteAddress: socket.remoteAddress, secure: false };
-}
-
 /** Opens a TCP or Unix-socket connection; TCP_NODELAY and keepalive on. */
 function connect(address: string, options: ConnectOptions = {}): Promise<Transport> {
   const target = parseSocketAddress(address);
@@ -141,7 +161,7 @@ function connect(address: string, options: ConnectOptions = {}): Promise<Transpo
     socket.once("connect", () => {
       timer?.clear();
       socket.removeAllListeners("error");
-      resolve(new SocketTransport(socket, socketInfo(socket, target), options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK));
+      resolve(new SocketTransport(socket, target, options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK));
     });
     socket.once("error", (error) => {
       timer?.clear();
@@ -156,7 +176,7 @@ function listen(address: string, options: ListenOptions, accept: (transport: Tra
   const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
   return new Promise((resolve, reject) => {
     const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => {
-      accept(new SocketTransport(socket, socketInfo(socket, target), highWaterMark));
+      accept(new SocketTransport(socket, target, highWaterMark));
     });
     server.once("error", reject);
     const backlog = options.backlog ?? DEFAULT_BACKLOG;

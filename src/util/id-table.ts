@@ -21,18 +21,33 @@ const SECRET_LOW = (Math.random() * 0x100000000) | 0;
 /** Odd, so that multiplying by it loses nothing of the high half. */
 const SECRET_HIGH = ((Math.random() * 0x100000000) | 1) >>> 0;
 
+/**
+ * The slots of every table that holds nothing yet, shared and never written
+ * but by clear()'s zeros: a connection that never carries a request (one
+ * held idle, with heartbeats) allocates no slots of its own.
+ */
+const UNALLOCATED_SIZE = 16;
+const UNALLOCATED_IDS = new Float64Array(UNALLOCATED_SIZE);
+const UNALLOCATED_VALUES: undefined[] = new Array<undefined>(UNALLOCATED_SIZE).fill(undefined);
+
 /** Requests in flight by id; ids are integers from 1 to 2^53-1 [ID-1] [ID-4]. */
 export class IdTable<V> {
-  private ids: Float64Array;
-  private values: (V | undefined)[];
-  private mask: number;
+  private ids: Float64Array = UNALLOCATED_IDS;
+  private values: (V | undefined)[] = UNALLOCATED_VALUES;
+  private mask = UNALLOCATED_SIZE - 1;
   /** 32 minus log2 of the slot count: the shift that keeps a hash's top bits. */
-  private shift: number;
+  private shift = 32 - Math.log2(UNALLOCATED_SIZE);
   private count = 0;
+  /** The slot count allocated on the first set(). */
+  private readonly initialSize: number;
 
   constructor(capacity = 16) {
     let size = 16;
     while (size < capacity * 2) size *= 2;
+    this.initialSize = size;
+  }
+
+  private allocate(size: number): void {
     this.ids = new Float64Array(size);
     this.values = new Array<V | undefined>(size).fill(undefined);
     this.mask = size - 1;
@@ -47,9 +62,9 @@ export class IdTable<V> {
     return (h ^ (h >>> 16)) >>> this.shift;
   }
 
-  /** How many slots the table has: twice its peak size at most, rounded up to a power of two. */
+  /** How many slots the table has: twice its peak size at most, rounded up to a power of two (before the first entry, what it will have). */
   get capacity(): number {
-    return this.ids.length;
+    return this.ids === UNALLOCATED_IDS ? this.initialSize : this.ids.length;
   }
 
   /** How many entries the table holds. */
@@ -70,7 +85,8 @@ export class IdTable<V> {
   /** Adds or replaces the value for `id`, an integer from 1 to 2^53-1. */
   set(id: number, value: V): void {
     if (!(id > 0 && Number.isSafeInteger(id))) throw new RangeError(`request ids are integers from 1 to 2^53-1, got ${id} [ID-1] [ID-4]`);
-    if ((this.count + 1) * 2 > this.ids.length) this.grow();
+    if (this.ids === UNALLOCATED_IDS) this.allocate(this.initialSize);
+    else if ((this.count + 1) * 2 > this.ids.length) this.grow();
     const ids = this.ids;
     const mask = this.mask;
     for (let at = this.home(id); ; at = (at + 1) & mask) {
@@ -138,19 +154,17 @@ export class IdTable<V> {
   }
 
   clear(): void {
-    this.ids.fill(0);
-    this.values.fill(undefined);
+    if (this.ids !== UNALLOCATED_IDS) {
+      this.ids.fill(0);
+      this.values.fill(undefined);
+    }
     this.count = 0;
   }
 
   private grow(): void {
     const oldIds = this.ids;
     const oldValues = this.values;
-    const size = oldIds.length * 2;
-    this.ids = new Float64Array(size);
-    this.values = new Array<V | undefined>(size).fill(undefined);
-    this.mask = size - 1;
-    this.shift = 32 - Math.log2(size);
+    this.allocate(oldIds.length * 2);
     this.count = 0;
     for (let at = 0; at < oldIds.length; at++) {
       if (oldIds[at] !== 0) this.set(oldIds[at]!, oldValues[at]!);

@@ -12,6 +12,7 @@ import { RpcError } from "../../status/index.ts";
 import type { QueueingContext } from "../handler-context.ts";
 import type { FromWorker, SerializedError, ToWorker } from "./worker-messages.ts";
 import { setTimer, type Timer } from "../../util/timer.ts";
+import type { ConnectionInfo } from "../../transport/index.ts";
 
 /** Options of a worker pool. */
 export interface WorkerPoolOptions {
@@ -258,8 +259,8 @@ export class WorkerPool {
         metadata: context.metadata,
         keys: context.keys,
         peer: context.peer,
-        // Plain data: it crosses to the worker by structured clone.
-        connection: { ...context.connection },
+        // Plain data: it crosses to the worker by structured clone (a transport's info may be getters).
+        connection: connectionData(context.connection),
         remainingMs: context.remainingMs(),
       },
     };
@@ -369,4 +370,15 @@ function crashed(why: string): RpcError {
 function deserialize(error: SerializedError): unknown {
   if (error.rpc === undefined) return new Error(error.message);
   return new RpcError({ layer: error.rpc.layer, code: error.rpc.code, message: error.rpc.message, details: error.rpc.details });
+}
+
+/** The fields of connection info as plain data, for a worker [CALL-2]. */
+function connectionData(info: ConnectionInfo): ConnectionInfo {
+  return {
+    peer: info.peer,
+    secure: info.secure,
+    ...(info.remoteAddress !== undefined ? { remoteAddress: info.remoteAddress } : {}),
+    ...(info.protocol !== undefined ? { protocol: info.protocol } : {}),
+    ...(info.peerCertificate !== undefined ? { peerCertificate: { ...info.peerCertificate, subjectAltNames: [...info.peerCertificate.subjectAltNames] } } : {}),
+  };
 }
