@@ -16,6 +16,7 @@ import { create, ScalarType, toBinary, type DescField, type DescMessage, type Me
 import { codecHandles, FALLBACK, WIRE_32, WIRE_64, WIRE_DELIMITED, WIRE_VARINT } from "./body-codec-scope.ts";
 import { allocateBytes } from "./byte-pool.ts";
 import { utf8Length, writeUtf8 } from "./utf8.ts";
+import { float32Of, implicitIsSet, int32Of, int64Of, numberOf, uint32Of, uint64Of, zigzag32, zigzag64 } from "./encoder-values.ts";
 import { bigVarintSize, int32VarintSize, varintSize, writeBigVarint, writeInt32Varint, writeVarint } from "./varint.ts";
 
 /** FieldPresence.IMPLICIT in protobuf-es descriptors. */
@@ -211,25 +212,6 @@ function planField(field: DescField): FieldPlan | undefined {
   };
 }
 
-/** Whether a field without presence is written: it is when its value is not the zero value, as protobuf-es decides it. */
-function implicitIsSet(field: DescField): (value: unknown) => boolean {
-  if (field.fieldKind === "enum") return (value) => value !== undefined && value !== 0;
-  switch (field.scalar) {
-    case ScalarType.BOOL:
-      return (value) => value !== undefined && value !== false;
-    case ScalarType.STRING:
-      return (value) => value !== undefined && value !== "";
-    case ScalarType.BYTES:
-      return (value) => value !== undefined && (!(value instanceof Uint8Array) || value.byteLength > 0);
-    case ScalarType.DOUBLE:
-    case ScalarType.FLOAT:
-      return (value) => value !== undefined && !Object.is(value, 0);
-    default:
-      // Loose comparison: 0, 0n and "0" are all zero.
-      return (value) => value !== undefined && value != 0;
-  }
-}
-
 function repeatedList(name: string, tagged: number, codec: ValueCodec): FieldPlan {
   const tagSize = varintSize(tagged);
   return {
@@ -308,45 +290,6 @@ function messageCodec(schema: DescMessage): ValueCodec | undefined {
   };
   messageCodecs.set(schema, codec);
   return codec;
-}
-
-const INT32_MIN = -0x80000000;
-const INT32_MAX = 0x7fffffff;
-const UINT32_MAX = 0xffffffff;
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-const UINT64_MAX = 2n ** 64n - 1n;
-
-function int32Of(value: unknown): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < INT32_MIN || value > INT32_MAX) throw FALLBACK;
-  return value;
-}
-
-function uint32Of(value: unknown): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > UINT32_MAX) throw FALLBACK;
-  return value;
-}
-
-function int64Of(value: unknown): bigint {
-  if (typeof value !== "bigint" || value < INT64_MIN || value > INT64_MAX) throw FALLBACK;
-  return value;
-}
-
-function uint64Of(value: unknown): bigint {
-  if (typeof value !== "bigint" || value < 0n || value > UINT64_MAX) throw FALLBACK;
-  return value;
-}
-
-function numberOf(value: unknown): number {
-  if (typeof value !== "number") throw FALLBACK;
-  return value;
-}
-
-/** A number that fits a float32 once rounded; a finite value that would round to infinity is protobuf-es's error to report. */
-function float32Of(value: unknown): number {
-  const n = numberOf(value);
-  if (Number.isFinite(n) && !Number.isFinite(Math.fround(n))) throw FALLBACK;
-  return n;
 }
 
 /** Size and write of one scalar type (enums as INT32), without the tag. */
@@ -466,14 +409,6 @@ function scalarCodec(type: ScalarType): ValueCodec {
     case ScalarType.SFIXED64:
       return { wireType: WIRE_64, size: (value) => (int64Of(value), 8), write: (value) => writeFixed64(BigInt.asUintN(64, value as bigint)) };
   }
-}
-
-function zigzag32(n: number): number {
-  return ((n << 1) ^ (n >> 31)) >>> 0;
-}
-
-function zigzag64(n: bigint): bigint {
-  return BigInt.asUintN(64, (n << 1n) ^ (n >> 63n));
 }
 
 function writeFixed32(value: number): void {
