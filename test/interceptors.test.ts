@@ -69,6 +69,18 @@ test("[STATUS-13] [STATUS-6] bearerAuth: no token or a wrong one is UNAUTHENTICA
   await stop();
 });
 
+test("[STATUS-13] an interceptor that throws synchronously (not async) refuses as well: UNAUTHENTICATED, not processed, handler not run", async () => {
+  const strict: ServerInterceptor = (next) => (request) => {
+    if (request.context.metadata.length === 0) throw new RpcError({ layer: "dispatch", code: "UNAUTHENTICATED", message: "no credentials" });
+    return next(request);
+  };
+  const { client, log, stop } = await pair({ interceptors: [strict] });
+  const error = await failure(client.echo({ text: "x" }));
+  assert.equal([error.code, error.processed], ["UNAUTHENTICATED", "no"]);
+  assert.equal(log.echoed, []);
+  await stop();
+});
+
 test("client interceptors add metadata and see the decoded response; server interceptors see the decoded request and add response metadata", async () => {
   const requests: unknown[] = [];
   const server: ServerInterceptor = (next) => async (request) => {

@@ -229,6 +229,27 @@ test("[LIMIT-5] over the server-wide limit (across connections): OVERLOADED, not
   await server.close({ graceMs: 100 });
 });
 
+test("[CALL-4] [LIMIT-5] a oneway call is written at once even while unary calls queue for the server's max_concurrent_requests", async () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const server = createServer({ maxConcurrentRequests: 1 }).addService(TestService, {
+    ...testService().impl,
+    echo: async (request) => {
+      await held;
+      return { text: request.text };
+    },
+  });
+  const client = createClient(TestService, { address: await server.listen("memory:") });
+  const running = client.echo({ text: "running" });
+  const queued = client.echo({ text: "queued" }); // waits in the client's queue: the server has one slot
+  await client.$oneway.record({ tag: "oneway" }, { timeoutMs: 2000 });
+  release();
+  assert.is((await running).text, "running");
+  assert.is((await queued).text, "queued");
+  await client.$close();
+  await server.close({ graceMs: 100 });
+});
+
 test("[LIMIT-5] [HELLO-7] the client queues calls beyond the server's max_concurrent_requests instead of provoking OVERLOADED", async () => {
   let running = 0;
   let peak = 0;

@@ -174,6 +174,34 @@ test("memory: connecting where nothing listens is refused; a name in use cannot 
   await listener.close();
 });
 
+test("memory: a reset reaches an end that has stopped reading, as a TCP RST does", async () => {
+  const [a, b] = memoryPair();
+  const atA = receive(a);
+  receive(b);
+  a.pause!();
+  b.write(Uint8Array.of(1, 2, 3)); // waits unread at the paused end
+  b.pause!();
+  a.write(Uint8Array.of(8)); // left unread by b, so b's destroy is a reset
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  b.destroy();
+  const error = await atA.closed;
+  assert.ok(error instanceof Error, "a reset, reported as an error");
+  assert.equal(atA.total(), 0, "the paused end's unread input went with the reset");
+});
+
+test("memory: drain comes once the reader has taken everything, as node:net's does", async () => {
+  const [a, b] = memoryPair({ highWaterMark: 8 });
+  let drains = 0;
+  const atB = receive(b);
+  receive(a, { drain: () => drains++ });
+  b.pause!();
+  assert.is(a.write(new Uint8Array(16)), false);
+  b.resume!();
+  await atB.atLeast(16);
+  assert.is(drains, 1);
+  assert.is(a.bufferedAmount, 0);
+});
+
 test("memoryPair: chunkBytes splits what one write sent, as a slow network would", async () => {
   const [a, b] = memoryPair({ chunkBytes: 1 });
   const got = receive(b);

@@ -153,7 +153,8 @@ export class ClientConnection implements CallConnection {
    */
   submit(ticket: CallTicket): void {
     if (this.state !== State.open) throw RpcError.transport(TransportCode.UNAVAILABLE, "the connection is draining or closed", "no");
-    if (this.writable && this.queued.length === 0 && (ticket.oneway || this.hasRoom())) this.sendTicket(ticket);
+    // A oneway call needs no room at the server: only a transport that takes more [CALL-4].
+    if (this.writable && (ticket.oneway || (this.queued.length === 0 && this.hasRoom()))) this.sendTicket(ticket);
     else this.queued.push(ticket);
   }
 

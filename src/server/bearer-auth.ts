@@ -40,7 +40,7 @@ export function bearerAuth<T>(options: BearerAuthOptions<T>): ServerInterceptor 
     if (options.appliesTo !== undefined && !options.appliesTo(request)) return next(request);
     const token = bearerToken(request);
     const identity = token === undefined ? undefined : await options.verify(token, request);
-    if (identity === undefined) {
+    if (identity === undefined || identity === null) {
       const reason = token === undefined ? "the call carries no bearer token" : "the bearer token is not valid";
       throw new RpcError({ layer: "dispatch", code: "UNAUTHENTICATED", message: `${reason} [STATUS-13]`, processed: "no" });
     }

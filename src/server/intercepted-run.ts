@@ -47,7 +47,14 @@ export function runIntercepted(
       return method.handle(message, context);
     },
   };
-  return intercept(request).then(
+  let outcome: Promise<unknown>;
+  try {
+    outcome = intercept(request);
+  } catch (error) {
+    // An interceptor that is not async throws instead of rejecting: the same refusal rule applies.
+    outcome = Promise.reject(error);
+  }
+  return outcome.then(
     (output) => {
       // An interceptor that answered in a queueing handler's place started the request itself.
       if (!reached && call.phase === Phase.queued) call.moveTo(Phase.running);

@@ -110,14 +110,20 @@ class MemoryEnd implements Transport {
 
   private receiveEnd(reset: boolean): void {
     this.eofPending = true;
-    if (reset) this.resetPending = true;
+    if (reset) {
+      // A reset, like a TCP RST, reaches an end that does not read too, and takes its unread input.
+      this.resetPending = true;
+      this.inbox = [];
+      this.inboxBytes = 0;
+      this.paused = false;
+    }
     this.schedule();
   }
 
-  /** The peer took some of our output: report the drain a full buffer owes. */
+  /** The peer took some of our output: report the drain a full buffer owes once it is empty, as node:net does. */
   private noteTaken(): void {
     if (!this.wantsDrain || this.closedReported) return;
-    if (this.bufferedAmount >= this.highWaterMark) return;
+    if (this.bufferedAmount > 0) return;
     this.wantsDrain = false;
     this.handlers?.drain();
   }
