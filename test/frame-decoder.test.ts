@@ -82,6 +82,25 @@ function rawFrame(header: Uint8Array, body: Uint8Array = new Uint8Array(0)): Uin
   return out;
 }
 
+test("[FRAME-16] a frame that breaks several rules: the size limits are decided before the bytes they forbid are read", () => {
+  const limits: FrameLimits = { maxHeaderSize: 64, maxBodySize: 1024 };
+  // A header size over the limit, followed by bytes that are no header at all (0xff is no valid tag): FRAME-5, from the prefix alone.
+  const tooLarge = expectViolation([u32be(65), new Uint8Array(65).fill(0xff)], "FRAME-5", limits);
+  assert.is(tooLarge.goawayCode, GoawayCode.FRAME_TOO_LARGE);
+  // A REQUEST with request id 0 ([ID-2]) and a body over the limit ([FRAME-10]), its body never sent:
+  // either rule may be applied, and it is, before any of the forbidden body arrives.
+  const header = encodeHeader({ type: FrameType.REQUEST, requestId: 0, bodySize: 4096, service: "s", method: "m" });
+  const decoder = createFrameDecoder({ limits, onFrame: () => {} });
+  let applied: ProtocolError | undefined;
+  try {
+    decoder.push(rawFrame(header).subarray(0, 4 + header.length));
+  } catch (error) {
+    applied = error as ProtocolError;
+  }
+  assert.ok(applied !== undefined && ProtocolError.is(applied), "a connection error at the header");
+  assert.ok(["ID-2", "FRAME-10"].includes(applied!.code), `one of the rules broken, got ${applied!.code}`);
+});
+
 test("[FRAME-1] [FRAME-2] a frame is a big-endian header size, the header, then body_size bytes", () => {
   const body = Uint8Array.of(0x0a, 0x03, 0x41, 0x64, 0x61);
   const frame = encodeFrame({ type: FrameType.REQUEST, requestId: 1, service: "s", method: "m" }, body);

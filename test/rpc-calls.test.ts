@@ -18,6 +18,7 @@ import {
 } from "../src/index.ts";
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import { RawPeer } from "./support/raw-peer.ts";
+import { memoryTransport, type Transport, type TransportFactory } from "../src/transport/index.ts";
 import { TestService, testService, type TestLog } from "./support/test-service.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
 import { checkProperty } from "./support/property.ts";
@@ -248,6 +249,48 @@ test("[CALL-4] [LIMIT-5] a oneway call is written at once even while unary calls
   assert.is((await queued).text, "queued");
   await client.$close();
   await server.close({ graceMs: 100 });
+});
+
+test("[SEC-1] the client honours backpressure: after write() returns false it writes no request until the transport drains, and every call is answered", async () => {
+  const events: string[] = [];
+  /** memory:NAME with a 1 KiB high-water mark, noting each request write, its result, and each drain. */
+  const tiny: TransportFactory = {
+    listen: (address, options, accept) => memoryTransport.listen(address, options, accept),
+    async connect(address) {
+      const inner = await memoryTransport.connect(`memory:${address.slice(5)}`, { highWaterMark: 1024 });
+      const wrapped: Transport = {
+        info: inner.info,
+        get bufferedAmount() {
+          return inner.bufferedAmount;
+        },
+        write(bytes) {
+          const ok = inner.write(bytes);
+          if (bytes.length > 1000) events.push(ok ? "write" : "write-full");
+          return ok;
+        },
+        start: (handlers) => inner.start({ ...handlers, drain: () => (events.push("drain"), handlers.drain()) }),
+        end: () => inner.end(),
+        destroy: () => inner.destroy(),
+      };
+      return wrapped;
+    },
+  };
+  const server = createServer().addService(TestService, testService().impl);
+  const address = await server.listen("memory:");
+  const client = createClient(TestService, { address: `tiny:${address.slice(7)}`, transports: { tiny } });
+  const text = "x".repeat(4096);
+  const replies = await Promise.all(Array.from({ length: 20 }, () => client.echo({ text })));
+  assert.is(replies.length, 20);
+  assert.ok(replies.every((r) => r.text === text));
+  const firstFull = events.indexOf("write-full");
+  assert.ok(firstFull >= 0, `some write reported a full buffer: ${events.join(" ")}`);
+  for (let i = 0; i < events.length; i++) {
+    if (events[i] !== "write-full") continue;
+    const next = events[i + 1];
+    assert.ok(next === undefined || next === "drain", `after a full buffer, ${next} came before the drain: ${events.join(" ")}`);
+  }
+  await client.$close();
+  await server.close({ graceMs: 0 });
 });
 
 test("[LIMIT-5] [HELLO-7] the client queues calls beyond the server's max_concurrent_requests instead of provoking OVERLOADED", async () => {

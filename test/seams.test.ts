@@ -49,7 +49,7 @@ class KeyRouter implements Router {
     const candidates = this.order(route).filter((s) => !s.owns(avoid));
     const subchannel = candidates[0] ?? this.subchannels[0]!;
     this.routes.push(`${route.method}@${subchannel.address}`);
-    return subchannel.acquire(deadline, signal, avoid);
+    return subchannel.acquire(deadline, signal);
   }
 
   async close(): Promise<void> {

@@ -98,7 +98,8 @@ export class ClientConnection implements CallConnection {
   }
 
   /**
-   * Writes a REQUEST with the next request id [ID-1]. Throws a transport
+   * Writes a REQUEST with the next request id [ID-1], its body never
+   * compressed: this client compresses nothing, small bodies included [COMP-7]. Throws a transport
    * LIMIT_EXCEEDED error (not processed) when the frame exceeds the server's
    * limits [LIMIT-4]. Oneway calls register no handlers.
    * `at` is the current time when the caller has just read the clock.

@@ -34,8 +34,6 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
   readonly deadline: number;
   readonly body: Uint8Array;
   readonly oneway: boolean;
-  /** The call hears back about its own ticket. */
-  readonly handlers: CallHandlers = this;
   private resolve!: (value: T) => void;
   private reject!: (error: RpcError) => void;
   private readonly router: Router;
@@ -81,6 +79,11 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     // [DEADLINE-6]; a oneway call written at once never needs it.
     if (!this.oneway) this.armDeadline();
     this.start(undefined);
+  }
+
+  /** The call hears back about its own ticket: no field, no extra object per call. */
+  get handlers(): CallHandlers {
+    return this;
   }
 
   private armDeadline(): void {

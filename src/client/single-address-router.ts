@@ -1,6 +1,7 @@
 // The router of a client bound to one address: every call goes to its one
-// subchannel; a retry that must avoid the connection that failed waits for
-// a fresh one [STATUS-3].
+// subchannel. One address has no other connection to offer a retry, so
+// `avoid` changes nothing here: a connection that failed by draining or
+// closing is no longer the subchannel's usable one anyway [STATUS-3].
 
 import type { CallConnection } from "./call-ticket.ts";
 import type { CallRoute, Router } from "./router.ts";
@@ -14,13 +15,12 @@ export class SingleAddressRouter implements Router {
     this.subchannel = subchannel;
   }
 
-  pick(_route: CallRoute, avoid: CallConnection | undefined): CallConnection | undefined {
-    const ready = this.subchannel.ready();
-    return ready === avoid ? undefined : ready;
+  pick(_route: CallRoute, _avoid: CallConnection | undefined): CallConnection | undefined {
+    return this.subchannel.ready();
   }
 
-  connect(_route: CallRoute, deadline: number, signal: AbortSignal | undefined, avoid: CallConnection | undefined): Promise<CallConnection> {
-    return this.subchannel.acquire(deadline, signal, avoid);
+  connect(_route: CallRoute, deadline: number, signal: AbortSignal | undefined, _avoid: CallConnection | undefined): Promise<CallConnection> {
+    return this.subchannel.acquire(deadline, signal);
   }
 
   close(): Promise<void> {

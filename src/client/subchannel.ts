@@ -56,15 +56,13 @@ export class Subchannel {
   }
 
   /**
-   * A usable connection, opening one if needed. `avoid` is the connection a
-   * retried call failed on: one address has no other, so a connection that
-   * is draining or gone is replaced, and one still usable is used again (a
-   * pool router avoids it by choosing another subchannel). Waits out the
+   * A usable connection, opening one if needed (a router that must avoid a
+   * connection chooses another subchannel instead). Waits out the
    * backoff after failures, but never past `deadline`; then fails with
    * CONNECT_FAILED, TIMEOUT or CANCELLED (not processed: nothing was
    * written) [DEADLINE-6] [CANCEL-1].
    */
-  async acquire(deadline: number, signal?: AbortSignal, _avoid?: CallConnection): Promise<ClientConnection> {
+  async acquire(deadline: number, signal?: AbortSignal): Promise<ClientConnection> {
     for (;;) {
       if (this.closed) throw RpcError.transport(TransportCode.UNAVAILABLE, "the client is closed", "no");
       if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled while connecting", "no", signal.reason);

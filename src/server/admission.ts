@@ -75,5 +75,5 @@ export function admissionCheck(header: FrameHeader, deadline: number | undefined
 
 /** Whether an admission check refused the request. */
 export function isRefusal(result: RegisteredMethod | Refusal): result is Refusal {
-  return "code" in result && typeof (result as Refusal).code === "number";
+  return typeof (result as Partial<Refusal>).code === "number";
 }
