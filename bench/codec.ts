@@ -5,7 +5,7 @@
 // about time. `--smoke` runs a few iterations only, to show it works.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FrameHeaderSchema } from "../src/gen/strata/v1/frame_pb.ts";
-import { BenchEchoRequestSchema } from "../src/gen/strata/testing/v1/testing_pb.ts";
+import { BenchEchoRequestSchema } from "../test/gen/stratatest/v1/testing_pb.ts";
 import { CallMode, decodeHeader, decodeMessage, encodeFrame, encodeHeader, encodeMessage, FrameType, type FrameHeaderInit } from "../src/wire/index.ts";
 import { runtimeName } from "./runtime.ts";
 

@@ -1,6 +1,6 @@
 // The server process of bench/keyed.ts: the reference server with the
 // conformance service on 127.0.0.1; prints its address, stops on SIGTERM.
-import { createServer } from "../src/index.ts";
+import { createServer } from "../src/node.ts";
 import { tcpTransport } from "../src/transport/tcp.ts";
 import { conformanceService } from "../conformance/reference/conformance-service.ts";
 

@@ -7,10 +7,10 @@
 // `npm run bench` runs it too, as one part of the whole harness.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { createClient, type CallOptions, type Client } from "../src/index.ts";
+import { createClient, type CallOptions, type Client } from "../src/node.ts";
 import { tcpTransport } from "../src/transport/tcp.ts";
 import { runtimeCommand, runtimeName } from "./runtime.ts";
-import { ConformanceService } from "../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { ConformanceService } from "../conformance/gen/strata/conformance/v1/conformance_pb.ts";
 
 const IN_FLIGHT = 100;
 

@@ -21,6 +21,8 @@ const steps: Step[] = [
   { name: "typecheck tests, benchmarks, scripts", command: [bin("tsc"), "-p", "tsconfig.tools.json"] },
   { name: "buf lint", command: [bin("buf"), "lint"] },
   { name: "generated code is current", command: [bin("tsx"), "scripts/check-generated.ts"] },
+  { name: "src/version.ts is package.json's version", command: [bin("tsx"), "scripts/sync-version.ts", "--check"] },
+  { name: "the packed package installs and runs (Node, Bun, Deno, tsc nodenext, esbuild)", command: [bin("tsx"), "scripts/check-installed-package.ts"] },
   { name: "every MUST traced to a conformance case or untestable.md", command: [bin("tsx"), "conformance/trace.ts"] },
   { name: "tests on Node", command: [bin("tsx"), "test/run.ts"], counts: true },
   { name: "tests on Bun", command: [bin("bun"), "test/run.ts"], counts: true },

@@ -3,8 +3,8 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { EchoRequestSchema, EchoResponseSchema } from "../src/gen/strata/testing/v1/testing_pb.ts";
-import { createClient, DispatchCode, FrameType, GoawayCode, RpcError } from "../src/index.ts";
+import { EchoRequestSchema, EchoResponseSchema } from "./gen/stratatest/v1/testing_pb.ts";
+import { createClient, DispatchCode, FrameType, GoawayCode, RpcError } from "../src/node.ts";
 import { startScriptedServer } from "./support/scripted-server.ts";
 import { TestService } from "./support/test-service.ts";
 import { waitUntil } from "./support/wait.ts";

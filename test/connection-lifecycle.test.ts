@@ -13,7 +13,7 @@ import {
   FrameType,
   GoawayCode,
   type Server,
-} from "../src/index.ts";
+} from "../src/node.ts";
 import { RawPeer } from "./support/raw-peer.ts";
 import { TestService, testService } from "./support/test-service.ts";
 

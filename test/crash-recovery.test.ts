@@ -3,7 +3,7 @@
 // on the same port. Cites [PING-5] [STATUS-12] [HELLO-3] [STATUS-3].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { createClient, createServer, RpcError, TransportCode, type Client } from "../src/index.ts";
+import { createClient, createServer, RpcError, TransportCode, type Client } from "../src/node.ts";
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import { exited, hasExited, lineReader, spawnTs, type LineReader, type TsChild } from "./support/spawn-runtime.ts";
 import { startTcpProxy } from "./support/tcp-proxy.ts";

@@ -4,13 +4,13 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { EchoRequestSchema } from "../src/gen/strata/testing/v1/testing_pb.ts";
-import { CallMode, createClient, createServer, FrameType, RpcError } from "../src/index.ts";
+import { EchoRequestSchema } from "./gen/stratatest/v1/testing_pb.ts";
+import { CallMode, createClient, createServer, FrameType, RpcError } from "../src/node.ts";
 import { RawPeer } from "./support/raw-peer.ts";
 import { TestService, testService } from "./support/test-service.ts";
 
 const test = suite("drain and backpressure");
-const SERVICE = "strata.testing.v1.TestService";
+const SERVICE = "stratatest.v1.TestService";
 
 /** Resolves with `promise`, or rejects once `ms` have passed, naming `what`. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

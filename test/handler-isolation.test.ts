@@ -4,8 +4,8 @@
 // its other requests and the key queues carry on. Cites [STATUS-4] [KEYS-3].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { createClient, createServer, FrameType, RpcError, type Client, type Server } from "../src/index.ts";
-import { IsolationTestService } from "../src/gen/strata/testing/v1/testing_pb.ts";
+import { createClient, createServer, FrameType, RpcError, type Client, type Server } from "../src/node.ts";
+import { IsolationTestService } from "./gen/stratatest/v1/testing_pb.ts";
 import { RawPeer } from "./support/raw-peer.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
 import { waitUntil } from "./support/wait.ts";
@@ -36,7 +36,7 @@ test.after(async () => {
 
 /** The isolated service's worker pool counters. */
 function pool() {
-  return ctx.server.stats().isolation["strata.testing.v1.IsolationTestService"]!;
+  return ctx.server.stats().isolation["stratatest.v1.IsolationTestService"]!;
 }
 
 /** Calls Work and returns its failure as an RpcError (the call must fail). */
@@ -139,7 +139,7 @@ test("a handler module that does not load makes listen() fail with the reason", 
   const wrong = createServer().addIsolatedService(TestService, HANDLERS);
   const mismatch = await wrong.listen("127.0.0.1:0").then(() => undefined, (e: unknown) => e as Error);
   assert.ok(mismatch instanceof Error, "listen rejected");
-  assert.match(mismatch.message, /defines strata\.testing\.v1\.IsolationTestService/);
+  assert.match(mismatch.message, /defines stratatest\.v1\.IsolationTestService/);
   await wrong.close();
 });
 

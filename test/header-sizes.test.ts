@@ -6,7 +6,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
-import { createClient, createServer, FrameType, headerSize, type Client, type MetadataEntry, type Server } from "../src/index.ts";
+import { createClient, createServer, FrameType, headerSize, type Client, type MetadataEntry, type Server } from "../src/node.ts";
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import { TestService, testService } from "./support/test-service.ts";
 import { bytesUpTo, DEFAULT_MAX_HEADER } from "./support/arbitraries.ts";
@@ -14,7 +14,7 @@ import { checkProperty } from "./support/property.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
 
 const test = suite("header sizes");
-const SERVICE = "strata.testing.v1.TestService";
+const SERVICE = "stratatest.v1.TestService";
 type TestMethods = typeof TestService extends GenService<infer M> ? M : never;
 
 interface Context {

@@ -6,10 +6,10 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { gzipSync } from "node:zlib";
-import { CallMode, Compression, crc32, createServer, decodeGoaway, DispatchCode, encodeFrame, FrameType, GoawayCode, MAX_UNKNOWN_FIELDS, type Server } from "../src/index.ts";
+import { CallMode, Compression, crc32, createServer, decodeGoaway, DispatchCode, encodeFrame, FrameType, GoawayCode, MAX_UNKNOWN_FIELDS, type Server } from "../src/node.ts";
 import { sleep } from "../src/util/timer.ts";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { EchoRequestSchema } from "../src/gen/strata/testing/v1/testing_pb.ts";
+import { EchoRequestSchema } from "./gen/stratatest/v1/testing_pb.ts";
 import { waitUntil } from "./support/wait.ts";
 import { TestService, testService } from "./support/test-service.ts";
 import { RawPeer } from "./support/raw-peer.ts";
@@ -38,7 +38,7 @@ test("[EXT-9] refused requests with thousands of made-up names leave the stats a
   for (let id = 1; id <= n; id++) {
     // Unknown services, unknown methods of a real service, and names refused before lookup.
     const kind = id % 4;
-    const service = kind === 1 ? "strata.testing.v1.TestService" : `made.up.${id}.${filler}`;
+    const service = kind === 1 ? "stratatest.v1.TestService" : `made.up.${id}.${filler}`;
     const header =
       kind === 2
         ? { service, method: `M${id}`, callMode: 9 as CallMode } // unknown call mode
@@ -57,9 +57,9 @@ test("[EXT-9] refused requests with thousands of made-up names leave the stats a
 
 test("[EXT-9] a refused request to an offered method is counted under that method's name", async () => {
   const peer = await RawPeer.connect(ctx.address);
-  peer.send({ type: FrameType.REQUEST, requestId: 1, service: "strata.testing.v1.TestService", method: "Echo", callMode: 9 as CallMode });
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: "stratatest.v1.TestService", method: "Echo", callMode: 9 as CallMode });
   await peer.waitFor((f) => f.header.requestId === 1);
-  assert.equal(ctx.server.stats().methods["strata.testing.v1.TestService/Echo"]!.rejected, { INVALID_REQUEST: 1 });
+  assert.equal(ctx.server.stats().methods["stratatest.v1.TestService/Echo"]!.rejected, { INVALID_REQUEST: 1 });
   peer.destroy();
 });
 
@@ -67,7 +67,7 @@ test("[LIMIT-7] [STATUS-6] a refusal quoting a long name stays not-processed at 
   // The client declares the baseline 4096; the unknown names are 3,000 and 12,000 bytes.
   const peer = await RawPeer.connect(ctx.address, { hello: { maxHeaderSize: 4096 } });
   peer.send({ type: FrameType.REQUEST, requestId: 1, service: "s".repeat(3000), method: "m".repeat(1000) });
-  peer.send({ type: FrameType.REQUEST, requestId: 2, service: "strata.testing.v1.TestService", method: "é".repeat(6000) });
+  peer.send({ type: FrameType.REQUEST, requestId: 2, service: "stratatest.v1.TestService", method: "é".repeat(6000) });
   const first = await peer.waitFor((f) => f.header.requestId === 1);
   const second = await peer.waitFor((f) => f.header.requestId === 2);
   assert.is(first.header.dispatchCode, DispatchCode.UNKNOWN_SERVICE);
@@ -149,7 +149,7 @@ async function nonReader(address: string, n: number, size: number): Promise<RawP
   const peer = await RawPeer.connect(address);
   peer.pause();
   const body = toBinary(EchoRequestSchema, create(EchoRequestSchema, { payloadSize: size }));
-  for (let id = 1; id <= n; id++) peer.send({ type: FrameType.REQUEST, requestId: id, service: "strata.testing.v1.TestService", method: "Echo" }, body);
+  for (let id = 1; id <= n; id++) peer.send({ type: FrameType.REQUEST, requestId: id, service: "stratatest.v1.TestService", method: "Echo" }, body);
   return peer;
 }
 
@@ -196,7 +196,7 @@ test("[IDLE-3] a peer that reads nothing while output waits is idle-closed, thou
 
 /** The first bytes of a REQUEST frame declaring a `bodySize`-byte body: its size prefix and header. */
 function requestHead(id: number, bodySize: number): Uint8Array {
-  const frame = encodeFrame({ type: FrameType.REQUEST, requestId: id, service: "strata.testing.v1.TestService", method: "Echo" }, new Uint8Array(bodySize));
+  const frame = encodeFrame({ type: FrameType.REQUEST, requestId: id, service: "stratatest.v1.TestService", method: "Echo" }, new Uint8Array(bodySize));
   return frame.subarray(0, frame.length - bodySize);
 }
 
@@ -280,7 +280,7 @@ function unknownFields(n: number): Uint8Array {
 test("[LIMIT-8] a 4 MB body of 2 million unknown fields is refused INVALID_ARGUMENT without stalling the server; 10,000 are accepted", async () => {
   const server = createServer().addService(TestService, testService().impl);
   const peer = await RawPeer.connect(await server.listen("127.0.0.1:0"));
-  peer.send({ type: FrameType.REQUEST, requestId: 1, service: "strata.testing.v1.TestService", method: "Echo" }, unknownFields(MAX_UNKNOWN_FIELDS));
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: "stratatest.v1.TestService", method: "Echo" }, unknownFields(MAX_UNKNOWN_FIELDS));
   assert.is((await peer.waitFor((f) => f.header.requestId === 1)).header.dispatchCode, DispatchCode.OK);
   let last = performance.now();
   let worstGap = 0;
@@ -289,7 +289,7 @@ test("[LIMIT-8] a 4 MB body of 2 million unknown fields is refused INVALID_ARGUM
     worstGap = Math.max(worstGap, t - last);
     last = t;
   }, 5);
-  peer.send({ type: FrameType.REQUEST, requestId: 2, service: "strata.testing.v1.TestService", method: "Echo" }, unknownFields(2_000_000));
+  peer.send({ type: FrameType.REQUEST, requestId: 2, service: "stratatest.v1.TestService", method: "Echo" }, unknownFields(2_000_000));
   const refused = await peer.waitFor((f) => f.header.requestId === 2, 10_000);
   clearInterval(sampler);
   assert.is(refused.header.dispatchCode, DispatchCode.INVALID_ARGUMENT, refused.header.dispatchMessage);

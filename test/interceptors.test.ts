@@ -13,7 +13,7 @@ import {
   type Logger,
   type ServerInterceptor,
   type ServerOptions,
-} from "../src/index.ts";
+} from "../src/node.ts";
 import type { ClientOptions } from "../src/client/index.ts";
 import { TestService, testService } from "./support/test-service.ts";
 
@@ -142,7 +142,7 @@ test("[SEC-2] a handler's unexpected error is logged with method, request id and
   await client.echo({ text: "chosen", appCode: 7, appMessage: "chosen" }).catch(() => undefined);
   assert.is(logger.events.length, 1, "one event, for the unexpected error only");
   const [event] = logger.events;
-  assert.is(event!.fields["method"], "strata.testing.v1.TestService/Echo");
+  assert.is(event!.fields["method"], "stratatest.v1.TestService/Echo");
   assert.is(typeof event!.fields["requestId"], "number");
   assert.ok(String(event!.fields["peer"]).startsWith("memory:"));
   assert.is((event!.fields["error"] as Error).message, "plain failure with a secret stack");

@@ -7,7 +7,7 @@ import * as assert from "uvu/assert";
 import fc from "fast-check";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { decodeMessage } from "../src/wire/message-decoder.ts";
-import { BenchEchoRequestSchema } from "../src/gen/strata/testing/v1/testing_pb.ts";
+import { BenchEchoRequestSchema } from "./gen/stratatest/v1/testing_pb.ts";
 import { checkProperty } from "./support/property.ts";
 import { Everything, everything, HasMapChild, WithMap } from "./support/everything-schema.ts";
 

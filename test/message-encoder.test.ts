@@ -9,7 +9,7 @@ import * as assert from "uvu/assert";
 import fc from "fast-check";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { encodeMessage } from "../src/wire/message-encoder.ts";
-import { BenchEchoRequestSchema, EchoRequestSchema } from "../src/gen/strata/testing/v1/testing_pb.ts";
+import { BenchEchoRequestSchema, EchoRequestSchema } from "./gen/stratatest/v1/testing_pb.ts";
 import { checkProperty } from "./support/property.ts";
 import { Everything, everything, HasMapChild, WithMap } from "./support/everything-schema.ts";
 

@@ -14,7 +14,7 @@ import { ledgerMutant } from "../conformance/mutants/slots-ledger.ts";
 import { slotsMutants } from "../conformance/mutants/slots-mutants.ts";
 import { startMutant } from "../conformance/mutants/server.ts";
 import { runCases } from "../conformance/runner/run-cases.ts";
-import type { KeyTicket } from "../src/index.ts";
+import type { KeyTicket } from "../src/node.ts";
 
 const test = suite("mutants");
 

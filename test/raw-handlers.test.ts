@@ -1,7 +1,7 @@
 // The raw-bytes handler form, for gateways and generic use. Cites [CALL-2] [STATUS-4].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { createServer, DispatchCode, FrameType } from "../src/index.ts";
+import { createServer, DispatchCode, FrameType } from "../src/node.ts";
 import { RawPeer } from "./support/raw-peer.ts";
 
 const test = suite("raw handlers");

@@ -18,7 +18,7 @@ import {
   PREFACE_SIZE,
   RpcError,
   type Frame,
-} from "../src/index.ts";
+} from "../src/node.ts";
 import { TestService, testService } from "./support/test-service.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
 import { waitUntil } from "./support/wait.ts";

@@ -3,7 +3,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { EchoRequestSchema, RecordRequestSchema } from "../src/gen/strata/testing/v1/testing_pb.ts";
+import { EchoRequestSchema, RecordRequestSchema } from "./gen/stratatest/v1/testing_pb.ts";
 import {
   CallMode,
   Compression,
@@ -15,7 +15,7 @@ import {
   type Client,
   type FrameHeaderInit,
   type Server,
-} from "../src/index.ts";
+} from "../src/node.ts";
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import { RawPeer } from "./support/raw-peer.ts";
 import { memoryTransport, type Transport, type TransportFactory } from "../src/transport/index.ts";
@@ -26,7 +26,7 @@ import { waitUntil } from "./support/wait.ts";
 import fc from "fast-check";
 
 const test = suite("rpc calls");
-const SERVICE = "strata.testing.v1.TestService";
+const SERVICE = "stratatest.v1.TestService";
 
 type TestMethods = typeof TestService extends GenService<infer M> ? M : never;
 

@@ -13,7 +13,7 @@ import {
   type ConnectionInfo,
   type Transport,
   type TransportFactory,
-} from "../src/index.ts";
+} from "../src/node.ts";
 import { Subchannel, type CallConnection, type CallRoute, type Router } from "../src/client/index.ts";
 import { TestService, testService } from "./support/test-service.ts";
 

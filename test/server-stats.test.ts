@@ -3,7 +3,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { AdminService } from "../src/gen/strata/admin/v1/admin_pb.ts";
-import { createClient, createServer, RpcError } from "../src/index.ts";
+import { createClient, createServer, RpcError } from "../src/node.ts";
 import { TestService, testService } from "./support/test-service.ts";
 
 const test = suite("server stats");
@@ -19,7 +19,7 @@ test("[EXT-8] stats count connections, requests, per-method calls, errors, refus
   const stats = server.stats();
   assert.is(stats.connections.current, 1);
   assert.is(stats.requests.total, 4);
-  const echo = stats.methods["strata.testing.v1.TestService/Echo"]!;
+  const echo = stats.methods["stratatest.v1.TestService/Echo"]!;
   assert.is(echo.calls, 3);
   assert.is(echo.errors, 1);
   assert.equal(echo.rejected, { UNSUPPORTED: 1 });
@@ -30,7 +30,7 @@ test("[EXT-8] stats count connections, requests, per-method calls, errors, refus
   const remote = await admin.getStats({});
   assert.is(remote.connectionsAccepted, 2n);
   assert.is(remote.requestsTotal, 5n, "the GetStats request itself counts");
-  const remoteEcho = remote.methods.find((m) => m.method === "strata.testing.v1.TestService/Echo")!;
+  const remoteEcho = remote.methods.find((m) => m.method === "stratatest.v1.TestService/Echo")!;
   assert.is(remoteEcho.calls, 3n);
   assert.equal(remoteEcho.rejected, { UNSUPPORTED: 1n });
   assert.is(remoteEcho.latencyBuckets.length, remote.latencyBucketBoundsMs.length + 1);

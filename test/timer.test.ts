@@ -4,7 +4,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { MAX_TIMER_DELAY, setTimer, sleep } from "../src/util/timer.ts";
-import { createClient, createServer } from "../src/index.ts";
+import { createClient, createServer } from "../src/node.ts";
 import { TestService, testService } from "./support/test-service.ts";
 import { waitUntil } from "./support/wait.ts";
 

@@ -11,7 +11,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
-import { createClient, RpcError, type CallOptions, type Client } from "../src/index.ts";
+import { createClient, RpcError, type CallOptions, type Client } from "../src/node.ts";
 import type { Execution, WalletOp } from "../examples/wallet/execution-log.ts";
 import { userKey, WalletError, walletErrorName, WalletService, type WalletMethods } from "../examples/wallet/wallet.ts";
 import { createWalletServer, type WalletServer } from "../examples/wallet/wallet-server.ts";

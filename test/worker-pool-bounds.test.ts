@@ -6,8 +6,8 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { CallMode, createClient, createServer, DispatchCode, FrameType, type IsolationOptions, type Server } from "../src/index.ts";
-import { IsolationTestService, WorkRequestSchema } from "../src/gen/strata/testing/v1/testing_pb.ts";
+import { CallMode, createClient, createServer, DispatchCode, FrameType, type IsolationOptions, type Server } from "../src/node.ts";
+import { IsolationTestService, WorkRequestSchema } from "./gen/stratatest/v1/testing_pb.ts";
 import { RawPeer } from "./support/raw-peer.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
 import { waitUntil } from "./support/wait.ts";

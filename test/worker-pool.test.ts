@@ -6,10 +6,10 @@ import { createContextValues } from "../src/util/context-values.ts";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { create } from "@bufbuild/protobuf";
-import { RpcError } from "../src/index.ts";
+import { RpcError } from "../src/node.ts";
 import type { QueueingContext } from "../src/server/handler-context.ts";
 import { WorkerPool } from "../src/server/isolation/worker-pool.ts";
-import { IsolationTestService, WorkRequestSchema, type WorkResponse } from "../src/gen/strata/testing/v1/testing_pb.ts";
+import { IsolationTestService, WorkRequestSchema, type WorkResponse } from "./gen/stratatest/v1/testing_pb.ts";
 
 const test = suite("worker pool");
 const HANDLERS = new URL("./support/isolated-handlers.ts", import.meta.url).href;

@@ -1,7 +1,7 @@
 // The Strata driver: createClient over BenchService.
-import { createClient } from "../../src/index.ts";
+import { createClient } from "../../src/node.ts";
 import { tcpTransport } from "../../src/transport/tcp.ts";
-import { BenchService } from "../../src/gen/strata/testing/v1/testing_pb.ts";
+import { BenchService } from "../../test/gen/stratatest/v1/testing_pb.ts";
 import type { Driver } from "./driver.ts";
 
 /** Connects a Strata client to the BenchService at `address`. */

@@ -1,8 +1,8 @@
 // Benchmark server: the reference Strata server with BenchService (an echo
 // of opaque bytes) on 127.0.0.1. See control.ts for its stdin commands.
-import { createServer } from "../../src/index.ts";
+import { createServer } from "../../src/node.ts";
 import { tcpTransport } from "../../src/transport/tcp.ts";
-import { BenchService } from "../../src/gen/strata/testing/v1/testing_pb.ts";
+import { BenchService } from "../../test/gen/stratatest/v1/testing_pb.ts";
 import { serveControl } from "./control.ts";
 
 // The transport is named, not loaded on first use, so that a bundle (npm run bench:node-js) holds it.

@@ -1,7 +1,7 @@
 // Section 16.1 and Appendix C: the optional admin service, KeyedWork's log.
 import { fromBinary } from "@bufbuild/protobuf";
 import { GetStatsResponseSchema, type GetStatsResponse } from "../../src/gen/strata/admin/v1/admin_pb.ts";
-import { InfoResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { InfoResponseSchema } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import { DispatchCode, FrameType } from "../../src/wire/index.ts";
 import { CaseFailure, CaseSkip, expect } from "../runner/case-outcome.ts";
 import type { ConformanceCase } from "../runner/case.ts";

@@ -1,7 +1,7 @@
 // Section 7: call modes, through the conformance service.
 import fc from "fast-check";
 import { fromBinary } from "@bufbuild/protobuf";
-import { EchoResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { EchoResponseSchema } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import { CallMode, DispatchCode, FrameType } from "../../src/wire/index.ts";
 import { expect } from "../runner/case-outcome.ts";
 import type { ConformanceCase } from "../runner/case.ts";

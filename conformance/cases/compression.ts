@@ -8,7 +8,7 @@ import { expectDispatch } from "../runner/expectations.ts";
 import { zeroBomb } from "../runner/gzip-bomb.ts";
 import type { Peer } from "../runner/peer.ts";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { EchoRequestSchema, RecordRequestSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { EchoRequestSchema, RecordRequestSchema } from "../gen/strata/conformance/v1/conformance_pb.ts";
 
 const section = "12 Compression";
 

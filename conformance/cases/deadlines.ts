@@ -1,7 +1,7 @@
 // Section 9: deadlines and cancellation.
 import { CallMode, DispatchCode, encodeFrame, FrameType } from "../../src/wire/index.ts";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { RecordRequestSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { RecordRequestSchema } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import { expect } from "../runner/case-outcome.ts";
 import type { ConformanceCase } from "../runner/case.ts";
 import { CONFORMANCE_SERVICE, pause } from "../runner/context.ts";

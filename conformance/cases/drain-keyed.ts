@@ -6,7 +6,7 @@
 // shows what the server kept. What ran is read from the server-wide log.
 import { gzipSync } from "node:zlib";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { KeyedWorkRequestSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { KeyedWorkRequestSchema } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import { CallMode, Compression, decodeGoaway, DispatchCode, encodeFrame, FrameType, GoawayCode } from "../../src/wire/index.ts";
 import { CaseSkip, expect } from "../runner/case-outcome.ts";
 import type { ConformanceCase } from "../runner/case.ts";

@@ -1,7 +1,7 @@
 // Section 13 and the request checks of 7.5: metadata, compression (keys are in keys.ts).
 import fc from "fast-check";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { EchoRequestSchema, InfoResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { EchoRequestSchema, InfoResponseSchema } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import { Compression, DEFAULT_LIMITS, DispatchCode, encodeFrame, FrameType, headerSize, resolveFrameLimits } from "../../src/wire/index.ts";
 import { CONFORMANCE_SERVICE } from "../runner/context.ts";
 import { lengthUpTo } from "../runner/sizes.ts";

@@ -2,7 +2,7 @@
 // checked against a model (fast-check commands).
 import fc from "fast-check";
 import { fromBinary } from "@bufbuild/protobuf";
-import { EchoResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { EchoResponseSchema } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import { CallMode, DispatchCode, FrameType } from "../../src/wire/index.ts";
 import { expect } from "../runner/case-outcome.ts";
 import type { ConformanceCase } from "../runner/case.ts";

@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { fromBinary } from "@bufbuild/protobuf";
 import { ErrorDetailsSchema } from "../../src/gen/strata/v1/frame_pb.ts";
-import { SleepResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { SleepResponseSchema } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import { DEFAULT_LIMITS, DispatchCode, FrameType } from "../../src/wire/index.ts";
 import { expect } from "../runner/case-outcome.ts";
 import type { ConformanceCase } from "../runner/case.ts";

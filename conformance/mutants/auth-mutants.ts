@@ -1,8 +1,8 @@
 // Mutants for the authentication case [STATUS-13] [CONF-9]: a server that
 // says it refused a call it ran, one that refuses with a code that admits
 // the handler may have run, and one that accepts any token.
-import { RpcError, bearerAuth, createContextKey, type ServerInterceptor } from "../../src/index.ts";
-import { ConformanceService } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { RpcError, bearerAuth, createContextKey, type ServerInterceptor } from "../../src/node.ts";
+import { ConformanceService } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import { DispatchCode, FrameType } from "../../src/wire/index.ts";
 import type { Mutant } from "./mutating-proxy.ts";
 

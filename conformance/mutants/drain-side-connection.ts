@@ -5,8 +5,9 @@
 // RequestHeaders tracks which REQUEST's header has been read while its body
 // is still arriving.
 
+import { tcpTransport } from "../../src/transport/tcp.ts";
 import * as net from "node:net";
-import { defaultTransport, type TransportFactory } from "../../src/transport/index.ts";
+import { type TransportFactory } from "../../src/transport/index.ts";
 import { CallMode, createFrameDecoder, decodeHeader, encodeFrame, encodeHello, encodePreface, FrameType, PREFACE_SIZE, type Frame } from "../../src/wire/index.ts";
 import { FrameBoundaries } from "./frame-boundaries.ts";
 import type { ProxiedConnection } from "./mutating-proxy.ts";
@@ -16,10 +17,10 @@ let upstream: string | undefined;
 /** The default transport, noting the address the server listens on, for SideConnection (pass as ServerOptions.transport). */
 export const addressNotingTransport: TransportFactory = {
   async connect(address, options) {
-    return (await defaultTransport()).connect(address, options);
+    return tcpTransport.connect(address, options);
   },
   async listen(address, options, accept) {
-    const listener = await (await defaultTransport()).listen(address, options, accept);
+    const listener = await tcpTransport.listen(address, options, accept);
     upstream = listener.address;
     return listener;
   },

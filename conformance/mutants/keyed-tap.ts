@@ -4,8 +4,9 @@
 // A mutant changes one decision through the hooks; bytes and keys otherwise
 // pass through untouched, so everything else is the reference server.
 
-import { KeyScheduler, type KeyDispatch, type KeySchedulerStats, type KeyTicket, type ServerOptions } from "../../src/index.ts";
-import { defaultTransport, type Transport, type TransportFactory, type TransportHandlers } from "../../src/transport/index.ts";
+import { tcpTransport } from "../../src/transport/tcp.ts";
+import { KeyScheduler, type KeyDispatch, type KeySchedulerStats, type KeyTicket, type ServerOptions } from "../../src/node.ts";
+import { type Transport, type TransportFactory, type TransportHandlers } from "../../src/transport/index.ts";
 import { CallMode, decodeHeader, encodeFrame, FrameType, PREFACE_SIZE, type Frame, type FrameHeader } from "../../src/wire/index.ts";
 
 /** A keyed unary or acked request, as the tap saw it arrive. */
@@ -245,8 +246,8 @@ export function keyedTap(hooks: KeyedTapHooks): ServerOptions {
   };
 
   const transport: TransportFactory = {
-    connect: async (address, options) => (await defaultTransport()).connect(address, options),
-    listen: async (address, options, accept) => (await defaultTransport()).listen(address, options, (t) => accept(tap(t))),
+    connect: async (address, options) => tcpTransport.connect(address, options),
+    listen: async (address, options, accept) => tcpTransport.listen(address, options, (t) => accept(tap(t))),
   };
   return { transport, keyScheduler };
 }

@@ -7,7 +7,7 @@
 // requests wait for one of them [KEYS-4] [KEYS-9]. So only the cases that
 // check start order can catch it.
 
-import type { KeyDispatch, KeySchedulerStats, KeyTicket } from "../../src/index.ts";
+import type { KeyDispatch, KeySchedulerStats, KeyTicket } from "../../src/node.ts";
 
 class LifoTicket implements KeyTicket {
   readonly keys: readonly string[];

@@ -5,7 +5,7 @@ import { gunzipSync } from "node:zlib";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { GetStatsResponseSchema } from "../../src/gen/strata/admin/v1/admin_pb.ts";
-import { InfoResponseSchema } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { InfoResponseSchema } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import {
   CallMode,
   Compression,

@@ -4,7 +4,7 @@
 // deviations live inside the server instead (Mutant.serverOptions).
 
 import * as net from "node:net";
-import type { ServerOptions } from "../../src/index.ts";
+import type { ServerOptions } from "../../src/node.ts";
 import { createFrameDecoder, encodeFrame, PREFACE_SIZE, type Frame, type FrameDecoder } from "../../src/wire/index.ts";
 
 /** One proxied connection, as a mutant sees it. */

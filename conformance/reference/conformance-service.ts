@@ -2,8 +2,8 @@
 // (spec/protocol.md Appendix C) on the reference server.
 
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
-import { ConformanceService } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
-import { RpcError, type HandlerContext, type ServiceImpl } from "../../src/index.ts";
+import { ConformanceService } from "../gen/strata/conformance/v1/conformance_pb.ts";
+import { RpcError, type HandlerContext, type ServiceImpl } from "../../src/node.ts";
 import { dispatchCodeName } from "../../src/status/index.ts";
 // Any `ms` a uint32 allows, 2^31 and above included [CONF-3].
 import { sleep } from "../../src/util/timer.ts";

@@ -1,6 +1,6 @@
 // Spawn-mode settings (conformance/README.md) as reference-server options.
-import { bearerAuth, createContextKey, createServer, type Server, type ServerOptions } from "../../src/index.ts";
-import { ConformanceService } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { bearerAuth, createContextKey, createServer, type Server, type ServerOptions } from "../../src/node.ts";
+import { ConformanceService } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import type { ServerSettings } from "../runner/case.ts";
 import { conformanceService } from "./conformance-service.ts";
 

@@ -4,7 +4,7 @@
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { CallMode, DispatchCode, encodeFrame, FrameType, type Frame, type MetadataEntry } from "../../src/wire/index.ts";
-import { ConformanceService } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import { ConformanceService } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import { CaseFailure } from "./case-outcome.ts";
 import { Peer, type TraceLog } from "./peer.ts";
 

@@ -7,7 +7,7 @@
 // keeps its keys until the case CANCELs it [CANCEL-2].
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { ConformanceService } from "../../src/gen/strata/conformance/v1/conformance_pb.ts";
+import type { ConformanceService } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import { FrameType, type DispatchCode, type Frame } from "../../src/wire/index.ts";
 import { CaseFailure, CaseSkip, expect } from "./case-outcome.ts";
 import { pause, type CallOptions, type CaseContext, type MethodName } from "./context.ts";

@@ -2,6 +2,7 @@
 // frames, and records a trace of both directions for failure reports.
 
 import { transportFor, type Transport, type TransportsByScheme } from "../../src/transport/index.ts";
+import { SOCKET_TRANSPORTS } from "../../src/node.ts";
 import {
   createFrameDecoder,
   decodeGoaway,
@@ -130,7 +131,7 @@ export class Peer {
     const { handshake = true } = options;
     let transport: Transport;
     try {
-      const factory = await transportFor(address, options.transports === undefined ? {} : { transports: options.transports });
+      const factory = await transportFor(address, { transports: { ...SOCKET_TRANSPORTS, ...options.transports } });
       // allowHalfOpen: the suite may keep writing after the server's FIN [FRAME-18].
       transport = await factory.connect(address, { allowHalfOpen: options.allowHalfOpen ?? false });
     } catch (error) {

@@ -1,8 +1,8 @@
 // The example client: `npm run example:client -- Ada` (server address from
 // STRATA_ADDRESS, default 127.0.0.1:7400). Shows a call, an application
 // error, and the same call as a result value instead of an exception.
-import { createClient, RpcError } from "../../src/index.ts";
-import { GreeterService } from "../../src/gen/acme/greet/v1/greeter_pb.ts";
+import { createClient, RpcError } from "../../src/node.ts";
+import { GreeterService } from "../gen/acme/greet/v1/greeter_pb.ts";
 
 const client = createClient(GreeterService, { address: process.env["STRATA_ADDRESS"] ?? "127.0.0.1:7400", timeoutMs: 2000 });
 const name = process.argv[2] ?? "Ada";

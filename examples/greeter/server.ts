@@ -1,7 +1,7 @@
 // The example server: `npm run example:server` (address from STRATA_ADDRESS,
 // default 127.0.0.1:7400). Ctrl-C or SIGTERM drains it gracefully.
-import { createServer, RpcError } from "../../src/index.ts";
-import { GreeterService } from "../../src/gen/acme/greet/v1/greeter_pb.ts";
+import { createServer, RpcError } from "../../src/node.ts";
+import { GreeterService } from "../gen/acme/greet/v1/greeter_pb.ts";
 
 /** The application code for "no name given"; any non-zero number the service documents. */
 const EMPTY_NAME = 1;

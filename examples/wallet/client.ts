@@ -1,6 +1,6 @@
 // The wallet example client: `npm run example:wallet:client` (server address
 // from STRATA_ADDRESS, default 127.0.0.1:7401). Runs the demo of demo.ts.
-import { RpcError } from "../../src/index.ts";
+import { RpcError } from "../../src/node.ts";
 import { runDemo } from "./demo.ts";
 
 try {

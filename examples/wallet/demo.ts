@@ -2,7 +2,7 @@
 // fails with an application error, then concurrent transfers in both
 // directions on two connections, and the final balances, whose total must
 // equal what was deposited.
-import { createClient, RpcError, type Client } from "../../src/index.ts";
+import { createClient, RpcError, type Client } from "../../src/node.ts";
 import { userKey, WalletError, walletErrorName, WalletService, type WalletMethods } from "./wallet.ts";
 
 /** What the demo found; `ok` is false if the total changed. */

@@ -1,6 +1,6 @@
 // The wallet server's record of every handler execution: what ran, on
 // which connection, with which keys, from when to when, and how it ended.
-import { metadataText, type HandlerContext } from "../../src/index.ts";
+import { metadataText, type HandlerContext } from "../../src/node.ts";
 import { walletErrorName } from "./wallet.ts";
 
 /** One wallet operation as requested. */

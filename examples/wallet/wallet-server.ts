@@ -1,6 +1,6 @@
 // createWalletServer: a Strata server offering WalletService over a fresh
 // in-memory store, with its execution log, ready to listen.
-import { createServer, type Server, type ServerOptions } from "../../src/index.ts";
+import { createServer, type Server, type ServerOptions } from "../../src/node.ts";
 import { ExecutionLog, type ExecutionLogOptions } from "./execution-log.ts";
 import { MemoryStore } from "./store.ts";
 import { createWalletService, WalletService, type WalletServiceOptions } from "./wallet.ts";

@@ -5,9 +5,9 @@
 // keys `uid=<user>` of the users it touches, and the server's keyed dispatch
 // runs calls that share a key one at a time, across all connections, in the
 // order it read them, without deadlock [KEYS-3] [KEYS-4] [KEYS-5] [KEYS-9].
-import { RpcError, type HandlerContext, type ServiceImpl } from "../../src/index.ts";
+import { RpcError, type HandlerContext, type ServiceImpl } from "../../src/node.ts";
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
-import { WalletError, WalletErrorSchema, WalletService } from "../../src/gen/acme/wallet/v1/wallet_pb.ts";
+import { WalletError, WalletErrorSchema, WalletService } from "../gen/acme/wallet/v1/wallet_pb.ts";
 import type { ExecutionLog, WalletOp } from "./execution-log.ts";
 import type { BalanceStore } from "./store.ts";
 

@@ -1,11 +1,12 @@
 // The options of createServer and of an isolated service, each with its
 // default and the requirement it serves.
 
-import type { FrameLimits } from "../wire/index.ts";
+import type { FrameLimits, RawInflater } from "../wire/index.ts";
 import type { TransportFactory, TransportsByScheme } from "../transport/index.ts";
 import type { Logger } from "../util/logger.ts";
 import type { KeyDispatch } from "./key-scheduler.ts";
 import type { ServerInterceptor } from "./interceptor.ts";
+import type { StartIsolationPool } from "./isolation/isolation-pool.ts";
 
 /** Options of createServer; every one has a default. */
 export interface ServerOptions {
@@ -70,11 +71,15 @@ export interface ServerOptions {
   /** One transport for every address this server listens on, whatever its scheme. */
   transport?: TransportFactory;
   /**
-   * Transports by address scheme, e.g. `{ tls: tlsTransport }`, besides the
-   * built-in ones: TCP for "host:port", Unix sockets for "unix:", in-process
-   * streams for "memory:".
+   * Transports by address scheme, e.g. `{ tls: tlsTransport }`, besides
+   * in-process streams for "memory:"; createServer from "strata-rpc" adds
+   * TCP for "host:port" and Unix sockets for "unix:".
    */
   transports?: TransportsByScheme;
+  /** Runs isolated services (addIsolatedService); createServer from "strata-rpc" passes worker threads [STATUS-4]. */
+  startIsolationPool?: StartIsolationPool;
+  /** Inflates gzip bodies natively, off the event loop; without it, in JavaScript. createServer from "strata-rpc" passes node:zlib [COMP-9]. */
+  inflateRaw?: RawInflater;
   /**
    * Offer keyed dispatch: requests sharing a key run one at a time, in
    * order, across all connections. Default true; false answers keyed
@@ -112,4 +117,10 @@ export interface IsolationOptions {
    * bound. Default 60 s.
    */
   maxRunMs?: number;
+  /**
+   * The worker's first module, for a bundle: the built package's
+   * `strata-rpc/isolation-worker` emitted as its own file. Default: beside
+   * the pool's code (worker-entry.js; in a bundle, beside the bundle).
+   */
+  workerEntry?: URL | string;
 }

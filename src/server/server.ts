@@ -4,7 +4,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { Compression, HelloSchema } from "../gen/strata/v1/frame_pb.ts";
-import { checkedLimits, encodeFrame, encodePreface, FrameType, type RawInflater } from "../wire/index.ts";
+import { checkedLimits, encodeFrame, encodePreface, FrameType } from "../wire/index.ts";
 import { transportFor, type Transport, type TransportListener } from "../transport/index.ts";
 import { addAdminService } from "./admin-service.ts";
 import { KeyScheduler } from "./key-scheduler.ts";
@@ -17,26 +17,10 @@ import { setTimer, sleep } from "../util/timer.ts";
 import { consoleLogger } from "../util/logger.ts";
 import { chainServerInterceptors } from "./interceptor.ts";
 import type { IsolationOptions, ServerOptions } from "./server-options.ts";
+import type { IsolationPool } from "./isolation/isolation-pool.ts";
+import { VERSION } from "../version.ts";
 
 export type { IsolationOptions, ServerOptions } from "./server-options.ts";
-
-/** The part of a worker pool the server uses (src/server/isolation/worker-pool.ts). */
-interface IsolationPool {
-  readonly methods: readonly string[];
-  run(method: string, input: unknown, context: QueueingContext): Promise<unknown>;
-  stats(): IsolationStats;
-  close(): Promise<void>;
-}
-
-/** What starting a worker pool takes (WorkerPoolOptions). */
-interface PoolStart {
-  module: string;
-  service: string;
-  workers: number;
-  terminateGraceMs: number;
-  maxQueued: number;
-  maxRunMs: number;
-}
 
 /** A Strata server: add services, listen, inspect, close. */
 export interface Server {
@@ -104,7 +88,7 @@ export function createServer(options: ServerOptions = {}): Server {
     minPingIntervalMs,
     compression: [Compression.GZIP], // request bodies may be gzip [COMP-2] [COMP-3]
     features: keys === undefined ? [] : ["keyed-dispatch"], // [KEYS-2]
-    agent: "strata-ts/0.1.0",
+    agent: `strata-ts/${VERSION}`,
   }));
   const preface = encodePreface();
   const helloFrame = encodeFrame({ type: FrameType.HELLO }, hello);
@@ -146,7 +130,7 @@ export function createServer(options: ServerOptions = {}): Server {
     registry,
     stats,
     keys,
-    inflate: undefined,
+    inflate: options.inflateRaw, // native zlib off the event loop where the runtime has it [COMP-9]
     decompressions: new TaskLimiter(options.maxDecompressions ?? 4),
     intercept: options.interceptors !== undefined && options.interceptors.length > 0 ? chainServerInterceptors(options.interceptors) : undefined,
     logger: options.logger ?? consoleLogger,
@@ -211,12 +195,12 @@ export function createServer(options: ServerOptions = {}): Server {
       registry.addService(service, impl);
       return server;
     },
-    addIsolatedService(service, module, { workers = 2, terminateGraceMs = 1000, maxQueued = 1000, maxRunMs = 60_000 } = {}) {
-      // Loaded on first use, like the TCP transport: node:worker_threads is not part of the core.
-      const specifier = "./isolation/worker-pool.ts";
-      const pool = import(specifier).then((m: { WorkerPool: { start(options: PoolStart): Promise<IsolationPool> } }) =>
-        m.WorkerPool.start({ module: String(module), service: service.typeName, workers, terminateGraceMs, maxQueued, maxRunMs }),
-      );
+    addIsolatedService(service, module, { workers = 2, terminateGraceMs = 1000, maxQueued = 1000, maxRunMs = 60_000, workerEntry } = {}) {
+      const start = options.startIsolationPool;
+      const pool =
+        start === undefined
+          ? Promise.reject(new Error(`${service.typeName}: isolated services need worker threads; create the server with createServer from "strata-rpc" (Node, Bun, Deno) or pass startIsolationPool`))
+          : start({ module: String(module), service: service.typeName, workers, terminateGraceMs, maxQueued, maxRunMs, workerEntry: workerEntry === undefined ? undefined : String(workerEntry) });
       pools.push(
         pool.then((started) => {
           // Only the methods the module implements exist; others are UNKNOWN_METHOD, not processed [STATUS-4].
@@ -241,11 +225,6 @@ export function createServer(options: ServerOptions = {}): Server {
       // A handler module that does not load fails here, not at the first call.
       await Promise.all(pools);
       const factory = await transportFor(address, options);
-      // Native zlib inflates gzip bodies off the event loop; loaded like the TCP transport [COMP-9].
-      if (host.inflate === undefined) {
-        const specifier = "./native-inflate.ts";
-        host.inflate = await import(specifier).then((m: { nativeInflateRaw: RawInflater }) => m.nativeInflateRaw, () => undefined);
-      }
       const listener = await factory.listen(address, { backlog: options.backlog ?? 511, highWaterMark: options.highWaterMark }, accept);
       if (closing !== undefined) {
         // close() ran while this listen was under way: do not leave the port bound.

@@ -139,10 +139,10 @@ export class ServiceRegistry {
     return this.services.get(name);
   }
 
-  /** Rejects names reserved for built-in services; the project's own test service is exempt [EXT-5]. */
+  /** Rejects names reserved for built-in services [EXT-5]. */
   private checkName(name: string): void {
     if (name === "") throw new TypeError("a service needs a name");
-    if (name.startsWith("strata.") && !name.startsWith("strata.testing.")) {
+    if (name.startsWith("strata.")) {
       throw new TypeError(`service names starting with "strata." are reserved for built-in services [EXT-5]: ${name}`);
     }
   }

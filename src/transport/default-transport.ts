@@ -1,12 +1,14 @@
 // Which transport serves an address: the one its owner passed for every
-// address, else one registered for the address's scheme, else a built-in
-// one — TCP and Unix sockets (loaded on first use) and in-memory streams.
+// address, else one registered for the address's scheme, else the built-in
+// in-memory streams. TCP and Unix sockets are registered by the package root
+// for Node, Bun and Deno ("strata-rpc"), so that the core never imports a
+// runtime's sockets and a bundler has nothing to guess.
 
 import type { TransportFactory } from "./transport.ts";
 import { addressScheme } from "./address.ts";
 import { memoryTransport } from "./memory.ts";
 
-/** Transports by address scheme, e.g. `{ tls: tlsTransport }`; they take precedence over the built-in ones. */
+/** Transports by address scheme, e.g. `{ tcp: tcpTransport, tls: tlsTransport }`; they take precedence over the built-in one. */
 export type TransportsByScheme = Readonly<Record<string, TransportFactory>>;
 
 /** How a server or client chooses the transport of each address. */
@@ -17,26 +19,10 @@ export interface TransportChoice {
   transports?: TransportsByScheme;
 }
 
-let loaded: Promise<TransportFactory> | undefined;
-
-/**
- * Loads the TCP transport on first use. The specifier is not a literal so
- * that neither the core's type-check (which has no runtime types) nor a
- * browser bundler pulls in node:net; servers and clients that run where
- * node:net does not exist pass their own `transport` instead.
- */
-export function defaultTransport(): Promise<TransportFactory> {
-  if (loaded === undefined) {
-    const specifier = "./tcp.ts";
-    loaded = import(specifier).then((module: { tcpTransport: TransportFactory }) => module.tcpTransport);
-  }
-  return loaded;
-}
-
 /**
  * The transport for `address` under `choice`; rejects with a TypeError
  * naming the scheme when nothing serves it (e.g. "tls:" without a TLS
- * transport passed in `transports`).
+ * transport passed in `transports`, or "tcp:" with the core alone).
  */
 export function transportFor(address: string, choice: TransportChoice): Promise<TransportFactory> {
   if (choice.transport !== undefined) return Promise.resolve(choice.transport);
@@ -48,8 +34,11 @@ export function transportFor(address: string, choice: TransportChoice): Promise<
   }
   const registered = choice.transports !== undefined && Object.hasOwn(choice.transports, scheme) ? choice.transports[scheme] : undefined;
   if (registered !== undefined) return Promise.resolve(registered);
-  if (scheme === "tcp" || scheme === "unix") return defaultTransport();
   if (scheme === "memory") return Promise.resolve(memoryTransport);
-  const known = ["tcp", "unix", "memory", ...Object.keys(choice.transports ?? {})].join(", ");
-  return Promise.reject(new TypeError(`no transport for "${scheme}:" addresses such as "${address}" (known: ${known}); pass one in the transports option`));
+  const known = ["memory", ...Object.keys(choice.transports ?? {})].join(", ");
+  const hint =
+    scheme === "tcp" || scheme === "unix"
+      ? `; import createServer and createClient from "strata-rpc" (Node, Bun, Deno), which include TCP and Unix sockets, or pass { transports: { ${scheme}: tcpTransport } } from "strata-rpc/tcp"`
+      : "; pass one in the transports option";
+  return Promise.reject(new TypeError(`no transport for "${scheme}:" addresses such as "${address}" (known: ${known})${hint}`));
 }

@@ -1,7 +1,7 @@
 // strata-rpc/transport: the runtime-neutral Transport contract, address
 // schemes, the in-memory transport and the close that keeps the last frames
-// [FRAME-18]. The TCP / Unix-socket implementation is the subpath
-// strata-rpc/tcp, loaded on demand for "host:port" and "unix:" addresses.
+// [FRAME-18]. TCP and Unix sockets are the subpath strata-rpc/tcp, which the
+// package root passes for "host:port" and "unix:" addresses.
 export type {
   ConnectionInfo,
   ConnectOptions,
@@ -13,6 +13,6 @@ export type {
   TransportListener,
 } from "./transport.ts";
 export { addressScheme, formatHostPort, parseSocketAddress, type SocketAddress } from "./address.ts";
-export { defaultTransport, transportFor, type TransportChoice, type TransportsByScheme } from "./default-transport.ts";
+export { transportFor, type TransportChoice, type TransportsByScheme } from "./default-transport.ts";
 export { memoryPair, memoryTransport, type MemoryPairOptions } from "./memory.ts";
 export { lingeringClose, LINGER_MS } from "./lingering-close.ts";

@@ -1,8 +1,8 @@
-// The handlers of strata.testing.v1.IsolationTestService, loaded by the
+// The handlers of stratatest.v1.IsolationTestService, loaded by the
 // worker pool in test/handler-isolation.test.ts.
 import { threadId } from "node:worker_threads";
-import { defineIsolatedService, RpcError } from "../../src/index.ts";
-import { IsolationTestService } from "../../src/gen/strata/testing/v1/testing_pb.ts";
+import { defineIsolatedService, RpcError } from "../../src/node.ts";
+import { IsolationTestService } from "../gen/stratatest/v1/testing_pb.ts";
 
 export default defineIsolatedService(IsolationTestService, {
   async work(request, context) {

@@ -3,6 +3,7 @@
 // does the handshake (or not), writes any bytes, and collects every frame
 // and the EOF.
 import { transportFor, type Transport } from "../../src/transport/index.ts";
+import { SOCKET_TRANSPORTS } from "../../src/node.ts";
 import {
   createFrameDecoder,
   DEFAULT_LIMITS,
@@ -58,7 +59,7 @@ export class RawPeer {
     address: string,
     { handshake = true, pingIntervalMs = 60_000, hello = {} }: { handshake?: boolean; pingIntervalMs?: number; hello?: { maxHeaderSize?: number; maxBodySize?: number } } = {},
   ): Promise<RawPeer> {
-    const transport = await (await transportFor(address, {})).connect(address);
+    const transport = await (await transportFor(address, { transports: SOCKET_TRANSPORTS })).connect(address);
     const peer = new RawPeer(transport);
     if (handshake) {
       peer.write(encodePreface());

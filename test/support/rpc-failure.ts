@@ -1,6 +1,6 @@
 // Awaits a call that must fail, and returns its RpcError.
 import * as assert from "uvu/assert";
-import { RpcError } from "../../src/index.ts";
+import { RpcError } from "../../src/node.ts";
 
 /** The RpcError `promise` rejects with; fails the test if it resolves or rejects with anything else. */
 export async function rpcFailure(promise: Promise<unknown>): Promise<RpcError> {

@@ -4,7 +4,7 @@
 // stdout line. On SIGTERM it closes gracefully, prints "closed" and exits 0
 // (a line, since Deno's child_process reports a signal as the cause of any
 // exit that follows kill()).
-import { createServer } from "../../src/index.ts";
+import { createServer } from "../../src/node.ts";
 import { TestService, testService } from "./test-service.ts";
 
 const address = process.argv[2] ?? "127.0.0.1:0";

@@ -1,8 +1,8 @@
-// The strata.testing.v1.TestService implementation the socket tests run
+// The stratatest.v1.TestService implementation the socket tests run
 // against, with a log of what its handlers saw.
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
-import { RpcError, type ServiceImpl } from "../../src/index.ts";
-import { TestService } from "../../src/gen/strata/testing/v1/testing_pb.ts";
+import { RpcError, type ServiceImpl } from "../../src/node.ts";
+import { TestService } from "../gen/stratatest/v1/testing_pb.ts";
 import { sleep } from "../../src/util/timer.ts";
 
 type TestMethods = typeof TestService extends GenService<infer M> ? M : never;

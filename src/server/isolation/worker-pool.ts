@@ -12,23 +12,11 @@ import { RpcError } from "../../status/index.ts";
 import type { QueueingContext } from "../handler-context.ts";
 import type { FromWorker, SerializedError, ToWorker } from "./worker-messages.ts";
 import { setTimer, type Timer } from "../../util/timer.ts";
+import type { IsolationPoolStart } from "./isolation-pool.ts";
 import type { ConnectionInfo } from "../../transport/index.ts";
 
-/** Options of a worker pool. */
-export interface WorkerPoolOptions {
-  /** The handler module (its URL, e.g. `new URL("./handlers.ts", import.meta.url).href`). */
-  readonly module: string;
-  /** The fully-qualified name of the service the module defines. */
-  readonly service: string;
-  /** Workers in the pool, each running one call at a time. */
-  readonly workers: number;
-  /** How long a handler may run on after its signal fired before its worker is terminated. */
-  readonly terminateGraceMs: number;
-  /** Calls that may wait for a free worker; more are refused OVERLOADED, not processed. */
-  readonly maxQueued: number;
-  /** The longest a handler may run, deadline or not, before it is told to stop (then terminated after the grace); Infinity: no bound. */
-  readonly maxRunMs: number;
-}
+/** Options of a worker pool: what the server passes to start one [STATUS-4]. */
+export type WorkerPoolOptions = IsolationPoolStart;
 
 /** Counters of a pool. */
 export interface WorkerPoolStats {
@@ -67,7 +55,14 @@ interface Slot {
   error: string | undefined;
 }
 
-const BOOT = new URL("./worker-boot.mjs", import.meta.url);
+/**
+ * The worker's first module. Beside these TypeScript sources it is
+ * worker-boot.mjs, which makes TypeScript loadable on Node; beside the built
+ * package (or a bundle of it) it is worker-entry.js, plain JavaScript.
+ */
+function defaultWorkerEntry(): URL {
+  return import.meta.url.endsWith(".ts") ? new URL("./worker-boot.mjs", import.meta.url) : new URL("./worker-entry.js", import.meta.url);
+}
 
 /** Worker threads running one isolated service [STATUS-4]. */
 export class WorkerPool {
@@ -80,9 +75,11 @@ export class WorkerPool {
   private dispatching = false;
   private dispatchAgain = false;
   private implemented: readonly string[] = [];
+  private readonly entry: URL;
 
   private constructor(options: WorkerPoolOptions) {
     this.options = options;
+    this.entry = options.workerEntry === undefined ? defaultWorkerEntry() : new URL(options.workerEntry);
   }
 
   /** The methods (by name, e.g. "Transfer") the module has handlers for. */
@@ -163,7 +160,7 @@ export class WorkerPool {
   /** Starts one worker; resolves once it has loaded the module. */
   private spawn(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const worker = new Worker(BOOT, { workerData: { module: this.options.module, service: this.options.service } });
+      const worker = new Worker(this.entry, { workerData: { module: this.options.module, service: this.options.service } });
       const slot: Slot = { worker, ready: false, terminating: false, dead: false, job: undefined, error: undefined };
       this.slots.add(slot);
       worker.on("message", (message: FromWorker) => {
