@@ -12,7 +12,7 @@ export interface GeneratedPart {
 }
 
 export const GENERATED_PARTS: readonly GeneratedPart[] = [
-  { proto: ["proto/strata/v1", "proto/strata/admin"], base: "src" },
+  { proto: ["proto/strata/v1", "proto/strata/admin", "proto/strata/reflection"], base: "src" },
   { proto: ["proto/strata/conformance"], base: "conformance" },
   { proto: ["proto/acme"], base: "examples" },
   { proto: ["proto/stratatest"], base: "test" },

@@ -16,6 +16,7 @@ import { limitCases } from "./limits.ts";
 import { metadataCases } from "./metadata.ts";
 import { pingCases } from "./ping.ts";
 import { prefaceCases } from "./preface.ts";
+import { reflectionCases } from "./reflection.ts";
 import { sessionCases } from "./sessions.ts";
 import { statusCases } from "./status.ts";
 
@@ -39,4 +40,5 @@ export const allCases: ConformanceCase[] = [
   // Section 11's cases that need keyed dispatch: here, after section 15, where they have always run.
   ...keyedDrainCases,
   ...adminCases,
+  ...reflectionCases,
 ];

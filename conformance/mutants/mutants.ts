@@ -24,6 +24,8 @@ import {
 import { FrameBoundaries } from "./frame-boundaries.ts";
 import { LifoKeyScheduler } from "./lifo-key-scheduler.ts";
 import type { Mutant, ProxiedConnection } from "./mutating-proxy.ts";
+import { answersNoted, noteCalls } from "./noted-calls.ts";
+import { reflectionMutants } from "./reflection-mutants.ts";
 import { drainMutants } from "./drain-mutants.ts";
 import { keyedMutants } from "./keyed-mutants.ts";
 import { slotsMutants } from "./slots-mutants.ts";
@@ -64,22 +66,6 @@ function hasFieldAbove(body: Uint8Array, highest: number): boolean {
     reader.skip(wireType);
   }
   return false;
-}
-
-/** Notes the request ids of calls to `service`/`method` on the connection, for a serverFrame hook to find their RESPONSEs. */
-function noteCalls(frame: Frame, connection: ProxiedConnection, service: string, method: string): Frame[] {
-  if (frame.header.type !== FrameType.REQUEST) return [frame];
-  connection.state["maxId"] = Math.max((connection.state["maxId"] as number | undefined) ?? 0, frame.header.requestId);
-  if (frame.header.service === service && frame.header.method === method) {
-    ((connection.state["calls"] ??= new Set<number>()) as Set<number>).add(frame.header.requestId);
-  }
-  return [frame];
-}
-
-/** Whether `frame` is the OK RESPONSE to a call noted by noteCalls. */
-function answersNoted(frame: Frame, connection: ProxiedConnection): boolean {
-  const calls = connection.state["calls"] as Set<number> | undefined;
-  return frame.header.type === FrameType.RESPONSE && frame.header.dispatchCode === DispatchCode.OK && calls?.has(frame.header.requestId) === true;
 }
 
 /** The idle clock of a server that counts only whole frames as activity: GOAWAY(IDLE_TIMEOUT) after the declared idle timeout without one. */
@@ -467,6 +453,7 @@ export const mutants: Mutant[] = [
   ...slotsMutants,
   ...authMutants,
   ...drainMutants,
+  ...reflectionMutants,
 ];
 
 /** The mutant named `name`, or undefined. */

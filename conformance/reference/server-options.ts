@@ -32,10 +32,11 @@ export const conformanceAuth = bearerAuth({
 });
 
 /**
- * The reference server in test mode: ConformanceService, and AdminService so
- * that the suite checks its counters too [CONF-1] [EXT-7] [EXT-9].
+ * The reference server in test mode: ConformanceService, and AdminService and
+ * ReflectionService so that the suite checks them too [CONF-1] [EXT-7]
+ * [EXT-9] [EXT-10].
  */
 export function createReferenceServer(settings: ServerSettings = {}, extra: ServerOptions = {}): Server {
   const { service, impl } = conformanceService();
-  return createServer({ ...serverOptionsFrom(settings), exposeAdminService: true, interceptors: [conformanceAuth], ...extra }).addBuiltinService(service, impl);
+  return createServer({ ...serverOptionsFrom(settings), exposeAdminService: true, exposeReflectionService: true, interceptors: [conformanceAuth], ...extra }).addBuiltinService(service, impl);
 }

@@ -68,6 +68,12 @@ export interface ServerOptions {
   maxConnectionsPerClient?: number;
   /** Offer the built-in strata.admin.v1.AdminService (stats to any caller). Default false [EXT-7]. */
   exposeAdminService?: boolean;
+  /**
+   * Offer the built-in strata.reflection.v1.ReflectionService: every
+   * service's name and schema to any caller, for tools that have no .proto
+   * files. Off by default, since it shows the whole API surface [EXT-10] [SEC-5].
+   */
+  exposeReflectionService?: boolean;
   /** One transport for every address this server listens on, whatever its scheme. */
   transport?: TransportFactory;
   /**

@@ -7,6 +7,7 @@ import { Compression, HelloSchema } from "../gen/strata/v1/frame_pb.ts";
 import { checkedLimits, encodeFrame, encodePreface, FrameType } from "../wire/index.ts";
 import { transportFor, type Transport, type TransportListener } from "../transport/index.ts";
 import { addAdminService } from "./admin-service.ts";
+import { addReflectionService } from "./reflection-service.ts";
 import { KeyScheduler } from "./key-scheduler.ts";
 import { ServerConnection, type ConnectionHost, type ConnectionSettings } from "./server-connection.ts";
 import { TaskLimiter } from "./task-limiter.ts";
@@ -116,6 +117,7 @@ export function createServer(options: ServerOptions = {}): Server {
   const registry = new ServiceRegistry();
   const stats = new StatsCollector(keys);
   if (options.exposeAdminService) addAdminService(registry, () => stats.snapshot());
+  if (options.exposeReflectionService) addReflectionService(registry);
   const connections = new Set<ServerConnection>();
   const pools: Array<Promise<IsolationPool>> = [];
   /** Closed connections whose oneway requests still wait for keys [DRAIN-15]. */

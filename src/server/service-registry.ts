@@ -43,6 +43,8 @@ export interface RegisteredMethod {
 /** The services of a server, by fully-qualified service name and method name [CALL-2]. */
 export class ServiceRegistry {
   private readonly services = new Map<string, Map<string, RegisteredMethod>>();
+  /** The schema of each service added with one; raw services have none [EXT-11]. */
+  private readonly schemas = new Map<string, DescService>();
 
   /** Adds a generated service with its handlers; methods without a handler answer UNKNOWN_METHOD. */
   addService<S extends GenServiceMethods>(service: GenService<S>, impl: ServiceImpl<S>): this {
@@ -52,7 +54,7 @@ export class ServiceRegistry {
 
   /** Adds a service without the reserved-name check: for the built-in services of the spec [EXT-5]. */
   addBuiltinService<S extends GenServiceMethods>(service: GenService<S>, impl: ServiceImpl<S>): this {
-    const methods = this.open(service.typeName);
+    const methods = this.open(service.typeName, service);
     const implementations = impl as Record<string, UnaryHandler<DescMessage, DescMessage> | undefined>;
     for (const name of Object.keys(implementations)) {
       if (!(service as DescService).methods.some((m) => m.localName === name)) {
@@ -95,7 +97,7 @@ export class ServiceRegistry {
     run: (method: string, input: unknown, context: QueueingContext) => Promise<unknown>,
   ): this {
     this.checkName(service.typeName);
-    const methods = this.open(service.typeName);
+    const methods = this.open(service.typeName, service);
     for (const method of (service as DescService).methods) {
       if (method.methodKind !== "unary" || !implemented.includes(method.name)) continue;
       const output = method.output;
@@ -139,6 +141,11 @@ export class ServiceRegistry {
     return this.services.get(name);
   }
 
+  /** The name of every service offered, with its schema when it was added with one [EXT-11]. */
+  offered(): Array<{ name: string; schema: DescService | undefined }> {
+    return [...this.services.keys()].map((name) => ({ name, schema: this.schemas.get(name) }));
+  }
+
   /** Rejects names reserved for built-in services [EXT-5]. */
   private checkName(name: string): void {
     if (name === "") throw new TypeError("a service needs a name");
@@ -147,7 +154,8 @@ export class ServiceRegistry {
     }
   }
 
-  private open(name: string): Map<string, RegisteredMethod> {
+  private open(name: string, schema?: DescService): Map<string, RegisteredMethod> {
+    if (schema !== undefined) this.schemas.set(name, schema);
     let methods = this.services.get(name);
     if (methods === undefined) {
       methods = new Map();
