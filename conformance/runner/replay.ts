@@ -25,8 +25,8 @@ export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The command that reruns `result`'s case alone, with --trace. */
-export function replayCommand(invocation: Invocation, result: CaseResult): string {
+/** The command that reruns `result`'s case alone, with --trace; `program` is how the suite was started, e.g. "npx strata conformance". */
+export function replayCommand(invocation: Invocation, result: CaseResult, program = "npm run conformance --"): string {
   const args = ["server"];
   if (invocation.target !== undefined) args.push("--target", invocation.target);
   args.push("--run", result.case.name, "--seed", String(invocation.seed), "--runs", String(invocation.runs));
@@ -35,5 +35,5 @@ export function replayCommand(invocation: Invocation, result: CaseResult): strin
   if (invocation.featuresFile !== undefined) args.push("--features", invocation.featuresFile);
   args.push("--trace");
   if (invocation.command !== undefined) args.push("--", ...invocation.command);
-  return `npm run conformance -- ${args.map(shellQuote).join(" ")}`;
+  return `${program} ${args.map(shellQuote).join(" ")}`;
 }

@@ -6,7 +6,8 @@ import { GreeterService } from "../gen/acme/greet/v1/greeter_pb.ts";
 /** The application code for "no name given"; any non-zero number the service documents. */
 const EMPTY_NAME = 1;
 
-const server = createServer().addService(GreeterService, {
+// Reflection and stats let `strata list`, `strata call` without .proto files and `strata stats` work against it [EXT-7] [EXT-10].
+const server = createServer({ exposeReflectionService: true, exposeAdminService: true }).addService(GreeterService, {
   sayHello(request, context) {
     if (request.name.trim() === "") throw RpcError.application(EMPTY_NAME, "a name is required");
     const remaining = context.remainingMs();

@@ -1,0 +1,212 @@
+// The conformance suite as a command: `strata conformance server …` from an
+// install, `npm run conformance -- server …` in this repository. Both parse
+// their arguments with commander through addServerCommand, and print
+// replay lines that rerun a failed case with the same program.
+import { readFileSync, writeFileSync } from "node:fs";
+import { Command, InvalidArgumentError } from "commander";
+import { FrameType } from "../src/wire/index.ts";
+import { allCases } from "./cases/index.ts";
+import type { ConformanceCase } from "./runner/case.ts";
+import { CaseContext } from "./runner/context.ts";
+import { formatReport, jsonReport, progressLine } from "./runner/report.ts";
+import { DEFAULT_RUNS, runCases, type CaseResult } from "./runner/run-cases.ts";
+import { HarnessError, spawnServer, type SpawnedServer } from "./runner/spawn-server.ts";
+import { junitReport } from "./runner/junit.ts";
+import { DEFAULT_CASE_TIMEOUT_MS, replayCommand, type Invocation } from "./runner/replay.ts";
+
+/** What one run of the suite does, from the command line [CONF-1]. */
+export interface SuiteOptions {
+  /** How a replay line starts, e.g. "npx strata conformance" or "npm run conformance --". */
+  program: string;
+  target?: string;
+  command?: string[];
+  run: string[];
+  skip: string[];
+  features: Set<string>;
+  featuresFile?: string;
+  knownFailing: Set<string>;
+  seed: number;
+  runs: number;
+  path?: string;
+  reportJson?: string;
+  junit?: string;
+  trace: boolean;
+  list: boolean;
+  caseTimeoutMs: number;
+}
+
+function readList(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8").trim();
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  if (text.startsWith("[")) return (JSON.parse(text) as unknown[]).map(String);
+  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+}
+
+function wholeNumber(flag: string, min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${flag} takes a whole number of at least ${min}`);
+    return n;
+  };
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/**
+ * Adds the `server` command to `parent`: run the suite against a server at
+ * --target HOST:PORT, or one it starts with the command after `--`; `done`
+ * gets the exit code (0 passed, 1 failures, 2 usage, 3 harness error).
+ * `program` starts the replay lines it prints [CONF-1].
+ */
+export function addServerCommand(parent: Command, program: string, done: (code: number) => void): Command {
+  return parent
+    .command("server")
+    .description("check a server: one at --target HOST:PORT, or one the suite starts with the command after --")
+    .usage("--target HOST:PORT [options]\n       server [options] -- COMMAND [ARGS...]")
+    .option("--target <host:port>", "a running server")
+    .option("--run <pattern>", "run only cases whose name matches (substring, or * wildcards); repeatable", collect, [])
+    .option("--skip <pattern>", "skip cases whose name matches; repeatable", collect, [])
+    .option("--features <file>", "optional features the implementation declares (JSON array or one per line)")
+    .option("--known-failing <file>", "case names expected to fail (one per line); one that passes is an error")
+    .option("--seed <n>", "seed for property-based cases (default: random, printed)", wholeNumber("--seed", 0))
+    .option("--runs <n>", `runs per property (default ${DEFAULT_RUNS})`, wholeNumber("--runs", 1), DEFAULT_RUNS)
+    .option("--path <path>", "replay one property counterexample (with its --seed), from a failure report")
+    .option("--report-json <file>", "write the results as JSON")
+    .option("--junit <file>", "write the results as JUnit XML")
+    .option("--trace", "show the annotated frames sent and received for each failure", false)
+    .option("--list", "list the cases and exit", false)
+    .option("--case-timeout-ms <n>", `time limit per case at 20 runs, growing with --runs (default ${DEFAULT_CASE_TIMEOUT_MS})`, wholeNumber("--case-timeout-ms", 1), DEFAULT_CASE_TIMEOUT_MS)
+    .argument("[command...]", "the server to start, after --")
+    .action(async (serverCommand: string[], flags: Record<string, unknown>, self: Command) => {
+      const target = flags["target"] as string | undefined;
+      const list = flags["list"] as boolean;
+      if (!list && (target === undefined) === (serverCommand.length === 0)) self.error("give exactly one of --target HOST:PORT or -- COMMAND", { exitCode: 2 });
+      if (target !== undefined && !/^(\[[^\]]+\]|[^:\s]+):\d+$/.test(target)) self.error(`--target must be HOST:PORT, got "${target}"`, { exitCode: 2 });
+      const featuresFile = flags["features"] as string | undefined;
+      const options: SuiteOptions = {
+        program,
+        run: flags["run"] as string[],
+        skip: flags["skip"] as string[],
+        features: new Set(featuresFile === undefined ? [] : readList(featuresFile)),
+        knownFailing: new Set(flags["knownFailing"] === undefined ? [] : readList(flags["knownFailing"] as string)),
+        seed: (flags["seed"] as number | undefined) ?? Math.floor(Math.random() * 2 ** 31),
+        runs: flags["runs"] as number,
+        trace: flags["trace"] as boolean,
+        list,
+        caseTimeoutMs: flags["caseTimeoutMs"] as number,
+        ...(target !== undefined ? { target } : {}),
+        ...(serverCommand.length > 0 ? { command: serverCommand } : {}),
+        ...(featuresFile !== undefined ? { featuresFile } : {}),
+        ...(flags["path"] !== undefined ? { path: flags["path"] as string } : {}),
+        ...(flags["reportJson"] !== undefined ? { reportJson: flags["reportJson"] as string } : {}),
+        ...(flags["junit"] !== undefined ? { junit: flags["junit"] as string } : {}),
+      };
+      done(await runSuite(options));
+    });
+}
+
+function matches(name: string, pattern: string): boolean {
+  if (!pattern.includes("*")) return name.includes(pattern);
+  const regex = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+  return regex.test(name);
+}
+
+function select(cases: ConformanceCase[], options: SuiteOptions): ConformanceCase[] {
+  return cases.filter((c) => (options.run.length === 0 || options.run.some((p) => matches(c.name, p))) && !options.skip.some((p) => matches(c.name, p)));
+}
+
+/**
+ * Checks that the server completes a handshake (else a harness error), and
+ * whether it offers ConformanceService [CONF-1]. Any RESPONSE counts as the
+ * answer: getting its id wrong is for the cases to report, not the probe.
+ */
+async function probeConformanceService(address: string): Promise<boolean> {
+  const context = new CaseContext(address, 0, 1);
+  try {
+    let peer;
+    try {
+      peer = await context.connect();
+    } catch (error) {
+      throw new HarnessError(`the server at ${address} did not complete a handshake: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    context.sendCall(peer, "info", {}, { id: 1 });
+    const response = await peer.waitFor((f) => f.header.type === FrameType.RESPONSE, "a RESPONSE to an Info call").catch(() => undefined);
+    return response !== undefined && response.header.dispatchCode === 0;
+  } finally {
+    context.dispose();
+  }
+}
+
+/** Runs the suite as `options` say, printing progress and the report; resolves to the exit code [CONF-1]. */
+export async function runSuite(options: SuiteOptions): Promise<number> {
+  const cases = select(allCases, options);
+  if (options.list) {
+    for (const c of cases) console.log(`${c.name.padEnd(52)} [${c.requirements.join("] [")}]${c.usesConformanceService ? " (S*)" : ""}`);
+    return 0;
+  }
+  let main: SpawnedServer | undefined;
+  try {
+    let address = options.target;
+    if (options.command) {
+      main = await spawnServer(options.command, {});
+      address = main.address;
+    }
+    const hasConformanceService = await probeConformanceService(address!);
+    const command = options.command;
+    process.stdout.write(`Strata conformance: ${cases.length} cases against ${command ? `${command.join(" ")} (${address})` : address}, seed ${options.seed}\n`);
+    if (!hasConformanceService) process.stdout.write("The server does not offer strata.conformance.v1.ConformanceService: cases that need it are skipped (spec Appendix C).\n");
+    const results = await runCases(cases, {
+      address: address!,
+      seed: options.seed,
+      runs: options.runs,
+      ...(options.path ? { path: options.path } : {}),
+      trace: options.trace,
+      hasConformanceService,
+      features: options.features,
+      ...(command ? { startWith: (settings: NonNullable<ConformanceCase["settings"]>) => spawnServer(command, settings) } : {}),
+      caseTimeoutMs: options.caseTimeoutMs,
+      onResult: (result, index, total) => process.stdout.write(`${progressLine(result, index, total)}\n`),
+    });
+    applyKnownFailing(results, options.knownFailing);
+    const invocation: Invocation = {
+      ...(command ? { command } : { target: address! }),
+      seed: options.seed,
+      runs: options.runs,
+      caseTimeoutMs: options.caseTimeoutMs,
+      ...(options.featuresFile !== undefined ? { featuresFile: options.featuresFile } : {}),
+    };
+    process.stdout.write(`${formatReport(results, (r: CaseResult) => replayCommand(invocation, r, options.program))}\n`);
+    const meta = { target: command ? { command } : { address }, seed: options.seed, runs: options.runs };
+    if (options.reportJson) writeFileSync(options.reportJson, jsonReport(results, meta));
+    if (options.junit) writeFileSync(options.junit, junitReport(results));
+    return results.some((r) => r.status === "fail") ? 1 : 0;
+  } catch (error) {
+    if (error instanceof HarnessError) {
+      process.stderr.write(`${options.program}: harness error: ${error.message}\n`);
+      return 3;
+    }
+    throw error;
+  } finally {
+    await main?.stop();
+  }
+}
+
+/** A known-failing case must fail; one that passes becomes a failure, so the list stays true. */
+function applyKnownFailing(results: CaseResult[], knownFailing: ReadonlySet<string>): void {
+  for (const result of results) {
+    if (!knownFailing.has(result.case.name)) continue;
+    if (result.status === "fail") {
+      result.status = "skip";
+      result.reason = `known to fail (--known-failing): expected ${result.expected}, got ${result.actual}`;
+    } else if (result.status === "pass") {
+      result.status = "fail";
+      result.expected = "this case to fail, as --known-failing says";
+      result.actual = "it passed: remove it from the known-failing list";
+    }
+  }
+}
+
