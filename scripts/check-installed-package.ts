@@ -6,8 +6,13 @@
 // an isolated service run from a directory without node_modules. The
 // scratch project sees the package only through its tarball; the tools it
 // runs (buf, protoc-gen-es, tsc, esbuild, bun, deno) are the repository's.
+// Then the strata command from the install, as `npx strata`: list, describe,
+// call, bench and stats against the greeter example written in plain
+// JavaScript, and the conformance suite against the repository's reference
+// server (the server under test, like one in any other language), with a
+// failure's replay line run exactly as printed.
 // Each step prints what it did; the first failure ends the run with exit 1.
-import { execFileSync, type ExecFileSyncOptions } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ExecFileSyncOptions } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +22,39 @@ const fixtures = join(root, "scripts/installed-package");
 const tool = (name: string) => join(root, "node_modules/.bin", name);
 const work = mkdtempSync(join(tmpdir(), "strata-package-"));
 const keep = process.argv.includes("--keep");
+
+/** Runs `npx strata ...args` in the scratch project; throws unless it exits with `expected` and its output has each of `shows`. */
+function strata(project: string, title: string, args: string[], expected: number, shows: Array<string | RegExp>): string {
+  process.stdout.write(`\n--- ${title}\n$ npx strata ${args.map((a) => (/^[\w./:@=,-]+$/.test(a) ? a : `'${a}'`)).join(" ")}\n`);
+  const run = spawnSync("npx", ["strata", ...args], { cwd: project, encoding: "utf8", timeout: 180_000 });
+  const output = `${run.stdout}${run.stderr}`;
+  process.stdout.write(output);
+  if (run.status !== expected) throw new Error(`${title}: npx strata exited ${run.status ?? run.signal}, expected ${expected}`);
+  for (const wanted of shows) {
+    if (typeof wanted === "string" ? !output.includes(wanted) : !wanted.test(output)) throw new Error(`${title}: the output lacks ${String(wanted)}`);
+  }
+  return output;
+}
+
+/** Starts `args` in `cwd` and resolves with the child and the address in its first stdout line. */
+function startServer(command: string, args: string[], cwd: string): Promise<{ address: string; stop(): void }> {
+  const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${command} ${args.join(" ")} printed no address within 30 s`));
+    }, 30_000);
+    child.on("exit", (code) => reject(new Error(`${command} ${args.join(" ")} exited (${code}) before it listened`)));
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      text += chunk;
+      const match = /listening on (\S+)/.exec(text);
+      if (match === null) return;
+      clearTimeout(timer);
+      resolve({ address: match[1]!, stop: () => child.kill("SIGTERM") });
+    });
+  });
+}
 
 function step(title: string, command: string, args: string[], options: ExecFileSyncOptions = {}): string {
   process.stdout.write(`\n--- ${title}\n$ ${[command, ...args].join(" ")}\n`);
@@ -45,6 +83,8 @@ try {
   const project = join(work, "project");
   mkdirSync(project);
   cpSync(fixtures, project, { recursive: true });
+  // The greeter example's schema, as a user keeps their own .proto files.
+  cpSync(join(root, "proto/acme/greet"), join(project, "proto/acme/greet"), { recursive: true });
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "scratch", private: true, type: "module" }, null, 2));
   writeFileSync(
     join(project, "buf.gen.yaml"),
@@ -77,6 +117,38 @@ try {
     "--log-level=warning",
   ], { cwd: project });
   step("run the bundle where there is no node_modules", "node", ["server.js"], { cwd: bundle });
+
+  const greeter = await startServer("node", ["greeter-server.js"], project);
+  try {
+    const at = greeter.address;
+    const method = "acme.greet.v1.GreeterService/SayHello";
+    strata(project, "strata list: the greeter's services, from its reflection service", ["list", at, "-l"], 0, ["acme.greet.v1.GreeterService", "SayHello(acme.greet.v1.SayHelloRequest) returns (acme.greet.v1.SayHelloResponse)"]);
+    strata(project, "strata describe", ["describe", at, "acme.greet.v1.SayHelloRequest"], 0, ["message acme.greet.v1.SayHelloRequest {"]);
+    strata(project, "strata call", ["call", at, method, "-d", '{"name":"scratch"}'], 0, ['"message": "Hello, scratch!"']);
+    strata(project, "strata call with an application error: exit 64 + 1", ["call", at, method, "-d", '{"name":""}'], 65, ["a name is required", "processed: yes"]);
+    strata(project, "strata call from .proto files (buf)", ["call", at, method, "-d", '{"name":"proto"}', "--schema", "proto"], 0, ['"message": "Hello, proto!"']);
+    const report = join(work, "bench.html");
+    const bench = strata(project, "strata bench --json --html", ["bench", at, method, "-d", '{"name":"load"}', "-n", "3000", "-c", "32", "--connections", "2", "--json", "--html", report], 0, ['"calls": 3000', '"ok": 3000']);
+    const summary = JSON.parse(bench.slice(bench.indexOf("{"), bench.lastIndexOf("}") + 1)) as { callsPerSecond: number; latencyMs: { p99: number } };
+    if (!(summary.callsPerSecond > 0) || !readFileSync(report, "utf8").includes('<svg id="latency-histogram"')) throw new Error("strata bench: no throughput or no histogram in the report");
+    strata(project, "strata stats: the admin service's counters", ["stats", at], 0, [/acme\.greet\.v1\.GreeterService\/SayHello +\d+/]);
+  } finally {
+    greeter.stop();
+  }
+
+  const tsx = tool("tsx");
+  const reference = await startServer(tsx, [join(root, "conformance/reference/server.ts"), "127.0.0.1:0"], root);
+  try {
+    strata(project, "strata conformance against a running server (the reference server)", ["conformance", "server", "--target", reference.address], 0, [/\d+ passed, 0 failed/]);
+  } finally {
+    reference.stop();
+  }
+  const mutant = "reflection-imports-last";
+  const failing = strata(project, `strata conformance finds the mutant ${mutant} (spawn mode) and prints a replay line`, ["conformance", "server", "--run", "reflection/*", "--", tsx, join(root, "conformance/mutants/server.ts"), mutant, "--spawn"], 1, [/[1-9]\d* failed/]);
+  const replay = failing.split("\n").map((line) => /^\s*Replay:\s+(.*)$/.exec(line)?.[1]).find((line) => line?.startsWith("npx strata conformance server "));
+  if (replay === undefined) throw new Error("the failure report has no replay line starting with npx strata conformance server");
+  const replayed = step("the replay line, run as printed from the install", "sh", ["-c", `${replay}; echo "exit $?"`], { cwd: project });
+  if (!/1 failed/.test(replayed) || !/exit 1$/m.test(replayed)) throw new Error("the replay line did not rerun the failing case");
   console.log(`\ninstalled package: every check passed (${tarball.split("/").pop()})`);
 } catch (error) {
   console.error(`\ninstalled package: ${(error as Error).message}`);

@@ -9,6 +9,9 @@ import { callOptions, dynamicClient, requestFor, type CallFlags } from "./call-c
 import { connectionFlags, type ConnectionFlags } from "./connection-flags.ts";
 import { parseCount, parseDuration } from "./durations.ts";
 import { loadSchemas, type SchemaFlags } from "./schema-flags.ts";
+import { CommandFailure } from "./command-failure.ts";
+import { exitCodeFor } from "./exit-codes.ts";
+import { RpcError } from "../node.ts";
 import { findMethod } from "./schemas.ts";
 import { runLoad } from "./bench/load-run.ts";
 import { formatSummary, htmlReport, progressLine, summarize } from "./bench/bench-report.ts";
@@ -43,8 +46,16 @@ async function runBench(address: string, methodName: string, flags: BenchFlags, 
   const live = process.stderr.isTTY === true;
   process.stderr.write(`bench ${methodName} at ${address}: ${flags.connections} connection(s), ${flags.concurrency} in flight, ${total !== undefined ? `${total} calls` : `${flags.duration! / 1000} s`}${flags.rps !== undefined ? `, ${flags.rps}/s` : ""}\n`);
   try {
-    // One call per connection first, so that connecting is not measured.
-    await Promise.all(clients.map((c) => c[local]!(request, { timeoutMs: connection.timeoutMs })));
+    // One call per connection first, so that connecting is not measured; any answer
+    // from the server will do (the run counts failures), a transport failure ends the run.
+    await Promise.all(
+      clients.map((c) =>
+        c[local]!(request, { timeoutMs: connection.timeoutMs }).catch((error: unknown) => {
+          if (RpcError.is(error) && error.layer !== "transport") return;
+          throw RpcError.is(error) ? new CommandFailure(`could not reach ${address}: ${error.message} (processed: ${error.processed})`, exitCodeFor(error)) : error;
+        }),
+      ),
+    );
     const result = await runLoad(
       { concurrency: flags.concurrency, total, durationMs: flags.duration, rate: flags.rps, options: callOptions(flags) },
       clients.length,

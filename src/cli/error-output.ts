@@ -1,12 +1,11 @@
 // How the CLI prints a failed call: layer, code, message, whether the server
 // ran it, and the error's details decoded where the schemas know their type.
 import { fromBinary, toJsonString, type Registry } from "@bufbuild/protobuf";
-import { dispatchCodeName, type RpcError } from "../index.ts";
+import type { RpcError } from "../index.ts";
 
 /** Lines describing `error` for a person: "[dispatch UNKNOWN_METHOD] … (processed: no)" and its details [STATUS-1] [STATUS-3]. */
 export function describeError(error: RpcError, registry: Registry): string {
-  const code = error.layer === "dispatch" ? dispatchCodeName(Number(error.code)) : String(error.code);
-  const lines = [`error: ${error.message.startsWith("[") ? error.message : `[${error.layer} ${code}] ${error.message}`} (processed: ${error.processed})`];
+  const lines = [`error: ${error.message} (processed: ${error.processed})`];
   for (const detail of error.details) {
     const schema = registry.getMessage(detail.type);
     if (schema === undefined) {

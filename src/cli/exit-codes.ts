@@ -9,7 +9,7 @@
 //   20..59    dispatch layer: 20 + the dispatch code (e.g. 22 UNKNOWN_METHOD, 28 OVERLOADED)
 //   64..127   application layer: 64 + the application code; codes above 63 give 127
 
-import { RpcError, TransportCode } from "../index.ts";
+import { dispatchCodeByName, RpcError, TransportCode } from "../index.ts";
 
 /** Exit code for a usage error: nothing was sent. */
 export const EXIT_USAGE = 2;
@@ -23,6 +23,15 @@ export function exitCodeFor(error: unknown): number {
     const place = TRANSPORT_ORDER.indexOf(String(error.code));
     return 10 + (place < 0 ? TRANSPORT_ORDER.length : place);
   }
-  if (error.layer === "dispatch") return 20 + Math.min(Number(error.code), 39);
+  if (error.layer === "dispatch") return 20 + Math.min(dispatchCodeNumber(error.code), 39);
   return 64 + Math.min(Number(error.code), 63);
+}
+
+/** A dispatch error's code as a number: RpcError names it ("UNKNOWN_METHOD", or "CODE_42" for one this version does not know) [STATUS-7]. */
+function dispatchCodeNumber(code: string | number): number {
+  if (typeof code === "number") return code;
+  const known = dispatchCodeByName(code);
+  if (known !== undefined) return known;
+  const unknown = /^CODE_(\d+)$/.exec(code);
+  return unknown === null ? 39 : Number(unknown[1]);
 }

@@ -8,8 +8,13 @@ const PREFACE_BYTES = 8;
 
 /** Splits one direction of a connection into its preface and frames [FRAME-1]. */
 class FrameSplitter {
-  private pending = new Uint8Array(0);
+  /** Bytes received and not yet shown, as they arrived. */
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  /** How many bytes the next preface or frame needs before it can be shown. */
+  private needed = PREFACE_BYTES;
   private prefaceSeen = false;
+  private stopped = false;
   private readonly emit: (line: string) => void;
 
   constructor(emit: (line: string) => void) {
@@ -17,40 +22,59 @@ class FrameSplitter {
   }
 
   push(chunk: Uint8Array): void {
-    const joined = new Uint8Array(this.pending.length + chunk.length);
-    joined.set(this.pending);
-    joined.set(chunk, this.pending.length);
+    if (this.stopped) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    // A large body arrives in many chunks: they are joined only once the frame is complete.
+    if (this.buffered < this.needed) return;
+    const joined = this.chunks.length === 1 ? this.chunks[0]! : concat(this.chunks, this.buffered);
     let at = 0;
     if (!this.prefaceSeen) {
-      if (joined.length < PREFACE_BYTES) {
-        this.pending = joined;
-        return;
-      }
       const version = (joined[6]! << 8) | joined[7]!;
       this.emit(`preface ${new TextDecoder().decode(joined.subarray(0, 6))} version ${version}`);
       this.prefaceSeen = true;
       at = PREFACE_BYTES;
     }
+    this.needed = 4;
     while (joined.length - at >= 4) {
       const headerSize = ((joined[at]! << 24) | (joined[at + 1]! << 16) | (joined[at + 2]! << 8) | joined[at + 3]!) >>> 0;
-      if (joined.length - at < 4 + headerSize) break;
+      if (joined.length - at < 4 + headerSize) {
+        this.needed = 4 + headerSize;
+        break;
+      }
       let header: FrameHeader;
       try {
         header = decodeHeader(joined, at + 4, at + 4 + headerSize);
       } catch (error) {
         this.emit(`undecodable frame header (${(error as Error).message}); not showing the rest`);
-        this.prefaceSeen = true;
-        this.pending = new Uint8Array(0);
-        this.push = () => {};
+        this.stopped = true;
+        this.chunks = [];
         return;
       }
       const end = at + 4 + headerSize + header.bodySize;
-      if (joined.length < end) break;
+      if (joined.length < end) {
+        this.needed = end - at;
+        break;
+      }
       this.emit(describeFrame(header));
       at = end;
+      this.needed = 4;
     }
-    this.pending = joined.slice(at);
+    // A copy: the transport may reuse the chunk's memory once data() returns.
+    const rest = joined.slice(at);
+    this.chunks = rest.length === 0 ? [] : [rest];
+    this.buffered = rest.length;
   }
+}
+
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const joined = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return joined;
 }
 
 /** One line about a frame: its type, id, and the fields that type uses. */

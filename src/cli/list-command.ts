@@ -3,11 +3,22 @@
 import type { DescEnum, DescMessage, DescMethod, DescService, FileRegistry } from "@bufbuild/protobuf";
 import { ScalarType } from "@bufbuild/protobuf";
 
-/** The services in `registry`, one per line, or with `long` each method with its input and output [EXT-11]. */
-export function formatServiceList(registry: FileRegistry, long: boolean): string {
-  const services = [...registry].filter((d): d is DescService => d.kind === "service").sort((a, b) => a.typeName.localeCompare(b.typeName));
-  if (!long) return services.map((s) => s.typeName).join("\n");
-  return services.map((s) => [s.typeName, ...s.methods.map((m) => `  ${m.name}(${m.input.typeName}) returns (${m.output.typeName})`)].join("\n")).join("\n");
+/**
+ * The services one per line — those the server offers when `offered` holds
+ * its ListServices answer, else every service in `registry` — and with
+ * `long` each method with its input and output [EXT-11].
+ */
+export function formatServiceList(registry: FileRegistry, long: boolean, offered?: readonly string[]): string {
+  const names = offered ?? [...registry].filter((d): d is DescService => d.kind === "service").map((s) => s.typeName);
+  return [...names]
+    .sort((a, b) => a.localeCompare(b))
+    .map((name) => {
+      const service = registry.getService(name);
+      if (service === undefined) return `${name} (offered without a schema)`;
+      if (!long) return name;
+      return [name, ...service.methods.map((m) => `  ${m.name}(${m.input.typeName}) returns (${m.output.typeName})`)].join("\n");
+    })
+    .join("\n");
 }
 
 function scalarName(scalar: ScalarType): string {

@@ -8,8 +8,9 @@ import { runCall, type CallFlags } from "./call-command.ts";
 import { connectionFlags, DEFAULT_TIMEOUT_MS } from "./connection-flags.ts";
 import { parseDuration } from "./durations.ts";
 import { EXIT_USAGE } from "./exit-codes.ts";
+import { CommandFailure } from "./command-failure.ts";
 import { describeSymbol, formatServiceList } from "./list-command.ts";
-import { loadSchemas, type SchemaFlags } from "./schema-flags.ts";
+import { loadSchemas, loadSchemasAndServices, type SchemaFlags } from "./schema-flags.ts";
 import { runStats } from "./stats-command.ts";
 import { addBenchCommand } from "./bench-command.ts";
 
@@ -30,13 +31,13 @@ const duration = (flag: string) => (value: string) => {
 
 let exitCode = 0;
 
-/** Runs a command's body: a thrown Error is a usage error, printed plainly with exit code 2. */
+/** Runs a command's body: a thrown Error is printed plainly, with its CommandFailure exit code or 2 (usage). */
 async function guarded(body: () => Promise<number>): Promise<void> {
   try {
     exitCode = await body();
   } catch (error) {
     process.stderr.write(`strata: ${(error as Error).message}\n`);
-    exitCode = EXIT_USAGE;
+    exitCode = error instanceof CommandFailure ? error.exitCode : EXIT_USAGE;
   }
 }
 
@@ -94,8 +95,8 @@ withSchemaFlags(
 ).action(async (address: string, options: Record<string, unknown>) => {
   await guarded(async () => {
     const connection = connectionFlags(address, options["timeout"] as number, options["verbose"] as boolean);
-    const registry = await loadSchemas(options as unknown as SchemaFlags, connection);
-    process.stdout.write(`${formatServiceList(registry, options["long"] as boolean)}\n`);
+    const { registry, offered } = await loadSchemasAndServices(options as unknown as SchemaFlags, connection);
+    process.stdout.write(`${formatServiceList(registry, options["long"] as boolean, offered)}\n`);
     return 0;
   });
 });

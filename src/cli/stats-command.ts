@@ -43,7 +43,7 @@ export async function runStats(flags: ConnectionFlags, json: boolean): Promise<n
     return 0;
   } catch (error) {
     if (!RpcError.is(error)) throw error;
-    const hint = error.layer === "dispatch" && error.code === 1 ? "\n  (the server does not offer strata.admin.v1.AdminService: start it with exposeAdminService: true)" : "";
+    const hint = error.layer === "dispatch" && error.code === "UNKNOWN_SERVICE" ? "\n  (the server does not offer strata.admin.v1.AdminService: start it with exposeAdminService: true)" : "";
     process.stderr.write(`${describeError(error, createRegistry())}${hint}\n`);
     return exitCodeFor(error);
   } finally {

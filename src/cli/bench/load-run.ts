@@ -1,7 +1,8 @@
 // The load loop of `strata bench`: a number of calls in flight spread over
 // a number of connections, until a total or a duration is reached, at an
 // optional target rate; every call's latency and status is recorded.
-import { RpcError, dispatchCodeName, type CallOptions } from "../../index.ts";
+import { RpcError, type CallOptions } from "../../index.ts";
+import { setTimer, sleep, type Timer } from "../../util/timer.ts";
 import { LatencyHistogram } from "./latency-histogram.ts";
 
 /** What one benchmark does. */
@@ -35,7 +36,7 @@ export interface LoadResult {
 /** How a failure is counted: its layer and code [STATUS-1]. */
 export function errorKey(error: unknown): string {
   if (!RpcError.is(error)) return `client ${(error as Error)?.name ?? "Error"}`;
-  return `${error.layer} ${error.layer === "dispatch" ? dispatchCodeName(Number(error.code)) : String(error.code)}`;
+  return `${error.layer} ${String(error.code)}`;
 }
 
 /** Runs `plan` with `call` over `connections` connections; `onTick` sees the result so far once a second. */
@@ -45,10 +46,13 @@ export async function runLoad(plan: LoadPlan, connections: number, call: MakeCal
   const deadline = plan.durationMs === undefined ? Infinity : started + plan.durationMs;
   let issued = 0;
   const more = () => (plan.total === undefined || issued < plan.total) && performance.now() < deadline;
-  const ticker = setInterval(() => {
+  let ticker: Timer;
+  const tick = () => {
     result.elapsedMs = performance.now() - started;
     onTick(result);
-  }, 1000);
+    ticker = setTimer(tick, 1000);
+  };
+  ticker = setTimer(tick, 1000);
   const worker = async (index: number) => {
     const connection = index % connections;
     while (more()) {
@@ -56,7 +60,7 @@ export async function runLoad(plan: LoadPlan, connections: number, call: MakeCal
       if (plan.rate !== undefined) {
         // Start call n at its slot in the schedule, so the rate holds whatever the latency.
         const wait = started + (n * 1000) / plan.rate - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        if (wait > 0) await sleep(wait);
         if (performance.now() >= deadline) break;
       }
       const begun = performance.now();
@@ -77,7 +81,7 @@ export async function runLoad(plan: LoadPlan, connections: number, call: MakeCal
   try {
     await Promise.all(Array.from({ length: plan.concurrency }, (_, i) => worker(i)));
   } finally {
-    clearInterval(ticker);
+    ticker.clear();
   }
   result.elapsedMs = performance.now() - started;
   return result;
