@@ -1,11 +1,34 @@
-// `npm run bench:node-js`: the whole harness of bench/run.ts as Node runs
-// a published package: bundled to plain JavaScript with esbuild (no tsx
-// transform at run time), servers too, then run by node. Arguments pass
-// through to run.ts; the figures go to bench/results/node-js.json.
+// `npm run bench:node-js`: the whole harness of bench/run.ts on the package
+// as users install it: `npm run build` first, then the harness and its
+// servers are bundled to plain JavaScript with esbuild, with every import of
+// src/ pointed at the built dist/ files (kept external, so node loads the
+// package's own JavaScript unbundled) and @bufbuild/protobuf left to
+// node_modules, as in a user's project. No tsx transform at run time.
+// Arguments pass through to run.ts; the figures go to bench/results/node-js.json.
 import { spawnSync } from "node:child_process";
-import { build } from "esbuild";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { build, type Plugin } from "esbuild";
 
 const bench = new URL(".", import.meta.url).pathname;
+const root = resolve(bench, "..");
+const built = spawnSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" });
+if (built.status !== 0) process.exit(built.status ?? 1);
+
+/** Imports of src/**.ts resolve to the built dist/src/**.js, left external. */
+const builtPackage: Plugin = {
+  name: "built-package",
+  setup(plugin) {
+    plugin.onResolve({ filter: /\/src\/.*\.ts$/ }, (args) => {
+      const source = resolve(args.resolveDir, args.path);
+      if (!source.startsWith(`${root}/src/`)) return undefined;
+      const target = `${root}/dist/src/${source.slice(root.length + 5, -3)}.js`;
+      if (!existsSync(target)) return { errors: [{ text: `${target} is not built (npm run build)` }] };
+      return { path: target, external: true };
+    });
+  },
+};
+
 const outdir = `${bench}results/compiled`;
 await build({
   entryPoints: ["run.ts", "keyed-server.ts", "servers/raw-echo.ts", "servers/strata-echo.ts", "servers/grpc-echo.ts"].map((f) => bench + f),
@@ -16,7 +39,8 @@ await build({
   platform: "node",
   format: "esm",
   target: "node20",
-  external: ["@grpc/grpc-js", "esbuild"],
+  external: ["@grpc/grpc-js", "esbuild", "@bufbuild/protobuf"],
+  plugins: [builtPackage],
   logLevel: "warning",
 });
 const args = process.argv.slice(2);
