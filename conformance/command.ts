@@ -67,6 +67,8 @@ export function addServerCommand(parent: Command, program: string, done: (code: 
     .command("server")
     .description("check a server: one at --target HOST:PORT, or one the suite starts with the command after --")
     .usage("--target HOST:PORT [options]\n       server [options] -- COMMAND [ARGS...]")
+    // The descriptions say the defaults that matter; commander's "(default: [])" says nothing.
+    .configureHelp({ optionDescription: (option) => option.description })
     .option("--target <host:port>", "a running server")
     .option("--run <pattern>", "run only cases whose name matches (substring, or * wildcards); repeatable", collect, [])
     .option("--skip <pattern>", "skip cases whose name matches; repeatable", collect, [])

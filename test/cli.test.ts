@@ -140,6 +140,7 @@ test("[STATUS-1] usage errors exit 2 and say what is wrong, before anything is s
     [["call", address, "stratatest.v1.TestService/Echo", "--timeout", "soon"], "--timeout"],
     [["call", address, "stratatest.v1.TestService/Echo", "-d", `@${join(work, "missing.json")}`], "cannot read"],
     [["frobnicate"], "unknown command"],
+    [[], "Usage: strata"],
     [["bench", address, "stratatest.v1.TestService/Echo", "-n", "10", "-z", "1s"], "give one"],
   ];
   for (const [args, message] of cases) {

@@ -44,7 +44,7 @@ async function guarded(body: () => Promise<number>): Promise<void> {
 /** The flags for reaching a server that every command shares. */
 function withConnectionFlags(command: CommandType): CommandType {
   return command
-    .option("--timeout <duration>", "deadline of each call, e.g. 500ms, 3s, 1m", duration("--timeout"), DEFAULT_TIMEOUT_MS)
+    .option("--timeout <duration>", `deadline of each call, e.g. 500ms, 3s, 1m (default ${DEFAULT_TIMEOUT_MS / 1000}s)`, duration("--timeout"), DEFAULT_TIMEOUT_MS)
     .option("-v, --verbose", "log every frame and the timings to stderr", false);
 }
 
@@ -60,6 +60,8 @@ const program = new Command("strata")
   .description("Call, list, describe and load-test Strata RPC servers; run the conformance suite.")
   .version(VERSION)
   .showHelpAfterError("(add --help for usage)")
+  // Descriptions say the defaults worth knowing; commander's "(default: [])" and "(default: false)" say nothing.
+  .configureHelp({ optionDescription: (option) => option.description })
   .exitOverride((error) => process.exit(error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help" ? 0 : EXIT_USAGE));
 
 withSchemaFlags(
@@ -69,7 +71,7 @@ withSchemaFlags(
       .description("make one call and print the answer as JSON; the exit code says the layer and code of a failure")
       .argument("<address>", 'the server: "host:port" or "unix:/path"')
       .argument("<method>", "package.Service/Method")
-      .option("-d, --data <json>", "the request as JSON; @file reads a file, @- reads stdin", "{}")
+      .option("-d, --data <json>", "the request as JSON; @file reads a file, @- reads stdin (default {})", "{}")
       .option("-H, --header <key: value>", "a metadata entry; repeatable", collect, [])
       .option("--keys <keys>", "keys for keyed dispatch, comma-separated; repeatable", collect, [])
       .option("--oneway", "fire and forget: the server answers nothing", false)
@@ -142,5 +144,9 @@ if (process.argv[2] === "conformance") {
   }
 }
 
+if (process.argv.length <= 2) {
+  program.outputHelp({ error: true });
+  process.exit(EXIT_USAGE);
+}
 await program.parseAsync(process.argv);
 process.exitCode = exitCode;
