@@ -10,6 +10,7 @@ import type { Frame } from "../wire/index.ts";
 import { setDeadlineAt, type LongTimeout } from "../util/deadline-timers.ts";
 import type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
 import type { Router } from "./router.ts";
+import { abortedCallError } from "./call-abort.ts";
 
 /**
  * The one retry rule: a failure after which the request provably did not
@@ -70,7 +71,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     this.oneway = decode === undefined;
     if (signal !== undefined) {
       if (signal.aborted) {
-        this.settle(RpcError.transport(TransportCode.CANCELLED, "the call was cancelled before it was sent", "no", signal.reason));
+        this.settle(abortedCallError(signal, "no", "before it was sent"));
         return;
       }
       signal.addEventListener("abort", this, { once: true });
@@ -137,13 +138,15 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     this.settle(RpcError.transport(TransportCode.TIMEOUT, message, was));
   }
 
-  /** The signal fired (EventListener interface, so no closure is needed) [CANCEL-1]. */
+  /**
+   * The signal fired (EventListener interface, so no closure is needed):
+   * CANCELLED, or TIMEOUT when the signal timed out [CANCEL-1] [DEADLINE-6].
+   */
   handleEvent(): void {
     if (this.settled) return;
     const was = this.processed();
     this.forget();
-    const message = this.submitted ? "the call was cancelled" : "the call was cancelled while connecting; nothing was sent";
-    this.settle(RpcError.transport(TransportCode.CANCELLED, message, was, this.signal?.reason));
+    this.settle(abortedCallError(this.signal, was, this.submitted ? "" : "while connecting; nothing was sent"));
   }
 
   written(): void {

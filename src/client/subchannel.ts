@@ -9,6 +9,7 @@ import type { CallConnection } from "./call-ticket.ts";
 import type { ClientConnection, ClientConnectionSettings } from "./client-connection.ts";
 import { openClientConnection } from "./client-handshake.ts";
 import { sleep } from "../util/timer.ts";
+import { abortedCallError } from "./call-abort.ts";
 
 /** Backoff between failed connection attempts. */
 export interface BackoffOptions {
@@ -65,7 +66,7 @@ export class Subchannel {
   async acquire(deadline: number, signal?: AbortSignal): Promise<ClientConnection> {
     for (;;) {
       if (this.closed) throw RpcError.transport(TransportCode.UNAVAILABLE, "the client is closed", "no");
-      if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled while connecting", "no", signal.reason);
+      if (signal?.aborted) throw abortedCallError(signal, "no", "while connecting; nothing was sent");
       if (now() >= deadline) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed while connecting; nothing was sent", "no");
       if (this.current?.usable) return this.current;
       const wait = this.retryAt - now();
