@@ -8,11 +8,11 @@ import { CallMode, checkedLimits, Compression, decodeMessage, encodeMessage, typ
 import { RpcError, TransportCode } from "../status/index.ts";
 import { responseError } from "../status/wire-status.ts";
 import { keysProblem } from "../wire/request-rules.ts";
-import { transportFor, type TransportFactory, type TransportsByScheme } from "../transport/index.ts";
+import { clientTransportFor, type TransportFactory, type TransportsByScheme } from "../transport/index.ts";
 import { Subchannel, type BackoffOptions } from "./subchannel.ts";
 import type { ClientConnectionSettings } from "./client-connection.ts";
 import { failureResult, successResult, type CallResult } from "./call-result.ts";
-import { OutgoingCall, type ResponseDecoder } from "./outgoing-call.ts";
+import { OutgoingCall, type CallPolicy, type ResponseDecoder } from "./outgoing-call.ts";
 import type { Router } from "./router.ts";
 import { chainClientInterceptors, SEND_REQUEST, type ClientInterceptor, type ClientResponse, type OutgoingRequest } from "./interceptor.ts";
 import { createContextValues, type ContextValues } from "../util/context-values.ts";
@@ -35,6 +35,12 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Values for the client's interceptors (see createContextKey). */
   values?: ContextValues;
+  /**
+   * Wait for a connection until the deadline, through failed attempts,
+   * instead of failing at the first attempt that fails. Default: the
+   * client's `waitForReady` [HELLO-9].
+   */
+  waitForReady?: boolean;
 }
 
 /** Options of createClient: where calls go (an address or a router), and how. */
@@ -57,6 +63,14 @@ export interface ClientOptions {
   limits?: Partial<FrameLimits>;
   /** Reconnection backoff. */
   backoff?: BackoffOptions;
+  /**
+   * Calls wait for a connection until their deadline, through failed
+   * attempts (a server being started or restarted). Default false: a call
+   * fails as soon as the attempt to connect fails (refused, closed in the
+   * handshake, a bad handshake), with that attempt's error, not processed
+   * [HELLO-9]. Calls may choose otherwise with their own `waitForReady`.
+   */
+  waitForReady?: boolean;
   /** One transport for every address, whatever its scheme. */
   transport?: TransportFactory;
   /** Transports by address scheme (e.g. `{ tls: tlsTransport }`), besides TCP, Unix sockets and memory. */
@@ -141,13 +155,19 @@ function interpret(frame: Frame, output: DescMessage): MessageShape<DescMessage>
   }
 }
 
-/** The router `options` name, or one for their address; throws a TypeError unless exactly one is given. */
+/**
+ * The router `options` name, or one for their address; throws a TypeError
+ * unless exactly one is given, or when the address is malformed (no port,
+ * a bad port) or names a scheme no transport serves: a mistake reported
+ * where it was made, not by every call [HELLO-9].
+ */
 function routerOf(options: ClientOptions, settings: ClientConnectionSettings): Router {
   if (options.router !== undefined && options.address !== undefined) throw new TypeError("createClient takes an address or a router, not both");
   if (options.router !== undefined) return options.router;
   const address = options.address;
   if (typeof address !== "string") throw new TypeError("createClient needs an address (\"host:port\", \"unix:/path\", \"memory:NAME\") or a router");
-  return new SingleAddressRouter(new Subchannel(() => transportFor(address, options), address, settings, options.backoff));
+  const factory = Promise.resolve(clientTransportFor(address, options));
+  return new SingleAddressRouter(new Subchannel(() => factory, address, settings, options.backoff));
 }
 
 /**
@@ -163,6 +183,13 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   const router = routerOf(options, { limits, pingIntervalMs, connectTimeoutMs: options.connectTimeoutMs ?? 3000 });
   const desc = service as DescService;
 
+  // The two ways a call may wait for a connection, made once [HELLO-9].
+  const failFast: CallPolicy = Object.freeze({ waitForReady: false });
+  const waitForReady: CallPolicy = Object.freeze({ waitForReady: true });
+  const defaultPolicy = options.waitForReady === true ? waitForReady : failFast;
+  const policyOf = (callOptions: CallOptions): CallPolicy =>
+    callOptions.waitForReady === undefined ? defaultPolicy : callOptions.waitForReady ? waitForReady : failFast;
+
   const intercept = options.interceptors !== undefined && options.interceptors.length > 0 ? chainClientInterceptors(options.interceptors) : undefined;
 
   /** The call's timeout, checked; throws INVALID_INPUT, not processed [STATUS-2]. */
@@ -175,7 +202,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   }
 
   /** Encodes the request and checks its keys, then hands it to an OutgoingCall; throws INVALID_INPUT, not processed [STATUS-2]. */
-  function send<T>(method: DescMethod, input: unknown, metadata: MetadataEntry[], keys: string[], mode: CallMode, deadline: number, signal: AbortSignal | undefined, decode: ResponseDecoder<T>, onAck: (() => void) | undefined): Promise<T> {
+  function send<T>(method: DescMethod, input: unknown, metadata: MetadataEntry[], keys: string[], mode: CallMode, deadline: number, signal: AbortSignal | undefined, policy: CallPolicy, decode: ResponseDecoder<T>, onAck: (() => void) | undefined): Promise<T> {
     let body: Uint8Array;
     try {
       body = encodeMessage(method.input, input);
@@ -185,7 +212,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     const badKeys = keys.length === 0 ? undefined : invalidKeys(keys);
     if (badKeys !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, badKeys, "no");
     const head = { service: desc.typeName, method: method.name, callMode: mode, metadata, keys };
-    return new OutgoingCall(router, head, body, deadline, signal, decode, onAck).promise;
+    return new OutgoingCall(router, head, body, deadline, signal, policy, decode, onAck).promise;
   }
 
   /**
@@ -205,7 +232,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
           throw RpcError.transport(TransportCode.INVALID_INPUT, `the request metadata cannot be encoded: ${(error as Error).message}`, "no", error);
         }
         const decode = shape === "none" ? undefined : shape === "message" ? decoderOf(method) : resultDecoderOf(method);
-        return send(method, input, metadata, callOptions.keys ?? NONE, mode, deadline, signal, decode as ResponseDecoder<T>, onAck);
+        return send(method, input, metadata, callOptions.keys ?? NONE, mode, deadline, signal, policyOf(callOptions), decode as ResponseDecoder<T>, onAck);
       }
       return intercepted<T>(method, input, callOptions, mode, shape, deadline, onAck);
     } catch (error) {
@@ -229,7 +256,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
       [SEND_REQUEST]: (final) => {
         sent = true;
         const decode = mode === CallMode.ONEWAY ? undefined : (frame: Frame): ClientResponse => ({ message: interpret(frame, method.output), metadata: frame.header.metadata });
-        return send(method, final.message, final.metadata, final.keys, mode, deadline, final.signal, decode, onAck).then((response) => response ?? NO_RESPONSE);
+        return send(method, final.message, final.metadata, final.keys, mode, deadline, final.signal, policyOf(callOptions), decode, onAck).then((response) => response ?? NO_RESPONSE);
       },
     };
     const outcome = intercept!(request).then(

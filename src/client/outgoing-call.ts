@@ -24,6 +24,12 @@ export function retryable(error: RpcError): boolean {
   return error.code === "SHUTTING_DOWN";
 }
 
+/** How a call waits, chosen per client and per call. */
+export interface CallPolicy {
+  /** Wait through failed connection attempts until the deadline, instead of failing with the first one's error [HELLO-9]. */
+  readonly waitForReady: boolean;
+}
+
 /** How a call's RESPONSE becomes its value; undefined for oneway calls, which settle once written [CALL-4]. */
 export type ResponseDecoder<T> = ((frame: Frame) => T) | undefined;
 
@@ -39,6 +45,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
   private reject!: (error: RpcError) => void;
   private readonly router: Router;
   private readonly signal: AbortSignal | undefined;
+  private readonly policy: CallPolicy;
   private readonly decode: ResponseDecoder<T>;
   private readonly onAck: (() => void) | undefined;
   private timer: LongTimeout | undefined;
@@ -54,6 +61,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     body: Uint8Array,
     deadline: number,
     signal: AbortSignal | undefined,
+    policy: CallPolicy,
     decode: ResponseDecoder<T>,
     onAck: (() => void) | undefined,
   ) {
@@ -66,6 +74,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     this.body = body;
     this.deadline = deadline;
     this.signal = signal;
+    this.policy = policy;
     this.decode = decode;
     this.onAck = onAck;
     this.oneway = decode === undefined;
@@ -96,7 +105,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     const ready = this.router.pick(this.head, avoid);
     if (ready !== undefined) return this.submit(ready);
     this.armDeadline();
-    this.router.connect(this.head, this.deadline, this.signal, avoid).then(
+    this.router.connect(this.head, this.deadline, this.signal, avoid, this.policy.waitForReady).then(
       (connection) => this.submit(connection),
       (error: unknown) => this.fail(RpcError.from(error)),
     );
