@@ -39,6 +39,9 @@ export interface ClientConnectionSettings {
 const State = { open: 0, draining: 1, closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
 
+/** The heartbeat never keeps the process alive by itself; pending calls do [PING-4]. */
+const UNREFERENCED = Object.freeze({ keepAlive: false });
+
 function now(): number {
   return performance.now();
 }
@@ -67,6 +70,8 @@ export class ClientConnection implements CallConnection {
   private closedListeners: Array<() => void> = [];
   /** False after the transport's buffer passed its high-water mark, until it drains: calls wait in the queue. */
   private writable = true;
+  /** Whether the transport keeps the process alive: exactly while calls are pending or queued here. */
+  private referenced = true;
 
   /** Takes over a transport whose handshake is done; `decoder` already read the server's HELLO [HELLO-3]. */
   constructor(transport: Transport, settings: ClientConnectionSettings, hello: Hello, decoder: FrameDecoder) {
@@ -79,6 +84,20 @@ export class ClientConnection implements CallConnection {
     this.pingIntervalMs = Math.max(interval, hello.minPingIntervalMs || 1000);
     this.decoder = decoder;
     this.armHeartbeat();
+    this.holdProcess();
+  }
+
+  /**
+   * Lets the process exit while no call is pending or queued here: the
+   * transport is unreferenced then, and referenced again by the next call.
+   * The heartbeat timer never holds the process [PING-4].
+   */
+  private holdProcess(): void {
+    const busy = this.pending.size > 0 || this.queued.length > 0;
+    if (busy === this.referenced) return;
+    this.referenced = busy;
+    if (busy) this.transport.ref?.();
+    else this.transport.unref?.();
   }
 
   /** True while new calls may use this connection (no GOAWAY, not closed). */
@@ -157,6 +176,7 @@ export class ClientConnection implements CallConnection {
     // A oneway call needs no room at the server: only a transport that takes more [CALL-4].
     if (this.writable && (ticket.oneway || (this.queued.length === 0 && this.hasRoom()))) this.sendTicket(ticket);
     else this.queued.push(ticket);
+    if (!this.referenced) this.holdProcess();
   }
 
   private hasRoom(): boolean {
@@ -208,12 +228,14 @@ export class ClientConnection implements CallConnection {
       const index = this.queued.indexOf(ticket);
       if (index >= 0) this.queued.splice(index, 1);
       this.closeIfDrained();
+      this.holdProcess();
       return;
     }
     if (!this.pending.delete(ticket.id)) return;
     if (this.state !== State.closed) this.write(encodeFrame({ type: FrameType.CANCEL, requestId: ticket.id }));
     this.sendQueued();
     this.closeIfDrained();
+    this.holdProcess();
   }
 
   /**
@@ -277,6 +299,7 @@ export class ClientConnection implements CallConnection {
     pending.response(frame);
     this.sendQueued();
     this.closeIfDrained();
+    this.holdProcess();
   }
 
   /** After a GOAWAY: no new calls here; calls above its last id were not processed [DRAIN-3] [DRAIN-16]. */
@@ -293,6 +316,7 @@ export class ClientConnection implements CallConnection {
       pending.fail(RpcError.transport(TransportCode.UNAVAILABLE, `the server is going away and did not process request ${id} [DRAIN-16]`, "no"));
     }
     this.closeIfDrained();
+    this.holdProcess();
   }
 
   /** A violation by the server: GOAWAY, close, fail what is pending [FRAME-14] [STATUS-12]. */
@@ -380,9 +404,9 @@ export class ClientConnection implements CallConnection {
         this.lastSentAt = t;
         this.write(encodeFrame({ type: FrameType.PING }, new Uint8Array(8)));
       }
-      this.heartbeat = setTimer(tick, Math.max(1, nextDue() - now()));
+      this.heartbeat = setTimer(tick, Math.max(1, nextDue() - now()), UNREFERENCED);
     };
-    this.heartbeat = setTimer(tick, Math.max(1, nextDue() - now()));
+    this.heartbeat = setTimer(tick, Math.max(1, nextDue() - now()), UNREFERENCED);
   }
 }
 
