@@ -4,7 +4,7 @@
 
 import { type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { CallMode, checkedLimits, Compression, decodeMessage, encodeMessage, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
+import { CallMode, checkedLimits, Compression, decodeMessage, encodeMessage, type Frame, type FrameLimits, type MetadataEntry, type RawDeflater, type RawInflater } from "../wire/index.ts";
 import { RpcError, TransportCode } from "../status/index.ts";
 import { responseError } from "../status/wire-status.ts";
 import { keysProblem } from "../wire/request-rules.ts";
@@ -59,8 +59,20 @@ export interface ClientOptions {
   pingIntervalMs?: number;
   /** Connect and handshake time limit. Default 3000 ms [HELLO-5]. */
   connectTimeoutMs?: number;
-  /** Largest response header and body this client accepts [LIMIT-2] [LIMIT-3]. */
+  /** Largest response header and body this client accepts, the body also once decompressed [LIMIT-2] [LIMIT-3] [COMP-8]. */
   limits?: Partial<FrameLimits>;
+  /**
+   * Offer gzip in the HELLO, decompress gzip responses, and send request
+   * bodies of at least `compressMinBytes` gzip when the server lists gzip;
+   * false: identity only, both ways. Default true [COMP-2].
+   */
+  gzip?: boolean;
+  /** Request bodies below this many bytes are never compressed. Default 1024; Infinity compresses none [COMP-7]. */
+  compressMinBytes?: number;
+  /** Compresses request bodies (raw deflate); without it, none is compressed. createClient from "strata-rpc" passes node:zlib [COMP-3]. */
+  deflateRaw?: RawDeflater;
+  /** Inflates gzip responses natively; without it, DecompressionStream does. createClient from "strata-rpc" passes node:zlib [COMP-8]. */
+  inflateRaw?: RawInflater;
   /** Reconnection backoff. */
   backoff?: BackoffOptions;
   /**
@@ -180,7 +192,17 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   const defaultTimeout = options.timeoutMs ?? 3000;
   const pingIntervalMs = options.pingIntervalMs ?? 5000;
   if (!(pingIntervalMs > 0)) throw new RangeError(`pingIntervalMs must be positive, got ${pingIntervalMs} [PING-4]`);
-  const router = routerOf(options, { limits, pingIntervalMs, connectTimeoutMs: options.connectTimeoutMs ?? 3000 });
+  const compressMinBytes = options.compressMinBytes ?? 1024;
+  if (!(compressMinBytes >= 0)) throw new RangeError(`compressMinBytes must be 0 or more, got ${compressMinBytes} [COMP-7]`);
+  const router = routerOf(options, {
+    limits,
+    pingIntervalMs,
+    connectTimeoutMs: options.connectTimeoutMs ?? 3000,
+    gzip: options.gzip ?? true,
+    gzipMinBytes: compressMinBytes,
+    ...(options.deflateRaw !== undefined ? { deflateRaw: options.deflateRaw } : {}),
+    ...(options.inflateRaw !== undefined ? { inflateRaw: options.inflateRaw } : {}),
+  });
   const desc = service as DescService;
 
   // The two ways a call may wait for a connection, made once [HELLO-9].

@@ -54,6 +54,8 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
   private submitted = false;
   private attempt = 0;
   private settled = false;
+  /** Set once the RESPONSE has arrived and is being read: the deadline no longer fails the call [DEADLINE-6]. */
+  private answered = false;
 
   constructor(
     router: Router,
@@ -136,7 +138,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
   }
 
   private onTimeout(): void {
-    if (this.settled) return;
+    if (this.settled || this.answered) return;
     const was = this.processed();
     this.forget();
     const message = !this.submitted
@@ -167,6 +169,10 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
 
   ack(): void {
     this.onAck?.();
+  }
+
+  arrived(): void {
+    this.answered = true;
   }
 
   response(frame: Frame): void {
