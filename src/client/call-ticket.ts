@@ -15,7 +15,7 @@ export interface CallHandlers {
   response(frame: Frame): void;
   /**
    * The RESPONSE arrived and is still being read (decompressed): response()
-   * or fail() follows, and settles the call even past its deadline [DEADLINE-6].
+   * or fail() follows, and settles the call even past its deadline [DEADLINE-8].
    */
   arrived?(): void;
   /** The call failed on this connection; `error.processed` says whether it may have run [STATUS-3]. */

@@ -389,7 +389,7 @@ export class ClientConnection implements CallConnection {
    * over as identity; a body that does not decompress or is too large fails
    * only its call, with PROTOCOL_ERROR (processed maybe, whatever its
    * dispatch code), and the connection goes on [COMP-8]. The call knows at
-   * once that its answer has arrived [DEADLINE-6].
+   * once that its answer has arrived [DEADLINE-8].
    */
   private decompress(pending: CallHandlers, frame: Frame): void {
     pending.arrived?.();

@@ -55,6 +55,13 @@ export interface ClientOptions {
   router?: Router;
   /** Default call timeout. Default 3000 ms. */
   timeoutMs?: number;
+  /**
+   * After a written call's deadline, how long its TIMEOUT waits for the
+   * server's own answer: one proving the request never ran (e.g.
+   * DEADLINE_EXPIRED while it waited for its keys) is reported instead,
+   * processed no. 0 to 1000 ms; default 100 [DEADLINE-8].
+   */
+  deadlineGraceMs?: number;
   /** Ping when nothing was received for this long; a dead connection is found within twice this. Default 5000 ms [PING-4]. */
   pingIntervalMs?: number;
   /** Connect and handshake time limit. Default 3000 ms [HELLO-5]. */
@@ -205,9 +212,11 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   });
   const desc = service as DescService;
 
+  const deadlineGraceMs = options.deadlineGraceMs ?? 100;
+  if (!(deadlineGraceMs >= 0 && deadlineGraceMs <= 1000)) throw new RangeError(`deadlineGraceMs must be from 0 to 1000, got ${deadlineGraceMs} [DEADLINE-8]`);
   // The two ways a call may wait for a connection, made once [HELLO-9].
-  const failFast: CallPolicy = Object.freeze({ waitForReady: false });
-  const waitForReady: CallPolicy = Object.freeze({ waitForReady: true });
+  const failFast: CallPolicy = Object.freeze({ waitForReady: false, deadlineGraceMs });
+  const waitForReady: CallPolicy = Object.freeze({ waitForReady: true, deadlineGraceMs });
   const defaultPolicy = options.waitForReady === true ? waitForReady : failFast;
   const policyOf = (callOptions: CallOptions): CallPolicy =>
     callOptions.waitForReady === undefined ? defaultPolicy : callOptions.waitForReady ? waitForReady : failFast;
