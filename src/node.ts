@@ -10,6 +10,7 @@ import { createServer as createCoreServer, type Server, type ServerOptions } fro
 import { WorkerPool } from "./server/isolation/worker-pool.ts";
 import type { StartIsolationPool } from "./server/isolation/isolation-pool.ts";
 import { nativeInflateRaw } from "./server/native-inflate.ts";
+import { nativeDeflateRaw } from "./client/native-deflate.ts";
 import { tcpTransport } from "./transport/tcp.ts";
 import type { TransportsByScheme } from "./transport/default-transport.ts";
 
@@ -31,7 +32,16 @@ export function createServer(options: ServerOptions = {}): Server {
   });
 }
 
-/** A client that connects over TCP and Unix sockets (section 2.6), besides the transports in its options [FRAME-3]. */
+/**
+ * A client that connects over TCP and Unix sockets (section 2.6), besides
+ * the transports in its options, and compresses and inflates gzip bodies
+ * with native zlib [FRAME-3] [COMP-3] [COMP-8].
+ */
 export function createClient<S extends GenServiceMethods>(service: GenService<S>, options: ClientOptions): Client<S> {
-  return createCoreClient(service, { ...options, transports: { ...SOCKET_TRANSPORTS, ...options.transports } });
+  return createCoreClient(service, {
+    ...options,
+    transports: { ...SOCKET_TRANSPORTS, ...options.transports },
+    deflateRaw: options.deflateRaw ?? nativeDeflateRaw,
+    inflateRaw: options.inflateRaw ?? nativeInflateRaw,
+  });
 }

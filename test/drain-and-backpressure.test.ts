@@ -37,7 +37,7 @@ test("[DRAIN-2] [DRAIN-3] [DRAIN-16] graceful drain under load: no call lost, no
   const server = createServer({ maxConcurrentRequests: 0 }).addService(TestService, impl);
   const address = await server.listen("127.0.0.1:0");
   // Calls that come after the GOAWAY find no listener and fail CONNECT_FAILED
-  // once their deadline is near; keep that short, but far above the delays.
+  // at once, not processed [HELLO-9]; the deadline stays far above the delays.
   const client = createClient(TestService, { address, timeoutMs: 2500, backoff: { initialMs: 20, maxMs: 100 } });
   type Outcome = { text: string; ok: boolean; error?: RpcError };
   const outcomes: Outcome[] = [];

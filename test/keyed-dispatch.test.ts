@@ -53,6 +53,36 @@ function keyedWork(tag: string, holdMs: number): Uint8Array {
   return toBinary(KeyedWorkRequestSchema, create(KeyedWorkRequestSchema, { tag, holdMs }));
 }
 
+test("[DEADLINE-8] [KEYS-6] a call whose deadline passes while it waits for its key reaches the caller as the server's DEADLINE_EXPIRED, not processed, within the grace", async () => {
+  const { service, impl, log } = conformanceService();
+  const server = createServer().addBuiltinService(service, impl);
+  const address = await server.listen("127.0.0.1:0");
+  // The largest grace, so that a loaded machine cannot turn this into a timing test.
+  const client = createClient(ConformanceService, { address, deadlineGraceMs: 1000 });
+  const holder = client.keyedWork({ tag: "holder", holdMs: 1500 }, { keys: ["k"], timeoutMs: 10_000 });
+  await waitUntil(() => log.includes("start:holder"));
+  const started = performance.now();
+  const expired = await rpcFailure(client.keyedWork({ tag: "queued", holdMs: 0 }, { keys: ["k"], timeoutMs: 200 }));
+  assert.equal([expired.layer, expired.code, expired.processed], ["dispatch", "DEADLINE_EXPIRED", "no"]);
+  assert.ok(performance.now() - started < 1200, "answered within the grace");
+  // Without a grace the same call is only a TIMEOUT that may have run.
+  const impatient = createClient(ConformanceService, { address, deadlineGraceMs: 0 });
+  const timedOut = await rpcFailure(impatient.keyedWork({ tag: "impatient", holdMs: 0 }, { keys: ["k"], timeoutMs: 200 }));
+  assert.equal([timedOut.layer, timedOut.code, timedOut.processed], ["transport", "TIMEOUT", "maybe"]);
+  await holder;
+  assert.not.ok(log.includes("start:queued") || log.includes("start:impatient"), "neither ran");
+  // A handler still running at the deadline: the server's DEADLINE_EXCEEDED (maybe) ends the grace, TIMEOUT maybe.
+  const runningFrom = performance.now();
+  const running = await rpcFailure(client.keyedWork({ tag: "slow", holdMs: 3000 }, { timeoutMs: 200 }));
+  const elapsed = performance.now() - runningFrom;
+  assert.equal([running.code, running.processed], ["TIMEOUT", "maybe"]);
+  assert.ok(elapsed >= 190 && elapsed < 2500, `failed after ${elapsed.toFixed(0)} ms`);
+  assert.throws(() => createClient(ConformanceService, { address, deadlineGraceMs: 1001 }), /deadlineGraceMs/);
+  await client.$close();
+  await impatient.$close();
+  await server.close({ graceMs: 0 });
+});
+
 test("[KEYS-6] a request whose deadline passes while it waits gets DEADLINE_EXPIRED (not processed) and does not hold up the next", async () => {
   const s = await start();
   // A raw peer, to see the server's answer rather than the client's own timeout.

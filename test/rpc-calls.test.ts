@@ -277,7 +277,8 @@ test("[SEC-1] the client honours backpressure: after write() returns false it wr
   };
   const server = createServer().addService(TestService, testService().impl);
   const address = await server.listen("memory:");
-  const client = createClient(TestService, { address: `tiny:${address.slice(7)}`, transports: { tiny } });
+  // Identity bodies: 4 KiB of "x" would go out as a few dozen gzip bytes and never fill the buffer.
+  const client = createClient(TestService, { address: `tiny:${address.slice(7)}`, transports: { tiny }, gzip: false });
   const text = "x".repeat(4096);
   const replies = await Promise.all(Array.from({ length: 20 }, () => client.echo({ text })));
   assert.is(replies.length, 20);
@@ -369,6 +370,29 @@ test("[CANCEL-1] [CANCEL-2] aborting a call sends CANCEL and fires the handler's
   assert.is(error.code, "CANCELLED");
   await waitUntil(() => ctx.log.waits.length === 1);
   assert.equal(ctx.log.waits[0], { tag: "cancelled", aborted: true, reason: "AbortError" });
+});
+
+test("[DEADLINE-6] [CANCEL-1] a call whose AbortSignal.timeout() fires fails TIMEOUT, not CANCELLED, and still sends CANCEL", async () => {
+  const signal = AbortSignal.timeout(100);
+  const call = ctx.client.wait({ ms: 5000, tag: "signal-timeout" }, { signal, timeoutMs: 10_000 });
+  const error = await rpcFailure(call);
+  assert.is(error.layer, "transport");
+  assert.is(error.code, "TIMEOUT");
+  assert.is(error.processed, "maybe");
+  assert.is((error.cause as DOMException).name, "TimeoutError");
+  await waitUntil(() => ctx.log.waits.length === 1);
+  assert.equal(ctx.log.waits[0], { tag: "signal-timeout", aborted: true, reason: "AbortError" });
+  // A signal that timed out before the call was made: nothing is sent.
+  const expired = AbortSignal.timeout(1);
+  await new Promise((resolve) => expired.addEventListener("abort", resolve, { once: true }));
+  const early = await rpcFailure(ctx.client.echo({ text: "never sent" }, { signal: expired }));
+  assert.equal([early.code, early.processed], ["TIMEOUT", "no"]);
+  // An abort for any other reason is still a cancel.
+  const controller = new AbortController();
+  controller.abort(new Error("changed my mind"));
+  const cancelled = await rpcFailure(ctx.client.echo({ text: "never sent" }, { signal: controller.signal }));
+  assert.equal([cancelled.code, cancelled.processed], ["CANCELLED", "no"]);
+  assert.not.ok(ctx.log.echoed.includes("never sent"));
 });
 
 test("[ID-3] a request id that does not increase is a connection error", async () => {

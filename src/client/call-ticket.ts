@@ -13,6 +13,11 @@ export interface CallHandlers {
   ack(): void;
   /** The RESPONSE arrived. */
   response(frame: Frame): void;
+  /**
+   * The RESPONSE arrived and is still being read (decompressed): response()
+   * or fail() follows, and settles the call even past its deadline [DEADLINE-8].
+   */
+  arrived?(): void;
   /** The call failed on this connection; `error.processed` says whether it may have run [STATUS-3]. */
   fail(error: RpcError): void;
 }

@@ -4,12 +4,15 @@
 // half-open peer, GOAWAY handling.
 
 import {
+  Compression,
   decodeGoaway,
   encodeFrame,
   encodeFrameHead,
   encodeGoaway,
   FrameType,
   GoawayCode,
+  gunzip,
+  gzip,
   ProtocolError,
   resolveFrameLimits,
   SEPARATE_BODY_BYTES,
@@ -19,6 +22,8 @@ import {
   type FrameHeaderInit,
   type FrameLimits,
   type Hello,
+  type RawDeflater,
+  type RawInflater,
 } from "../wire/index.ts";
 import { RpcError, TransportCode, type Processed } from "../status/index.ts";
 import { lingeringClose, type Transport } from "../transport/index.ts";
@@ -34,10 +39,24 @@ export interface ClientConnectionSettings {
   readonly pingIntervalMs: number;
   /** Connect and handshake must finish within this [HELLO-5]. */
   readonly connectTimeoutMs: number;
+  /** Offer gzip in the HELLO and decompress gzip responses; off: identity only [COMP-2]. Default false. */
+  readonly gzip?: boolean;
+  /** Request bodies of at least this many bytes are sent gzip, where the server lists it and `deflateRaw` is given [COMP-7]. */
+  readonly gzipMinBytes?: number;
+  /** Compresses request bodies; without it, none is compressed [COMP-3]. */
+  readonly deflateRaw?: RawDeflater;
+  /** Inflates gzip responses natively; without it, DecompressionStream does [COMP-8]. */
+  readonly inflateRaw?: RawInflater;
 }
+
+/** A queued request's gzip body while it is being made. */
+const COMPRESSING = "compressing";
 
 const State = { open: 0, draining: 1, closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
+
+/** The heartbeat never keeps the process alive by itself; pending calls do [PING-4]. */
+const UNREFERENCED = Object.freeze({ keepAlive: false });
 
 function now(): number {
   return performance.now();
@@ -67,6 +86,18 @@ export class ClientConnection implements CallConnection {
   private closedListeners: Array<() => void> = [];
   /** False after the transport's buffer passed its high-water mark, until it drains: calls wait in the queue. */
   private writable = true;
+  /** Whether the transport keeps the process alive: exactly while calls are pending or queued here. */
+  private referenced = true;
+  /** Our own limits: a response body may not decompress past maxBodySize [COMP-8]. */
+  private readonly limits: FrameLimits;
+  /** Whether our HELLO listed gzip, so that gzip responses are ours to decompress [COMP-2]. */
+  private readonly acceptsGzip: boolean;
+  private readonly inflate: RawInflater | undefined;
+  private readonly deflate: RawDeflater | undefined;
+  /** Bodies from this size up are sent gzip; Infinity when the server did not list gzip or nothing compresses [COMP-2] [COMP-7]. */
+  private readonly gzipFrom: number;
+  /** Queued requests' gzip bodies, or COMPRESSING while they are being made; the request's own body when gzip did not make it smaller. */
+  private readonly gzipped = new Map<CallTicket, Uint8Array | typeof COMPRESSING>();
 
   /** Takes over a transport whose handshake is done; `decoder` already read the server's HELLO [HELLO-3]. */
   constructor(transport: Transport, settings: ClientConnectionSettings, hello: Hello, decoder: FrameDecoder) {
@@ -78,7 +109,27 @@ export class ClientConnection implements CallConnection {
     if (hello.idleTimeoutMs > 0) interval = Math.min(interval, hello.idleTimeoutMs / 2);
     this.pingIntervalMs = Math.max(interval, hello.minPingIntervalMs || 1000);
     this.decoder = decoder;
+    this.limits = settings.limits;
+    this.acceptsGzip = settings.gzip === true;
+    this.inflate = settings.inflateRaw;
+    this.deflate = settings.deflateRaw;
+    const serverGzip = hello.compression.includes(Compression.GZIP);
+    this.gzipFrom = this.acceptsGzip && serverGzip && this.deflate !== undefined ? Math.max(1, settings.gzipMinBytes ?? 1024) : Infinity;
     this.armHeartbeat();
+    this.holdProcess();
+  }
+
+  /**
+   * Lets the process exit while no call is pending or queued here: the
+   * transport is unreferenced then, and referenced again by the next call.
+   * The heartbeat timer never holds the process [PING-4].
+   */
+  private holdProcess(): void {
+    const busy = this.pending.size > 0 || this.queued.length > 0;
+    if (busy === this.referenced) return;
+    this.referenced = busy;
+    if (busy) this.transport.ref?.();
+    else this.transport.unref?.();
   }
 
   /** True while new calls may use this connection (no GOAWAY, not closed). */
@@ -98,13 +149,13 @@ export class ClientConnection implements CallConnection {
   }
 
   /**
-   * Writes a REQUEST with the next request id [ID-1], its body never
-   * compressed: this client compresses nothing, small bodies included [COMP-7]. Throws a transport
+   * Writes a REQUEST with the next request id [ID-1], its body as given
+   * (gzip or identity, as `compression` says) [COMP-1]. Throws a transport
    * LIMIT_EXCEEDED error (not processed) when the frame exceeds the server's
    * limits [LIMIT-4]. Oneway calls register no handlers.
    * `at` is the current time when the caller has just read the clock.
    */
-  private send(head: RequestHead, timeoutMs: number, body: Uint8Array, handlers: CallHandlers | undefined, at: number): number {
+  private send(head: RequestHead, timeoutMs: number, body: Uint8Array, compression: Compression, size: number, handlers: CallHandlers | undefined, at: number): number {
     const id = this.nextId;
     // Encoded once; the header's size is what the frame holds besides its 4-byte prefix and body.
     // Fields listed one by one: faster than spreading an object of unknown shape on this hot path.
@@ -117,6 +168,7 @@ export class ClientConnection implements CallConnection {
       timeoutMs,
       metadata: head.metadata,
       keys: head.keys,
+      compression,
     };
     // A large body follows its head as is (the transport sends both in one write); a small one is copied in.
     const separate = body.length >= SEPARATE_BODY_BYTES;
@@ -128,7 +180,8 @@ export class ClientConnection implements CallConnection {
       throw RpcError.transport(TransportCode.INVALID_INPUT, `the request header cannot be encoded: ${(error as Error).message}`, "no", error);
     }
     const headerSize = frame.length - 4 - (separate ? 0 : body.length);
-    if (exceedsLimits(this.serverLimits, headerSize, body.length)) {
+    // A gzip body must fit the limit both as sent and once decompressed (`size`) [LIMIT-3].
+    if (exceedsLimits(this.serverLimits, headerSize, Math.max(body.length, size))) {
       throw RpcError.transport(
         TransportCode.LIMIT_EXCEEDED,
         `the request exceeds the server's limits of ${this.serverLimits.maxHeaderSize} header and ${this.serverLimits.maxBodySize} body bytes [LIMIT-4]`,
@@ -154,9 +207,13 @@ export class ClientConnection implements CallConnection {
    */
   submit(ticket: CallTicket): void {
     if (this.state !== State.open) throw RpcError.transport(TransportCode.UNAVAILABLE, "the connection is draining or closed", "no");
-    // A oneway call needs no room at the server: only a transport that takes more [CALL-4].
-    if (this.writable && (ticket.oneway || (this.queued.length === 0 && this.hasRoom()))) this.sendTicket(ticket);
+    const ready = this.bodyReady(ticket);
+    // A oneway call needs no room at the server: only a transport that takes more [CALL-4]. No call
+    // overtakes one whose gzip body is still being made: requests go out in the order they were made [KEYS-4].
+    const now = this.writable && ready && (ticket.oneway ? !this.queued.some(this.compressing, this) : this.queued.length === 0 && this.hasRoom());
+    if (now) this.sendTicket(ticket);
     else this.queued.push(ticket);
+    if (!this.referenced) this.holdProcess();
   }
 
   private hasRoom(): boolean {
@@ -164,11 +221,47 @@ export class ClientConnection implements CallConnection {
     return max === 0 || this.pending.size < max;
   }
 
-  /** Writes queued calls in order while the transport takes more; a oneway call needs no room at the server. */
+  /**
+   * Whether a ticket's body can be written as it will go out: at once below
+   * the gzip threshold, else once its gzip body is made (started here, off
+   * the event loop where the runtime's zlib is) [COMP-7].
+   */
+  private bodyReady(ticket: CallTicket): boolean {
+    if (ticket.body.length < this.gzipFrom || ticket.body.length > this.serverLimits.maxBodySize) return true;
+    const made = this.gzipped.get(ticket);
+    if (made === undefined) {
+      this.gzipped.set(ticket, COMPRESSING);
+      const done = (body: Uint8Array) => {
+        if (this.gzipped.get(ticket) !== COMPRESSING) return; // no longer queued here
+        this.gzipped.set(ticket, body.length < ticket.body.length ? body : ticket.body);
+        this.sendQueued();
+      };
+      // A body that does not compress, or a deflate that fails, goes out as it is.
+      gzip(ticket.body, this.deflate!).then(done, () => done(ticket.body));
+      return false;
+    }
+    return made !== COMPRESSING;
+  }
+
+  private compressing(ticket: CallTicket): boolean {
+    return this.gzipped.get(ticket) === COMPRESSING;
+  }
+
+  /**
+   * Writes queued calls in order while the transport takes more; a oneway
+   * call needs no room at the server, but no call passes one whose gzip
+   * body is still being made.
+   */
   private sendQueued(): void {
     let i = 0;
+    let waitingForBody = false;
     while (i < this.queued.length && this.state === State.open && this.writable) {
       const ticket = this.queued[i]!;
+      if (!this.bodyReady(ticket) || waitingForBody) {
+        waitingForBody = true;
+        i++;
+        continue;
+      }
       if (!ticket.oneway && !this.hasRoom()) {
         i++;
         continue;
@@ -184,10 +277,17 @@ export class ClientConnection implements CallConnection {
 
   /** Writes a ticket's request with the time left until its deadline [DEADLINE-1] [DEADLINE-5]. */
   private sendTicket(ticket: CallTicket): void {
+    let body = ticket.body;
+    if (this.gzipped.size > 0) {
+      const made = this.gzipped.get(ticket);
+      if (made !== undefined && made !== COMPRESSING) body = made;
+      this.gzipped.delete(ticket);
+    }
     const at = now();
     const remaining = ticket.deadline - at;
     if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
-    ticket.id = this.send(ticket.head, timeoutField(remaining), ticket.body, ticket.oneway ? undefined : ticket.handlers, at);
+    const compression = body === ticket.body ? Compression.IDENTITY : Compression.GZIP;
+    ticket.id = this.send(ticket.head, timeoutField(remaining), body, compression, ticket.body.length, ticket.oneway ? undefined : ticket.handlers, at);
     ticket.handlers.written();
   }
 
@@ -207,13 +307,16 @@ export class ClientConnection implements CallConnection {
     if (ticket.id === 0) {
       const index = this.queued.indexOf(ticket);
       if (index >= 0) this.queued.splice(index, 1);
+      if (this.gzipped.delete(ticket)) this.sendQueued(); // calls behind it may go now
       this.closeIfDrained();
+      this.holdProcess();
       return;
     }
     if (!this.pending.delete(ticket.id)) return;
     if (this.state !== State.closed) this.write(encodeFrame({ type: FrameType.CANCEL, requestId: ticket.id }));
     this.sendQueued();
     this.closeIfDrained();
+    this.holdProcess();
   }
 
   /**
@@ -274,9 +377,32 @@ export class ClientConnection implements CallConnection {
       return;
     }
     this.pending.delete(id);
-    pending.response(frame);
+    if (header.compression === Compression.GZIP && this.acceptsGzip && frame.body.length > 0) this.decompress(pending, frame);
+    else pending.response(frame);
     this.sendQueued();
     this.closeIfDrained();
+    this.holdProcess();
+  }
+
+  /**
+   * Decompresses a gzip RESPONSE within our max_body_size, then hands it
+   * over as identity; a body that does not decompress or is too large fails
+   * only its call, with PROTOCOL_ERROR (processed maybe, whatever its
+   * dispatch code), and the connection goes on [COMP-8]. The call knows at
+   * once that its answer has arrived [DEADLINE-8].
+   */
+  private decompress(pending: CallHandlers, frame: Frame): void {
+    pending.arrived?.();
+    // The frame's body is a view of the read buffer: copied, since zlib reads it later.
+    const body = frame.body.slice();
+    void gunzip(body, this.limits.maxBodySize, this.inflate).then((result) => {
+      if (result.ok) {
+        pending.response({ header: { ...frame.header, compression: Compression.IDENTITY, bodySize: result.bytes.length }, body: result.bytes });
+        return;
+      }
+      const what = result.failure === "too-large" ? `exceeds this client's max_body_size of ${this.limits.maxBodySize} bytes` : "does not decompress";
+      pending.fail(RpcError.transport(TransportCode.PROTOCOL_ERROR, `the gzip response body ${what}: ${result.detail} [COMP-8]`, "maybe"));
+    });
   }
 
   /** After a GOAWAY: no new calls here; calls above its last id were not processed [DRAIN-3] [DRAIN-16]. */
@@ -293,6 +419,7 @@ export class ClientConnection implements CallConnection {
       pending.fail(RpcError.transport(TransportCode.UNAVAILABLE, `the server is going away and did not process request ${id} [DRAIN-16]`, "no"));
     }
     this.closeIfDrained();
+    this.holdProcess();
   }
 
   /** A violation by the server: GOAWAY, close, fail what is pending [FRAME-14] [STATUS-12]. */
@@ -332,6 +459,7 @@ export class ClientConnection implements CallConnection {
 
   /** Queued calls were never written: they fail as not processed, and the caller may retry them [STATUS-3]. */
   private failQueued(): void {
+    this.gzipped.clear();
     for (const ticket of this.queued.splice(0)) {
       ticket.handlers.fail(RpcError.transport(TransportCode.UNAVAILABLE, "the connection ended before the request was sent", "no"));
     }
@@ -380,9 +508,9 @@ export class ClientConnection implements CallConnection {
         this.lastSentAt = t;
         this.write(encodeFrame({ type: FrameType.PING }, new Uint8Array(8)));
       }
-      this.heartbeat = setTimer(tick, Math.max(1, nextDue() - now()));
+      this.heartbeat = setTimer(tick, Math.max(1, nextDue() - now()), UNREFERENCED);
     };
-    this.heartbeat = setTimer(tick, Math.max(1, nextDue() - now()));
+    this.heartbeat = setTimer(tick, Math.max(1, nextDue() - now()), UNREFERENCED);
   }
 }
 

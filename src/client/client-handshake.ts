@@ -4,6 +4,7 @@
 // [HELLO-3] [HELLO-5] [PREFACE-5].
 
 import {
+  Compression,
   createFrameDecoder,
   decodeHello,
   encodeFrame,
@@ -124,6 +125,7 @@ export async function openClientConnection(factory: TransportFactory, address: s
       maxHeaderSize: settings.limits.maxHeaderSize,
       maxBodySize: settings.limits.maxBodySize,
       pingIntervalMs: settings.pingIntervalMs,
+      compression: settings.gzip === true ? [Compression.GZIP] : [], // what we decompress [COMP-2]
       agent: AGENT,
     })));
   });

@@ -4,15 +4,15 @@
 
 import { type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { CallMode, checkedLimits, Compression, decodeMessage, encodeMessage, type Frame, type FrameLimits, type MetadataEntry } from "../wire/index.ts";
+import { CallMode, checkedLimits, Compression, decodeMessage, encodeMessage, type Frame, type FrameLimits, type MetadataEntry, type RawDeflater, type RawInflater } from "../wire/index.ts";
 import { RpcError, TransportCode } from "../status/index.ts";
 import { responseError } from "../status/wire-status.ts";
 import { keysProblem } from "../wire/request-rules.ts";
-import { transportFor, type TransportFactory, type TransportsByScheme } from "../transport/index.ts";
+import { clientTransportFor, type TransportFactory, type TransportsByScheme } from "../transport/index.ts";
 import { Subchannel, type BackoffOptions } from "./subchannel.ts";
 import type { ClientConnectionSettings } from "./client-connection.ts";
 import { failureResult, successResult, type CallResult } from "./call-result.ts";
-import { OutgoingCall, type ResponseDecoder } from "./outgoing-call.ts";
+import { OutgoingCall, type CallPolicy, type ResponseDecoder } from "./outgoing-call.ts";
 import type { Router } from "./router.ts";
 import { chainClientInterceptors, SEND_REQUEST, type ClientInterceptor, type ClientResponse, type OutgoingRequest } from "./interceptor.ts";
 import { createContextValues, type ContextValues } from "../util/context-values.ts";
@@ -35,6 +35,12 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Values for the client's interceptors (see createContextKey). */
   values?: ContextValues;
+  /**
+   * Wait for a connection until the deadline, through failed attempts,
+   * instead of failing at the first attempt that fails. Default: the
+   * client's `waitForReady` [HELLO-9].
+   */
+  waitForReady?: boolean;
 }
 
 /** Options of createClient: where calls go (an address or a router), and how. */
@@ -49,14 +55,41 @@ export interface ClientOptions {
   router?: Router;
   /** Default call timeout. Default 3000 ms. */
   timeoutMs?: number;
+  /**
+   * After a written call's deadline, how long its TIMEOUT waits for the
+   * server's own answer: one proving the request never ran (e.g.
+   * DEADLINE_EXPIRED while it waited for its keys) is reported instead,
+   * processed no. 0 to 1000 ms; default 100 [DEADLINE-8].
+   */
+  deadlineGraceMs?: number;
   /** Ping when nothing was received for this long; a dead connection is found within twice this. Default 5000 ms [PING-4]. */
   pingIntervalMs?: number;
   /** Connect and handshake time limit. Default 3000 ms [HELLO-5]. */
   connectTimeoutMs?: number;
-  /** Largest response header and body this client accepts [LIMIT-2] [LIMIT-3]. */
+  /** Largest response header and body this client accepts, the body also once decompressed [LIMIT-2] [LIMIT-3] [COMP-8]. */
   limits?: Partial<FrameLimits>;
+  /**
+   * Offer gzip in the HELLO, decompress gzip responses, and send request
+   * bodies of at least `compressMinBytes` gzip when the server lists gzip;
+   * false: identity only, both ways. Default true [COMP-2].
+   */
+  gzip?: boolean;
+  /** Request bodies below this many bytes are never compressed. Default 1024; Infinity compresses none [COMP-7]. */
+  compressMinBytes?: number;
+  /** Compresses request bodies (raw deflate); without it, none is compressed. createClient from "strata-rpc" passes node:zlib [COMP-3]. */
+  deflateRaw?: RawDeflater;
+  /** Inflates gzip responses natively; without it, DecompressionStream does. createClient from "strata-rpc" passes node:zlib [COMP-8]. */
+  inflateRaw?: RawInflater;
   /** Reconnection backoff. */
   backoff?: BackoffOptions;
+  /**
+   * Calls wait for a connection until their deadline, through failed
+   * attempts (a server being started or restarted). Default false: a call
+   * fails as soon as the attempt to connect fails (refused, closed in the
+   * handshake, a bad handshake), with that attempt's error, not processed
+   * [HELLO-9]. Calls may choose otherwise with their own `waitForReady`.
+   */
+  waitForReady?: boolean;
   /** One transport for every address, whatever its scheme. */
   transport?: TransportFactory;
   /** Transports by address scheme (e.g. `{ tls: tlsTransport }`), besides TCP, Unix sockets and memory. */
@@ -141,13 +174,19 @@ function interpret(frame: Frame, output: DescMessage): MessageShape<DescMessage>
   }
 }
 
-/** The router `options` name, or one for their address; throws a TypeError unless exactly one is given. */
+/**
+ * The router `options` name, or one for their address; throws a TypeError
+ * unless exactly one is given, or when the address is malformed (no port,
+ * a bad port) or names a scheme no transport serves: a mistake reported
+ * where it was made, not by every call [HELLO-9].
+ */
 function routerOf(options: ClientOptions, settings: ClientConnectionSettings): Router {
   if (options.router !== undefined && options.address !== undefined) throw new TypeError("createClient takes an address or a router, not both");
   if (options.router !== undefined) return options.router;
   const address = options.address;
   if (typeof address !== "string") throw new TypeError("createClient needs an address (\"host:port\", \"unix:/path\", \"memory:NAME\") or a router");
-  return new SingleAddressRouter(new Subchannel(() => transportFor(address, options), address, settings, options.backoff));
+  const factory = Promise.resolve(clientTransportFor(address, options));
+  return new SingleAddressRouter(new Subchannel(() => factory, address, settings, options.backoff));
 }
 
 /**
@@ -160,8 +199,27 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   const defaultTimeout = options.timeoutMs ?? 3000;
   const pingIntervalMs = options.pingIntervalMs ?? 5000;
   if (!(pingIntervalMs > 0)) throw new RangeError(`pingIntervalMs must be positive, got ${pingIntervalMs} [PING-4]`);
-  const router = routerOf(options, { limits, pingIntervalMs, connectTimeoutMs: options.connectTimeoutMs ?? 3000 });
+  const compressMinBytes = options.compressMinBytes ?? 1024;
+  if (!(compressMinBytes >= 0)) throw new RangeError(`compressMinBytes must be 0 or more, got ${compressMinBytes} [COMP-7]`);
+  const router = routerOf(options, {
+    limits,
+    pingIntervalMs,
+    connectTimeoutMs: options.connectTimeoutMs ?? 3000,
+    gzip: options.gzip ?? true,
+    gzipMinBytes: compressMinBytes,
+    ...(options.deflateRaw !== undefined ? { deflateRaw: options.deflateRaw } : {}),
+    ...(options.inflateRaw !== undefined ? { inflateRaw: options.inflateRaw } : {}),
+  });
   const desc = service as DescService;
+
+  const deadlineGraceMs = options.deadlineGraceMs ?? 100;
+  if (!(deadlineGraceMs >= 0 && deadlineGraceMs <= 1000)) throw new RangeError(`deadlineGraceMs must be from 0 to 1000, got ${deadlineGraceMs} [DEADLINE-8]`);
+  // The two ways a call may wait for a connection, made once [HELLO-9].
+  const failFast: CallPolicy = Object.freeze({ waitForReady: false, deadlineGraceMs });
+  const waitForReady: CallPolicy = Object.freeze({ waitForReady: true, deadlineGraceMs });
+  const defaultPolicy = options.waitForReady === true ? waitForReady : failFast;
+  const policyOf = (callOptions: CallOptions): CallPolicy =>
+    callOptions.waitForReady === undefined ? defaultPolicy : callOptions.waitForReady ? waitForReady : failFast;
 
   const intercept = options.interceptors !== undefined && options.interceptors.length > 0 ? chainClientInterceptors(options.interceptors) : undefined;
 
@@ -175,7 +233,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   }
 
   /** Encodes the request and checks its keys, then hands it to an OutgoingCall; throws INVALID_INPUT, not processed [STATUS-2]. */
-  function send<T>(method: DescMethod, input: unknown, metadata: MetadataEntry[], keys: string[], mode: CallMode, deadline: number, signal: AbortSignal | undefined, decode: ResponseDecoder<T>, onAck: (() => void) | undefined): Promise<T> {
+  function send<T>(method: DescMethod, input: unknown, metadata: MetadataEntry[], keys: string[], mode: CallMode, deadline: number, signal: AbortSignal | undefined, policy: CallPolicy, decode: ResponseDecoder<T>, onAck: (() => void) | undefined): Promise<T> {
     let body: Uint8Array;
     try {
       body = encodeMessage(method.input, input);
@@ -185,7 +243,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     const badKeys = keys.length === 0 ? undefined : invalidKeys(keys);
     if (badKeys !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, badKeys, "no");
     const head = { service: desc.typeName, method: method.name, callMode: mode, metadata, keys };
-    return new OutgoingCall(router, head, body, deadline, signal, decode, onAck).promise;
+    return new OutgoingCall(router, head, body, deadline, signal, policy, decode, onAck).promise;
   }
 
   /**
@@ -205,7 +263,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
           throw RpcError.transport(TransportCode.INVALID_INPUT, `the request metadata cannot be encoded: ${(error as Error).message}`, "no", error);
         }
         const decode = shape === "none" ? undefined : shape === "message" ? decoderOf(method) : resultDecoderOf(method);
-        return send(method, input, metadata, callOptions.keys ?? NONE, mode, deadline, signal, decode as ResponseDecoder<T>, onAck);
+        return send(method, input, metadata, callOptions.keys ?? NONE, mode, deadline, signal, policyOf(callOptions), decode as ResponseDecoder<T>, onAck);
       }
       return intercepted<T>(method, input, callOptions, mode, shape, deadline, onAck);
     } catch (error) {
@@ -229,7 +287,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
       [SEND_REQUEST]: (final) => {
         sent = true;
         const decode = mode === CallMode.ONEWAY ? undefined : (frame: Frame): ClientResponse => ({ message: interpret(frame, method.output), metadata: frame.header.metadata });
-        return send(method, final.message, final.metadata, final.keys, mode, deadline, final.signal, decode, onAck).then((response) => response ?? NO_RESPONSE);
+        return send(method, final.message, final.metadata, final.keys, mode, deadline, final.signal, policyOf(callOptions), decode, onAck).then((response) => response ?? NO_RESPONSE);
       },
     };
     const outcome = intercept!(request).then(

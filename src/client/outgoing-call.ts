@@ -5,11 +5,13 @@
 // run. One object with methods instead of a closure per step keeps the
 // per-call cost of the hot path low.
 
-import { RpcError, TransportCode } from "../status/index.ts";
-import type { Frame } from "../wire/index.ts";
+import { dispatchProcessed, RpcError, TransportCode } from "../status/index.ts";
+import { responseError } from "../status/wire-status.ts";
+import { DispatchCode, type Frame } from "../wire/index.ts";
 import { setDeadlineAt, type LongTimeout } from "../util/deadline-timers.ts";
 import type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
 import type { Router } from "./router.ts";
+import { abortedCallError } from "./call-abort.ts";
 
 /**
  * The one retry rule: a failure after which the request provably did not
@@ -21,6 +23,14 @@ export function retryable(error: RpcError): boolean {
   if (error.processed !== "no") return false;
   if (error.layer === "transport") return error.code === TransportCode.UNAVAILABLE || error.code === TransportCode.CONNECTION_LOST;
   return error.code === "SHUTTING_DOWN";
+}
+
+/** How a call waits, chosen per client and per call. */
+export interface CallPolicy {
+  /** Wait through failed connection attempts until the deadline, instead of failing with the first one's error [HELLO-9]. */
+  readonly waitForReady: boolean;
+  /** How long a written call's TIMEOUT waits for the server's not-processed answer after the deadline; 0: not at all [DEADLINE-8]. */
+  readonly deadlineGraceMs: number;
 }
 
 /** How a call's RESPONSE becomes its value; undefined for oneway calls, which settle once written [CALL-4]. */
@@ -38,6 +48,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
   private reject!: (error: RpcError) => void;
   private readonly router: Router;
   private readonly signal: AbortSignal | undefined;
+  private readonly policy: CallPolicy;
   private readonly decode: ResponseDecoder<T>;
   private readonly onAck: (() => void) | undefined;
   private timer: LongTimeout | undefined;
@@ -46,6 +57,10 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
   private submitted = false;
   private attempt = 0;
   private settled = false;
+  /** Set once the RESPONSE has arrived and is being read: the deadline no longer fails the call [DEADLINE-8]. */
+  private answered = false;
+  /** Set while the deadline has passed and the call waits its grace for the server's own answer [DEADLINE-8]. */
+  private inGrace = false;
 
   constructor(
     router: Router,
@@ -53,6 +68,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     body: Uint8Array,
     deadline: number,
     signal: AbortSignal | undefined,
+    policy: CallPolicy,
     decode: ResponseDecoder<T>,
     onAck: (() => void) | undefined,
   ) {
@@ -65,12 +81,13 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     this.body = body;
     this.deadline = deadline;
     this.signal = signal;
+    this.policy = policy;
     this.decode = decode;
     this.onAck = onAck;
     this.oneway = decode === undefined;
     if (signal !== undefined) {
       if (signal.aborted) {
-        this.settle(RpcError.transport(TransportCode.CANCELLED, "the call was cancelled before it was sent", "no", signal.reason));
+        this.settle(abortedCallError(signal, "no", "before it was sent"));
         return;
       }
       signal.addEventListener("abort", this, { once: true });
@@ -95,7 +112,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     const ready = this.router.pick(this.head, avoid);
     if (ready !== undefined) return this.submit(ready);
     this.armDeadline();
-    this.router.connect(this.head, this.deadline, this.signal, avoid).then(
+    this.router.connect(this.head, this.deadline, this.signal, avoid, this.policy.waitForReady).then(
       (connection) => this.submit(connection),
       (error: unknown) => this.fail(RpcError.from(error)),
     );
@@ -125,8 +142,19 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     if (this.submitted) this.connection?.cancel(this);
   }
 
+  /**
+   * The deadline passed. A written call first waits its grace for the
+   * server's answer, which may prove it never ran (DEADLINE_EXPIRED from a
+   * key queue); then, or at once when unwritten, it fails TIMEOUT and sends
+   * CANCEL [DEADLINE-6] [DEADLINE-8].
+   */
   private onTimeout(): void {
-    if (this.settled) return;
+    if (this.settled || this.answered) return;
+    if (this.id !== 0 && !this.inGrace && this.policy.deadlineGraceMs > 0) {
+      this.inGrace = true;
+      this.timer = setDeadlineAt(() => this.onTimeout(), this.deadline + this.policy.deadlineGraceMs);
+      return;
+    }
     const was = this.processed();
     this.forget();
     const message = !this.submitted
@@ -137,13 +165,16 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     this.settle(RpcError.transport(TransportCode.TIMEOUT, message, was));
   }
 
-  /** The signal fired (EventListener interface, so no closure is needed) [CANCEL-1]. */
+  /**
+   * The signal fired (EventListener interface, so no closure is needed):
+   * CANCELLED, or TIMEOUT when the signal timed out [CANCEL-1] [DEADLINE-6].
+   */
   handleEvent(): void {
     if (this.settled) return;
+    if (this.inGrace) return this.expire(); // the deadline passed first
     const was = this.processed();
     this.forget();
-    const message = this.submitted ? "the call was cancelled" : "the call was cancelled while connecting; nothing was sent";
-    this.settle(RpcError.transport(TransportCode.CANCELLED, message, was, this.signal?.reason));
+    this.settle(abortedCallError(this.signal, was, this.submitted ? "" : "while connecting; nothing was sent"));
   }
 
   written(): void {
@@ -157,8 +188,18 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     this.onAck?.();
   }
 
+  arrived(): void {
+    this.answered = true;
+  }
+
   response(frame: Frame): void {
     if (this.settled) return;
+    if (this.inGrace) {
+      // Past the deadline only an answer proving the request never ran is reported as itself [DEADLINE-8].
+      const code = frame.header.dispatchCode;
+      if (code !== DispatchCode.OK && dispatchProcessed(code) === "no") return this.settle(responseError(frame.header, frame.body)!);
+      return this.expire();
+    }
     let value: T;
     try {
       value = this.decode!(frame);
@@ -172,6 +213,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
 
   fail(error: RpcError): void {
     if (this.settled) return;
+    if (this.inGrace) return error.processed === "no" ? this.settle(error) : this.expire(); // [DEADLINE-8]
     if (this.attempt === 0 && retryable(error) && performance.now() < this.deadline && !this.signal?.aborted) {
       this.attempt++;
       const failed = this.connection;
@@ -181,6 +223,12 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
       return this.start(failed);
     }
     this.settle(error);
+  }
+
+  /** Ends the grace: TIMEOUT, processed maybe (the request was written), and CANCEL if still pending [DEADLINE-6]. */
+  private expire(): void {
+    this.forget();
+    this.settle(RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the response arrived", "maybe"));
   }
 
   private settle(error: RpcError): void {

@@ -18,9 +18,11 @@ export interface Router {
   /**
    * Waits for a connection that can take `route`, other than `avoid`, no
    * longer than `deadline` (performance.now() clock) and until `signal`
-   * fires; rejects with an RpcError that is not processed.
+   * fires; rejects with an RpcError that is not processed. Unless
+   * `waitForReady` is true, it rejects as soon as an attempt to connect
+   * fails, with that attempt's error [HELLO-9].
    */
-  connect(route: CallRoute, deadline: number, signal: AbortSignal | undefined, avoid: CallConnection | undefined): Promise<CallConnection>;
+  connect(route: CallRoute, deadline: number, signal: AbortSignal | undefined, avoid: CallConnection | undefined, waitForReady?: boolean): Promise<CallConnection>;
   /** Stops routing; open connections close once their calls are answered [DRAIN-9]. */
   close(): Promise<void>;
 }

@@ -19,8 +19,8 @@ export class SingleAddressRouter implements Router {
     return this.subchannel.ready();
   }
 
-  connect(_route: CallRoute, deadline: number, signal: AbortSignal | undefined, _avoid: CallConnection | undefined): Promise<CallConnection> {
-    return this.subchannel.acquire(deadline, signal);
+  connect(_route: CallRoute, deadline: number, signal: AbortSignal | undefined, _avoid: CallConnection | undefined, waitForReady = false): Promise<CallConnection> {
+    return this.subchannel.acquire(deadline, signal, waitForReady);
   }
 
   close(): Promise<void> {

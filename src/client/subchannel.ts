@@ -9,6 +9,7 @@ import type { CallConnection } from "./call-ticket.ts";
 import type { ClientConnection, ClientConnectionSettings } from "./client-connection.ts";
 import { openClientConnection } from "./client-handshake.ts";
 import { sleep } from "../util/timer.ts";
+import { abortedCallError } from "./call-abort.ts";
 
 /** Backoff between failed connection attempts. */
 export interface BackoffOptions {
@@ -57,30 +58,34 @@ export class Subchannel {
 
   /**
    * A usable connection, opening one if needed (a router that must avoid a
-   * connection chooses another subchannel instead). Waits out the
-   * backoff after failures, but never past `deadline`; then fails with
-   * CONNECT_FAILED, TIMEOUT or CANCELLED (not processed: nothing was
-   * written) [DEADLINE-6] [CANCEL-1].
+   * connection chooses another subchannel instead). Fail-fast (the
+   * default): when the attempt fails, or the subchannel is backing off
+   * after one that failed, rejects with that attempt's error (CONNECT_FAILED,
+   * PROTOCOL_ERROR, VERSION_MISMATCH) at once. With `waitForReady`, waits out
+   * the backoff and tries again until `deadline`, then fails TIMEOUT.
+   * Either way not processed: nothing was written; a fired signal fails it
+   * CANCELLED (TIMEOUT for a timeout signal) [HELLO-9] [DEADLINE-6] [CANCEL-1].
    */
-  async acquire(deadline: number, signal?: AbortSignal): Promise<ClientConnection> {
+  async acquire(deadline: number, signal?: AbortSignal, waitForReady = false): Promise<ClientConnection> {
     for (;;) {
       if (this.closed) throw RpcError.transport(TransportCode.UNAVAILABLE, "the client is closed", "no");
-      if (signal?.aborted) throw RpcError.transport(TransportCode.CANCELLED, "the call was cancelled while connecting", "no", signal.reason);
-      if (now() >= deadline) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed while connecting; nothing was sent", "no");
+      if (signal?.aborted) throw abortedCallError(signal, "no", "while connecting; nothing was sent");
+      if (now() >= deadline) {
+        const last = this.lastError === undefined ? "" : ` (last attempt: ${this.lastError.rawMessage})`;
+        throw RpcError.transport(TransportCode.TIMEOUT, `the deadline passed while connecting; nothing was sent${last}`, "no", this.lastError);
+      }
       if (this.current?.usable) return this.current;
       const wait = this.retryAt - now();
       if (wait > 0) {
-        if (now() + wait >= deadline) {
-          throw this.lastError ?? RpcError.transport(TransportCode.CONNECT_FAILED, `cannot connect to ${this.address}`, "no");
-        }
-        await sleep(wait, signal);
+        // Backing off after a failed attempt: no new one for this call [HELLO-9].
+        if (!waitForReady) throw this.lastError ?? RpcError.transport(TransportCode.CONNECT_FAILED, `cannot connect to ${this.address}`, "no");
+        await sleep(Math.min(wait, deadline - now()), signal);
         continue;
       }
       try {
         return await this.connect();
       } catch (error) {
-        if (now() >= deadline) throw error;
-        if (signal?.aborted) throw error;
+        if (!waitForReady) throw error;
       }
     }
   }

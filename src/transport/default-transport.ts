@@ -5,7 +5,7 @@
 // runtime's sockets and a bundler has nothing to guess.
 
 import type { TransportFactory } from "./transport.ts";
-import { addressScheme } from "./address.ts";
+import { addressScheme, parseSocketAddress } from "./address.ts";
 import { memoryTransport } from "./memory.ts";
 
 /** Transports by address scheme, e.g. `{ tcp: tcpTransport, tls: tlsTransport }`; they take precedence over the built-in one. */
@@ -20,25 +20,49 @@ export interface TransportChoice {
 }
 
 /**
- * The transport for `address` under `choice`; rejects with a TypeError
- * naming the scheme when nothing serves it (e.g. "tls:" without a TLS
- * transport passed in `transports`, or "tcp:" with the core alone).
+ * The transport for `address` under `choice`, chosen at once; throws a
+ * TypeError naming the scheme when nothing serves it (e.g. "tls:" without a
+ * TLS transport passed in `transports`, or "tcp:" with the core alone).
  */
-export function transportFor(address: string, choice: TransportChoice): Promise<TransportFactory> {
-  if (choice.transport !== undefined) return Promise.resolve(choice.transport);
-  let scheme: string;
-  try {
-    scheme = addressScheme(address);
-  } catch (error) {
-    return Promise.reject(error);
-  }
+export function transportForNow(address: string, choice: TransportChoice): TransportFactory {
+  if (choice.transport !== undefined) return choice.transport;
+  const scheme = addressScheme(address);
   const registered = choice.transports !== undefined && Object.hasOwn(choice.transports, scheme) ? choice.transports[scheme] : undefined;
-  if (registered !== undefined) return Promise.resolve(registered);
-  if (scheme === "memory") return Promise.resolve(memoryTransport);
+  if (registered !== undefined) return registered;
+  if (scheme === "memory") return memoryTransport;
   const known = ["memory", ...Object.keys(choice.transports ?? {})].join(", ");
   const hint =
     scheme === "tcp" || scheme === "unix"
       ? `; import createServer and createClient from "strata-rpc" (Node, Bun, Deno), which include TCP and Unix sockets, or pass { transports: { ${scheme}: tcpTransport } } from "strata-rpc/tcp"`
-      : "; pass one in the transports option";
-  return Promise.reject(new TypeError(`no transport for "${scheme}:" addresses such as "${address}" (known: ${known})${hint}`));
+      : `; pass one in the transports option${/^[a-z][a-z0-9+.-]*:[^/]*$/.test(address) ? ", or, for TCP, write host:port with a numeric port" : ""}`;
+  throw new TypeError(`no transport for "${scheme}:" addresses such as "${address}" (known: ${known})${hint}`);
+}
+
+/** transportForNow as a promise: rejects instead of throwing. */
+export function transportFor(address: string, choice: TransportChoice): Promise<TransportFactory> {
+  try {
+    return Promise.resolve(transportForNow(address, choice));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * The transport a client connects to `address` with, after checking what
+ * can be checked before connecting: the scheme has a transport, and a TCP
+ * or Unix address is well formed, with a port from 1 to 65535 (a port of 0
+ * can be listened on, not connected to). Throws a TypeError naming the
+ * problem. With `choice.transport` (one transport for every address), that
+ * transport owns the address's syntax and only emptiness is checked.
+ */
+export function clientTransportFor(address: string, choice: TransportChoice): TransportFactory {
+  if (typeof address !== "string" || address === "") throw new TypeError(`invalid address ${JSON.stringify(address)}: empty`);
+  const factory = transportForNow(address, choice);
+  if (choice.transport !== undefined) return factory;
+  const scheme = addressScheme(address);
+  if (scheme === "tcp" || scheme === "unix") {
+    const parsed = parseSocketAddress(address);
+    if ("port" in parsed && parsed.port === 0) throw new TypeError(`invalid address "${address}": port 0 can be listened on, not connected to`);
+  }
+  return factory;
 }

@@ -13,6 +13,6 @@ export type {
   TransportListener,
 } from "./transport.ts";
 export { addressScheme, formatHostPort, parseSocketAddress, type SocketAddress } from "./address.ts";
-export { transportFor, type TransportChoice, type TransportsByScheme } from "./default-transport.ts";
+export { clientTransportFor, transportFor, transportForNow, type TransportChoice, type TransportsByScheme } from "./default-transport.ts";
 export { memoryPair, memoryTransport, type MemoryPairOptions } from "./memory.ts";
 export { lingeringClose, LINGER_MS } from "./lingering-close.ts";

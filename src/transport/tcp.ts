@@ -132,6 +132,14 @@ class SocketTransport implements Transport, ConnectionInfo {
     this.socket.resume();
   }
 
+  ref(): void {
+    this.socket.ref?.();
+  }
+
+  unref(): void {
+    this.socket.unref?.();
+  }
+
   end(): void {
     if (this.ended) return;
     this.ended = true;

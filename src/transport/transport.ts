@@ -78,6 +78,14 @@ export interface Transport {
    */
   pause?(): void;
   resume?(): void;
+  /**
+   * Whether the open connection keeps the process alive, where the runtime
+   * can tell (Node's and Bun's sockets can): a client unrefs a connection
+   * with no call pending, so that a program that never closes its client
+   * still exits [PING-4].
+   */
+  ref?(): void;
+  unref?(): void;
 }
 
 /** A listening endpoint. */

@@ -20,6 +20,12 @@ export type GunzipResult = { ok: true; bytes: Uint8Array } | { ok: false; failur
  */
 export type RawInflater = (data: Uint8Array, maxOutput: number) => Promise<{ output: Uint8Array; consumed: number } | "too-large">;
 
+/**
+ * Compresses bytes as raw deflate data (RFC 1951, no zlib or gzip framing),
+ * e.g. node:zlib's deflateRaw; `gzip` adds the member's header and trailer.
+ */
+export type RawDeflater = (data: Uint8Array) => Promise<Uint8Array>;
+
 /** CRC-32 lookup tables for 8 bytes at a time (slice-by-8): table k is for a byte k positions back. */
 const CRC_TABLES = (() => {
   const tables = new Uint32Array(256 * 8);
@@ -91,6 +97,24 @@ export function gzipDataStart(body: Uint8Array): number | string {
     pos += 2;
   }
   return pos > body.length - 8 ? "truncated header" : pos;
+}
+
+/** The fixed 10-byte member header this encoder writes: deflate, no flags, no time, OS unknown. */
+const GZIP_HEADER = Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff);
+
+/**
+ * One gzip member (RFC 1952) holding `body` [COMP-3]: a 10-byte header,
+ * the deflate data `deflate` makes, and the trailer with CRC-32 and ISIZE.
+ */
+export async function gzip(body: Uint8Array, deflate: RawDeflater): Promise<Uint8Array> {
+  const data = await deflate(body);
+  const member = new Uint8Array(GZIP_HEADER.length + data.length + 8);
+  member.set(GZIP_HEADER);
+  member.set(data, GZIP_HEADER.length);
+  const view = new DataView(member.buffer, member.byteOffset, member.length);
+  view.setUint32(member.length - 8, crc32(body), true);
+  view.setUint32(member.length - 4, body.length % 0x100000000, true);
+  return member;
 }
 
 function readU32le(body: Uint8Array, at: number): number {

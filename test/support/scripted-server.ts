@@ -28,9 +28,17 @@ export interface ScriptedConnection {
 /** Called for every frame after the handshake. */
 export type Script = (connection: ScriptedConnection, frame: Frame) => void;
 
-/** Starts a scripted server on 127.0.0.1; `requests` counts REQUEST frames received. */
-export async function startScriptedServer(script: Script): Promise<{ address: string; requests: Frame[]; connections: () => number; close(): Promise<void> }> {
+/**
+ * Starts a scripted server on 127.0.0.1; `requests` holds the REQUEST frames
+ * received, `hellos` the clients' HELLO bodies. `hello` adds fields to the
+ * server's HELLO (e.g. `compression`).
+ */
+export async function startScriptedServer(
+  script: Script,
+  hello: Parameters<typeof encodeHello>[0] = {},
+): Promise<{ address: string; requests: Frame[]; hellos: Uint8Array[]; connections: () => number; close(): Promise<void> }> {
   const requests: Frame[] = [];
+  const hellos: Uint8Array[] = [];
   const sockets = new Set<net.Socket>();
   let accepted = 0;
   const server = net.createServer((socket) => {
@@ -48,7 +56,10 @@ export async function startScriptedServer(script: Script): Promise<{ address: st
       limits: DEFAULT_LIMITS,
       onFrame: (frame) => {
         const copy = { header: frame.header, body: frame.body.slice() };
-        if (copy.header.type === FrameType.HELLO) return;
+        if (copy.header.type === FrameType.HELLO) {
+          hellos.push(copy.body);
+          return;
+        }
         if (copy.header.type === FrameType.REQUEST) requests.push(copy);
         script(connection, copy);
       },
@@ -61,7 +72,7 @@ export async function startScriptedServer(script: Script): Promise<{ address: st
         rest = rest.subarray(take);
         if (preface === PREFACE_SIZE) {
           socket.write(encodePreface());
-          socket.write(encodeFrame({ type: FrameType.HELLO }, encodeHello({ idleTimeoutMs: 0 })));
+          socket.write(encodeFrame({ type: FrameType.HELLO }, encodeHello({ idleTimeoutMs: 0, ...hello })));
         }
       }
       if (rest.length > 0) decoder.push(rest);
@@ -72,6 +83,7 @@ export async function startScriptedServer(script: Script): Promise<{ address: st
   return {
     address: `127.0.0.1:${port}`,
     requests,
+    hellos,
     connections: () => accepted,
     close: () =>
       new Promise<void>((resolve) => {
