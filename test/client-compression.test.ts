@@ -79,8 +79,9 @@ test("[COMP-7] [COMP-3] on the wire: a request body of 1024 bytes and more goes 
     return frame.header.compression;
   };
   const address = server.address;
-  assert.is(await sent({ address }, 1023), Compression.IDENTITY, "below the default threshold");
-  assert.is(await sent({ address }, 1024), Compression.GZIP, "at the default threshold");
+  assert.is(await sent({ address }, 60_000), Compression.IDENTITY, "by default nothing is compressed");
+  assert.is(await sent({ address, compressMinBytes: 1024 }, 1023), Compression.IDENTITY, "below the threshold");
+  assert.is(await sent({ address, compressMinBytes: 1024 }, 1024), Compression.GZIP, "at the threshold");
   assert.ok(server.requests.at(-1)!.body.length < 1024 / 4, "and it really is smaller");
   assert.is(await sent({ address, compressMinBytes: 100 }, 100), Compression.GZIP);
   assert.is(await sent({ address, compressMinBytes: 100 }, 99), Compression.IDENTITY);
@@ -91,7 +92,7 @@ test("[COMP-7] [COMP-3] on the wire: a request body of 1024 bytes and more goes 
   const plain = await startScriptedServer((connection, frame) => {
     if (frame.header.type === FrameType.REQUEST) answer(connection, frame, fromBinary(EchoRequestSchema, frame.body).text, false);
   });
-  const client = createClient(TestService, { address: plain.address });
+  const client = createClient(TestService, { address: plain.address, compressMinBytes: 1024 });
   await client.echo({ text: "x".repeat(50_000) });
   assert.is(plain.requests.at(-1)!.header.compression, Compression.IDENTITY);
   await client.$close();
@@ -100,7 +101,7 @@ test("[COMP-7] [COMP-3] on the wire: a request body of 1024 bytes and more goes 
 
 test("[COMP-3] [COMP-8] [LIMIT-3] property: bodies of every size up to the declared limits round-trip, gzip both ways from the threshold up; one byte past the server's limit fails locally", async () => {
   const server = await gzipEchoServer();
-  const client = createClient(TestService, { address: server.address, limits: { maxBodySize: LIMIT } });
+  const client = createClient(TestService, { address: server.address, limits: { maxBodySize: LIMIT }, compressMinBytes: 1024 });
   await checkProperty(
     fc.asyncProperty(
       fc.oneof(fc.constantFrom(0, 3, 1023, 1024, 1025, LIMIT - 1, LIMIT), fc.integer({ min: 3, max: LIMIT })),
@@ -171,7 +172,7 @@ test("[COMP-3] the reference server inflates the client's gzip requests, at the 
   const server = createServer({ limits: { maxBodySize: LIMIT } }).addService(TestService, impl);
   const counting = createServer({ limits: { maxBodySize: LIMIT }, inflateRaw: (data, max) => (inflations++, nativeInflateRaw(data, max)) }).addService(TestService, impl);
   for (const s of [server, counting]) {
-    const client = createClient(TestService, { address: await s.listen("127.0.0.1:0") });
+    const client = createClient(TestService, { address: await s.listen("127.0.0.1:0"), compressMinBytes: 1024 });
     for (const size of [1024, LIMIT]) {
       const text = textOfBodySize(size, "keyed dispatch ");
       assert.is((await client.echo({ text })).text, text);
@@ -184,7 +185,7 @@ test("[COMP-3] the reference server inflates the client's gzip requests, at the 
 
 test("[KEYS-4] calls made in order are written in order, also when an earlier one is still being compressed", async () => {
   const server = await gzipEchoServer();
-  const client = createClient(TestService, { address: server.address });
+  const client = createClient(TestService, { address: server.address, compressMinBytes: 1024 });
   const texts = ["big-1".padEnd(100_000, "x"), "small-1", "big-2".padEnd(5000, "y"), "small-2"];
   const replies = await Promise.all(texts.map((text) => client.echo({ text }, { keys: ["k"] })));
   assert.equal(replies.map((r) => r.text), texts);

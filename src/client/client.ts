@@ -69,12 +69,17 @@ export interface ClientOptions {
   /** Largest response header and body this client accepts, the body also once decompressed [LIMIT-2] [LIMIT-3] [COMP-8]. */
   limits?: Partial<FrameLimits>;
   /**
-   * Offer gzip in the HELLO, decompress gzip responses, and send request
+   * Offer gzip in the HELLO and decompress gzip responses, and send request
    * bodies of at least `compressMinBytes` gzip when the server lists gzip;
    * false: identity only, both ways. Default true [COMP-2].
    */
   gzip?: boolean;
-  /** Request bodies below this many bytes are never compressed. Default 1024; Infinity compresses none [COMP-7]. */
+  /**
+   * Request bodies of at least this many bytes are sent gzip, to a server
+   * that lists it; 1024 suits slow or metered links [COMP-7]. Default
+   * Infinity: none is compressed, because on a fast link compressing costs
+   * more than it saves (docs/performance.md measures it).
+   */
   compressMinBytes?: number;
   /** Compresses request bodies (raw deflate); without it, none is compressed. createClient from "strata-rpc" passes node:zlib [COMP-3]. */
   deflateRaw?: RawDeflater;
@@ -199,7 +204,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   const defaultTimeout = options.timeoutMs ?? 3000;
   const pingIntervalMs = options.pingIntervalMs ?? 5000;
   if (!(pingIntervalMs > 0)) throw new RangeError(`pingIntervalMs must be positive, got ${pingIntervalMs} [PING-4]`);
-  const compressMinBytes = options.compressMinBytes ?? 1024;
+  const compressMinBytes = options.compressMinBytes ?? Infinity;
   if (!(compressMinBytes >= 0)) throw new RangeError(`compressMinBytes must be 0 or more, got ${compressMinBytes} [COMP-7]`);
   const router = routerOf(options, {
     limits,
