@@ -27,6 +27,38 @@ test("[DEADLINE-2] deadlines fire once each, not early, in due order; cleared on
   );
 });
 
+test("[DEADLINE-2] property: a deadline set from inside another's callback delays none of those already pending", async () => {
+  // Each planned deadline may set a follow-up when it fires, much later than the others. A timer
+  // armed for the follow-up must not hold back a planned deadline that was not yet due.
+  const LATE_MS = 250;
+  await checkProperty(
+    fc.asyncProperty(
+      fc.array(fc.record({ ms: fc.integer({ min: 0, max: 60 }), followUpMs: fc.option(fc.integer({ min: 400, max: 600 })) }), { minLength: 2, maxLength: 20 }),
+      async (plan) => {
+        const fired: Array<{ at: number; due: number; name: string }> = [];
+        const start = performance.now();
+        plan.forEach(({ ms, followUpMs }, i) => {
+          setDeadline(() => {
+            const at = performance.now();
+            fired.push({ at, due: start + ms, name: `planned ${i}` });
+            if (followUpMs !== null) setDeadline(() => fired.push({ at: performance.now(), due: at + followUpMs, name: `follow-up of ${i}` }), followUpMs);
+          }, ms);
+        });
+        const expected = plan.length + plan.filter((p) => p.followUpMs !== null).length;
+        const until = performance.now() + 5000;
+        while (fired.length < expected && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 5));
+        assert.is(fired.length, expected, "every deadline fired");
+        for (const f of fired) {
+          assert.ok(f.at >= f.due - 1, `${f.name} fired ${(f.due - f.at).toFixed(2)} ms early`);
+          assert.ok(f.at - f.due < LATE_MS, `${f.name} fired ${(f.at - f.due).toFixed(0)} ms late`);
+        }
+        assert.is(pendingDeadlines(), 0);
+      },
+    ),
+    { numRuns: 8 },
+  );
+});
+
 test("clearing the last pending deadline leaves no timer behind, and a throwing callback does not stop the others", async () => {
   const far = setDeadline(() => assert.unreachable("cleared"), 60_000);
   far.clear();

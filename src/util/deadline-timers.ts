@@ -91,7 +91,9 @@ function fire(): void {
       });
     }
   }
-  if (heap.length > 0 && timer === undefined) arm(heap[0]!.due);
+  // A callback may have armed the timer for a deadline it set, later than one already pending: the
+  // earliest pending deadline decides when the timer fires next.
+  if (heap.length > 0 && (timer === undefined || armedFor > heap[0]!.due)) arm(heap[0]!.due);
 }
 
 function remove(entry: Deadline): void {
