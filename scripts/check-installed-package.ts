@@ -88,10 +88,11 @@ try {
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "scratch", private: true, type: "module" }, null, 2));
   writeFileSync(
     join(project, "buf.gen.yaml"),
-    `version: v2\ninputs:\n  - directory: proto\nplugins:\n  - local: ["node", ${JSON.stringify(join(root, "node_modules/@bufbuild/protoc-gen-es/bin/protoc-gen-es"))}]\n    out: gen\n    opt:\n      - target=js+dts\n      - import_extension=js\n`,
+    // The README's buf.gen.yaml, word for word; protoc-gen-es is found on PATH as `npx buf generate` finds it.
+    "version: v2\ninputs:\n  - directory: proto\nplugins:\n  - local: protoc-gen-es\n    out: gen\n    opt:\n      - target=js+dts\n      - import_extension=js\n",
   );
   step("install the tarball (and the @bufbuild/protobuf peer)", "npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball, "@types/node@20"], { cwd: project });
-  step("generate the project's schema (buf, protoc-gen-es)", tool("buf"), ["generate"], { cwd: project });
+  step("generate the project's schema (buf, protoc-gen-es)", tool("buf"), ["generate"], { cwd: project, env: { ...process.env, PATH: `${join(root, "node_modules/.bin")}:${process.env["PATH"]}` } });
 
   step("plain JavaScript on Node", "node", ["smoke.js"], { cwd: project });
   step("plain JavaScript on Bun", tool("bun"), ["smoke.js"], { cwd: project });

@@ -140,6 +140,8 @@ test("[STATUS-1] usage errors exit 2 and say what is wrong, before anything is s
     [["call", address, "stratatest.v1.TestService/Echo", "--timeout", "soon"], "--timeout"],
     [["call", address, "stratatest.v1.TestService/Echo", "-d", `@${join(work, "missing.json")}`], "cannot read"],
     [["frobnicate"], "unknown command"],
+    [["bench", address, "stratatest.v1.TestService/Echo", "-c", "abc"], "--concurrency takes a whole number"],
+    [["bench", address, "stratatest.v1.TestService/Echo", "-z", "soon"], "--duration takes a duration"],
     [[], "Usage: strata"],
     [["bench", address, "stratatest.v1.TestService/Echo", "-n", "10", "-z", "1s"], "give one"],
   ];

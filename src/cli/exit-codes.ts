@@ -4,7 +4,7 @@
 //
 //    0        the call succeeded
 //    2        the command line or the request is wrong (nothing was sent)
-//   10..18    transport layer: 10 + the code's place in TransportCode
+//   10..19    transport layer: 10 + the code's place in TransportCode (19: one this version does not know)
 //             (10 CONNECT_FAILED … 15 TIMEOUT … 18 PROTOCOL_ERROR)
 //   20..59    dispatch layer: 20 + the dispatch code (e.g. 22 UNKNOWN_METHOD, 28 OVERLOADED)
 //   64..127   application layer: 64 + the application code; codes above 63 give 127
