@@ -45,7 +45,7 @@ await exec();
 const plain = printed.replace(/\x1b\[[0-9;]*m/g, "");
 const [total, passed, skipped] = ["Total", "Passed", "Skipped"].map((label) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(plain)?.[1] ?? 0));
 if (stdout !== undefined && passed! + skipped! < total!) {
-  console.error(`\n${total! - passed! - skipped!} test(s) failed without a report (an error uvu could not format, e.g. an RpcError thrown by the test); the suites above with fewer dots than tests hold them.`);
+  console.error(`\n${total! - passed! - skipped!} test(s) did not pass. Any not reported above failed with an error uvu could not format (e.g. an RpcError thrown by the test); the suites above with fewer dots than tests hold them.`);
   globalThis.process!.exitCode = 1;
 }
 clearTimeout(watchdog);
