@@ -150,6 +150,12 @@ try {
   if (replay === undefined) throw new Error("the failure report has no replay line starting with npx strata conformance server");
   const replayed = step("the replay line, run as printed from the install", "sh", ["-c", `${replay}; echo "exit $?"`], { cwd: project });
   if (!/1 failed/.test(replayed) || !/exit 1$/m.test(replayed)) throw new Error("the replay line did not rerun the failing case");
+
+  // As after `npm install --omit=optional`: the library still loads, and the two optional features say what to install.
+  rmSync(join(project, "node_modules/commander"), { recursive: true, force: true });
+  rmSync(join(project, "node_modules/fast-check"), { recursive: true, force: true });
+  step("without the optional dependencies, plain JavaScript on Node still runs", "node", ["smoke.js"], { cwd: project });
+  strata(project, "without commander, strata says what to install", ["list", "127.0.0.1:1"], 2, ["npm install commander"]);
   console.log(`\ninstalled package: every check passed (${tarball.split("/").pop()})`);
 } catch (error) {
   console.error(`\ninstalled package: ${(error as Error).message}`);
