@@ -11,8 +11,6 @@ import {
   encodeGoaway,
   FrameType,
   GoawayCode,
-  gunzip,
-  gzip,
   ProtocolError,
   resolveFrameLimits,
   SEPARATE_BODY_BYTES,
@@ -22,8 +20,6 @@ import {
   type FrameHeaderInit,
   type FrameLimits,
   type Hello,
-  type RawDeflater,
-  type RawInflater,
 } from "../wire/index.ts";
 import { RpcError, TransportCode, type Processed } from "../status/index.ts";
 import { lingeringClose, type Transport } from "../transport/index.ts";
@@ -31,26 +27,16 @@ import { exceedsLimits, timeoutField } from "../wire/request-rules.ts";
 import { IdTable } from "../util/id-table.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
 import type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
+import { ConnectionGzip, type GzipSettings } from "./connection-gzip.ts";
 
 /** Settings of a client's connections. */
-export interface ClientConnectionSettings {
+export interface ClientConnectionSettings extends GzipSettings {
   readonly limits: FrameLimits;
   /** The ping interval the client declares (non-zero) [PING-4]. */
   readonly pingIntervalMs: number;
   /** Connect and handshake must finish within this [HELLO-5]. */
   readonly connectTimeoutMs: number;
-  /** Offer gzip in the HELLO and decompress gzip responses; off: identity only [COMP-2]. Default false. */
-  readonly gzip?: boolean;
-  /** Request bodies of at least this many bytes are sent gzip, where the server lists it and `deflateRaw` is given [COMP-7]. */
-  readonly gzipMinBytes?: number;
-  /** Compresses request bodies; without it, none is compressed [COMP-3]. */
-  readonly deflateRaw?: RawDeflater;
-  /** Inflates gzip responses natively; without it, DecompressionStream does [COMP-8]. */
-  readonly inflateRaw?: RawInflater;
 }
-
-/** A queued request's gzip body while it is being made. */
-const COMPRESSING = "compressing";
 
 const State = { open: 0, draining: 1, closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
@@ -88,16 +74,7 @@ export class ClientConnection implements CallConnection {
   private writable = true;
   /** Whether the transport keeps the process alive: exactly while calls are pending or queued here. */
   private referenced = true;
-  /** Our own limits: a response body may not decompress past maxBodySize [COMP-8]. */
-  private readonly limits: FrameLimits;
-  /** Whether our HELLO listed gzip, so that gzip responses are ours to decompress [COMP-2]. */
-  private readonly acceptsGzip: boolean;
-  private readonly inflate: RawInflater | undefined;
-  private readonly deflate: RawDeflater | undefined;
-  /** Bodies from this size up are sent gzip; Infinity when the server did not list gzip or nothing compresses [COMP-2] [COMP-7]. */
-  private readonly gzipFrom: number;
-  /** Queued requests' gzip bodies, or COMPRESSING while they are being made; the request's own body when gzip did not make it smaller. */
-  private readonly gzipped = new Map<CallTicket, Uint8Array | typeof COMPRESSING>();
+  private readonly gzip: ConnectionGzip;
 
   /** Takes over a transport whose handshake is done; `decoder` already read the server's HELLO [HELLO-3]. */
   constructor(transport: Transport, settings: ClientConnectionSettings, hello: Hello, decoder: FrameDecoder) {
@@ -109,12 +86,8 @@ export class ClientConnection implements CallConnection {
     if (hello.idleTimeoutMs > 0) interval = Math.min(interval, hello.idleTimeoutMs / 2);
     this.pingIntervalMs = Math.max(interval, hello.minPingIntervalMs || 1000);
     this.decoder = decoder;
-    this.limits = settings.limits;
-    this.acceptsGzip = settings.gzip === true;
-    this.inflate = settings.inflateRaw;
-    this.deflate = settings.deflateRaw;
-    const serverGzip = hello.compression.includes(Compression.GZIP);
-    this.gzipFrom = this.acceptsGzip && serverGzip && this.deflate !== undefined ? Math.max(1, settings.gzipMinBytes ?? 1024) : Infinity;
+    const limits = { serverMaxBody: this.serverLimits.maxBodySize, maxResponseBody: settings.limits.maxBodySize };
+    this.gzip = new ConnectionGzip(settings, hello.compression.includes(Compression.GZIP), limits, () => this.sendQueued());
     this.armHeartbeat();
     this.holdProcess();
   }
@@ -207,10 +180,10 @@ export class ClientConnection implements CallConnection {
    */
   submit(ticket: CallTicket): void {
     if (this.state !== State.open) throw RpcError.transport(TransportCode.UNAVAILABLE, "the connection is draining or closed", "no");
-    const ready = this.bodyReady(ticket);
+    const ready = this.gzip.ready(ticket);
     // A oneway call needs no room at the server: only a transport that takes more [CALL-4]. No call
     // overtakes one whose gzip body is still being made: requests go out in the order they were made [KEYS-4].
-    const now = this.writable && ready && (ticket.oneway ? !this.queued.some(this.compressing, this) : this.queued.length === 0 && this.hasRoom());
+    const now = this.writable && ready && (ticket.oneway ? !this.gzip.anyCompressing(this.queued) : this.queued.length === 0 && this.hasRoom());
     if (now) this.sendTicket(ticket);
     else this.queued.push(ticket);
     if (!this.referenced) this.holdProcess();
@@ -219,32 +192,6 @@ export class ClientConnection implements CallConnection {
   private hasRoom(): boolean {
     const max = this.serverHello.maxConcurrentRequests;
     return max === 0 || this.pending.size < max;
-  }
-
-  /**
-   * Whether a ticket's body can be written as it will go out: at once below
-   * the gzip threshold, else once its gzip body is made (started here, off
-   * the event loop where the runtime's zlib is) [COMP-7].
-   */
-  private bodyReady(ticket: CallTicket): boolean {
-    if (ticket.body.length < this.gzipFrom || ticket.body.length > this.serverLimits.maxBodySize) return true;
-    const made = this.gzipped.get(ticket);
-    if (made === undefined) {
-      this.gzipped.set(ticket, COMPRESSING);
-      const done = (body: Uint8Array) => {
-        if (this.gzipped.get(ticket) !== COMPRESSING) return; // no longer queued here
-        this.gzipped.set(ticket, body.length < ticket.body.length ? body : ticket.body);
-        this.sendQueued();
-      };
-      // A body that does not compress, or a deflate that fails, goes out as it is.
-      gzip(ticket.body, this.deflate!).then(done, () => done(ticket.body));
-      return false;
-    }
-    return made !== COMPRESSING;
-  }
-
-  private compressing(ticket: CallTicket): boolean {
-    return this.gzipped.get(ticket) === COMPRESSING;
   }
 
   /**
@@ -257,7 +204,7 @@ export class ClientConnection implements CallConnection {
     let waitingForBody = false;
     while (i < this.queued.length && this.state === State.open && this.writable) {
       const ticket = this.queued[i]!;
-      if (!this.bodyReady(ticket) || waitingForBody) {
+      if (!this.gzip.ready(ticket) || waitingForBody) {
         waitingForBody = true;
         i++;
         continue;
@@ -277,12 +224,7 @@ export class ClientConnection implements CallConnection {
 
   /** Writes a ticket's request with the time left until its deadline [DEADLINE-1] [DEADLINE-5]. */
   private sendTicket(ticket: CallTicket): void {
-    let body = ticket.body;
-    if (this.gzipped.size > 0) {
-      const made = this.gzipped.get(ticket);
-      if (made !== undefined && made !== COMPRESSING) body = made;
-      this.gzipped.delete(ticket);
-    }
+    const body = this.gzip.take(ticket);
     const at = now();
     const remaining = ticket.deadline - at;
     if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");
@@ -307,7 +249,7 @@ export class ClientConnection implements CallConnection {
     if (ticket.id === 0) {
       const index = this.queued.indexOf(ticket);
       if (index >= 0) this.queued.splice(index, 1);
-      if (this.gzipped.delete(ticket)) this.sendQueued(); // calls behind it may go now
+      if (this.gzip.forget(ticket)) this.sendQueued(); // calls behind it may go now
       this.closeIfDrained();
       this.holdProcess();
       return;
@@ -377,32 +319,11 @@ export class ClientConnection implements CallConnection {
       return;
     }
     this.pending.delete(id);
-    if (header.compression === Compression.GZIP && this.acceptsGzip && frame.body.length > 0) this.decompress(pending, frame);
+    if (this.gzip.inflates(frame)) this.gzip.decompress(pending, frame);
     else pending.response(frame);
     this.sendQueued();
     this.closeIfDrained();
     this.holdProcess();
-  }
-
-  /**
-   * Decompresses a gzip RESPONSE within our max_body_size, then hands it
-   * over as identity; a body that does not decompress or is too large fails
-   * only its call, with PROTOCOL_ERROR (processed maybe, whatever its
-   * dispatch code), and the connection goes on [COMP-8]. The call knows at
-   * once that its answer has arrived [DEADLINE-8].
-   */
-  private decompress(pending: CallHandlers, frame: Frame): void {
-    pending.arrived?.();
-    // The frame's body is a view of the read buffer: copied, since zlib reads it later.
-    const body = frame.body.slice();
-    void gunzip(body, this.limits.maxBodySize, this.inflate).then((result) => {
-      if (result.ok) {
-        pending.response({ header: { ...frame.header, compression: Compression.IDENTITY, bodySize: result.bytes.length }, body: result.bytes });
-        return;
-      }
-      const what = result.failure === "too-large" ? `exceeds this client's max_body_size of ${this.limits.maxBodySize} bytes` : "does not decompress";
-      pending.fail(RpcError.transport(TransportCode.PROTOCOL_ERROR, `the gzip response body ${what}: ${result.detail} [COMP-8]`, "maybe"));
-    });
   }
 
   /** After a GOAWAY: no new calls here; calls above its last id were not processed [DRAIN-3] [DRAIN-16]. */
@@ -459,7 +380,7 @@ export class ClientConnection implements CallConnection {
 
   /** Queued calls were never written: they fail as not processed, and the caller may retry them [STATUS-3]. */
   private failQueued(): void {
-    this.gzipped.clear();
+    this.gzip.clear();
     for (const ticket of this.queued.splice(0)) {
       ticket.handlers.fail(RpcError.transport(TransportCode.UNAVAILABLE, "the connection ended before the request was sent", "no"));
     }
