@@ -6,8 +6,8 @@ import { writeFileSync } from "node:fs";
 import { create, type DescMessage, type FileRegistry, type Message } from "@bufbuild/protobuf";
 import type { Command } from "commander";
 import { callOptions, dynamicClient, requestFor, type CallFlags } from "./call-command.ts";
-import { connectionFlags, type ConnectionFlags } from "./connection-flags.ts";
-import { parseCount, parseDuration } from "./durations.ts";
+import { connectionFlagsOf, type ConnectionFlags } from "./connection-flags.ts";
+import { collect, parseCount, parseDuration } from "./flag-values.ts";
 import { loadSchemas, type SchemaFlags } from "./schema-flags.ts";
 import { CommandFailure } from "./command-failure.ts";
 import { exitCodeFor } from "./exit-codes.ts";
@@ -89,8 +89,8 @@ export function addBenchCommand(program: Command, withConnection: Wrap, withSche
         .argument("<method>", "package.Service/Method")
         .option("-d, --data <json>", "the request as JSON; @file reads a file, @- reads stdin (default {})", "{}")
         .option("--payload-size <bytes>", "instead of -d: the first bytes or string field filled with this many bytes", count("--payload-size", 0))
-        .option("-H, --header <key: value>", "a metadata entry on every call; repeatable", (v: string, p: string[]) => [...p, v], [])
-        .option("--keys <keys>", "keys for keyed dispatch on every call, comma-separated", (v: string, p: string[]) => [...p, v], [])
+        .option("-H, --header <key: value>", "a metadata entry on every call; repeatable", collect, [])
+        .option("--keys <keys>", "keys for keyed dispatch on every call, comma-separated", collect, [])
         .option("--connections <n>", "connections to open (default 1)", count("--connections"), 1)
         .option("-c, --concurrency <n>", "calls in flight at once, across the connections (default 50)", count("--concurrency"), 50)
         .option("-n, --total <n>", "calls to make (default 10000 unless --duration)", count("--total"))
@@ -101,7 +101,7 @@ export function addBenchCommand(program: Command, withConnection: Wrap, withSche
     ),
   ).action(async (address: string, method: string, options: Record<string, unknown>) => {
     await guarded(async () => {
-      const connection = connectionFlags(address, options["timeout"] as number, options["verbose"] as boolean);
+      const connection = connectionFlagsOf(address, options);
       if (options["total"] !== undefined && options["duration"] !== undefined) throw new Error("--total and --duration both say when to stop; give one");
       const registry = await loadSchemas(options as unknown as SchemaFlags, connection);
       const flags = { ...connection, ...(options as object), oneway: false, acked: false } as unknown as BenchFlags;

@@ -31,3 +31,8 @@ export function connectionFlags(address: string, timeoutMs: number, verbose: boo
     clientOptions: () => ({ address, timeoutMs, ...(transports === undefined ? {} : { transports }) }),
   };
 }
+
+/** The connection flags of a command from commander's parsed options (--timeout, -v) [PING-4]. */
+export function connectionFlagsOf(address: string, options: Record<string, unknown>): ConnectionFlags {
+  return connectionFlags(address, options["timeout"] as number, options["verbose"] as boolean);
+}

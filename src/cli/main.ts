@@ -5,8 +5,8 @@
 import type { Command as CommandType } from "commander";
 import { VERSION } from "../version.ts";
 import { runCall, type CallFlags } from "./call-command.ts";
-import { connectionFlags, DEFAULT_TIMEOUT_MS } from "./connection-flags.ts";
-import { parseDuration } from "./durations.ts";
+import { connectionFlagsOf, DEFAULT_TIMEOUT_MS } from "./connection-flags.ts";
+import { collect, parseDuration } from "./flag-values.ts";
 import { EXIT_USAGE } from "./exit-codes.ts";
 import { CommandFailure } from "./command-failure.ts";
 import { describeSymbol, formatServiceList } from "./list-command.ts";
@@ -20,7 +20,6 @@ const commander = await import("commander").catch(() => {
 });
 const { Command, InvalidArgumentError } = commander;
 
-const collect = (value: string, previous: string[]) => [...previous, value];
 const duration = (flag: string) => (value: string) => {
   try {
     return parseDuration(value, flag);
@@ -79,7 +78,7 @@ withSchemaFlags(
   ),
 ).action(async (address: string, method: string, options: Record<string, unknown>) => {
   await guarded(async () => {
-    const connection = connectionFlags(address, options["timeout"] as number, options["verbose"] as boolean);
+    const connection = connectionFlagsOf(address, options);
     const registry = await loadSchemas(options as unknown as SchemaFlags, connection);
     const flags: CallFlags = { ...connection, data: options["data"] as string, header: options["header"] as string[], keys: options["keys"] as string[], oneway: options["oneway"] as boolean, acked: options["acked"] as boolean };
     return runCall(method, flags, registry);
@@ -96,7 +95,7 @@ withSchemaFlags(
   ),
 ).action(async (address: string, options: Record<string, unknown>) => {
   await guarded(async () => {
-    const connection = connectionFlags(address, options["timeout"] as number, options["verbose"] as boolean);
+    const connection = connectionFlagsOf(address, options);
     const { registry, offered } = await loadSchemasAndServices(options as unknown as SchemaFlags, connection);
     process.stdout.write(`${formatServiceList(registry, options["long"] as boolean, offered)}\n`);
     return 0;
@@ -113,7 +112,7 @@ withSchemaFlags(
   ),
 ).action(async (address: string, symbol: string, options: Record<string, unknown>) => {
   await guarded(async () => {
-    const connection = connectionFlags(address, options["timeout"] as number, options["verbose"] as boolean);
+    const connection = connectionFlagsOf(address, options);
     const registry = await loadSchemas(options as unknown as SchemaFlags, connection);
     process.stdout.write(`${describeSymbol(registry, symbol)}\n`);
     return 0;
@@ -127,7 +126,7 @@ withConnectionFlags(
     .argument("<address>", 'the server: "host:port" or "unix:/path"')
     .option("--json", "print the service's answer as JSON", false),
 ).action(async (address: string, options: Record<string, unknown>) => {
-  await guarded(() => runStats(connectionFlags(address, options["timeout"] as number, options["verbose"] as boolean), options["json"] as boolean));
+  await guarded(() => runStats(connectionFlagsOf(address, options), options["json"] as boolean));
 });
 
 addBenchCommand(program, withConnectionFlags, withSchemaFlags, guarded);

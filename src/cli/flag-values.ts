@@ -1,5 +1,6 @@
-// Durations on the command line, as grpcurl, buf curl and ghz take them:
-// "250ms", "3s", "1.5m", "1h"; a bare number is seconds.
+// Flag values on the command line, as grpcurl, buf curl and ghz take them:
+// durations ("250ms", "3s", "1.5m", "1h"; a bare number is seconds), whole
+// numbers, and repeatable flags; a bad value is an error commander reports.
 
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -20,4 +21,9 @@ export function parseCount(text: string, flag: string, min = 1): number {
 /** An error commander reports as a bad option value (its code marks it so), which the CLI exits 2 on. */
 function flagError(message: string): Error {
   return Object.assign(new Error(message), { code: "commander.invalidArgument" });
+}
+
+/** For a repeatable flag: each value is added to the ones before it. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
