@@ -130,6 +130,8 @@ export function loggingTransport(inner: TransportFactory, log: (line: string) =>
       };
       if (transport.pause !== undefined) logged.pause = () => transport.pause!();
       if (transport.resume !== undefined) logged.resume = () => transport.resume!();
+      if (transport.ref !== undefined) logged.ref = () => transport.ref!();
+      if (transport.unref !== undefined) logged.unref = () => transport.unref!();
       return logged;
     },
     listen: (address, options, accept) => inner.listen(address, options, accept),
