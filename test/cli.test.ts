@@ -12,6 +12,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { createServer, DispatchCode, type Server } from "../src/node.ts";
 import { runtimeCommand } from "./support/spawn-runtime.ts";
+import { startScriptedServer } from "./support/scripted-server.ts";
 import { TestService, testService } from "./support/test-service.ts";
 
 const test = suite("strata CLI");
@@ -122,8 +123,15 @@ test("[STATUS-1] exit codes: 64 + an application code, 20 + a dispatch code, 15 
   assert.match(app.stderr, "no such order");
   assert.match(app.stderr, "processed: yes");
   assert.is(app.stdout, "");
-  const timeout = await strata(["call", address, "stratatest.v1.TestService/Echo", "-d", '{"delayMs":5000}', "--timeout", "300ms"]);
+  // A server that reads the request and never answers: only the client's own deadline ends the call.
+  // (Against a real server whose handler runs past the deadline, its DEADLINE_EXCEEDED may arrive
+  // before the client's timer fires, and the exit code is then 30: a race, not a rule.)
+  const silent = await startScriptedServer(() => {});
+  const timeout = await strata(["call", silent.address, "stratatest.v1.TestService/Echo", "--timeout", "300ms", "--schema", join(root, "proto")]);
+  await silent.close();
   expectExit(timeout, 15, "a call past its deadline");
+  assert.match(timeout.stderr, "TIMEOUT");
+  assert.match(timeout.stderr, "processed: maybe");
   // With local schemas, a service the server does not offer is the dispatch code UNKNOWN_SERVICE.
   const unknown = await strata(["call", address, "stratatest.v1.IsolationTestService/Work", "--schema", join(root, "proto")]);
   expectExit(unknown, 20 + DispatchCode.UNKNOWN_SERVICE, "a service the server does not offer");
