@@ -3,6 +3,7 @@ export * from "./wire/index.ts";
 export * from "./status/index.ts";
 export * from "./server/index.ts";
 export * from "./client/index.ts";
+export * from "./cluster/index.ts";
 export type { ConnectionInfo, PeerCertificate, Transport, TransportFactory, TransportListener } from "./transport/index.ts";
 export { memoryPair, memoryTransport } from "./transport/index.ts";
 export { createContextKey, createContextValues, type ContextKey, type ContextValues } from "./util/context-values.ts";

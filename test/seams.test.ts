@@ -14,7 +14,8 @@ import {
   type Transport,
   type TransportFactory,
 } from "../src/node.ts";
-import { Subchannel, type CallConnection, type CallRoute, type Router } from "../src/client/index.ts";
+import { retryable, Subchannel, type CallConnection, type CallRoute, type FailedOn, type Router } from "../src/client/index.ts";
+import type { RpcError } from "../src/status/index.ts";
 import { TestService, testService } from "./support/test-service.ts";
 
 const test = suite("seams");
@@ -35,9 +36,9 @@ class KeyRouter implements Router {
   }
 
   /** The key's own server; another one only when the call must avoid the server it failed on. */
-  pick(route: CallRoute, avoid: CallConnection | undefined): CallConnection | undefined {
+  pick(route: CallRoute, avoid: FailedOn): CallConnection | undefined {
     for (const subchannel of this.order(route)) {
-      if (subchannel.owns(avoid)) continue;
+      if (avoid?.some((c) => subchannel.owns(c))) continue;
       const ready = subchannel.ready();
       if (ready !== undefined) this.routes.push(`${route.method}@${subchannel.address}`);
       return ready;
@@ -45,11 +46,16 @@ class KeyRouter implements Router {
     return undefined;
   }
 
-  async connect(route: CallRoute, deadline: number, signal: AbortSignal | undefined, avoid: CallConnection | undefined): Promise<CallConnection> {
-    const candidates = this.order(route).filter((s) => !s.owns(avoid));
+  async connect(route: CallRoute, deadline: number, signal: AbortSignal | undefined, avoid: FailedOn): Promise<CallConnection> {
+    const candidates = this.order(route).filter((s) => !avoid?.some((c) => s.owns(c)));
     const subchannel = candidates[0] ?? this.subchannels[0]!;
     this.routes.push(`${route.method}@${subchannel.address}`);
     return subchannel.acquire(deadline, signal);
+  }
+
+  /** The single-address rule: one retry after a failure that proves the request did not run. */
+  retry(error: RpcError, attempts: number): boolean {
+    return attempts === 1 && retryable(error);
   }
 
   async close(): Promise<void> {

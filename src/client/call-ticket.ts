@@ -32,6 +32,10 @@ export interface RequestHead {
   readonly callMode: CallMode;
   readonly metadata: MetadataEntry[];
   readonly keys: string[];
+  /** The service group the call asks for; undefined: the client's own [CLUSTER-4]. */
+  readonly group: string | undefined;
+  /** A routing key the call sticks to, besides its keys' [CLUSTER-7]. */
+  readonly routingKey: string | undefined;
 }
 
 /** A call handed to a connection: queued until it may be written, then sent. */

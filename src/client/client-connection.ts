@@ -115,6 +115,11 @@ export class ClientConnection implements CallConnection {
     return this.pending.size;
   }
 
+  /** Calls written and not answered, or queued here: what least-outstanding balancing compares [CLUSTER-4]. */
+  get outstanding(): number {
+    return this.pending.size + this.queued.length;
+  }
+
   /** Runs `listener` once when the connection is gone. */
   onceClosed(listener: () => void): void {
     if (this.state === State.closed) listener();

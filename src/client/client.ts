@@ -17,6 +17,10 @@ import type { Router } from "./router.ts";
 import { chainClientInterceptors, SEND_REQUEST, type ClientInterceptor, type ClientResponse, type OutgoingRequest } from "./interceptor.ts";
 import { createContextValues, type ContextValues } from "../util/context-values.ts";
 import { SingleAddressRouter } from "./single-address-router.ts";
+import { ClusterRouter, type ClusterOptions } from "../cluster/cluster-router.ts";
+import type { EndpointInit } from "../cluster/endpoint.ts";
+import type { EndpointSource } from "../cluster/endpoint-source.ts";
+import { staticEndpoints } from "../cluster/static-source.ts";
 
 /** Options of one call. */
 export interface CallOptions {
@@ -41,12 +45,35 @@ export interface CallOptions {
    * client's `waitForReady` [HELLO-9].
    */
   waitForReady?: boolean;
+  /** The service group to call, in a cluster client; default the client's `cluster.group` [CLUSTER-4]. */
+  group?: string;
+  /**
+   * In a cluster client, send this call to the owner of this routing key on
+   * the hash ring (and on to the next endpoints if it cannot take it), e.g.
+   * to keep one user on one server. With keys it must equal their routing
+   * key: keyed calls always go to their keys' owner [CLUSTER-7].
+   */
+  routingKey?: string;
+  /**
+   * The call may run twice: a cluster client may retry it on another
+   * endpoint after a lost connection even when it may have run. Default: the
+   * method's proto `idempotency_level` (IDEMPOTENT or NO_SIDE_EFFECTS) [CLUSTER-4].
+   */
+  idempotent?: boolean;
 }
 
 /** Options of createClient: where calls go (an address or a router), and how. */
 export interface ClientOptions {
-  /** "host:port", "unix:/path", "memory:NAME" or an address of a scheme given in `transports`; or pass `router`. */
+  /** "host:port", "unix:/path", "memory:NAME" or an address of a scheme given in `transports`; or pass `endpoints` or `router`. */
   address?: string;
+  /**
+   * Many servers: a list of addresses or endpoints, or a source that watches
+   * a registry (redisEndpoints, etcdEndpoints, fileEndpoints). Calls are
+   * balanced and fail over as `cluster` says (spec section 21).
+   */
+  endpoints?: EndpointSource | readonly (string | EndpointInit)[];
+  /** How a client with `endpoints` balances, routes keys, retries and ejects [CLUSTER-4] [CLUSTER-5] [CLUSTER-6]. */
+  cluster?: ClusterOptions;
   /**
    * Chooses the connection of each call, e.g. a pool over many servers;
    * instead of `address`. The connection options below then belong to the
@@ -180,18 +207,26 @@ function interpret(frame: Frame, output: DescMessage): MessageShape<DescMessage>
 }
 
 /**
- * The router `options` name, or one for their address; throws a TypeError
- * unless exactly one is given, or when the address is malformed (no port,
- * a bad port) or names a scheme no transport serves: a mistake reported
- * where it was made, not by every call [HELLO-9].
+ * The router `options` name, or one for their address or endpoints; throws
+ * a TypeError unless exactly one is given, or when the address is malformed
+ * (no port, a bad port) or names a scheme no transport serves: a mistake
+ * reported where it was made, not by every call [HELLO-9].
  */
 function routerOf(options: ClientOptions, settings: ClientConnectionSettings): Router {
-  if (options.router !== undefined && options.address !== undefined) throw new TypeError("createClient takes an address or a router, not both");
+  const given = [options.router, options.address, options.endpoints].filter((x) => x !== undefined).length;
+  if (given > 1) throw new TypeError("createClient takes one of address, endpoints and router");
   if (options.router !== undefined) return options.router;
+  const subchannelFor = (address: string) => {
+    const factory = Promise.resolve(clientTransportFor(address, options));
+    return new Subchannel(() => factory, address, settings, options.backoff);
+  };
+  if (options.endpoints !== undefined) {
+    const source = Array.isArray(options.endpoints) ? staticEndpoints(options.endpoints) : (options.endpoints as EndpointSource);
+    return new ClusterRouter(source, subchannelFor, options.cluster);
+  }
   const address = options.address;
-  if (typeof address !== "string") throw new TypeError("createClient needs an address (\"host:port\", \"unix:/path\", \"memory:NAME\") or a router");
-  const factory = Promise.resolve(clientTransportFor(address, options));
-  return new SingleAddressRouter(new Subchannel(() => factory, address, settings, options.backoff));
+  if (typeof address !== "string") throw new TypeError("createClient needs an address (\"host:port\", \"unix:/path\", \"memory:NAME\"), endpoints or a router");
+  return new SingleAddressRouter(subchannelFor(address));
 }
 
 /**
@@ -219,12 +254,16 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
 
   const deadlineGraceMs = options.deadlineGraceMs ?? 100;
   if (!(deadlineGraceMs >= 0 && deadlineGraceMs <= 1000)) throw new RangeError(`deadlineGraceMs must be from 0 to 1000, got ${deadlineGraceMs} [DEADLINE-8]`);
-  // The two ways a call may wait for a connection, made once [HELLO-9].
-  const failFast: CallPolicy = Object.freeze({ waitForReady: false, deadlineGraceMs });
-  const waitForReady: CallPolicy = Object.freeze({ waitForReady: true, deadlineGraceMs });
-  const defaultPolicy = options.waitForReady === true ? waitForReady : failFast;
-  const policyOf = (callOptions: CallOptions): CallPolicy =>
-    callOptions.waitForReady === undefined ? defaultPolicy : callOptions.waitForReady ? waitForReady : failFast;
+  // The ways a call may wait for a connection and be retried, made once [HELLO-9] [CLUSTER-4].
+  const policies: CallPolicy[] = [false, true].flatMap((idempotent) => [false, true].map((wait) => Object.freeze({ waitForReady: wait, deadlineGraceMs, idempotent })));
+  const defaultWait = options.waitForReady === true;
+  const policyOf = (callOptions: CallOptions, method: DescMethod): CallPolicy => {
+    const wait = callOptions.waitForReady ?? defaultWait;
+    // idempotency is MethodOptions.IdempotencyLevel: 0 unknown, 1 no side effects, 2 idempotent.
+    const idempotent = callOptions.idempotent ?? method.idempotency !== 0;
+    return policies[(idempotent ? 2 : 0) + (wait ? 1 : 0)]!;
+  };
+  const refusal = router.refusal?.bind(router);
 
   const intercept = options.interceptors !== undefined && options.interceptors.length > 0 ? chainClientInterceptors(options.interceptors) : undefined;
 
@@ -238,7 +277,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   }
 
   /** Encodes the request and checks its keys, then hands it to an OutgoingCall; throws INVALID_INPUT, not processed [STATUS-2]. */
-  function send<T>(method: DescMethod, input: unknown, metadata: MetadataEntry[], keys: string[], mode: CallMode, deadline: number, signal: AbortSignal | undefined, policy: CallPolicy, decode: ResponseDecoder<T>, onAck: (() => void) | undefined): Promise<T> {
+  function send<T>(method: DescMethod, input: unknown, metadata: MetadataEntry[], keys: string[], mode: CallMode, deadline: number, callOptions: CallOptions, signal: AbortSignal | undefined, decode: ResponseDecoder<T>, onAck: (() => void) | undefined): Promise<T> {
     let body: Uint8Array;
     try {
       body = encodeMessage(method.input, input);
@@ -247,8 +286,10 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     }
     const badKeys = keys.length === 0 ? undefined : invalidKeys(keys);
     if (badKeys !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, badKeys, "no");
-    const head = { service: desc.typeName, method: method.name, callMode: mode, metadata, keys };
-    return new OutgoingCall(router, head, body, deadline, signal, policy, decode, onAck).promise;
+    const head = { service: desc.typeName, method: method.name, callMode: mode, metadata, keys, group: callOptions.group, routingKey: callOptions.routingKey };
+    const refused = refusal?.(head);
+    if (refused !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, refused, "no");
+    return new OutgoingCall(router, head, body, deadline, signal, policyOf(callOptions, method), decode, onAck).promise;
   }
 
   /**
@@ -268,7 +309,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
           throw RpcError.transport(TransportCode.INVALID_INPUT, `the request metadata cannot be encoded: ${(error as Error).message}`, "no", error);
         }
         const decode = shape === "none" ? undefined : shape === "message" ? decoderOf(method) : resultDecoderOf(method);
-        return send(method, input, metadata, callOptions.keys ?? NONE, mode, deadline, signal, policyOf(callOptions), decode as ResponseDecoder<T>, onAck);
+        return send(method, input, metadata, callOptions.keys ?? NONE, mode, deadline, callOptions, signal, decode as ResponseDecoder<T>, onAck);
       }
       return intercepted<T>(method, input, callOptions, mode, shape, deadline, onAck);
     } catch (error) {
@@ -292,7 +333,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
       [SEND_REQUEST]: (final) => {
         sent = true;
         const decode = mode === CallMode.ONEWAY ? undefined : (frame: Frame): ClientResponse => ({ message: interpret(frame, method.output), metadata: frame.header.metadata });
-        return send(method, final.message, final.metadata, final.keys, mode, deadline, final.signal, policyOf(callOptions), decode, onAck).then((response) => response ?? NO_RESPONSE);
+        return send(method, final.message, final.metadata, final.keys, mode, deadline, callOptions, final.signal, decode, onAck).then((response) => response ?? NO_RESPONSE);
       },
     };
     const outcome = intercept!(request).then(

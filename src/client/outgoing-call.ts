@@ -1,8 +1,9 @@
 // One call from the client's side, in any call mode, as one object: it asks
 // the router for a connection, hands the request over, and settles once —
 // written (oneway), with the RESPONSE, a timeout, a cancel or a failure —
-// retrying once on another connection when the request provably did not
-// run. One object with methods instead of a closure per step keeps the
+// retrying on another connection when its router allows (for one address:
+// once, when the request provably did not run; for a cluster: on another
+// endpoint, within a budget). One object with methods instead of a closure per step keeps the
 // per-call cost of the hot path low.
 
 import { dispatchProcessed, RpcError, TransportCode } from "../status/index.ts";
@@ -31,6 +32,8 @@ export interface CallPolicy {
   readonly waitForReady: boolean;
   /** How long a written call's TIMEOUT waits for the server's not-processed answer after the deadline; 0: not at all [DEADLINE-8]. */
   readonly deadlineGraceMs: number;
+  /** The method may run twice: a cluster may retry it after a lost connection even when it may have run [CLUSTER-4]. */
+  readonly idempotent: boolean;
 }
 
 /** How a call's RESPONSE becomes its value; undefined for oneway calls, which settle once written [CALL-4]. */
@@ -56,6 +59,8 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
   /** Set once the request was handed to a connection (written or queued there). */
   private submitted = false;
   private attempt = 0;
+  /** The connections earlier attempts failed on; undefined until one has failed [CLUSTER-4]. */
+  private failedOn: CallConnection[] | undefined;
   private settled = false;
   /** Set once the RESPONSE has arrived and is being read: the deadline no longer fails the call [DEADLINE-8]. */
   private answered = false;
@@ -95,7 +100,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     // One deadline covers connecting, queueing and the wait for the RESPONSE
     // [DEADLINE-6]; a oneway call written at once never needs it.
     if (!this.oneway) this.armDeadline();
-    this.start(undefined);
+    this.start();
   }
 
   /** The call hears back about its own ticket: no field, no extra object per call. */
@@ -107,8 +112,9 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     if (this.timer === undefined && !this.settled) this.timer = setDeadlineAt(() => this.onTimeout(), this.deadline);
   }
 
-  /** Gets a connection other than `avoid` (at once when one is open) and submits the request. */
-  private start(avoid: CallConnection | undefined): void {
+  /** Gets a connection other than those failed on (at once when one is open) and submits the request. */
+  private start(): void {
+    const avoid = this.failedOn;
     const ready = this.router.pick(this.head, avoid);
     if (ready !== undefined) return this.submit(ready);
     this.armDeadline();
@@ -214,13 +220,14 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
   fail(error: RpcError): void {
     if (this.settled) return;
     if (this.inGrace) return error.processed === "no" ? this.settle(error) : this.expire(); // [DEADLINE-8]
-    if (this.attempt === 0 && retryable(error) && performance.now() < this.deadline && !this.signal?.aborted) {
-      this.attempt++;
-      const failed = this.connection;
+    this.attempt++;
+    const failed = this.connection;
+    if (performance.now() < this.deadline && !this.signal?.aborted && this.router.retry(error, this.attempt, this.head, this.policy.idempotent, failed)) {
+      if (failed !== undefined) (this.failedOn ??= []).push(failed);
       this.id = 0;
       this.submitted = false;
       this.connection = undefined;
-      return this.start(failed);
+      return this.start();
     }
     this.settle(error);
   }

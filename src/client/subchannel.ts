@@ -39,6 +39,9 @@ export class Subchannel {
   /** The address this subchannel connects to. */
   readonly address: string;
 
+  /** Hears of each attempt to connect: undefined when it opened, else its error (how a cluster counts failures) [CLUSTER-6]. */
+  onAttempt: ((error: RpcError | undefined) => void) | undefined;
+
   constructor(factory: () => Promise<TransportFactory>, address: string, settings: ClientConnectionSettings, backoff: BackoffOptions = {}) {
     this.factory = factory;
     this.address = address;
@@ -49,6 +52,11 @@ export class Subchannel {
   /** Whether `connection` is one of this subchannel's, open or draining: how a router tells where a failed call was [STATUS-3]. */
   owns(connection: CallConnection | undefined): boolean {
     return connection !== undefined && this.all.has(connection as ClientConnection);
+  }
+
+  /** Whether a call failing fast would fail at once now: the last attempt failed and its backoff has not passed [HELLO-9]. */
+  backingOff(): boolean {
+    return this.current === undefined && this.retryAt > now();
   }
 
   /** The open, usable connection, if there is one: the common case, with no promise or timer. */
@@ -98,6 +106,7 @@ export class Subchannel {
           this.failures = 0;
           this.retryAt = 0;
           this.lastError = undefined;
+          this.onAttempt?.(undefined);
           this.all.add(connection);
           connection.onceClosed(() => {
             this.all.delete(connection);
@@ -113,6 +122,7 @@ export class Subchannel {
           // Exponential backoff with jitter: a random point in the upper half of the delay.
           const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (this.failures - 1));
           this.retryAt = now() + delay * (0.5 + Math.random() / 2);
+          this.onAttempt?.(rpcError);
           throw rpcError;
         } finally {
           this.connecting = undefined;
