@@ -210,7 +210,8 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     try {
       value = this.decode!(frame);
     } catch (error) {
-      return this.settle(RpcError.from(error));
+      // A dispatch answer such as SHUTTING_DOWN or OVERLOADED proves the request did not run: the router may retry it [STATUS-3] [CLUSTER-4].
+      return this.fail(RpcError.from(error));
     }
     this.settled = true;
     this.cleanup();

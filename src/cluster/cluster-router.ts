@@ -90,6 +90,8 @@ export class ClusterRouter implements Router {
   /** Calls waiting for the first set, or for a change of it. */
   private waiters = new Set<() => void>();
   private closed = false;
+  /** The member pick() chose but could not hand a connection of: where the connect() that follows goes. */
+  private chosen: Member | undefined;
 
   constructor(source: EndpointSource, subchannelFor: (address: string) => Subchannel, options: ClusterOptions = {}) {
     this.source = source;
@@ -218,12 +220,18 @@ export class ClusterRouter implements Router {
 
   pick(route: CallRoute, avoid: FailedOn): CallConnection | undefined {
     if (avoid === undefined) this.budget.recordCall();
-    return this.choose(route, avoid, undefined)?.subchannel.ready();
+    const member = this.choose(route, avoid, undefined);
+    const ready = member?.subchannel.ready();
+    // The call connects at once (OutgoingCall calls connect right after): to the member chosen here, so round robin does not skip one.
+    if (ready === undefined) this.chosen = member;
+    return ready;
   }
 
   async connect(route: CallRoute, deadline: number, signal: AbortSignal | undefined, avoid: FailedOn, waitForReady = false): Promise<CallConnection> {
     let skip: Set<Member> | undefined;
     let lastError: RpcError | undefined;
+    let chosen = this.chosen;
+    this.chosen = undefined;
     for (;;) {
       if (this.closed) throw RpcError.transport(TransportCode.UNAVAILABLE, "the client is closed", "no");
       if (signal?.aborted) throw abortedCallError(signal, "no", "while connecting; nothing was sent");
@@ -231,7 +239,8 @@ export class ClusterRouter implements Router {
         const last = lastError === undefined ? "" : ` (last attempt: ${lastError.rawMessage})`;
         throw RpcError.transport(TransportCode.TIMEOUT, `the deadline passed while connecting; nothing was sent${last}`, "no", lastError);
       }
-      const member = this.choose(route, avoid, skip);
+      const member = chosen ?? this.choose(route, avoid, skip);
+      chosen = undefined;
       if (member === undefined) {
         const reason = this.noEndpoint(route, lastError);
         if (!waitForReady && (this.known || this.sourceError !== undefined)) throw reason;
