@@ -16,6 +16,7 @@ import type { TransportsByScheme } from "./transport/default-transport.ts";
 
 export * from "./index.ts";
 export { tcpTransport } from "./transport/tcp.ts";
+export { cachedEndpoints, fileEndpoints, type FileEndpointsOptions } from "./cluster/file-sources.ts";
 
 /** TCP for "host:port" (and "tcp:host:port"), Unix sockets for "unix:/path": the mappings of section 2.6 [FRAME-3]. */
 export const SOCKET_TRANSPORTS: TransportsByScheme = { tcp: tcpTransport, unix: tcpTransport };

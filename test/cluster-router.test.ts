@@ -137,7 +137,7 @@ test("[CLUSTER-4] an endpoint that refuses connections is passed over: fail-fast
 });
 
 /** A scripted server answering every request with `code` (not processed), counting them. */
-async function refusingServer(code: number) {
+async function refusingServer(code: DispatchCode) {
   return startScriptedServer((connection, frame) => {
     if (frame.header.type !== FrameType.REQUEST) return;
     connection.send({ type: FrameType.RESPONSE, requestId: frame.header.requestId, dispatchCode: code, dispatchMessage: "busy" });
