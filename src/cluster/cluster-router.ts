@@ -47,6 +47,8 @@ class Member implements ClusterMember {
   endpoint: Endpoint;
   readonly subchannel: Subchannel;
   readonly health = new EndpointHealth();
+  /** The last connection of this member that calls reported lost: one loss counts once, however many calls it failed. */
+  lost: CallConnection | undefined;
 
   constructor(endpoint: Endpoint, subchannel: Subchannel) {
     this.endpoint = endpoint;
@@ -90,8 +92,8 @@ export class ClusterRouter implements Router {
   /** Calls waiting for the first set, or for a change of it. */
   private waiters = new Set<() => void>();
   private closed = false;
-  /** The member pick() chose but could not hand a connection of: where the connect() that follows goes. */
-  private chosen: Member | undefined;
+  /** The member pick() chose for `route` but could not hand a connection of: where the connect() that follows for it goes. */
+  private chosen: { route: CallRoute; member: Member } | undefined;
 
   constructor(source: EndpointSource, subchannelFor: (address: string) => Subchannel, options: ClusterOptions = {}) {
     this.source = source;
@@ -223,14 +225,14 @@ export class ClusterRouter implements Router {
     const member = this.choose(route, avoid, undefined);
     const ready = member?.subchannel.ready();
     // The call connects at once (OutgoingCall calls connect right after): to the member chosen here, so round robin does not skip one.
-    if (ready === undefined) this.chosen = member;
+    if (ready === undefined && member !== undefined) this.chosen = { route, member };
     return ready;
   }
 
   async connect(route: CallRoute, deadline: number, signal: AbortSignal | undefined, avoid: FailedOn, waitForReady = false): Promise<CallConnection> {
     let skip: Set<Member> | undefined;
     let lastError: RpcError | undefined;
-    let chosen = this.chosen;
+    let chosen = this.chosen?.route === route ? this.chosen.member : undefined;
     this.chosen = undefined;
     for (;;) {
       if (this.closed) throw RpcError.transport(TransportCode.UNAVAILABLE, "the client is closed", "no");
@@ -290,7 +292,10 @@ export class ClusterRouter implements Router {
 
   retry(error: RpcError, attempts: number, route: CallRoute, idempotent: boolean, connection: CallConnection | undefined): boolean {
     const member = connection === undefined ? undefined : this.memberOwning(connection);
-    if (member !== undefined && error.code === TransportCode.CONNECTION_LOST) this.failed(member);
+    if (member !== undefined && error.code === TransportCode.CONNECTION_LOST && member.lost !== connection) {
+      member.lost = connection;
+      this.failed(member);
+    }
     if (attempts >= this.maxAttempts || !worthRetrying(error, idempotent)) return false;
     return this.budget.trySpend();
   }
