@@ -4,6 +4,7 @@ import { adminCases } from "./admin.ts";
 import { authCases } from "./auth.ts";
 import { callCases } from "./calls.ts";
 import { compressionCases } from "./compression.ts";
+import { connectionAgeCases } from "./connection-age.ts";
 import { deadlineCases } from "./deadlines.ts";
 import { drainCases } from "./drain.ts";
 import { keyedDrainCases } from "./drain-keyed.ts";
@@ -32,6 +33,7 @@ export const allCases: ConformanceCase[] = [
   ...deadlineCases,
   ...pingCases,
   ...drainCases,
+  ...connectionAgeCases,
   ...metadataCases,
   ...compressionCases,
   ...limitCases,

@@ -53,7 +53,7 @@ export const drainMutants: Mutant[] = [
   {
     name: "drain-goaway-on-every-connection",
     description: "Drain shuts the whole server down: every open connection gets GOAWAY(NO_ERROR), refuses new requests and closes [CONF-7]",
-    caughtBy: ["drain/other-connections-not-drained"],
+    caughtBy: ["drain/other-connections-not-drained", "drain/connection-age"],
     clientFrame(frame, connection) {
       open.add(connection);
       if (connection.state["drainedByOther"] && frame.header.type === FrameType.REQUEST) {

@@ -30,6 +30,7 @@ import { drainMutants } from "./drain-mutants.ts";
 import { keyedMutants } from "./keyed-mutants.ts";
 import { slotsMutants } from "./slots-mutants.ts";
 import { authMutants } from "./auth-mutants.ts";
+import { connectionAgeMutants } from "./connection-age-mutants.ts";
 
 const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
 
@@ -453,6 +454,7 @@ export const mutants: Mutant[] = [
   ...slotsMutants,
   ...authMutants,
   ...drainMutants,
+  ...connectionAgeMutants,
   ...reflectionMutants,
 ];
 

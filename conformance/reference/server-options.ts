@@ -15,6 +15,8 @@ export function serverOptionsFrom(settings: ServerSettings): ServerOptions {
     ...(settings.idleTimeoutMs !== undefined ? { idleTimeoutMs: settings.idleTimeoutMs } : {}),
     ...(settings.minPingIntervalMs !== undefined ? { minPingIntervalMs: settings.minPingIntervalMs } : {}),
     ...(settings.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: settings.handshakeTimeoutMs } : {}),
+    ...(settings.maxConnectionAgeMs !== undefined ? { maxConnectionAgeMs: settings.maxConnectionAgeMs } : {}),
+    ...(settings.maxConnectionAgeGraceMs !== undefined ? { maxConnectionAgeGraceMs: settings.maxConnectionAgeGraceMs } : {}),
   };
 }
 

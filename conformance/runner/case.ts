@@ -12,6 +12,10 @@ export interface ServerSettings {
   idleTimeoutMs?: number;
   minPingIntervalMs?: number;
   handshakeTimeoutMs?: number;
+  /** Drain each connection at its own maximum age, within ±10% of this [DRAIN-18]. */
+  maxConnectionAgeMs?: number;
+  /** The grace period of that drain [DRAIN-18] [DRAIN-10]. */
+  maxConnectionAgeGraceMs?: number;
 }
 
 /** One conformance case. */

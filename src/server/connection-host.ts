@@ -10,6 +10,7 @@ import type { TaskLimiter } from "./task-limiter.ts";
 import type { ConnectionInfo } from "../transport/index.ts";
 import type { ServerCallHandler } from "./interceptor.ts";
 import type { Logger } from "../util/logger.ts";
+import type { ConnectionAgeSettings } from "./connection-age.ts";
 
 /** What the server needs to know of a connection that has closed. */
 export interface HostedConnection {
@@ -18,8 +19,8 @@ export interface HostedConnection {
   hasUnstarted(): boolean;
 }
 
-/** Settings every connection of a server shares. */
-export interface ConnectionSettings {
+/** Settings every connection of a server shares, its maximum age [DRAIN-18] among them. */
+export interface ConnectionSettings extends ConnectionAgeSettings {
   /** What this server declared in its HELLO. */
   readonly limits: FrameLimits;
   readonly idleTimeoutMs: number;

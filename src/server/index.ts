@@ -7,3 +7,4 @@ export type { RawHandler, ServiceImpl, UnaryHandler } from "./service-registry.t
 export { LATENCY_BUCKETS_MS, type IsolationStats, type MethodStats, type ServerStats } from "./server-stats.ts";
 export type { ServerCallHandler, ServerInterceptor, ServerRequest } from "./interceptor.ts";
 export { bearerAuth, type BearerAuthOptions } from "./bearer-auth.ts";
+export type { RegisterOptions } from "./server-registration.ts";

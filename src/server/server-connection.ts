@@ -25,6 +25,7 @@ import {
 import { lingeringClose, type ConnectionInfo, type Transport } from "../transport/index.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
 import type { ConnectionHost, ConnectionSettings } from "./connection-host.ts";
+import { armConnectionAge, CONNECTION_AGE_MESSAGE } from "./connection-age.ts";
 import { PartialFrameWatch, type FrameTimeoutListener } from "./partial-frame-watch.ts";
 import { pingTooSoon, type PingRecord } from "./ping-policy.ts";
 import { ReadFlow, type FlowOwner } from "./read-flow.ts";
@@ -69,6 +70,8 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
   private idleTimer: Timer | undefined;
   private handshakeTimer: Timer | undefined;
   private graceTimer: Timer | undefined;
+  private graceEndsAt = Infinity;
+  private ageTimer: Timer | undefined;
 
   constructor(transport: Transport, settings: ConnectionSettings, host: ConnectionHost) {
     this.transport = transport;
@@ -97,9 +100,10 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
     return this.lastIdOfGoaway;
   }
 
-  /** Starts reading; one handshake timer runs from here [PREFACE-6] [HELLO-5]. */
+  /** Starts reading; one handshake timer and the age timer run from here [PREFACE-6] [HELLO-5] [DRAIN-18]. */
   start(): void {
     this.handshakeTimer = setTimer(() => this.onHandshakeTimeout(), this.settings.handshakeTimeoutMs);
+    this.ageTimer = armConnectionAge(this.settings, (graceMs) => this.drain(graceMs, CONNECTION_AGE_MESSAGE));
     this.transport.start({
       data: (chunk) => this.onData(chunk),
       closed: (error) => this.onTransportClosed(error),
@@ -110,17 +114,26 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
   /**
    * Starts a drain: GOAWAY(NO_ERROR) with the highest received id, finish
    * what was received, close when nothing is owed or the grace period ends
-   * [DRAIN-2] [DRAIN-4] [DRAIN-10].
+   * [DRAIN-2] [DRAIN-4] [DRAIN-10]. A connection already draining keeps its
+   * GOAWAY, and the grace period that ends first.
    */
-  drain(graceMs: number): void {
+  drain(graceMs: number, message = "server is shutting down"): void {
     if (this.state === State.preface || this.state === State.hello) {
       this.finish();
       return;
     }
-    if (this.state !== State.open) return;
-    this.state = State.draining;
-    this.lastIdOfGoaway = this.lastRequestId;
-    this.sendGoaway(GoawayCode.NO_ERROR, "server is shutting down");
+    if (this.state === State.draining) {
+      // Another drain (the server closing during an age drain) may only shorten the grace period.
+      if (now() + graceMs >= this.graceEndsAt) return;
+      this.graceTimer?.clear();
+    } else if (this.state === State.open) {
+      this.state = State.draining;
+      this.lastIdOfGoaway = this.lastRequestId;
+      this.sendGoaway(GoawayCode.NO_ERROR, message);
+    } else {
+      return;
+    }
+    this.graceEndsAt = now() + graceMs;
     // Any grace period, 2^31 ms and more included, lasts as long as it says [DRAIN-10].
     this.graceTimer = setTimer(() => {
       this.endRequests("the drain grace period ended", "grace");
@@ -378,6 +391,7 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
     this.idleTimer?.clear();
     this.handshakeTimer?.clear();
     this.graceTimer?.clear();
+    this.ageTimer?.clear();
     if (linger) lingeringClose(this.transport);
     else this.transport.destroy();
     this.host.closed(this);

@@ -66,6 +66,15 @@ export interface ServerOptions {
   maxPartialFrameBytes?: number;
   /** Connections open at once from one client IP address; more are closed at once. 0 = no bound. Default 256 [SEC-4]. */
   maxConnectionsPerClient?: number;
+  /**
+   * Drain each connection once it has been open this long, so that
+   * long-lived clients reconnect and spread onto servers added later; each
+   * connection's own age is drawn within ±10% of it. Infinity (the default):
+   * no bound [DRAIN-18].
+   */
+  maxConnectionAgeMs?: number;
+  /** How long the requests of a connection drained for its age may take to finish. Default 10 s [DRAIN-18] [DRAIN-10]. */
+  maxConnectionAgeGraceMs?: number;
   /** Offer the built-in strata.admin.v1.AdminService (stats to any caller). Default false [EXT-7]. */
   exposeAdminService?: boolean;
   /**

@@ -8,6 +8,10 @@ import { checkedLimits, encodeFrame, encodePreface, FrameType } from "../wire/in
 import { transportFor, type Transport, type TransportListener } from "../transport/index.ts";
 import { addAdminService } from "./admin-service.ts";
 import { addReflectionService } from "./reflection-service.ts";
+import { connectionAgeSettings } from "./connection-age.ts";
+import { endpointToRegister, ServerRegistrations, type RegisterOptions } from "./server-registration.ts";
+import type { Endpoint, EndpointInit } from "../cluster/endpoint.ts";
+import type { Registrar } from "../cluster/endpoint-source.ts";
 import { KeyScheduler } from "./key-scheduler.ts";
 import { ServerConnection, type ConnectionHost, type ConnectionSettings } from "./server-connection.ts";
 import { TaskLimiter } from "./task-limiter.ts";
@@ -62,6 +66,15 @@ export interface Server {
    * progress finish for up to `graceMs` (default 10 s), then closes [DRAIN-2].
    */
   close(options?: { graceMs?: number }): Promise<void>;
+  /**
+   * Announces this server in a registry (etcdRegistrar, redisRegistrar, or
+   * any Registrar): writes `endpoint` (its address defaults to the last
+   * listen's, unless that is a wildcard such as 0.0.0.0) with a lifetime the
+   * registrar keeps refreshing. close() removes the record first, waits
+   * `deregistrationDelayMs`, and only then sends GOAWAY [CLUSTER-2].
+   * Resolves with the endpoint as written.
+   */
+  register(registrar: Registrar, endpoint?: Partial<EndpointInit>, options?: RegisterOptions): Promise<Endpoint>;
   /** Connections, requests and per-method counters and latency histograms. */
   stats(): ServerStats;
   /** On SIGTERM and SIGINT, close gracefully (runtimes with `process.on` only); returns a function that removes the hooks. */
@@ -106,6 +119,7 @@ export function createServer(options: ServerOptions = {}): Server {
     greeting,
     maxConnectionOutputBytes: options.maxConnectionOutputBytes ?? 64 * 1024 * 1024,
     frameTransferTimeoutMs: options.frameTransferTimeoutMs ?? 30_000,
+    ...connectionAgeSettings(options),
   };
   const maxPartialFrameBytes = options.maxPartialFrameBytes ?? 256 * 1024 * 1024;
   let partialFrameBytes = 0;
@@ -123,6 +137,7 @@ export function createServer(options: ServerOptions = {}): Server {
   /** Closed connections whose oneway requests still wait for keys [DRAIN-15]. */
   const lingering = new Set<ServerConnection>();
   const listeners: TransportListener[] = [];
+  const registrations = new ServerRegistrations();
   const maxServerRequests = options.maxServerRequests ?? 0;
   let requestsInProgress = 0;
   let closing: Promise<void> | undefined;
@@ -236,6 +251,12 @@ export function createServer(options: ServerOptions = {}): Server {
       listeners.push(listener);
       return listener.address;
     },
+    async register(registrar, init = {}, registerOptions = {}) {
+      if (closing !== undefined) throw new Error("the server is closed");
+      const announced = endpointToRegister(init, listeners.at(-1)?.address);
+      await registrations.add(registrar, announced, registerOptions);
+      return announced;
+    },
     close({ graceMs = 10_000 } = {}) {
       if (closing !== undefined) return closing;
       if (!(graceMs >= 0)) return Promise.reject(new RangeError(`graceMs must be 0 or more (Infinity: no limit), got ${graceMs}`));
@@ -248,6 +269,8 @@ export function createServer(options: ServerOptions = {}): Server {
         lingering.clear();
       };
       closing = (async () => {
+        // Clients move away while the server still answers: the records go before any GOAWAY [CLUSTER-2].
+        await registrations.deregisterAll();
         // Stop accepting first, but do not wait for it: a listener's close
         // completes only once its connections are gone, which the drain does.
         const stopped = Promise.all(listeners.map((l) => l.close()));
