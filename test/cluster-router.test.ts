@@ -301,6 +301,9 @@ test("[CLUSTER-3] membership changes: calls in flight on a removed endpoint fini
   // The registry becomes unreadable: the set stays.
   source.fail(new Error("registry down"));
   assert.is((await client.echo({ text: "still" })).text, "still");
+  // A registry that lost its data reads as empty: the last set stays too.
+  source.set([]);
+  assert.is((await client.echo({ text: "after an empty read" })).text, "after an empty read");
   await client.$close();
   await stopAll(servers);
 });

@@ -129,6 +129,12 @@ export class ClusterRouter implements Router {
   /** Takes a new set: endpoints kept keep their connections; removed ones close once their calls are answered [DRAIN-9]. */
   private update(set: readonly Endpoint[]): void {
     if (this.closed) return;
+    if (set.length === 0 && this.members.size > 0) {
+      // A registry that lost its data (a Redis restarted empty) reads as an empty cluster until servers
+      // rewrite their records: calls could only fail, so the last endpoints stay [CLUSTER-3].
+      this.log(`${this.source.description} reports no endpoints; keeping the last ${this.members.size} until it reports some [CLUSTER-3]`);
+      return;
+    }
     const next = new Map<string, Member>();
     for (const endpoint of set) {
       if (next.has(endpoint.id)) continue;
