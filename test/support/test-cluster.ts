@@ -8,6 +8,8 @@ export interface ClusterNode {
   address: string;
   /** Texts of the Echo calls it started, across its restarts. */
   readonly ran: string[];
+  /** With --times: each Echo that ended, with its wall-clock start and end (ms). */
+  readonly done: { text: string; start: number; end: number }[];
   child: TsChild;
   /** Resolves when the process has printed `line` (e.g. "registered", "closed"). */
   printed(line: string, timeoutMs?: number): Promise<void>;
@@ -27,6 +29,7 @@ export async function startNode(id: string, address = "127.0.0.1:0", extra: Node
     id,
     address: bound,
     ran,
+    done: [],
     child,
     printed(line, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
@@ -49,7 +52,10 @@ export async function startNode(id: string, address = "127.0.0.1:0", extra: Node
         return; // stdout ended: the process is gone
       }
       if (line.startsWith("ran ")) ran.push(line.slice(4));
-      else seen.add(line);
+      else if (line.startsWith("done ")) {
+        const [, text, start, end] = line.split(" ");
+        node.done.push({ text: text!, start: Number(start), end: Number(end) });
+      } else seen.add(line);
       for (const waiter of waiters.splice(0)) waiter();
     }
   })();
