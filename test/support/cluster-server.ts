@@ -8,7 +8,7 @@
 // --url URL --cluster NAME --ttl-ms N --deregistration-delay-ms N]`
 // prints its bound address first; with a registry, "registered" once its
 // record is written and, on close, "deregistered" once it is removed (the
-// GOAWAYs follow after the delay). On SIGTERM it closes gracefully, prints
+// GOAWAYs follow after the delay), each followed by "at <event> <wall-clock ms>". On SIGTERM it closes gracefully, prints
 // "closed" and exits 0.
 import { writeSync } from "node:fs";
 import { createServer, type Registrar } from "../../src/node.ts";
@@ -55,6 +55,7 @@ async function registrarOf(kind: string, url: string, cluster: string, ttlMs: nu
     async deregister() {
       await inner.deregister();
       writeSync(1, "deregistered\n");
+      writeSync(1, `at deregistered ${wallClock().toFixed(3)}\n`);
     },
   };
 }
@@ -67,6 +68,7 @@ try {
     const registrar = await registrarOf(kind, flag("url")!, flag("cluster") ?? "test", Number(flag("ttl-ms") ?? 2000));
     await server.register(registrar, { id: flag("id") ?? bound }, { deregistrationDelayMs: Number(flag("deregistration-delay-ms") ?? 0) });
     writeSync(1, "registered\n");
+    writeSync(1, `at registered ${wallClock().toFixed(3)}\n`);
   }
 } catch (error) {
   process.stderr.write(`cluster server failed: ${(error as Error).stack ?? String(error)}\n`, () => process.exit(1));

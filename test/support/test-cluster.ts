@@ -8,6 +8,8 @@ export interface ClusterNode {
   address: string;
   /** Texts of the Echo calls it started, across its restarts. */
   readonly ran: string[];
+  /** When events happened in the process ("registered", "deregistered"), wall-clock ms. */
+  readonly at: Map<string, number>;
   /** With --times: each Echo that ended, with its wall-clock start and end (ms). */
   readonly done: { text: string; start: number; end: number }[];
   child: TsChild;
@@ -30,6 +32,7 @@ export async function startNode(id: string, address = "127.0.0.1:0", extra: Node
     address: bound,
     ran,
     done: [],
+    at: new Map(),
     child,
     printed(line, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
@@ -55,6 +58,9 @@ export async function startNode(id: string, address = "127.0.0.1:0", extra: Node
       else if (line.startsWith("done ")) {
         const [, text, start, end] = line.split(" ");
         node.done.push({ text: text!, start: Number(start), end: Number(end) });
+      } else if (line.startsWith("at ")) {
+        const [, event, time] = line.split(" ");
+        node.at.set(event!, Number(time));
       } else seen.add(line);
       for (const waiter of waiters.splice(0)) waiter();
     }
