@@ -5,7 +5,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { EchoRequestSchema, EchoResponseSchema } from "./gen/stratatest/v1/testing_pb.ts";
-import { createClient, createServer, DispatchCode, endpoint, FrameType, HashRing, TransportCode, type Endpoint, type EndpointListener, type EndpointSource, type Server } from "../src/node.ts";
+import { createClient, createServer, DispatchCode, endpoint, FrameType, GoawayCode, HashRing, TransportCode, type Endpoint, type EndpointListener, type EndpointSource, type Server } from "../src/node.ts";
 import { keyRoutingKey } from "../src/cluster/routing-key.ts";
 import { startScriptedServer } from "./support/scripted-server.ts";
 import { TestService, testService, type TestLog } from "./support/test-service.ts";
@@ -214,6 +214,34 @@ test("[CLUSTER-4] a call that may have run is retried only when the method is id
   assert.ok(cut > cutBefore, "some idempotent calls went to the lossy endpoint first and were retried");
   await Promise.all([plain.$close(), idempotent.$close()]);
   await Promise.all([lossy.close(), good.close(), proxy.close(), stopAll(servers)]);
+});
+
+test("[CLUSTER-4] a retry never returns to an endpoint the call failed on, even once that connection is gone and the next endpoint refuses", async () => {
+  // a drains: GOAWAY saying the request was not taken (UNAVAILABLE, not processed [DRAIN-16]), then closes; it is not failing, only leaving.
+  let cuts = 0;
+  const lossy = await startScriptedServer((connection, frame) => {
+    if (frame.header.type !== FrameType.REQUEST) return;
+    cuts++;
+    connection.goaway({ lastRequestId: 0, code: GoawayCode.NO_ERROR, message: "draining" });
+    connection.destroy();
+  });
+  const dead = await startServers(1, "dead");
+  const refusing = dead[0]!.address;
+  await stopAll(dead);
+  const good = await echoServer();
+  const endpoints = [endpoint({ id: "a", address: lossy.address }), endpoint({ id: "b", address: refusing }), endpoint({ id: "c", address: good.address })];
+  const ring = new HashRing(endpoints);
+  // A routing key whose ring order is a, b, c: the retry after a's lost connection meets b first, which refuses.
+  let routingKey = "";
+  for (let i = 0; routingKey === ""; i++) {
+    if ([...ring.successors(`r${i}`)].map((e) => e.id).join() === "a,b,c") routingKey = `r${i}`;
+  }
+  const client = createClient(TestService, { endpoints, cluster: { ...quiet, maxAttempts: 3 } });
+  assert.is((await client.echo({ text: "through" }, { routingKey })).text, "through");
+  assert.is(cuts, 1);
+  assert.is(good.requests.length, 1);
+  await client.$close();
+  await Promise.all([lossy.close(), good.close()]);
 });
 
 test("[CLUSTER-6] with every endpoint ejected, calls still try them and succeed once a server is back", async () => {

@@ -51,6 +51,7 @@ function now(): number {
 /** The client side of one connection [HELLO-3] [ID-1] [PING-5] [DRAIN-3]. */
 export class ClientConnection implements CallConnection {
   private state: State = State.open;
+  private endedLost = false;
   private readonly transport: Transport;
   private readonly decoder: FrameDecoder;
   /** Calls written and not yet answered, by request id. */
@@ -118,6 +119,11 @@ export class ClientConnection implements CallConnection {
   /** Calls written and not answered, or queued here: what least-outstanding balancing compares [CLUSTER-4]. */
   get outstanding(): number {
     return this.pending.size + this.queued.length;
+  }
+
+  /** Whether it ended by failing (reset, EOF before a drain, no PONG): CONNECTION_LOST, not a drain or close [PING-5]. */
+  get lost(): boolean {
+    return this.endedLost;
   }
 
   /** Runs `listener` once when the connection is gone. */
@@ -369,6 +375,8 @@ export class ClientConnection implements CallConnection {
   /** Fails every pending call at once with one transport code, then closes [STATUS-12]. */
   private shutdown(code: TransportCode, message: string, cause: unknown, linger = false): void {
     if (this.state === State.closed) return;
+    // A connection that ends while draining after a GOAWAY was leaving, not failing.
+    this.endedLost = code === TransportCode.CONNECTION_LOST && this.state === State.open;
     this.state = State.closed;
     this.heartbeat?.clear();
     if (linger) lingeringClose(this.transport);

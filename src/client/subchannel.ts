@@ -32,6 +32,8 @@ export class Subchannel {
   private lastError: RpcError | undefined;
   private closed = false;
   private readonly all = new Set<ClientConnection>();
+  /** Every connection it ever opened, closed ones included: a retry avoids this endpoint even after its failed connection is gone [CLUSTER-4]. */
+  private readonly ever = new WeakSet<ClientConnection>();
   private readonly factory: () => Promise<TransportFactory>;
   private readonly settings: ClientConnectionSettings;
   private readonly backoff: Required<BackoffOptions>;
@@ -42,6 +44,9 @@ export class Subchannel {
   /** Hears of each attempt to connect: undefined when it opened, else its error (how a cluster counts failures) [CLUSTER-6]. */
   onAttempt: ((error: RpcError | undefined) => void) | undefined;
 
+  /** Hears of each connection that ended by failing, with or without calls on it [CLUSTER-6]. */
+  onLost: (() => void) | undefined;
+
   constructor(factory: () => Promise<TransportFactory>, address: string, settings: ClientConnectionSettings, backoff: BackoffOptions = {}) {
     this.factory = factory;
     this.address = address;
@@ -49,9 +54,9 @@ export class Subchannel {
     this.backoff = { initialMs: backoff.initialMs ?? 50, maxMs: backoff.maxMs ?? 2000 };
   }
 
-  /** Whether `connection` is one of this subchannel's, open or draining: how a router tells where a failed call was [STATUS-3]. */
+  /** Whether `connection` is or was one of this subchannel's (open, draining or closed): how a router tells where a failed call was [STATUS-3] [CLUSTER-4]. */
   owns(connection: CallConnection | undefined): boolean {
-    return connection !== undefined && this.all.has(connection as ClientConnection);
+    return connection !== undefined && this.ever.has(connection as ClientConnection);
   }
 
   /** Whether a call failing fast would fail at once now: the last attempt failed and its backoff has not passed [HELLO-9]. */
@@ -108,9 +113,11 @@ export class Subchannel {
           this.lastError = undefined;
           this.onAttempt?.(undefined);
           this.all.add(connection);
+          this.ever.add(connection);
           connection.onceClosed(() => {
             this.all.delete(connection);
             if (this.current === connection) this.current = undefined;
+            if (connection.lost && !this.closed) this.onLost?.();
           });
           if (this.closed) connection.close();
           else this.current = connection;

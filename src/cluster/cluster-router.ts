@@ -47,8 +47,15 @@ class Member implements ClusterMember {
   endpoint: Endpoint;
   readonly subchannel: Subchannel;
   readonly health = new EndpointHealth();
-  /** The last connection of this member that calls reported lost: one loss counts once, however many calls it failed. */
-  lost: CallConnection | undefined;
+  /**
+   * Its last connection was lost or its last attempt failed, and none has
+   * opened since: calls go to other members while there are any, and the
+   * router reconnects it in the background, so that no call waits on a
+   * connect to a server that may have vanished [CLUSTER-6].
+   */
+  failing = false;
+  /** Whether that background reconnect is running. */
+  probing = false;
 
   constructor(endpoint: Endpoint, subchannel: Subchannel) {
     this.endpoint = endpoint;
@@ -152,7 +159,12 @@ export class ClusterRouter implements Router {
         continue;
       }
       const member = new Member(endpoint, subchannel);
-      subchannel.onAttempt = (failure) => (failure === undefined ? member.health.connected() : this.failed(member));
+      subchannel.onAttempt = (failure) => {
+        if (failure !== undefined) return this.failed(member);
+        member.failing = false;
+        member.health.connected();
+      };
+      subchannel.onLost = () => this.failed(member);
       next.set(endpoint.id, member);
     }
     const added = [...next.keys()].filter((id) => !this.members.has(id));
@@ -188,6 +200,8 @@ export class ClusterRouter implements Router {
   /** An endpoint failed to connect or lost a connection: counted, and ejected when it keeps failing [CLUSTER-6]. */
   private failed(member: Member): void {
     if (this.members.get(member.endpoint.id) !== member) return;
+    member.failing = true;
+    this.probe(member);
     const now = performance.now();
     const coolDown = member.health.failed(now, this.ejection, () => {
       let ejected = 0;
@@ -195,6 +209,21 @@ export class ClusterRouter implements Router {
       return ejected + 1 <= Math.floor(this.members.size * this.ejection.maxShare);
     });
     if (coolDown > 0) this.log(`endpoint ${member.endpoint.id} (${member.endpoint.address}) ejected for ${Math.round(coolDown)} ms after ${this.ejection.failures} failures in a row [CLUSTER-6]`);
+  }
+
+  /**
+   * Reconnects a failing member in the background: waits out its backoff
+   * and tries once (for up to 5 s in all). Calls that pass the member over
+   * start the next try, so a dead endpoint is retried while calls flow and
+   * left alone, holding nothing open, when they stop [CLUSTER-6].
+   */
+  private probe(member: Member): void {
+    if (member.probing || this.closed || this.members.get(member.endpoint.id) !== member) return;
+    member.probing = true;
+    const done = () => {
+      member.probing = false;
+    };
+    void member.subchannel.acquire(performance.now() + 5000, undefined, true).then(done, done);
   }
 
   refusal(route: CallRoute): string | undefined {
@@ -216,7 +245,9 @@ export class ClusterRouter implements Router {
     if (route.keys.length > 0) return group.ring().owner(requestRoutingKey(route.keys, undefined) as string);
     const now = performance.now();
     const eligible = (m: Member, level: 0 | 1 | 2) =>
-      !(skip?.has(m) ?? false) && (level === 2 || avoid === undefined || !avoid.some((c) => m.subchannel.owns(c))) && (level > 0 || !m.health.ejected(now));
+      !(skip?.has(m) ?? false) &&
+      (level === 2 || avoid === undefined || !avoid.some((c) => m.subchannel.owns(c))) &&
+      (level > 0 || !(m.health.ejected(now) || this.passedOver(m)));
     if (route.routingKey !== undefined) {
       for (const level of [0, 1, 2] as const) {
         for (const m of group.ring().successors(route.routingKey)) if (eligible(m, level)) return m;
@@ -296,19 +327,16 @@ export class ClusterRouter implements Router {
     });
   }
 
-  retry(error: RpcError, attempts: number, route: CallRoute, idempotent: boolean, connection: CallConnection | undefined): boolean {
-    const member = connection === undefined ? undefined : this.memberOwning(connection);
-    if (member !== undefined && error.code === TransportCode.CONNECTION_LOST && member.lost !== connection) {
-      member.lost = connection;
-      this.failed(member);
-    }
-    if (attempts >= this.maxAttempts || !worthRetrying(error, idempotent)) return false;
-    return this.budget.trySpend();
+  /** Whether a failing member without a connection is passed over by calls that have others; starts its reconnect if none is running [CLUSTER-6]. */
+  private passedOver(member: Member): boolean {
+    if (!member.failing || member.subchannel.ready() !== undefined) return false;
+    this.probe(member);
+    return true;
   }
 
-  private memberOwning(connection: CallConnection): Member | undefined {
-    for (const m of this.members.values()) if (m.subchannel.owns(connection)) return m;
-    return undefined;
+  retry(error: RpcError, attempts: number, _route: CallRoute, idempotent: boolean, _connection: CallConnection | undefined): boolean {
+    if (attempts >= this.maxAttempts || !worthRetrying(error, idempotent)) return false;
+    return this.budget.trySpend();
   }
 
   async close(): Promise<void> {
