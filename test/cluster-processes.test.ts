@@ -52,6 +52,8 @@ function runs(nodes: ClusterNode[]): Map<string, number> {
 
 test("[CLUSTER-4] [STATUS-3] a server killed under load: failures report the right processed value, no call runs twice, none is lost; restarted, it takes traffic again", async () => {
   const nodes: ClusterNode[] = [];
+  // Set in the end, also on failure: load lanes must not outlive the test.
+  let stop = false;
   try {
     for (let i = 0; i < 4; i++) nodes.push(await startNode(`n${i}`));
     const client = createClient(TestService, {
@@ -63,7 +65,6 @@ test("[CLUSTER-4] [STATUS-3] a server killed under load: failures report the rig
     });
     const victim = nodes[1]!;
     let killedAt = Infinity;
-    let stop = false;
     const running = load(client, 8, () => stop, "k");
     await waitUntil(() => victim.ran.length >= 20, 10_000);
     await killNode(victim);
@@ -101,6 +102,7 @@ test("[CLUSTER-4] [STATUS-3] a server killed under load: failures report the rig
     assert.ok((await again).every((o) => o.ok));
     await client.$close();
   } finally {
+    stop = true;
     await Promise.all(nodes.map(stopNode));
   }
 });

@@ -72,6 +72,8 @@ for (const start of [redisRegistry, etcdRegistry]) {
     const logs: { at: number; message: string }[] = [];
     const logged = (pattern: string) => logs.find((l) => l.message.includes(pattern));
     let client: ReturnType<typeof createClient<typeof TestService.method>> | undefined;
+    // Set in the end, also on failure: load lanes must not outlive the test (they would spin on a closed client).
+    let stop = false;
     try {
       nodes.push(...(await Promise.all(["a", "b", "c"].map((id) => startNode(id, "127.0.0.1:0", flags)))));
       await Promise.all(nodes.map((node) => node.printed("registered")));
@@ -83,7 +85,6 @@ for (const start of [redisRegistry, etcdRegistry]) {
         cluster: { log: (message) => logs.push({ at: performance.now(), message }) },
       });
       const outcomes: Outcome[] = [];
-      let stop = false;
       let n = 0;
       const lanes = Array.from({ length: 6 }, async () => {
         while (!stop) {
@@ -135,6 +136,7 @@ for (const start of [redisRegistry, etcdRegistry]) {
       stop = true;
       await Promise.all(lanes);
     } finally {
+      stop = true;
       await client?.$close();
       await Promise.all(nodes.map(stopNode));
       await registry.close();

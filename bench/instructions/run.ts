@@ -5,6 +5,12 @@
 // instructions divided by the difference in calls (start-up cancels out).
 // Needs valgrind (apt-get install -y valgrind). Compare two commits by
 // running it on each.
+//
+//   npm run bench:instructions [-- --cluster [--policy p2c|round-robin]]
+//
+// `--cluster` counts, besides the client of one address, a cluster client
+// over one server and over three (all in the workload's process), and
+// prints each against the client of one address of the same run.
 import { spawnSync } from "node:child_process";
 import { build } from "esbuild";
 
@@ -12,16 +18,40 @@ const here = new URL(".", import.meta.url).pathname;
 const bundle = `${here}../results/instructions-workload.mjs`;
 await build({ entryPoints: [`${here}workload.ts`], outfile: bundle, bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "warning" });
 
-function instructions(calls: number, inFlight: number): number {
-  const run = spawnSync("valgrind", ["--tool=callgrind", "--callgrind-out-file=/dev/null", process.execPath, bundle, String(calls), String(inFlight)], { encoding: "utf8" });
+const argv = process.argv.slice(2);
+const cluster = argv.includes("--cluster");
+const policyAt = argv.indexOf("--policy");
+const policy = policyAt >= 0 ? argv[policyAt + 1]! : "p2c";
+
+function instructions(calls: number, inFlight: number, target = "address"): number {
+  const args = [String(calls), String(inFlight), ...(target === "address" ? [] : [target, policy])];
+  const run = spawnSync("valgrind", ["--tool=callgrind", "--callgrind-out-file=/dev/null", process.execPath, bundle, ...args], { encoding: "utf8" });
   if (run.error !== undefined) throw new Error(`valgrind: ${run.error.message} (apt-get install -y valgrind)`);
   const collected = /Collected : (\d+)/.exec(run.stderr);
   if (run.status !== 0 || collected === null) throw new Error(`the workload failed under valgrind:\n${run.stderr.slice(-2000)}`);
   return Number(collected[1]);
 }
 
-console.log("| In flight | calls (short, long run) | instructions per call |\n|---|---|---|");
-for (const [inFlight, short, long] of [[100, 2_000, 12_000], [1, 1_000, 5_000]] as const) {
-  const perCall = (instructions(long, inFlight) - instructions(short, inFlight)) / (long - short);
-  console.log(`| ${inFlight} | ${short}, ${long} | ${Math.round(perCall).toLocaleString("en-US")} |`);
+const SCENARIOS = [[100, 2_000, 12_000], [1, 1_000, 5_000]] as const;
+const perCall = (inFlight: number, short: number, long: number, target?: string) => (instructions(long, inFlight, target) - instructions(short, inFlight, target)) / (long - short);
+const count = (n: number) => Math.round(n).toLocaleString("en-US");
+
+if (!cluster) {
+  console.log("| In flight | calls (short, long run) | instructions per call |\n|---|---|---|");
+  for (const [inFlight, short, long] of SCENARIOS) console.log(`| ${inFlight} | ${short}, ${long} | ${count(perCall(inFlight, short, long))} |`);
+} else {
+  const targets = [
+    ["address", "one address"],
+    ["cluster-1", `cluster over 1 server (${policy})`],
+    ["cluster-3", `cluster over 3 servers (${policy})`],
+  ] as const;
+  console.log("| Client | In flight | calls (short, long run) | instructions per call | vs one address |\n|---|---|---|---|---|");
+  for (const [inFlight, short, long] of SCENARIOS) {
+    let anchor = NaN;
+    for (const [target, name] of targets) {
+      const figure = perCall(inFlight, short, long, target);
+      if (target === "address") anchor = figure;
+      console.log(`| ${name} | ${inFlight} | ${short}, ${long} | ${count(figure)} | ${target === "address" ? "" : `${figure >= anchor ? "+" : "−"}${(Math.abs(figure / anchor - 1) * 100).toFixed(1)}%`} |`);
+    }
+  }
 }

@@ -89,7 +89,11 @@ export interface ClientOptions {
    * processed no. 0 to 1000 ms; default 100 [DEADLINE-8].
    */
   deadlineGraceMs?: number;
-  /** Ping when nothing was received for this long; a dead connection is found within twice this. Default 5000 ms [PING-4]. */
+  /**
+   * Ping when nothing was received for this long; a dead connection is found
+   * within twice this. Raised to the server's min_ping_interval_ms when
+   * lower (1000 ms on a default server) [PING-8]. Default 5000 ms [PING-4].
+   */
   pingIntervalMs?: number;
   /** Connect and handshake time limit. Default 3000 ms [HELLO-5]. */
   connectTimeoutMs?: number;
