@@ -97,6 +97,8 @@ try {
   step("plain JavaScript on Node", "node", ["smoke.js"], { cwd: project });
   step("plain JavaScript on Bun", tool("bun"), ["smoke.js"], { cwd: project });
   step("plain JavaScript on Deno (node_modules)", tool("deno"), ["run", "-A", "smoke.js"], { cwd: project });
+  step("the cluster client and the registry entries on Node", "node", ["cluster.js"], { cwd: project });
+  step("the cluster client and the registry entries on Bun", tool("bun"), ["cluster.js"], { cwd: project });
 
   const peer = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { peerDependencies: Record<string, string> }).peerDependencies["@bufbuild/protobuf"]!;
   const lowest = peer.replace(/^\^/, "");
@@ -151,10 +153,13 @@ try {
   const replayed = step("the replay line, run as printed from the install", "sh", ["-c", `${replay}; echo "exit $?"`], { cwd: project });
   if (!/1 failed/.test(replayed) || !/exit 1$/m.test(replayed)) throw new Error("the replay line did not rerun the failing case");
 
-  // As after `npm install --omit=optional`: the library still loads, and the two optional features say what to install.
+  // As after `npm install --omit=optional`: the library still loads, and the optional features say what to install.
   rmSync(join(project, "node_modules/commander"), { recursive: true, force: true });
   rmSync(join(project, "node_modules/fast-check"), { recursive: true, force: true });
+  rmSync(join(project, "node_modules/redis"), { recursive: true, force: true });
+  rmSync(join(project, "node_modules/@redis"), { recursive: true, force: true });
   step("without the optional dependencies, plain JavaScript on Node still runs", "node", ["smoke.js"], { cwd: project });
+  step("without redis, strata-rpc/redis says what to install", "node", ["cluster.js", "without-redis"], { cwd: project });
   strata(project, "without commander, strata says what to install", ["list", "127.0.0.1:1"], 2, ["npm install commander"]);
   console.log(`\ninstalled package: every check passed (${tarball.split("/").pop()})`);
 } catch (error) {
