@@ -11,17 +11,9 @@ import { createClient as createCoreClient } from "../src/index.ts";
 import { TestService, testService } from "./support/test-service.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
 import { waitUntil } from "./support/wait.ts";
+import { freePort } from "./support/free-port.ts";
 
 const test = suite("client connect");
-
-/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A TCP server that answers every connection with `answer` and then ends it. */
 async function answeringServer(answer: (socket: net.Socket) => void): Promise<{ address: string; close(): Promise<void> }> {

@@ -15,15 +15,17 @@ import type { Router } from "./router.ts";
 import { abortedCallError } from "./call-abort.ts";
 
 /**
- * The one retry rule: a failure after which the request provably did not
- * run, on a connection that is draining or gone (GOAWAY, SHUTTING_DOWN), so
- * the next attempt goes to another connection [STATUS-3] [DRAIN-16].
- * OVERLOADED is not retried: an immediate retry adds to the overload.
+ * The retry rule of a client bound to one address: a transport failure
+ * after which the request provably did not run, on a connection that is
+ * draining or gone (a GOAWAY that did not cover it, a connection lost
+ * before it was written), so the next attempt goes to a new connection
+ * [STATUS-3] [DRAIN-16]. A dispatch answer is not retried: SHUTTING_DOWN
+ * and OVERLOADED come from the one server there is, so retrying them means
+ * another server, which only a cluster client has (spec 8.5, [CLUSTER-4]).
  */
 export function retryable(error: RpcError): boolean {
-  if (error.processed !== "no") return false;
-  if (error.layer === "transport") return error.code === TransportCode.UNAVAILABLE || error.code === TransportCode.CONNECTION_LOST;
-  return error.code === "SHUTTING_DOWN";
+  if (error.processed !== "no" || error.layer !== "transport") return false;
+  return error.code === TransportCode.UNAVAILABLE || error.code === TransportCode.CONNECTION_LOST;
 }
 
 /** How a call waits, chosen per client and per call. */

@@ -4,9 +4,10 @@
 // bring it back.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./free-port.ts";
+export { freePort };
 
 /** Where the tests look for etcd. */
 export const ETCD_BINARY = "/usr/bin/etcd";
@@ -25,17 +26,6 @@ export interface EtcdServer {
   destroy(): Promise<void>;
 }
 
-/** A port that was free a moment ago on 127.0.0.1 (nothing listens there now). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves once a POST /v3/kv/range answers (etcd has a leader then), or throws after `timeoutMs` or when the process exits. */
 async function waitUntilAnswering(url: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {

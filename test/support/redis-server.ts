@@ -4,9 +4,10 @@
 // machine without Redis gets a loud line telling how to install it.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer, connect } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./free-port.ts";
 
 /** Where Debian's redis-server package puts the binary. */
 export const REDIS_SERVER = "/usr/bin/redis-server";
@@ -30,16 +31,6 @@ export interface RedisServer {
   close(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Whether a Redis on `port` answers PING with PONG. */
 function answersPing(port: number): Promise<boolean> {
