@@ -13,7 +13,7 @@ interface Step {
 
 const bin = (name: string) => `node_modules/.bin/${name}`;
 /** Longer than test/run.ts's own watchdog, which reports the hung suite first. */
-const STEP_TIMEOUT_MS = 600_000;
+const STEP_TIMEOUT_MS = 840_000;
 const only = process.argv.slice(2);
 
 /**

@@ -21,7 +21,7 @@ for (const [index, name] of files.entries()) {
 // A hung test must fail the run loudly, not stall CI: uvu has no per-test
 // timeout, so the whole run has one. uvu's progress output above shows the
 // suite that was running.
-const limitSeconds = Number(globalThis.process?.env?.["STRATA_TEST_TIMEOUT_S"] ?? 480);
+const limitSeconds = Number(globalThis.process?.env?.["STRATA_TEST_TIMEOUT_S"] ?? 720);
 const watchdog = setTimeout(() => {
   console.error(`\nTest run timed out after ${limitSeconds} s; the suite printed last did not finish.`);
   globalThis.process?.exit(1);
