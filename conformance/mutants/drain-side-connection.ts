@@ -36,10 +36,13 @@ export class SideConnection {
   private prefaceLeft = PREFACE_SIZE;
 
   constructor(client: ProxiedConnection) {
-    if (upstream === undefined) throw new Error("SideConnection needs a server started with addressNotingTransport");
+    // The server behind this client's proxy; the last one that listened is only a fallback: mutants run
+    // side by side in one process, and another mutant's server must not run this client's requests.
+    const target = (client.state["upstream"] as string | undefined) ?? upstream;
+    if (target === undefined) throw new Error("SideConnection needs a server started with addressNotingTransport");
     this.client = client;
-    const at = upstream.lastIndexOf(":");
-    this.socket = net.connect(Number(upstream.slice(at + 1)), upstream.slice(0, at));
+    const at = target.lastIndexOf(":");
+    this.socket = net.connect(Number(target.slice(at + 1)), target.slice(0, at));
     this.socket.setNoDelay(true);
     this.socket.on("error", () => this.socket.destroy());
     const decoder = createFrameDecoder({ limits: { maxHeaderSize: 1 << 20, maxBodySize: 64 << 20 }, onFrame: (frame) => this.fromServer(frame) });

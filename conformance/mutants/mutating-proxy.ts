@@ -111,7 +111,8 @@ export async function startMutatingProxy(mutant: Mutant, upstream: string): Prom
       toServer: (bytes) => backend.write(bytes),
       endClient: () => client.end(),
       destroyClient: () => client.destroy(),
-      state: {},
+      // The server this connection is proxied to: mutants that open connections of their own dial it.
+      state: { upstream },
       get closed() {
         return client.destroyed;
       },
