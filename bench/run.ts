@@ -10,10 +10,8 @@
 //
 // A benchmark, not a test: it asserts nothing about time. `--smoke` runs
 // every phase briefly, to show it works.
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
-import { createInterface, type Interface } from "node:readline";
 import { createClient } from "../src/node.ts";
 import { BenchService } from "../test/gen/stratatest/v1/testing_pb.ts";
 import { HEADER_BYTES, measureHeaderCodec } from "./codec.ts";
@@ -23,18 +21,16 @@ import { rawDriver } from "./drivers/raw.ts";
 import { strataDriver } from "./drivers/strata.ts";
 import { keyedBenchmark, keyedTable, type KeyedRow } from "./keyed.ts";
 import { tcpTransport } from "../src/transport/tcp.ts";
-import { runtimeCommand, runtimeName } from "./runtime.ts";
+import { runtimeName } from "./runtime.ts";
+import { closedLoop } from "./closed-loop.ts";
+import { benchOptions } from "./options.ts";
+import { startServerProcess } from "./server-process.ts";
 
-const argv = process.argv.slice(2);
-const smoke = argv.includes("--smoke");
-const option = (name: string, fallback: number) => {
-  const at = argv.indexOf(name);
-  return at >= 0 ? Number(argv[at + 1]) : fallback;
-};
-const SECONDS = option("--seconds", smoke ? 0.2 : 2);
-const IDLE_CONNECTIONS = option("--idle", smoke ? 200 : 10_000);
-const outAt = argv.indexOf("--out");
-const OUT = outAt >= 0 ? argv[outAt + 1]! : new URL(`./results/${runtimeName().split(" ")[0]!.toLowerCase()}.json`, import.meta.url).pathname;
+const options = benchOptions(["smoke"], ["seconds", "idle"], ["out"]);
+const smoke = options.flag("smoke");
+const SECONDS = options.number("seconds", smoke ? 0.2 : 2);
+const IDLE_CONNECTIONS = options.number("idle", smoke ? 200 : 10_000);
+const OUT = options.string("out") ?? new URL(`./results/${runtimeName().split(" ")[0]!.toLowerCase()}.json`, import.meta.url).pathname;
 const RESULTS_DIR = OUT.slice(0, OUT.lastIndexOf("/") + 1);
 const IN_FLIGHT = [1, 10, 100];
 const PAYLOADS = [64, 4096, 65536];
@@ -48,30 +44,8 @@ interface ServerProcess {
 }
 
 async function startServer(file: string): Promise<ServerProcess> {
-  const { command, args } = runtimeCommand(new URL(file, import.meta.url).pathname);
-  const child: ChildProcess = spawn(command, args, { stdio: ["pipe", "pipe", "inherit"] });
-  const lines: Interface = createInterface({ input: child.stdout! });
-  const replies: Array<(line: string) => void> = [];
-  const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`${file} exited with code ${code}`))));
-  exited.catch(() => {});
-  lines.on("line", (line) => replies.shift()?.(line));
-  const next = () => Promise.race([new Promise<string>((resolve) => replies.push(resolve)), exited]);
-  const { address } = JSON.parse(await next()) as { address: string };
-  return {
-    address,
-    memory: async () => {
-      const reply = next();
-      child.stdin!.write("mem\n");
-      return JSON.parse(await reply) as { heapUsed: number; rss: number };
-    },
-    stop: async () => {
-      const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-      child.stdin!.end("exit\n");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await gone;
-      clearTimeout(timer);
-    },
-  };
+  const server = await startServerProcess(file);
+  return { address: server.address, memory: () => server.ask("mem"), stop: () => server.stop() };
 }
 
 /** calls/s and latency of one target in one scenario. */
@@ -81,29 +55,13 @@ interface Figures {
   p99Ms: number;
 }
 
-/** Latency samples of the scenario being measured; one buffer for all, so measuring adds no garbage of its own. */
-const LATENCIES = new Float64Array(4_000_000);
-
 /** Keeps `inFlight` calls going on one connection for `seconds`; closed loop. */
 async function measure(driver: Driver, inFlight: number, payloadSize: number, seconds: number): Promise<Figures> {
   const payload = new Uint8Array(payloadSize).fill(0x61);
-  const latencies = LATENCIES;
-  let count = 0;
-  const started = performance.now();
-  const until = started + seconds * 1000;
-  const lane = async () => {
-    while (performance.now() < until) {
-      const t = performance.now();
-      await driver.call(payload);
-      if (count < latencies.length) latencies[count] = performance.now() - t;
-      count++;
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, lane));
-  const elapsed = (performance.now() - started) / 1000;
-  const sorted = latencies.slice(0, Math.min(count, latencies.length)).sort();
+  const loop = await closedLoop(() => driver.call(payload), inFlight, seconds);
+  const sorted = loop.latencies.sort();
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  return { callsPerSecond: count / elapsed, p50Ms: at(0.5), p99Ms: at(0.99) };
+  return { callsPerSecond: loop.calls / loop.seconds, p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 
 const TARGETS = [

@@ -99,6 +99,14 @@ export class ClusterRouter implements Router {
   /** Calls waiting for the first set, or for a change of it. */
   private waiters = new Set<() => void>();
   private closed = false;
+  /** The time of the choice being made, for `healthy`. */
+  private now = 0;
+  /**
+   * Whether a member may take a call that has failed nowhere, at a level of
+   * need: at level 0 only when neither ejected nor passed over (made once:
+   * the eligibility of almost every call, which allocates nothing) [CLUSTER-6].
+   */
+  private readonly healthy = (m: Member, level: 0 | 1 | 2): boolean => level > 0 || !(m.health.ejected(this.now) || this.passedOver(m));
   /** The member pick() chose for `route` but could not hand a connection of: where the connect() that follows for it goes. */
   private chosen: { route: CallRoute; member: Member } | undefined;
 
@@ -239,15 +247,16 @@ export class ClusterRouter implements Router {
    * [CLUSTER-4] [CLUSTER-6]. `skip` holds members that failed to connect
    * for this call just now.
    */
-  private choose(route: CallRoute, avoid: FailedOn, skip: ReadonlySet<Member> | undefined): Member | undefined {
+  private choose(route: CallRoute, avoid: FailedOn, skip: ReadonlySet<Member> | undefined, now: number): Member | undefined {
     const group = this.groupOf(route);
     if (group.all.length === 0) return undefined;
     if (route.keys.length > 0) return group.ring().owner(requestRoutingKey(route.keys, undefined) as string);
-    const now = performance.now();
-    const eligible = (m: Member, level: 0 | 1 | 2) =>
-      !(skip?.has(m) ?? false) &&
-      (level === 2 || avoid === undefined || !avoid.some((c) => m.subchannel.owns(c))) &&
-      (level > 0 || !(m.health.ejected(now) || this.passedOver(m)));
+    this.now = now;
+    const eligible =
+      avoid === undefined && skip === undefined
+        ? this.healthy
+        : (m: Member, level: 0 | 1 | 2) =>
+            !(skip?.has(m) ?? false) && (level === 2 || avoid === undefined || !avoid.some((c) => m.subchannel.owns(c))) && this.healthy(m, level);
     if (route.routingKey !== undefined) {
       for (const level of [0, 1, 2] as const) {
         for (const m of group.ring().successors(route.routingKey)) if (eligible(m, level)) return m;
@@ -258,8 +267,9 @@ export class ClusterRouter implements Router {
   }
 
   pick(route: CallRoute, avoid: FailedOn): CallConnection | undefined {
-    if (avoid === undefined) this.budget.recordCall();
-    const member = this.choose(route, avoid, undefined);
+    const now = performance.now();
+    if (avoid === undefined) this.budget.recordCall(now);
+    const member = this.choose(route, avoid, undefined, now);
     const ready = member?.subchannel.ready();
     // The call connects at once (OutgoingCall calls connect right after): to the member chosen here, so round robin does not skip one.
     if (ready === undefined && member !== undefined) this.chosen = { route, member };
@@ -278,7 +288,7 @@ export class ClusterRouter implements Router {
         const last = lastError === undefined ? "" : ` (last attempt: ${lastError.rawMessage})`;
         throw RpcError.transport(TransportCode.TIMEOUT, `the deadline passed while connecting; nothing was sent${last}`, "no", lastError);
       }
-      const member = chosen ?? this.choose(route, avoid, skip);
+      const member = chosen ?? this.choose(route, avoid, skip, performance.now());
       chosen = undefined;
       if (member === undefined) {
         const reason = this.noEndpoint(route, lastError);

@@ -20,6 +20,8 @@ export interface ClusterMember {
  */
 export type Eligible<M> = (member: M, level: 0 | 1 | 2) => boolean;
 
+const LEVELS = [0, 1, 2] as const;
+
 /** A group's endpoints, its ring, and the balancing policies over its subset [CLUSTER-4] [CLUSTER-8]. */
 export class EndpointGroup<M extends ClusterMember> {
   readonly all: readonly M[];
@@ -112,14 +114,20 @@ export class EndpointGroup<M extends ClusterMember> {
 
   /** The first member from `start` on eligible at the lowest level, the subset before the rest [CLUSTER-4] [CLUSTER-6]. */
   private firstEligible(eligible: Eligible<M>, start: number): M | undefined {
-    for (const level of [0, 1, 2] as const) {
-      for (const list of this.balanced === this.all ? [this.all] : [this.balanced, this.all]) {
-        for (let i = 0; i < list.length; i++) {
-          const m = list[(start + i) % list.length]!;
-          if (eligible(m, level)) return m;
-        }
-      }
+    // Plain loops: this runs on every call of a one-member group, so it allocates nothing.
+    for (const level of LEVELS) {
+      const m = firstOf(this.balanced, eligible, level, start) ?? (this.balanced === this.all ? undefined : firstOf(this.all, eligible, level, start));
+      if (m !== undefined) return m;
     }
     return undefined;
   }
+}
+
+/** The first member of `list` from `start` on, wrapping, eligible at `level`. */
+function firstOf<M>(list: readonly M[], eligible: Eligible<M>, level: 0 | 1 | 2, start: number): M | undefined {
+  for (let i = 0; i < list.length; i++) {
+    const m = list[(start + i) % list.length]!;
+    if (eligible(m, level)) return m;
+  }
+  return undefined;
 }

@@ -35,8 +35,8 @@ export class RetryBudget {
   }
 
   /** Moves the window on to the current time, emptying buckets that fell out of it. */
-  private advance(): void {
-    const elapsed = this.now() - this.bucketStart;
+  private advance(now: number): void {
+    const elapsed = now - this.bucketStart;
     if (elapsed < this.bucketMs) return;
     const steps = Math.min(BUCKETS, Math.floor(elapsed / this.bucketMs));
     for (let i = 0; i < steps; i++) {
@@ -47,15 +47,15 @@ export class RetryBudget {
     this.bucketStart += Math.floor(elapsed / this.bucketMs) * this.bucketMs;
   }
 
-  /** Counts one call made (its first attempt). */
-  recordCall(): void {
-    this.advance();
+  /** Counts one call made (its first attempt) at `now`, the clock the budget was made with. */
+  recordCall(now = this.now()): void {
+    this.advance(now);
     this.calls[this.bucket]!++;
   }
 
   /** Whether one more retry fits the budget; counts it when it does [CLUSTER-5]. */
   trySpend(): boolean {
-    this.advance();
+    this.advance(this.now());
     let calls = 0;
     let retries = 0;
     for (let i = 0; i < BUCKETS; i++) {
