@@ -265,6 +265,9 @@ test("two independent Redis servers: written to both, read from either while the
   const rawTwo = await rawClient(two.url);
   // The restarted server came back empty; both registrars write their records again as soon as they reconnect.
   await eventually(async () => (await rawTwo.mGet([`strata:${name}:endpoint:a`, `strata:${name}:endpoint:b`])).every((t) => t !== null), 5000);
+  // The source reads the restarted server again once its own connection is back (its first ZRANGE there):
+  // stopping the other server before that would leave no server it can read, an outage it must report.
+  await eventually(async () => (await zrangeCalls(rawTwo)) >= 1, 5000);
   await one.stop();
   await second.deregister();
   await waitUntil(() => is(seen.ids, ["a"]), 3000);

@@ -82,6 +82,22 @@ export class EndpointGroup<M extends ClusterMember> {
   }
 
   /**
+   * A random index of `balanced` other than `taken`, in proportion to
+   * weight: two choices are always two members, so a loaded one is never
+   * chosen for want of another to compare it with.
+   */
+  private drawOther(taken: number): number {
+    const n = this.balanced.length;
+    if (this.cumulative === undefined) return (taken + 1 + Math.floor(Math.random() * (n - 1))) % n;
+    // Weighted: redraw; a member holding nearly all the weight falls back to its neighbour.
+    for (let tries = 0; tries < 8; tries++) {
+      const j = this.draw();
+      if (j !== taken) return j;
+    }
+    return (taken + 1) % n;
+  }
+
+  /**
    * Power of two choices: of two members drawn by weight, the one with
    * fewer outstanding calls; when the draws find no eligible one, the first
    * eligible member at the lowest level of need.
@@ -90,11 +106,11 @@ export class EndpointGroup<M extends ClusterMember> {
     const list = this.balanced;
     if (list.length === 1) return this.firstEligible(eligible, 0);
     for (let tries = 0; tries < 2; tries++) {
-      const a = list[this.draw()]!;
-      let b = list[this.draw()]!;
-      if (b === a) b = list[this.draw()]!;
+      const i = this.draw();
+      const a = list[i]!;
+      const b = list[this.drawOther(i)]!;
       const okA = eligible(a, 0);
-      const okB = b !== a && eligible(b, 0);
+      const okB = eligible(b, 0);
       if (okA && okB) return b.outstanding() < a.outstanding() ? b : a;
       if (okA) return a;
       if (okB) return b;
