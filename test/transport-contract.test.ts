@@ -1,5 +1,5 @@
 // The Transport contract (src/transport/transport.ts), checked the same way
-// against TCP and against the in-memory transport, so that tests which use
+// against TCP, TLS and the in-memory transport, so that tests which use
 // memory instead of a socket see what a socket would do: ordered bytes,
 // half-close, backpressure with drain, pause, destroy, connection info.
 import { suite } from "uvu";
@@ -7,6 +7,8 @@ import * as assert from "uvu/assert";
 import fc from "fast-check";
 import { memoryPair, memoryTransport, type Transport, type TransportFactory, type TransportHandlers } from "../src/transport/index.ts";
 import { tcpTransport } from "../src/transport/tcp.ts";
+import { tlsTransport } from "../src/transport/tls.ts";
+import { certificatesProblem, testCertificates } from "../conformance/runner/certificates.ts";
 import { checkProperty } from "./support/property.ts";
 
 const test = suite("transport contract");
@@ -74,6 +76,14 @@ const transports: Array<[string, TransportFactory, string]> = [
   ["tcp", tcpTransport, "127.0.0.1:0"],
   ["memory", memoryTransport, "memory:"],
 ];
+const noCertificates = certificatesProblem();
+if (noCertificates === undefined) {
+  // One factory both listens and connects: it carries the server's certificate and trusts its CA.
+  const { ca, server } = testCertificates();
+  transports.push(["tls", tlsTransport({ ...server, ca }), "tls:127.0.0.1:0"]);
+} else {
+  console.log(`\n  SKIPPED: the TLS transport contract needs ${noCertificates}\n`);
+}
 
 for (const [name, factory, address] of transports) {
   test(`${name}: bytes arrive in order, whatever the sizes of the writes`, async () => {
@@ -153,13 +163,15 @@ for (const [name, factory, address] of transports) {
     await close();
   });
 
-  test(`${name}: connection info names the peer; plaintext is not secure`, async () => {
+  test(`${name}: connection info names the peer; only TLS is secure, with ALPN strata [TLS-3] [TLS-6]`, async () => {
     const { client, server, close } = await connected(factory, address);
     for (const end of [client, server]) {
       assert.ok(end.info.peer.length > 0);
-      assert.is(end.info.secure, false);
+      assert.is(end.info.secure, name === "tls");
+      assert.is(end.info.protocol, name === "tls" ? "strata" : undefined);
     }
-    if (name === "tcp") assert.is(server.info.remoteAddress, "127.0.0.1");
+    if (name === "tls") assert.is(client.info.peerCertificate?.subject, "CN=strata-test-server", "a client sees the server's verified certificate");
+    if (name !== "memory") assert.is(server.info.remoteAddress, "127.0.0.1");
     client.destroy();
     server.destroy();
     await close();

@@ -242,7 +242,7 @@ export function createServer(options: ServerOptions = {}): Server {
       // A handler module that does not load fails here, not at the first call.
       await Promise.all(pools);
       const factory = await transportFor(address, options);
-      const listener = await factory.listen(address, { backlog: options.backlog ?? 511, highWaterMark: options.highWaterMark }, accept);
+      const listener = await factory.listen(address, { backlog: options.backlog ?? 511, highWaterMark: options.highWaterMark, handshakeTimeoutMs: settings.handshakeTimeoutMs }, accept);
       if (closing !== undefined) {
         // close() ran while this listen was under way: do not leave the port bound.
         await listener.close();

@@ -1,5 +1,5 @@
 // Addresses and their schemes. An address names its transport by a scheme
-// prefix ("unix:/tmp/s", "memory:name", later "tls:host:port" and
+// prefix ("unix:/tmp/s", "memory:name", "tls:host:port", later
 // "ws://host/path"); a plain "host:port" or "[v6]:port" is TCP, as is
 // "tcp:host:port". Clients and servers pick the transport by the scheme.
 
@@ -34,6 +34,17 @@ export function parseSocketAddress(address: string): SocketAddress {
   const port = Number(match[3]);
   if (port > 65535) throw new TypeError(`invalid address "${address}": port above 65535`);
   return { host: match[1] ?? (match[2] || "127.0.0.1"), port };
+}
+
+/** Parses "tls:host:port" or "tls://host:port" (spec section 19); throws a TypeError naming the problem. */
+export function parseTlsAddress(address: string): { host: string; port: number } {
+  const rest = address.startsWith("tls://") ? address.slice(6) : address.startsWith("tls:") ? address.slice(4) : undefined;
+  if (rest === undefined || rest.startsWith("unix:") || rest.startsWith("tcp:") || !/:\d+$/.test(rest)) {
+    throw new TypeError(`invalid address "${address}": expected tls:host:port, tls:[ipv6]:port or tls://host:port`);
+  }
+  const parsed = parseSocketAddress(rest);
+  if (!("port" in parsed)) throw new TypeError(`invalid address "${address}": expected tls:host:port`);
+  return parsed;
 }
 
 /** "host:port", with an IPv6 host in brackets. */

@@ -5,7 +5,7 @@
 // runtime's sockets and a bundler has nothing to guess.
 
 import type { TransportFactory } from "./transport.ts";
-import { addressScheme, parseSocketAddress } from "./address.ts";
+import { addressScheme, parseSocketAddress, parseTlsAddress } from "./address.ts";
 import { memoryTransport } from "./memory.ts";
 
 /** Transports by address scheme, e.g. `{ tcp: tcpTransport, tls: tlsTransport }`; they take precedence over the built-in one. */
@@ -49,8 +49,8 @@ export function transportFor(address: string, choice: TransportChoice): Promise<
 
 /**
  * The transport a client connects to `address` with, after checking what
- * can be checked before connecting: the scheme has a transport, and a TCP
- * or Unix address is well formed, with a port from 1 to 65535 (a port of 0
+ * can be checked before connecting: the scheme has a transport, and a TCP,
+ * TLS or Unix address is well formed, with a port from 1 to 65535 (a port of 0
  * can be listened on, not connected to). Throws a TypeError naming the
  * problem. With `choice.transport` (one transport for every address), that
  * transport owns the address's syntax and only emptiness is checked.
@@ -60,8 +60,8 @@ export function clientTransportFor(address: string, choice: TransportChoice): Tr
   const factory = transportForNow(address, choice);
   if (choice.transport !== undefined) return factory;
   const scheme = addressScheme(address);
-  if (scheme === "tcp" || scheme === "unix") {
-    const parsed = parseSocketAddress(address);
+  if (scheme === "tcp" || scheme === "unix" || scheme === "tls") {
+    const parsed = scheme === "tls" ? parseTlsAddress(address) : parseSocketAddress(address);
     if ("port" in parsed && parsed.port === 0) throw new TypeError(`invalid address "${address}": port 0 can be listened on, not connected to`);
   }
   return factory;

@@ -102,6 +102,12 @@ export interface ListenOptions {
   backlog?: number;
   /** Outgoing bytes buffered per connection before `write` returns false. */
   highWaterMark?: number;
+  /**
+   * How long a handshake below Strata's may take from accept (TLS: the
+   * server's handshake timeout); the connection is closed when it has not
+   * completed by then [TLS-7].
+   */
+  handshakeTimeoutMs?: number;
 }
 
 /** Options of an outgoing connection. */

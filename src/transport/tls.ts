@@ -1,0 +1,148 @@
+// TLS transports on node:tls, which Node, Bun and Deno all provide (spec
+// section 19): TLS from the first byte, ALPN "strata", the server verified
+// by its certificate and name, the client by its certificate when the
+// server asks for one. Addresses are "tls:host:port" or "tls://host:port".
+
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { ConnectOptions, ListenOptions, PeerCertificate, Transport, TransportFactory, TransportListener } from "./transport.ts";
+import { parseTlsAddress } from "./address.ts";
+import { formatAddress, SocketTransport, type TlsInfo } from "./socket-transport.ts";
+import { setTimer, type Timer } from "../util/timer.ts";
+
+/** The ALPN protocol id of Strata over TLS; the preface negotiates the version, so the id carries none [TLS-3]. */
+export const TLS_ALPN_PROTOCOL = "strata";
+
+const DEFAULT_BACKLOG = 511;
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** PEM text or bytes. */
+export type Pem = string | Uint8Array;
+
+/** How a TLS transport authenticates itself and its peers (spec section 19). */
+export interface TlsOptions {
+  /** The certificate chain this side presents, PEM: required to listen; on a client, for a server that asks for one [TLS-5]. */
+  cert?: Pem;
+  /** The private key of `cert`, PEM. */
+  key?: Pem;
+  /**
+   * Trust anchors for the peer's certificate, PEM: a client trusts the
+   * runtime's list of public CAs when none are given [TLS-4]; a server
+   * needs them to verify client certificates [TLS-5].
+   */
+  ca?: Pem | readonly Pem[];
+  /**
+   * Server: whether clients present a certificate: "none" (the default),
+   * "request" (one presented must verify), or "require" [TLS-5].
+   */
+  clientCertificate?: "none" | "request" | "require";
+  /** Client: the name the server's certificate must carry, and the SNI sent, when it is not the address's host [TLS-4]. */
+  serverName?: string;
+}
+
+const asBuffer = (pem: Pem): string | Buffer => (typeof pem === "string" ? pem : Buffer.from(pem.buffer, pem.byteOffset, pem.byteLength));
+const trusted = (ca: TlsOptions["ca"]) => (ca === undefined ? undefined : Array.isArray(ca) ? ca.map(asBuffer) : [asBuffer(ca as Pem)]);
+
+/** The verified peer certificate's identity, or undefined when it presented none [TLS-6]. */
+function peerIdentity(socket: tls.TLSSocket): PeerCertificate | undefined {
+  const x509 = socket.getPeerX509Certificate();
+  if (x509 === undefined) return undefined;
+  return {
+    subject: x509.subject,
+    subjectAltNames: x509.subjectAltName === undefined ? [] : x509.subjectAltName.split(", "),
+    fingerprint256: x509.fingerprint256,
+  };
+}
+
+function tlsInfo(socket: tls.TLSSocket): TlsInfo {
+  const protocol = socket.alpnProtocol;
+  return { protocol: typeof protocol === "string" ? protocol : undefined, peerCertificate: socket.authorized ? peerIdentity(socket) : undefined };
+}
+
+/** A TLS transport: `tls:host:port` addresses, the server's certificate verified against `ca` or the runtime's CAs [TLS-4]. */
+export function tlsTransport(options: TlsOptions = {}): TransportFactory {
+  const ca = trusted(options.ca);
+  const own = options.cert === undefined || options.key === undefined ? {} : { cert: asBuffer(options.cert), key: asBuffer(options.key) };
+  const clientCertificate = options.clientCertificate ?? "none";
+  if (!["none", "request", "require"].includes(clientCertificate)) throw new TypeError(`clientCertificate must be "none", "request" or "require", got ${JSON.stringify(clientCertificate)}`);
+  if ((options.cert === undefined) !== (options.key === undefined)) throw new TypeError("tlsTransport: cert and key go together: give both or neither");
+  if (clientCertificate !== "none" && ca === undefined) throw new TypeError(`tlsTransport: clientCertificate "${clientCertificate}" needs ca, the trust anchors client certificates are verified against [TLS-5]`);
+
+  /** Opens TCP, completes the TLS handshake and checks the server before any Strata byte is sent [TLS-1] [TLS-4]. */
+  function connect(address: string, connectOptions: ConnectOptions = {}): Promise<Transport> {
+    const target = parseTlsAddress(address);
+    // SNI carries DNS names only (RFC 6066); an IP address is verified against the certificate's IP SANs.
+    const servername = options.serverName ?? (net.isIP(target.host) === 0 ? target.host : undefined);
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({
+        host: target.host,
+        port: target.port,
+        ...(servername === undefined ? {} : { servername }),
+        ...(ca === undefined ? {} : { ca }),
+        ...own,
+        ALPNProtocols: [TLS_ALPN_PROTOCOL],
+        minVersion: "TLSv1.2",
+        rejectUnauthorized: true,
+      });
+      let timer: Timer | undefined;
+      const fail = (error: Error) => {
+        timer?.clear();
+        socket.destroy();
+        reject(error);
+      };
+      if (connectOptions.timeoutMs !== undefined) {
+        timer = setTimer(() => fail(new Error(`connecting to ${address} timed out after ${connectOptions.timeoutMs} ms (TCP and TLS handshake)`)), connectOptions.timeoutMs);
+      }
+      socket.once("secureConnect", () => {
+        const protocol = socket.alpnProtocol;
+        if (typeof protocol === "string" && protocol !== TLS_ALPN_PROTOCOL) {
+          return fail(new Error(`${address} selected the ALPN protocol "${protocol}", not "${TLS_ALPN_PROTOCOL}" [TLS-3]`));
+        }
+        if (!socket.authorized) return fail(new Error(`${address}: the server's certificate did not verify: ${socket.authorizationError} [TLS-4]`));
+        timer?.clear();
+        socket.removeAllListeners("error");
+        resolve(new SocketTransport(socket, target, connectOptions.highWaterMark ?? DEFAULT_HIGH_WATER_MARK, tlsInfo(socket)));
+      });
+      socket.once("error", (error: Error & { code?: string }) => fail(new Error(`TLS connection to ${address} failed: ${error.message}${error.code === undefined ? "" : ` (${error.code})`} [TLS-4]`)));
+    });
+  }
+
+  /** Listens for TLS: the handshake bounded by the handshake timeout, clients verified as `clientCertificate` says [TLS-5] [TLS-7]. */
+  function listen(address: string, listenOptions: ListenOptions, accept: (transport: Transport) => void): Promise<TransportListener> {
+    const target = parseTlsAddress(address);
+    if (own.cert === undefined) {
+      return Promise.reject(new TypeError(`listening on "${address}" needs a certificate and its key: pass { transports: { tls: tlsTransport({ cert, key }) } } from "strata-rpc/tls" [TLS-4]`));
+    }
+    const highWaterMark = listenOptions.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    return new Promise((resolve, reject) => {
+      const server = tls.createServer(
+        {
+          ...own,
+          ...(ca === undefined ? {} : { ca }),
+          requestCert: clientCertificate !== "none",
+          rejectUnauthorized: clientCertificate === "require",
+          ALPNProtocols: [TLS_ALPN_PROTOCOL],
+          minVersion: "TLSv1.2",
+          handshakeTimeout: listenOptions.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+        },
+        (socket) => {
+          // A presented certificate must verify, also when it is only requested; the runtime's own check is not relied on [TLS-5].
+          const presented = socket.getPeerX509Certificate() !== undefined;
+          if ((clientCertificate === "require" || (clientCertificate === "request" && presented)) && !socket.authorized) return void socket.destroy();
+          accept(new SocketTransport(socket, target, highWaterMark, tlsInfo(socket)));
+        },
+      );
+      // A failed or timed-out handshake: with a listener here, ending the socket is ours to do.
+      server.on("tlsClientError", (_error, socket) => socket.destroy());
+      server.once("error", reject);
+      server.listen({ host: target.host, port: target.port, backlog: listenOptions.backlog ?? DEFAULT_BACKLOG }, () => {
+        server.removeListener("error", reject);
+        const bound = server.address() as net.AddressInfo;
+        resolve({ address: `tls:${formatAddress(bound.address, bound.port)}`, close: () => new Promise<void>((done) => server.close(() => done())) });
+      });
+    });
+  }
+
+  return { connect, listen };
+}
