@@ -12,6 +12,8 @@ import { formatReport, jsonReport, progressLine } from "./runner/report.ts";
 import { DEFAULT_RUNS, runCases, type CaseResult } from "./runner/run-cases.ts";
 import { HarnessError, spawnServer, type SpawnedServer } from "./runner/spawn-server.ts";
 import { junitReport } from "./runner/junit.ts";
+import { certificatesProblem, testCertificates } from "./runner/certificates.ts";
+import { spawnSettings, type SuiteTls } from "./runner/suite-tls.ts";
 import { DEFAULT_CASE_TIMEOUT_MS, replayCommand, type Invocation } from "./runner/replay.ts";
 
 /** What one run of the suite does, from the command line [CONF-1]. */
@@ -33,6 +35,13 @@ export interface SuiteOptions {
   trace: boolean;
   list: boolean;
   caseTimeoutMs: number;
+  /** Spawn mode: start the server listening with TLS, with certificates the suite makes (section 19). */
+  tls?: boolean;
+  /** Target mode over TLS: the CA file to trust, a client certificate and key, the name to expect. */
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  serverName?: string;
 }
 
 function readList(file: string): string[] {
@@ -69,7 +78,12 @@ export function addServerCommand(parent: Command, program: string, done: (code: 
     .usage("--target HOST:PORT [options]\n       server [options] -- COMMAND [ARGS...]")
     // The descriptions say the defaults that matter; commander's "(default: [])" says nothing.
     .configureHelp({ optionDescription: (option) => option.description })
-    .option("--target <host:port>", "a running server")
+    .option("--target <host:port>", "a running server: HOST:PORT, or tls:HOST:PORT (also tls://HOST:PORT) over TLS")
+    .option("--tls", "spawn mode: tell the server to listen with TLS, with certificates the suite makes (needs openssl)", false)
+    .option("--ca <file>", "TLS target: the CA certificates (PEM) the server's certificate verifies against (default: public CAs)")
+    .option("--cert <file>", "TLS target: a client certificate (PEM) the server trusts, presented on every connection")
+    .option("--key <file>", "TLS target: the private key of --cert (PEM)")
+    .option("--server-name <name>", "TLS target: the name the server's certificate carries, when it is not the target's host")
     .option("--run <pattern>", "run only cases whose name matches (substring, or * wildcards); repeatable", collect, [])
     .option("--skip <pattern>", "skip cases whose name matches; repeatable", collect, [])
     .option("--features <file>", "optional features the implementation declares (JSON array or one per line)")
@@ -87,7 +101,14 @@ export function addServerCommand(parent: Command, program: string, done: (code: 
       const target = flags["target"] as string | undefined;
       const list = flags["list"] as boolean;
       if (!list && (target === undefined) === (serverCommand.length === 0)) self.error("give exactly one of --target HOST:PORT or -- COMMAND", { exitCode: 2 });
-      if (target !== undefined && !/^(\[[^\]]+\]|[^:\s]+):\d+$/.test(target)) self.error(`--target must be HOST:PORT, got "${target}"`, { exitCode: 2 });
+      if (target !== undefined && !/^(tls:(\/\/)?)?(\[[^\]]+\]|[^:\s/]+):\d+$/.test(target)) self.error(`--target must be HOST:PORT or tls:HOST:PORT, got "${target}"`, { exitCode: 2 });
+      const overTls = target?.startsWith("tls:") ?? false;
+      const tlsFile = (name: string) => flags[name] as string | undefined;
+      for (const name of ["ca", "cert", "key", "serverName"]) {
+        if (tlsFile(name) !== undefined && !overTls) self.error(`--${name === "serverName" ? "server-name" : name} is for a TLS target (--target tls:HOST:PORT)`, { exitCode: 2 });
+      }
+      if ((tlsFile("cert") === undefined) !== (tlsFile("key") === undefined)) self.error("--cert and --key go together", { exitCode: 2 });
+      if (flags["tls"] === true && target !== undefined) self.error("--tls is for spawn mode; for a running TLS server give --target tls:HOST:PORT", { exitCode: 2 });
       const featuresFile = flags["features"] as string | undefined;
       const options: SuiteOptions = {
         program,
@@ -106,6 +127,10 @@ export function addServerCommand(parent: Command, program: string, done: (code: 
         ...(flags["path"] !== undefined ? { path: flags["path"] as string } : {}),
         ...(flags["reportJson"] !== undefined ? { reportJson: flags["reportJson"] as string } : {}),
         ...(flags["junit"] !== undefined ? { junit: flags["junit"] as string } : {}),
+        ...(flags["tls"] === true ? { tls: true } : {}),
+        ...(tlsFile("ca") !== undefined ? { caFile: tlsFile("ca")! } : {}),
+        ...(tlsFile("cert") !== undefined ? { certFile: tlsFile("cert")!, keyFile: tlsFile("key")! } : {}),
+        ...(tlsFile("serverName") !== undefined ? { serverName: tlsFile("serverName")! } : {}),
       };
       done(await runSuite(options));
     });
@@ -126,8 +151,8 @@ function select(cases: ConformanceCase[], options: SuiteOptions): ConformanceCas
  * whether it offers ConformanceService [CONF-1]. Any RESPONSE counts as the
  * answer: getting its id wrong is for the cases to report, not the probe.
  */
-async function probeConformanceService(address: string): Promise<boolean> {
-  const context = new CaseContext(address, 0, 1);
+async function probeConformanceService(address: string, tls: SuiteTls | undefined): Promise<boolean> {
+  const context = new CaseContext(address, 0, 1, undefined, tls);
   try {
     let peer;
     try {
@@ -153,11 +178,12 @@ export async function runSuite(options: SuiteOptions): Promise<number> {
   let main: SpawnedServer | undefined;
   try {
     let address = options.target;
+    const tls = suiteTls(options);
     if (options.command) {
-      main = await spawnServer(options.command, {});
+      main = await spawnServer(options.command, spawnSettings({}, tls));
       address = main.address;
     }
-    const hasConformanceService = await probeConformanceService(address!);
+    const hasConformanceService = await probeConformanceService(address!, tls);
     const command = options.command;
     process.stdout.write(`Strata conformance: ${cases.length} cases against ${command ? `${command.join(" ")} (${address})` : address}, seed ${options.seed}\n`);
     if (!hasConformanceService) process.stdout.write("The server does not offer strata.conformance.v1.ConformanceService: cases that need it are skipped (spec Appendix C).\n");
@@ -169,7 +195,8 @@ export async function runSuite(options: SuiteOptions): Promise<number> {
       trace: options.trace,
       hasConformanceService,
       features: options.features,
-      ...(command ? { startWith: (settings: NonNullable<ConformanceCase["settings"]>) => spawnServer(command, settings) } : {}),
+      ...(command ? { startWith: (settings: NonNullable<ConformanceCase["settings"]>) => spawnServer(command, spawnSettings(settings, tls)) } : {}),
+      ...(tls !== undefined ? { tls } : {}),
       caseTimeoutMs: options.caseTimeoutMs,
       onResult: (result, index, total) => process.stdout.write(`${progressLine(result, index, total)}\n`),
     });
@@ -180,6 +207,7 @@ export async function runSuite(options: SuiteOptions): Promise<number> {
       runs: options.runs,
       caseTimeoutMs: options.caseTimeoutMs,
       ...(options.featuresFile !== undefined ? { featuresFile: options.featuresFile } : {}),
+      ...(tlsFlags(options).length > 0 ? { tlsFlags: tlsFlags(options) } : {}),
     };
     process.stdout.write(`${formatReport(results, (r: CaseResult) => replayCommand(invocation, r, options.program))}\n`);
     const meta = { target: command ? { command } : { address }, seed: options.seed, runs: options.runs };
@@ -212,3 +240,44 @@ function applyKnownFailing(results: CaseResult[], knownFailing: ReadonlySet<stri
   }
 }
 
+
+/** The TLS flags of `options`, for replay lines. */
+function tlsFlags(options: SuiteOptions): string[] {
+  return [
+    ...(options.tls ? ["--tls"] : []),
+    ...(options.caFile !== undefined ? ["--ca", options.caFile] : []),
+    ...(options.certFile !== undefined ? ["--cert", options.certFile, "--key", options.keyFile!] : []),
+    ...(options.serverName !== undefined ? ["--server-name", options.serverName] : []),
+  ];
+}
+
+function readPem(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    throw new HarnessError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * How the suite speaks TLS, if at all: in spawn mode with --tls, with
+ * certificates it makes for the server and for itself; against a TLS
+ * target, with the files given and a foreign client certificate of its own
+ * where openssl can make one (section 19).
+ */
+function suiteTls(options: SuiteOptions): SuiteTls | undefined {
+  if (options.tls) {
+    const problem = certificatesProblem();
+    if (problem !== undefined) throw new HarnessError(`--tls needs ${problem} to make the certificates`);
+    const certs = testCertificates();
+    return { ca: certs.ca, serverName: undefined, client: certs.client, foreignClient: certs.otherClient, server: { pair: certs.server, clientCa: certs.ca } };
+  }
+  if (!options.target?.startsWith("tls:")) return undefined;
+  return {
+    ca: options.caFile === undefined ? undefined : readPem(options.caFile),
+    serverName: options.serverName,
+    client: options.certFile === undefined ? undefined : { cert: readPem(options.certFile), key: readPem(options.keyFile!) },
+    foreignClient: certificatesProblem() === undefined ? testCertificates().otherClient : undefined,
+    server: undefined,
+  };
+}

@@ -9,17 +9,19 @@ import { keyFailurePathCases } from "../conformance/cases/keys-failure-paths.ts"
 import { createReferenceServer } from "../conformance/reference/server-options.ts";
 import { runCases } from "../conformance/runner/run-cases.ts";
 import type { ServerSettings } from "../conformance/runner/case.ts";
+import { certificatesProblem, testCertificates } from "../conformance/runner/certificates.ts";
+import { spawnSettings, type SuiteTls } from "../conformance/runner/suite-tls.ts";
 
 const test = suite("conformance suite");
 
 /** Starts the reference conformance server in this process, with spawn-mode settings. */
-async function startReference(settings: ServerSettings = {}): Promise<{ address: string; stop(): Promise<void> }> {
+async function startReference(settings: ServerSettings & { listen?: string } = {}): Promise<{ address: string; stop(): Promise<void> }> {
   const server = createReferenceServer(settings);
-  const address = await server.listen("127.0.0.1:0");
+  const address = await server.listen(settings.listen ?? "127.0.0.1:0");
   return { address, stop: () => server.close({ graceMs: 200 }) };
 }
 
-test("[CONF-1] every case passes against the reference server; only the case for servers without keyed dispatch is skipped", async () => {
+test("[CONF-1] every case passes against the reference server over TCP; only the case for servers without keyed dispatch and the TLS cases are skipped", async () => {
   const main = await startReference();
   const seed = Number(globalThis.process?.env?.["STRATA_SEED"] ?? 42);
   const results = await runCases(allCases, {
@@ -34,8 +36,37 @@ test("[CONF-1] every case passes against the reference server; only the case for
   });
   const failures = results.filter((r) => r.status === "fail").map((r) => `${r.case.name}: expected ${r.expected}, got ${r.actual}`);
   assert.equal(failures, [], failures.join("\n"));
-  assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name), ["keys/refused-without-keyed-dispatch"]);
+  const tlsCases = allCases.filter((c) => c.tls === "only").map((c) => c.name);
+  assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name), ["keys/refused-without-keyed-dispatch", ...tlsCases]);
   assert.ok(results.length >= 60, `${results.length} cases`);
+  await main.stop();
+});
+
+test("[CONF-1] [TLS-1] over TLS, every case passes against the reference server, the section 19 cases among them", async () => {
+  const problem = certificatesProblem();
+  if (problem !== undefined) {
+    console.log(`\n  SKIPPED: the suite over TLS needs ${problem}\n`);
+    return;
+  }
+  const certs = testCertificates();
+  const tls: SuiteTls = { ca: certs.ca, serverName: undefined, client: certs.client, foreignClient: certs.otherClient, server: { pair: certs.server, clientCa: certs.ca } };
+  const main = await startReference(spawnSettings({}, tls));
+  assert.match(main.address, /^tls:/);
+  const results = await runCases(allCases, {
+    address: main.address,
+    seed: Number(globalThis.process?.env?.["STRATA_SEED"] ?? 42),
+    runs: 5,
+    trace: true,
+    hasConformanceService: true,
+    features: new Set(),
+    startWith: (settings) => startReference(spawnSettings(settings, tls)),
+    tls,
+    caseTimeoutMs: 20_000,
+  });
+  const failures = results.filter((r) => r.status === "fail").map((r) => `${r.case.name}: expected ${r.expected}, got ${r.actual}`);
+  assert.equal(failures, [], failures.join("\n"));
+  assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name), ["keys/refused-without-keyed-dispatch"]);
+  assert.ok(results.filter((r) => r.case.section === "19 TLS" && r.status === "pass").length >= 8);
   await main.stop();
 });
 

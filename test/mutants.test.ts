@@ -14,13 +14,23 @@ import { ledgerMutant } from "../conformance/mutants/slots-ledger.ts";
 import { slotsMutants } from "../conformance/mutants/slots-mutants.ts";
 import { startMutant } from "../conformance/mutants/server.ts";
 import { runCases } from "../conformance/runner/run-cases.ts";
+import { testCertificates } from "../conformance/runner/certificates.ts";
+import { spawnSettings, type SuiteTls } from "../conformance/runner/suite-tls.ts";
+import { mutantTlsTransport, tlsMutants } from "../conformance/mutants/tls-mutants.ts";
 import type { KeyTicket } from "../src/node.ts";
 
 const test = suite("mutants");
 
-/** Runs `cases` against `mutant` the way the suite would, in spawn mode. */
+/** The suite's TLS material in spawn mode with --tls, for the mutants that break section 19. */
+function suiteTls(): SuiteTls {
+  const certs = testCertificates();
+  return { ca: certs.ca, serverName: undefined, client: certs.client, foreignClient: certs.otherClient, server: { pair: certs.server, clientCa: certs.ca } };
+}
+
+/** Runs `cases` against `mutant` the way the suite would, in spawn mode (with --tls for a TLS mutant). */
 async function runAgainst(mutant: Mutant, cases: typeof allCases) {
-  const main = await startMutant(mutant);
+  const tls = mutant.tls === undefined ? undefined : suiteTls();
+  const main = await startMutant(mutant, spawnSettings({}, tls));
   try {
     return await runCases(cases, {
       address: main.address,
@@ -29,7 +39,8 @@ async function runAgainst(mutant: Mutant, cases: typeof allCases) {
       trace: false,
       hasConformanceService: true,
       features: new Set(),
-      startWith: (settings) => startMutant(mutant, settings),
+      startWith: (settings) => startMutant(mutant, spawnSettings(settings, tls)),
+      ...(tls === undefined ? {} : { tls }),
       caseTimeoutMs: 10_000,
     });
   } finally {
@@ -42,10 +53,11 @@ async function runAgainst(mutant: Mutant, cases: typeof allCases) {
 const controls: Array<[Mutant, string]> = [
   [{ name: "control-keyed-tap", description: "keyed-tap.ts with no hook", caughtBy: [], serverOptions: () => keyedTap({}) }, "keyed"],
   [ledgerMutant("control-slots-ledger", "slots-ledger.ts with no mistake", [], {}), "slots"],
+  [{ name: "control-tls-listener", description: "tls-mutants.ts's listener with no deviation", caughtBy: [], tls: (settings) => mutantTlsTransport(settings, {}) }, "tls"],
 ];
 for (const [control, family] of controls) {
   test(`${control.description} passes every case the ${family} mutants must fail`, async () => {
-    const names = new Set((family === "keyed" ? keyedMutants : slotsMutants).flatMap((m) => m.caughtBy));
+    const names = new Set((family === "keyed" ? keyedMutants : family === "tls" ? tlsMutants : slotsMutants).flatMap((m) => m.caughtBy));
     const results = await runAgainst(control, allCases.filter((c) => names.has(c.name)));
     const failed = results.filter((r) => r.status !== "pass").map((r) => `${r.case.name} (${r.status}: ${r.actual ?? r.reason})`);
     assert.equal(failed, [], `${control.name} changed what the server does`);

@@ -20,6 +20,7 @@ import { prefaceCases } from "./preface.ts";
 import { reflectionCases } from "./reflection.ts";
 import { sessionCases } from "./sessions.ts";
 import { statusCases } from "./status.ts";
+import { tlsCases } from "./tls.ts";
 
 export const allCases: ConformanceCase[] = [
   ...prefaceCases,
@@ -43,4 +44,5 @@ export const allCases: ConformanceCase[] = [
   ...keyedDrainCases,
   ...adminCases,
   ...reflectionCases,
+  ...tlsCases,
 ];

@@ -31,6 +31,7 @@ import { keyedMutants } from "./keyed-mutants.ts";
 import { slotsMutants } from "./slots-mutants.ts";
 import { authMutants } from "./auth-mutants.ts";
 import { connectionAgeMutants } from "./connection-age-mutants.ts";
+import { tlsMutants } from "./tls-mutants.ts";
 
 const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
 
@@ -456,6 +457,7 @@ export const mutants: Mutant[] = [
   ...drainMutants,
   ...connectionAgeMutants,
   ...reflectionMutants,
+  ...tlsMutants,
 ];
 
 /** The mutant named `name`, or undefined. */

@@ -5,6 +5,8 @@
 
 import * as net from "node:net";
 import type { ServerOptions } from "../../src/node.ts";
+import type { TransportFactory } from "../../src/transport/index.ts";
+import type { SpawnTls } from "../runner/case.ts";
 import { createFrameDecoder, encodeFrame, PREFACE_SIZE, type Frame, type FrameDecoder } from "../../src/wire/index.ts";
 
 /** One proxied connection, as a mutant sees it. */
@@ -46,6 +48,11 @@ export interface Mutant {
    * scheduler) that no proxy can make. Called once per server started.
    */
   serverOptions?(): ServerOptions;
+  /**
+   * The TLS listener of a mutant that breaks section 19: such a mutant runs
+   * over TLS, listening itself with what this returns, without the proxy.
+   */
+  tls?(settings: SpawnTls): TransportFactory;
 }
 
 const LIMITS = { maxHeaderSize: 0xffffffff, maxBodySize: 0xffffffff };

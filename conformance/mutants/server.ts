@@ -12,6 +12,13 @@ import { findMutant, mutants } from "./mutants.ts";
 export async function startMutant(which: string | Mutant, settings: ServerSettings = {}): Promise<{ address: string; stop(): Promise<void> }> {
   const mutant = typeof which === "string" ? findMutant(which) : which;
   if (mutant === undefined) throw new Error(`unknown mutant "${String(which)}"; --list shows them`);
+  if (settings.tls !== undefined) {
+    // Over TLS the mutant listens itself; a mutant made by the proxy breaks its rule over TCP only.
+    if (mutant.tls === undefined) throw new Error(`mutant "${mutant.name}" runs over TCP only; the TLS mutants are those of tls-mutants.ts`);
+    const server = createReferenceServer(settings, { ...mutant.serverOptions?.(), transports: { tls: mutant.tls(settings.tls) } });
+    const address = await server.listen((settings as { listen?: string }).listen ?? "tls:127.0.0.1:0");
+    return { address, stop: () => server.close({ graceMs: 100 }) };
+  }
   const server = createReferenceServer(settings, mutant.serverOptions?.());
   const upstream = await server.listen("127.0.0.1:0");
   const proxy = await startMutatingProxy(mutant, upstream);

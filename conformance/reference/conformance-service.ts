@@ -63,6 +63,9 @@ export function conformanceService(): { service: typeof ConformanceService; impl
         remainingMs: Math.floor(remaining ?? 0),
         metadata: context.metadata.map((e) => ({ key: e.key, value: e.value })),
         keys: [...context.keys],
+        secure: context.connection.secure,
+        alpnProtocol: context.connection.protocol ?? "",
+        ...(context.connection.peerCertificate === undefined ? {} : { peerCertificate: { ...context.connection.peerCertificate, subjectAltNames: [...context.connection.peerCertificate.subjectAltNames] } }),
       };
     },
     // [CONF-7]

@@ -1,5 +1,5 @@
 // Spawn-mode settings (conformance/README.md) as reference-server options.
-import { bearerAuth, createContextKey, createServer, type Server, type ServerOptions } from "../../src/node.ts";
+import { bearerAuth, createContextKey, createServer, tlsTransport, type Server, type ServerOptions } from "../../src/node.ts";
 import { ConformanceService } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import type { ServerSettings } from "../runner/case.ts";
 import { conformanceService } from "./conformance-service.ts";
@@ -17,6 +17,7 @@ export function serverOptionsFrom(settings: ServerSettings): ServerOptions {
     ...(settings.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: settings.handshakeTimeoutMs } : {}),
     ...(settings.maxConnectionAgeMs !== undefined ? { maxConnectionAgeMs: settings.maxConnectionAgeMs } : {}),
     ...(settings.maxConnectionAgeGraceMs !== undefined ? { maxConnectionAgeGraceMs: settings.maxConnectionAgeGraceMs } : {}),
+    ...(settings.tls !== undefined ? { transports: { tls: tlsTransport(settings.tls) } } : {}),
   };
 }
 

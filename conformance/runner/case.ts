@@ -16,6 +16,21 @@ export interface ServerSettings {
   maxConnectionAgeMs?: number;
   /** The grace period of that drain [DRAIN-18] [DRAIN-10]. */
   maxConnectionAgeGraceMs?: number;
+  /**
+   * Listen with TLS (section 19): the certificate and key to present, the
+   * CA that client certificates must verify against, and whether to ask
+   * for them. A case sets only `clientCertificate`; the suite adds the rest
+   * when it runs over TLS [TLS-5].
+   */
+  tls?: SpawnTls;
+}
+
+/** TLS settings of a spawned server: PEM text, and whether it asks clients for certificates [TLS-5]. */
+export interface SpawnTls {
+  cert?: string;
+  key?: string;
+  ca?: string;
+  clientCertificate?: "none" | "request" | "require";
 }
 
 /** One conformance case. */
@@ -34,6 +49,8 @@ export interface ConformanceCase {
   features?: string[];
   /** Settings the server must be started with (spawn mode only). */
   settings?: ServerSettings;
+  /** "only": the case runs only against a TLS server (section 19). */
+  tls?: "only";
   /** Runs the check; throws CaseFailure (or anything) to fail. */
   run(context: CaseContext): Promise<void>;
 }

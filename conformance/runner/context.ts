@@ -7,6 +7,7 @@ import { CallMode, DispatchCode, encodeFrame, FrameType, type Frame, type Metada
 import { ConformanceService } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import { CaseFailure } from "./case-outcome.ts";
 import { Peer, type TraceLog } from "./peer.ts";
+import { suiteTransports, type SuiteTls } from "./suite-tls.ts";
 
 /** Waits `ms`: for pacing what a case sends (trickled bytes), never to wait for the server. */
 export function pause(ms: number): Promise<void> {
@@ -44,16 +45,20 @@ export class CaseContext {
   /** A counterexample path to replay (with the same seed), from a failure report. */
   readonly path: string | undefined;
 
-  constructor(address: string, seed: number, runs: number, path?: string) {
+  /** How the suite speaks TLS to a `tls:` target, undefined for plaintext (section 19). */
+  readonly tls: SuiteTls | undefined;
+
+  constructor(address: string, seed: number, runs: number, path?: string, tls?: SuiteTls) {
     this.address = address;
     this.seed = seed;
     this.runs = runs;
     this.path = path;
+    this.tls = tls;
   }
 
-  /** Opens a connection; see Peer.open. Closed automatically when the case ends. */
+  /** Opens a connection (over TLS to a `tls:` target); see Peer.open. Closed automatically when the case ends. */
   async connect(options: Parameters<typeof Peer.open>[2] = {}): Promise<Peer> {
-    const peer = await Peer.open(this.address, this.trace, options);
+    const peer = await Peer.open(this.address, this.trace, { transports: suiteTransports(this.tls), ...options });
     this.peers.push(peer);
     return peer;
   }

@@ -15,6 +15,8 @@ export interface Invocation {
   readonly caseTimeoutMs: number;
   /** The --features file, when one was given. */
   readonly featuresFile?: string;
+  /** The TLS flags given (--tls, --ca, --cert, --key, --server-name), as words. */
+  readonly tlsFlags?: readonly string[];
 }
 
 /** The time limit the suite uses unless --case-timeout-ms says otherwise. */
@@ -33,6 +35,7 @@ export function replayCommand(invocation: Invocation, result: CaseResult, progra
   if (result.path !== undefined) args.push("--path", result.path);
   if (invocation.caseTimeoutMs !== DEFAULT_CASE_TIMEOUT_MS) args.push("--case-timeout-ms", String(invocation.caseTimeoutMs));
   if (invocation.featuresFile !== undefined) args.push("--features", invocation.featuresFile);
+  if (invocation.tlsFlags !== undefined) args.push(...invocation.tlsFlags);
   args.push("--trace");
   if (invocation.command !== undefined) args.push("--", ...invocation.command);
   return `${program} ${args.map(shellQuote).join(" ")}`;

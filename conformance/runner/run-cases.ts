@@ -3,6 +3,7 @@
 
 import type { ConformanceCase } from "./case.ts";
 import { CaseFailure, CaseSkip } from "./case-outcome.ts";
+import type { SuiteTls } from "./suite-tls.ts";
 import { CaseContext } from "./context.ts";
 import { formatTrace } from "./trace-format.ts";
 
@@ -37,6 +38,8 @@ export interface RunOptions {
   features: ReadonlySet<string>;
   /** Starts a server with other settings (spawn mode); undefined in target mode. */
   startWith?: (settings: NonNullable<ConformanceCase["settings"]>) => Promise<{ address: string; stop(): Promise<void> }>;
+  /** How to speak TLS to a `tls:` target (section 19); undefined for plaintext. */
+  tls?: SuiteTls;
   /** Longest time one case may take at DEFAULT_RUNS runs per property; it grows in proportion with `runs`. */
   caseTimeoutMs: number;
   onResult?: (result: CaseResult, index: number, total: number) => void;
@@ -46,6 +49,7 @@ function skipReason(testCase: ConformanceCase, options: RunOptions): string | un
   if (testCase.usesConformanceService && !options.hasConformanceService) return "needs strata.conformance.v1.ConformanceService (spec Appendix C), which the server does not offer";
   const missing = (testCase.features ?? []).filter((f) => !options.features.has(f));
   if (missing.length > 0) return `needs feature ${missing.join(", ")}, not declared (--features)`;
+  if (testCase.tls === "only" && options.tls === undefined) return "needs a TLS server: --target tls:HOST:PORT, or --tls in spawn mode (section 19)";
   if (testCase.settings && !options.startWith) return "needs the server started with other settings: run in spawn mode (server -- <command>)";
   return undefined;
 }
@@ -67,7 +71,7 @@ async function runOne(testCase: ConformanceCase, options: RunOptions): Promise<C
   let context: CaseContext | undefined;
   try {
     if (testCase.settings && options.startWith) spawned = await options.startWith(testCase.settings);
-    context = new CaseContext(spawned?.address ?? options.address, options.seed, options.runs, options.path);
+    context = new CaseContext(spawned?.address ?? options.address, options.seed, options.runs, options.path, options.tls);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const limitMs = caseTimeLimitMs(options.caseTimeoutMs, options.runs);
     const limit = new Promise<never>((_, reject) => {

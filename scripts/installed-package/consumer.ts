@@ -10,6 +10,7 @@ import type { ServerOptions } from "strata-rpc/server";
 import type { ClientOptions } from "strata-rpc/client";
 import type { TransportFactory } from "strata-rpc/transport";
 import { tcpTransport } from "strata-rpc/tcp";
+import { tlsTransport, type TlsOptions } from "strata-rpc/tls";
 import { GreeterService } from "./gen/scratch/v1/work_pb.js";
 
 const options: ServerOptions = { maxConcurrentRequests: 10 };
@@ -30,4 +31,6 @@ export async function greet(name: string): Promise<string> {
 export const frame: Uint8Array = encodeFrame({ type: FrameType.PING }, new Uint8Array(8));
 export const notFound: string = dispatchCodeName(DispatchCode.UNKNOWN_SERVICE);
 export const core = createCoreServer({ transports: { memory: memoryTransport } });
+const tlsOptions: TlsOptions = { clientCertificate: "none", serverName: "billing.internal" };
+export const tls: TransportFactory = tlsTransport(tlsOptions);
 export { server };

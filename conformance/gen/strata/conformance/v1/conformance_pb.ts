@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strata/conformance/v1/conformance.proto.
  */
 export const file_strata_conformance_v1_conformance: GenFile = /*@__PURE__*/
-  fileDesc("CidzdHJhdGEvY29uZm9ybWFuY2UvdjEvY29uZm9ybWFuY2UucHJvdG8SFXN0cmF0YS5jb25mb3JtYW5jZS52MSIjChRBdXRoZW50aWNhdGVkUmVxdWVzdBILCgN0YWcYASABKAkiFwoVQXV0aGVudGljYXRlZFJlc3BvbnNlInIKBlN0YXR1cxIVCg1kaXNwYXRjaF9jb2RlGAEgASgNEhAKCGFwcF9jb2RlGAIgASgNEg8KB21lc3NhZ2UYAyABKAkSLgoHZGV0YWlscxgEIAMoCzIdLnN0cmF0YS5jb25mb3JtYW5jZS52MS5EZXRhaWwiJQoGRGV0YWlsEgwKBHR5cGUYASABKAkSDQoFdmFsdWUYAiABKAwiKgoMTWV0YWRhdGFQYWlyEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDCLNAQoLRWNob1JlcXVlc3QSDwoHcGF5bG9hZBgBIAEoDBIVCg1yZXNwb25zZV9zaXplGAIgASgNEhAKCGRlbGF5X21zGAMgASgNEi0KBnN0YXR1cxgEIAEoCzIdLnN0cmF0YS5jb25mb3JtYW5jZS52MS5TdGF0dXMSPgoRcmVzcG9uc2VfbWV0YWRhdGEYBSADKAsyIy5zdHJhdGEuY29uZm9ybWFuY2UudjEuTWV0YWRhdGFQYWlyEhUKDWVjaG9fbWV0YWRhdGEYBiABKAgiHwoMRWNob1Jlc3BvbnNlEg8KB3BheWxvYWQYASABKAwiJwoMU2xlZXBSZXF1ZXN0EgoKAm1zGAEgASgNEgsKA3RhZxgCIAEoCSIkCg1TbGVlcFJlc3BvbnNlEhMKC2ludGVycnVwdGVkGAEgASgIIhwKDVJlY29yZFJlcXVlc3QSCwoDdGFnGAEgASgJIhAKDlJlY29yZFJlc3BvbnNlIiEKD1JlY29yZGVkUmVxdWVzdBIOCgZwcmVmaXgYASABKAkiIwoQUmVjb3JkZWRSZXNwb25zZRIPCgdlbnRyaWVzGAEgAygJIjAKEEtleWVkV29ya1JlcXVlc3QSCwoDdGFnGAEgASgJEg8KB2hvbGRfbXMYAiABKA0iEwoRS2V5ZWRXb3JrUmVzcG9uc2UiDQoLSW5mb1JlcXVlc3QikwEKDEluZm9SZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgEEhQKDGhhc19kZWFkbGluZRgCIAEoCBIUCgxyZW1haW5pbmdfbXMYAyABKA0SNQoIbWV0YWRhdGEYBCADKAsyIy5zdHJhdGEuY29uZm9ybWFuY2UudjEuTWV0YWRhdGFQYWlyEgwKBGtleXMYBSADKAkiIAoMRHJhaW5SZXF1ZXN0EhAKCGdyYWNlX21zGAEgASgNIg8KDURyYWluUmVzcG9uc2Uy3gUKEkNvbmZvcm1hbmNlU2VydmljZRJPCgRFY2hvEiIuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkVjaG9SZXF1ZXN0GiMuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkVjaG9SZXNwb25zZRJSCgVTbGVlcBIjLnN0cmF0YS5jb25mb3JtYW5jZS52MS5TbGVlcFJlcXVlc3QaJC5zdHJhdGEuY29uZm9ybWFuY2UudjEuU2xlZXBSZXNwb25zZRJVCgZSZWNvcmQSJC5zdHJhdGEuY29uZm9ybWFuY2UudjEuUmVjb3JkUmVxdWVzdBolLnN0cmF0YS5jb25mb3JtYW5jZS52MS5SZWNvcmRSZXNwb25zZRJbCghSZWNvcmRlZBImLnN0cmF0YS5jb25mb3JtYW5jZS52MS5SZWNvcmRlZFJlcXVlc3QaJy5zdHJhdGEuY29uZm9ybWFuY2UudjEuUmVjb3JkZWRSZXNwb25zZRJeCglLZXllZFdvcmsSJy5zdHJhdGEuY29uZm9ybWFuY2UudjEuS2V5ZWRXb3JrUmVxdWVzdBooLnN0cmF0YS5jb25mb3JtYW5jZS52MS5LZXllZFdvcmtSZXNwb25zZRJPCgRJbmZvEiIuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkluZm9SZXF1ZXN0GiMuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkluZm9SZXNwb25zZRJSCgVEcmFpbhIjLnN0cmF0YS5jb25mb3JtYW5jZS52MS5EcmFpblJlcXVlc3QaJC5zdHJhdGEuY29uZm9ybWFuY2UudjEuRHJhaW5SZXNwb25zZRJqCg1BdXRoZW50aWNhdGVkEisuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkF1dGhlbnRpY2F0ZWRSZXF1ZXN0Giwuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkF1dGhlbnRpY2F0ZWRSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("CidzdHJhdGEvY29uZm9ybWFuY2UvdjEvY29uZm9ybWFuY2UucHJvdG8SFXN0cmF0YS5jb25mb3JtYW5jZS52MSIjChRBdXRoZW50aWNhdGVkUmVxdWVzdBILCgN0YWcYASABKAkiFwoVQXV0aGVudGljYXRlZFJlc3BvbnNlInIKBlN0YXR1cxIVCg1kaXNwYXRjaF9jb2RlGAEgASgNEhAKCGFwcF9jb2RlGAIgASgNEg8KB21lc3NhZ2UYAyABKAkSLgoHZGV0YWlscxgEIAMoCzIdLnN0cmF0YS5jb25mb3JtYW5jZS52MS5EZXRhaWwiJQoGRGV0YWlsEgwKBHR5cGUYASABKAkSDQoFdmFsdWUYAiABKAwiKgoMTWV0YWRhdGFQYWlyEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDCLNAQoLRWNob1JlcXVlc3QSDwoHcGF5bG9hZBgBIAEoDBIVCg1yZXNwb25zZV9zaXplGAIgASgNEhAKCGRlbGF5X21zGAMgASgNEi0KBnN0YXR1cxgEIAEoCzIdLnN0cmF0YS5jb25mb3JtYW5jZS52MS5TdGF0dXMSPgoRcmVzcG9uc2VfbWV0YWRhdGEYBSADKAsyIy5zdHJhdGEuY29uZm9ybWFuY2UudjEuTWV0YWRhdGFQYWlyEhUKDWVjaG9fbWV0YWRhdGEYBiABKAgiHwoMRWNob1Jlc3BvbnNlEg8KB3BheWxvYWQYASABKAwiJwoMU2xlZXBSZXF1ZXN0EgoKAm1zGAEgASgNEgsKA3RhZxgCIAEoCSIkCg1TbGVlcFJlc3BvbnNlEhMKC2ludGVycnVwdGVkGAEgASgIIhwKDVJlY29yZFJlcXVlc3QSCwoDdGFnGAEgASgJIhAKDlJlY29yZFJlc3BvbnNlIiEKD1JlY29yZGVkUmVxdWVzdBIOCgZwcmVmaXgYASABKAkiIwoQUmVjb3JkZWRSZXNwb25zZRIPCgdlbnRyaWVzGAEgAygJIjAKEEtleWVkV29ya1JlcXVlc3QSCwoDdGFnGAEgASgJEg8KB2hvbGRfbXMYAiABKA0iEwoRS2V5ZWRXb3JrUmVzcG9uc2UiDQoLSW5mb1JlcXVlc3Qi/AEKDEluZm9SZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgEEhQKDGhhc19kZWFkbGluZRgCIAEoCBIUCgxyZW1haW5pbmdfbXMYAyABKA0SNQoIbWV0YWRhdGEYBCADKAsyIy5zdHJhdGEuY29uZm9ybWFuY2UudjEuTWV0YWRhdGFQYWlyEgwKBGtleXMYBSADKAkSDgoGc2VjdXJlGAYgASgIEhUKDWFscG5fcHJvdG9jb2wYByABKAkSQAoQcGVlcl9jZXJ0aWZpY2F0ZRgIIAEoCzImLnN0cmF0YS5jb25mb3JtYW5jZS52MS5QZWVyQ2VydGlmaWNhdGUiVQoPUGVlckNlcnRpZmljYXRlEg8KB3N1YmplY3QYASABKAkSGQoRc3ViamVjdF9hbHRfbmFtZXMYAiADKAkSFgoOZmluZ2VycHJpbnQyNTYYAyABKAkiIAoMRHJhaW5SZXF1ZXN0EhAKCGdyYWNlX21zGAEgASgNIg8KDURyYWluUmVzcG9uc2Uy3gUKEkNvbmZvcm1hbmNlU2VydmljZRJPCgRFY2hvEiIuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkVjaG9SZXF1ZXN0GiMuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkVjaG9SZXNwb25zZRJSCgVTbGVlcBIjLnN0cmF0YS5jb25mb3JtYW5jZS52MS5TbGVlcFJlcXVlc3QaJC5zdHJhdGEuY29uZm9ybWFuY2UudjEuU2xlZXBSZXNwb25zZRJVCgZSZWNvcmQSJC5zdHJhdGEuY29uZm9ybWFuY2UudjEuUmVjb3JkUmVxdWVzdBolLnN0cmF0YS5jb25mb3JtYW5jZS52MS5SZWNvcmRSZXNwb25zZRJbCghSZWNvcmRlZBImLnN0cmF0YS5jb25mb3JtYW5jZS52MS5SZWNvcmRlZFJlcXVlc3QaJy5zdHJhdGEuY29uZm9ybWFuY2UudjEuUmVjb3JkZWRSZXNwb25zZRJeCglLZXllZFdvcmsSJy5zdHJhdGEuY29uZm9ybWFuY2UudjEuS2V5ZWRXb3JrUmVxdWVzdBooLnN0cmF0YS5jb25mb3JtYW5jZS52MS5LZXllZFdvcmtSZXNwb25zZRJPCgRJbmZvEiIuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkluZm9SZXF1ZXN0GiMuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkluZm9SZXNwb25zZRJSCgVEcmFpbhIjLnN0cmF0YS5jb25mb3JtYW5jZS52MS5EcmFpblJlcXVlc3QaJC5zdHJhdGEuY29uZm9ybWFuY2UudjEuRHJhaW5SZXNwb25zZRJqCg1BdXRoZW50aWNhdGVkEisuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkF1dGhlbnRpY2F0ZWRSZXF1ZXN0Giwuc3RyYXRhLmNvbmZvcm1hbmNlLnYxLkF1dGhlbnRpY2F0ZWRSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * AuthenticatedRequest names the log entry the handler writes when it runs [CONF-9].
@@ -451,6 +451,27 @@ export type InfoResponse = Message<"strata.conformance.v1.InfoResponse"> & {
    * @generated from field: repeated string keys = 5;
    */
   keys: string[];
+
+  /**
+   * Whether the connection is TLS [TLS-6].
+   *
+   * @generated from field: bool secure = 6;
+   */
+  secure: boolean;
+
+  /**
+   * The ALPN protocol the connection negotiated, empty when none [TLS-3].
+   *
+   * @generated from field: string alpn_protocol = 7;
+   */
+  alpnProtocol: string;
+
+  /**
+   * The client's verified certificate, absent when it presented none [TLS-6].
+   *
+   * @generated from field: strata.conformance.v1.PeerCertificate peer_certificate = 8;
+   */
+  peerCertificate?: PeerCertificate | undefined;
 };
 
 /**
@@ -459,6 +480,41 @@ export type InfoResponse = Message<"strata.conformance.v1.InfoResponse"> & {
  */
 export const InfoResponseSchema: GenMessage<InfoResponse> = /*@__PURE__*/
   messageDesc(file_strata_conformance_v1_conformance, 16);
+
+/**
+ * PeerCertificate is the identity of a verified client certificate [TLS-6].
+ *
+ * @generated from message strata.conformance.v1.PeerCertificate
+ */
+export type PeerCertificate = Message<"strata.conformance.v1.PeerCertificate"> & {
+  /**
+   * The subject's distinguished name, one attribute per line, e.g. "CN=billing".
+   *
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+
+  /**
+   * The subject alternative names, e.g. "DNS:billing.internal".
+   *
+   * @generated from field: repeated string subject_alt_names = 2;
+   */
+  subjectAltNames: string[];
+
+  /**
+   * The SHA-256 fingerprint of the certificate, colon-separated uppercase hex.
+   *
+   * @generated from field: string fingerprint256 = 3;
+   */
+  fingerprint256: string;
+};
+
+/**
+ * Describes the message strata.conformance.v1.PeerCertificate.
+ * Use `create(PeerCertificateSchema)` to create a new message.
+ */
+export const PeerCertificateSchema: GenMessage<PeerCertificate> = /*@__PURE__*/
+  messageDesc(file_strata_conformance_v1_conformance, 17);
 
 /**
  * DrainRequest asks for a drain [CONF-7].
@@ -479,7 +535,7 @@ export type DrainRequest = Message<"strata.conformance.v1.DrainRequest"> & {
  * Use `create(DrainRequestSchema)` to create a new message.
  */
 export const DrainRequestSchema: GenMessage<DrainRequest> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 17);
+  messageDesc(file_strata_conformance_v1_conformance, 18);
 
 /**
  * DrainResponse is empty; the GOAWAY follows it.
@@ -494,7 +550,7 @@ export type DrainResponse = Message<"strata.conformance.v1.DrainResponse"> & {
  * Use `create(DrainResponseSchema)` to create a new message.
  */
 export const DrainResponseSchema: GenMessage<DrainResponse> = /*@__PURE__*/
-  messageDesc(file_strata_conformance_v1_conformance, 18);
+  messageDesc(file_strata_conformance_v1_conformance, 19);
 
 /**
  * ConformanceService is a programmable service: each request says how to answer [CONF-1].

@@ -1,0 +1,139 @@
+// Section 19: TLS. These cases run only against a TLS server (--target
+// tls:HOST:PORT, or --tls in spawn mode); the rest of the suite runs over
+// the same TLS connections, so every other section is checked over TLS too.
+import { X509Certificate } from "node:crypto";
+import { encodeFrame, encodeHello, encodePreface, FrameType } from "../../src/wire/index.ts";
+import { CaseSkip, expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
+import type { CaseContext } from "../runner/context.ts";
+import { suiteTransports } from "../runner/suite-tls.ts";
+import { holdsPreface, plainExchange, probeTls, type TlsProbe } from "../runner/tls-probe.ts";
+
+const section = "19 TLS";
+const show = (p: TlsProbe) => `${p.outcome}${p.alpn === undefined ? "" : `, ALPN ${p.alpn === false ? "none" : `"${p.alpn}"`}`}${p.error === undefined ? "" : ` (${p.error})`}`;
+const hexDigits = (fingerprint: string) => fingerprint.replace(/:/g, "").toUpperCase();
+
+/** The suite's certificate from a CA the server does not trust, or a skip where openssl could not make one. */
+function foreignClient(ctx: CaseContext) {
+  if (ctx.tls?.foreignClient === undefined) throw new CaseSkip("needs a client certificate from an unknown CA, which the suite makes with openssl (apt-get install -y openssl)");
+  return ctx.tls.foreignClient;
+}
+
+function trustedClient(ctx: CaseContext) {
+  if (ctx.tls?.client === undefined) throw new CaseSkip("needs a client certificate the server trusts (spawn mode with --tls, or --cert and --key)");
+  return ctx.tls.client;
+}
+
+export const tlsCases: ConformanceCase[] = [
+  {
+    name: "tls/alpn-strata-selected",
+    section,
+    requirements: ["TLS-3"],
+    tls: "only",
+    title: "A client offering ALPN strata (with another id before it) gets strata selected and the server's preface",
+    async run(ctx) {
+      for (const alpn of [["strata"], ["h2", "strata"]]) {
+        const probe = await probeTls(ctx, { alpn });
+        expect(probe.outcome === "served" && probe.alpn === "strata", `ALPN "strata" selected when the client offers ${JSON.stringify(alpn)}, then the server's preface`, show(probe), "TLS-3");
+      }
+    },
+  },
+  {
+    name: "tls/offer-without-strata-refused",
+    section,
+    requirements: ["TLS-3"],
+    tls: "only",
+    title: "A client offering ALPN ids but not strata is refused in the handshake (no_application_protocol), never served",
+    async run(ctx) {
+      const probe = await probeTls(ctx, { alpn: ["h2", "http/1.1"] });
+      expect(probe.outcome === "refused" && probe.alpn === undefined, "the handshake to fail (no_application_protocol alert)", show(probe), "TLS-3");
+    },
+  },
+  {
+    name: "tls/no-alpn-served",
+    section,
+    requirements: ["TLS-3"],
+    tls: "only",
+    title: "A client offering no ALPN at all is served (its preface identifies it)",
+    async run(ctx) {
+      const probe = await probeTls(ctx, { alpn: null });
+      expect(probe.outcome === "served", "the server's preface, with no ALPN offered", show(probe), "TLS-3");
+    },
+  },
+  {
+    name: "tls/plaintext-refused",
+    section,
+    requirements: ["TLS-1"],
+    tls: "only",
+    title: "A plaintext preface and HELLO on the TLS port get no Strata bytes back",
+    async run(ctx) {
+      const hello = encodeFrame({ type: FrameType.HELLO }, encodeHello({ agent: "strata-conformance" }));
+      const { received } = await plainExchange(ctx, Buffer.concat([encodePreface(), hello]), 3000);
+      expect(!holdsPreface(received), "no Strata preface in answer to plaintext on a TLS port", `${received.length} bytes, holding the Strata preface`, "TLS-1");
+    },
+  },
+  {
+    name: "tls/handshake-bounded",
+    section,
+    requirements: ["TLS-7"],
+    tls: "only",
+    settings: { handshakeTimeoutMs: 1000 },
+    title: "A TCP connection that never starts its TLS handshake is closed once the handshake timeout (1 s here) passes",
+    async run(ctx) {
+      const { received, closedAfterMs } = await plainExchange(ctx, undefined, 6000);
+      expect(closedAfterMs !== undefined, "the connection closed within 6 s (handshake timeout 1 s)", "still open after 6 s", "TLS-7");
+      expect(received.length === 0, "nothing written", `${received.length} bytes`, "TLS-7");
+    },
+  },
+  {
+    name: "tls/client-certificate-required",
+    section,
+    requirements: ["TLS-5"],
+    tls: "only",
+    settings: { tls: { clientCertificate: "require" } },
+    title: "A server requiring client certificates serves a trusted one and refuses none and one from an unknown CA",
+    async run(ctx) {
+      const trusted = await probeTls(ctx, { client: trustedClient(ctx) });
+      expect(trusted.outcome === "served", "a trusted client certificate served", show(trusted));
+      const none = await probeTls(ctx);
+      expect(none.outcome === "refused", "a client without a certificate refused, before any Strata byte", show(none), "TLS-5");
+      const foreign = await probeTls(ctx, { client: foreignClient(ctx) });
+      expect(foreign.outcome === "refused", "a certificate from an unknown CA refused, before any Strata byte", show(foreign), "TLS-5");
+    },
+  },
+  {
+    name: "tls/requested-certificate-verified",
+    section,
+    requirements: ["TLS-5"],
+    tls: "only",
+    settings: { tls: { clientCertificate: "request" } },
+    title: "A server requesting client certificates serves clients without one, and refuses one that does not verify",
+    async run(ctx) {
+      const none = await probeTls(ctx);
+      expect(none.outcome === "served", "a client without a certificate served", show(none));
+      const foreign = await probeTls(ctx, { client: foreignClient(ctx) });
+      expect(foreign.outcome === "refused", "a certificate from an unknown CA refused, before any Strata byte", show(foreign), "TLS-5");
+    },
+  },
+  {
+    name: "tls/handler-sees-identity",
+    section,
+    requirements: ["TLS-6", "CONF-6"],
+    tls: "only",
+    usesConformanceService: true,
+    settings: { tls: { clientCertificate: "request" } },
+    title: "Info shows the connection secure with ALPN strata, the verified client certificate's fingerprint, and no identity without one",
+    async run(ctx) {
+      const client = trustedClient(ctx);
+      const withCertificate = await ctx.connect({ transports: suiteTransports(ctx.tls, client) });
+      const seen = await ctx.call(withCertificate, "info", {}, { id: 1 });
+      expect(seen.secure && seen.alpnProtocol === "strata", "Info: secure, ALPN strata", `secure ${seen.secure}, ALPN "${seen.alpnProtocol}"`, "TLS-6");
+      const fingerprint = new X509Certificate(client.cert).fingerprint256;
+      const reported = seen.peerCertificate?.fingerprint256 ?? "";
+      expect(hexDigits(reported) === hexDigits(fingerprint), `the client certificate's fingerprint ${fingerprint}`, reported === "" ? "no peer certificate" : reported, "TLS-6");
+      const anonymous = await ctx.connect({ transports: suiteTransports(ctx.tls, null) });
+      const none = await ctx.call(anonymous, "info", {}, { id: 1 });
+      expect(none.secure && none.peerCertificate === undefined, "Info without a client certificate: secure, no peer certificate", `secure ${none.secure}, peer certificate ${none.peerCertificate?.subject ?? "none"}`, "TLS-6");
+    },
+  },
+];

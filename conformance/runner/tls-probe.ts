@@ -1,0 +1,99 @@
+// Raw TLS and TCP handshakes with the server under test, for the cases of
+// section 19: which ALPN protocol it selects, whether it serves a client
+// with a given certificate (its preface arrives) or refuses it, and what it
+// does with bytes that are not TLS.
+
+import * as net from "node:net";
+import * as tls from "node:tls";
+import { encodeFrame, encodeHello, encodePreface, FrameType, PREFACE_MAGIC } from "../../src/wire/index.ts";
+import { parseTlsAddress } from "../../src/transport/address.ts";
+import type { KeyPair } from "./certificates.ts";
+import type { CaseContext } from "./context.ts";
+
+/** How a TLS handshake with the server ended. */
+export interface TlsProbe {
+  /** "served": the server's Strata preface arrived; "refused": the handshake failed or the connection ended first; "silent": neither within the wait. */
+  outcome: "served" | "refused" | "silent";
+  /** The ALPN protocol the server selected, false when none, undefined when the handshake did not complete. */
+  alpn: string | false | undefined;
+  /** Why it was refused, as the TLS stack reported it. */
+  error: string | undefined;
+}
+
+/** The host and port of the context's `tls:` target. */
+function target(ctx: CaseContext): { host: string; port: number } {
+  return parseTlsAddress(ctx.address);
+}
+
+/** Whether `bytes` hold the Strata magic anywhere. */
+export function holdsPreface(bytes: Uint8Array): boolean {
+  return Buffer.from(bytes).includes(Buffer.from(PREFACE_MAGIC));
+}
+
+/**
+ * Opens a TLS connection offering `alpn` (default ["strata"]) and presenting
+ * `client`, sends a preface and HELLO once the handshake completes, and
+ * waits up to `waitMs` for the server's preface.
+ */
+export function probeTls(ctx: CaseContext, options: { alpn?: string[] | null; client?: KeyPair; waitMs?: number } = {}): Promise<TlsProbe> {
+  const { host, port } = target(ctx);
+  const suite = ctx.tls!;
+  const servername = suite.serverName ?? (net.isIP(host) === 0 ? host : undefined);
+  return new Promise((resolve) => {
+    let alpn: string | false | undefined;
+    let received = Buffer.alloc(0);
+    let settled = false;
+    const finish = (outcome: TlsProbe["outcome"], error?: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ outcome, alpn, error });
+    };
+    const socket = tls.connect({
+      host,
+      port,
+      ...(servername === undefined ? {} : { servername }),
+      ...(suite.ca === undefined ? {} : { ca: suite.ca }),
+      ...(options.client ?? {}),
+      ...(options.alpn === null ? {} : { ALPNProtocols: options.alpn ?? ["strata"] }),
+    });
+    const timer = setTimeout(() => finish("silent"), options.waitMs ?? 5000);
+    socket.once("secureConnect", () => {
+      alpn = socket.alpnProtocol ?? false;
+      socket.write(Buffer.concat([encodePreface(), encodeFrame({ type: FrameType.HELLO }, encodeHello({ agent: "strata-conformance" }))]));
+    });
+    socket.on("data", (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (received.length < PREFACE_MAGIC.length) return;
+      if (holdsPreface(received.subarray(0, PREFACE_MAGIC.length))) finish("served");
+      else finish("refused", "bytes other than a preface");
+    });
+    socket.on("error", (error: Error & { code?: string }) => finish("refused", error.code ?? error.message));
+    socket.on("close", () => finish("refused", "the connection ended"));
+  });
+}
+
+/** Sends `bytes` (if any) on a plain TCP connection to the TLS port; resolves with what arrived and when it closed, within `waitMs`. */
+export function plainExchange(ctx: CaseContext, bytes: Uint8Array | undefined, waitMs: number): Promise<{ received: Uint8Array; closedAfterMs: number | undefined }> {
+  const { host, port } = target(ctx);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const started = performance.now();
+    let settled = false;
+    const finish = (closed: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ received: Buffer.concat(chunks), closedAfterMs: closed ? performance.now() - started : undefined });
+    };
+    const socket = net.connect({ host, port }, () => {
+      if (bytes !== undefined) socket.write(bytes);
+    });
+    const timer = setTimeout(() => finish(false), waitMs);
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("error", () => finish(true));
+    socket.on("close", () => finish(true));
+  });
+}
