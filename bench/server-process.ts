@@ -14,10 +14,10 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `file` (a URL relative to bench/) on this runtime and waits for its address line. */
-export async function startServerProcess(file: string): Promise<ServerProcess> {
+/** Starts `file` (a URL relative to bench/) with `extraArgs` on this runtime and waits for its address line. */
+export async function startServerProcess(file: string, extraArgs: string[] = []): Promise<ServerProcess> {
   const path = new URL(file, import.meta.url).pathname;
-  const { command, args } = runtimeCommand(path);
+  const { command, args } = runtimeCommand(path, extraArgs);
   const child = spawn(command, args, { stdio: ["pipe", "pipe", "inherit"] });
   const replies: Array<(line: string) => void> = [];
   const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`${file} exited with code ${code}`))));

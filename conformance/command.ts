@@ -10,10 +10,10 @@ import type { ConformanceCase } from "./runner/case.ts";
 import { CaseContext } from "./runner/context.ts";
 import { formatReport, jsonReport, progressLine } from "./runner/report.ts";
 import { DEFAULT_RUNS, runCases, type CaseResult } from "./runner/run-cases.ts";
-import { HarnessError, spawnServer, type SpawnedServer } from "./runner/spawn-server.ts";
+import { HarnessError, spawnServer, spawnSettings, type SpawnedServer } from "./runner/spawn-server.ts";
 import { junitReport } from "./runner/junit.ts";
 import { certificatesProblem, testCertificates } from "./runner/certificates.ts";
-import { spawnSettings, type SuiteTls } from "./runner/suite-tls.ts";
+import type { SuiteTls } from "./runner/suite-tls.ts";
 import { DEFAULT_CASE_TIMEOUT_MS, replayCommand, type Invocation } from "./runner/replay.ts";
 
 /** What one run of the suite does, from the command line [CONF-1]. */

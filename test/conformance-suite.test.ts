@@ -10,7 +10,8 @@ import { createReferenceServer } from "../conformance/reference/server-options.t
 import { runCases } from "../conformance/runner/run-cases.ts";
 import type { ServerSettings } from "../conformance/runner/case.ts";
 import { certificatesProblem, testCertificates } from "../conformance/runner/certificates.ts";
-import { spawnSettings, type SuiteTls } from "../conformance/runner/suite-tls.ts";
+import type { SuiteTls } from "../conformance/runner/suite-tls.ts";
+import { spawnSettings } from "../conformance/runner/spawn-server.ts";
 
 const test = suite("conformance suite");
 

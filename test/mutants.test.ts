@@ -15,7 +15,8 @@ import { slotsMutants } from "../conformance/mutants/slots-mutants.ts";
 import { startMutant } from "../conformance/mutants/server.ts";
 import { runCases } from "../conformance/runner/run-cases.ts";
 import { testCertificates } from "../conformance/runner/certificates.ts";
-import { spawnSettings, type SuiteTls } from "../conformance/runner/suite-tls.ts";
+import type { SuiteTls } from "../conformance/runner/suite-tls.ts";
+import { spawnSettings } from "../conformance/runner/spawn-server.ts";
 import { mutantTlsTransport, tlsMutants } from "../conformance/mutants/tls-mutants.ts";
 import type { KeyTicket } from "../src/node.ts";
 

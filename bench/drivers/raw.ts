@@ -4,15 +4,19 @@
 // for the rest of the tick, sent at once past 4 KiB), so that with many
 // calls in flight the anchor is not held back by one system call per call.
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { lengthPrefixedReader } from "../servers/length-prefixed.ts";
 import type { Driver } from "./driver.ts";
 
-/** Connects to the raw echo server at `address` ("host:port"). */
-export async function rawDriver(address: string): Promise<Driver> {
-  const colon = address.lastIndexOf(":");
-  const socket = net.connect({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)), noDelay: true });
+/** Connects to the raw echo server at `address` ("host:port", or "tls:host:port" trusting `ca`). */
+export async function rawDriver(address: string, ca?: string): Promise<Driver> {
+  const secure = address.startsWith("tls:");
+  const hostPort = secure ? address.slice(4) : address;
+  const colon = hostPort.lastIndexOf(":");
+  const target = { host: hostPort.slice(0, colon), port: Number(hostPort.slice(colon + 1)) };
+  const socket = secure ? tls.connect({ ...target, ca, noDelay: true } as tls.ConnectionOptions) : net.connect({ ...target, noDelay: true });
   await new Promise<void>((resolve, reject) => {
-    socket.once("connect", resolve);
+    socket.once(secure ? "secureConnect" : "connect", resolve);
     socket.once("error", reject);
   });
   const waiting: Array<() => void> = [];

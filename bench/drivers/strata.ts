@@ -1,12 +1,14 @@
 // The Strata driver: createClient over BenchService.
 import { createClient } from "../../src/node.ts";
 import { tcpTransport } from "../../src/transport/tcp.ts";
+import { tlsTransport } from "../../src/transport/tls.ts";
 import { BenchService } from "../../test/gen/stratatest/v1/testing_pb.ts";
 import type { Driver } from "./driver.ts";
 
-/** Connects a Strata client to the BenchService at `address`. */
-export async function strataDriver(address: string): Promise<Driver> {
-  const client = createClient(BenchService, { address, transport: tcpTransport });
+/** Connects a Strata client to the BenchService at `address` ("host:port", or "tls:host:port" trusting `ca`). */
+export async function strataDriver(address: string, ca?: string): Promise<Driver> {
+  const transport = address.startsWith("tls:") ? tlsTransport({ ...(ca === undefined ? {} : { ca }) }) : tcpTransport;
+  const client = createClient(BenchService, { address, transport });
   await client.benchEcho({ payload: new Uint8Array(0) });
   return {
     call: async (payload) => {

@@ -2,13 +2,17 @@
 // of opaque bytes) on 127.0.0.1. See control.ts for its stdin commands.
 import { createServer } from "../../src/node.ts";
 import { tcpTransport } from "../../src/transport/tcp.ts";
+import { tlsTransport } from "../../src/transport/tls.ts";
 import { BenchService } from "../../test/gen/stratatest/v1/testing_pb.ts";
 import { serveControl } from "./control.ts";
+import { tlsOption } from "./tls-option.ts";
 
+// With `--tls FILE` it listens on TLS (spec section 19) instead.
+const secure = tlsOption();
 // The transport is named, not loaded on first use, so that a bundle (npm run bench:node-js) holds it.
 // The idle-connection measurement opens 10,000 connections from one address.
-const server = createServer({ transport: tcpTransport, maxConnectionsPerClient: 0 }).addService(BenchService, {
+const server = createServer({ transport: secure === undefined ? tcpTransport : tlsTransport(secure), maxConnectionsPerClient: 0 }).addService(BenchService, {
   benchEcho: (request) => ({ payload: request.payload }),
 });
-const address = await server.listen("127.0.0.1:0");
+const address = await server.listen(secure === undefined ? "127.0.0.1:0" : "tls:127.0.0.1:0");
 serveControl(address, () => server.close({ graceMs: 500 }));

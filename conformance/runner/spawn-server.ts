@@ -5,6 +5,7 @@
 
 import { spawn } from "node:child_process";
 import type { ServerSettings } from "./case.ts";
+import type { SuiteTls } from "./suite-tls.ts";
 
 /** A running server started by the suite. */
 export interface SpawnedServer {
@@ -77,4 +78,15 @@ export function spawnServer(command: string[], settings: ServerSettings & { list
     });
     child.stdin.write(`${JSON.stringify({ listen: "127.0.0.1:0", ...settings })}\n`);
   });
+}
+
+/**
+ * A spawned server's settings when the suite runs over TLS: listen on TLS
+ * with the suite's server certificate, asking for client certificates as
+ * the case's settings say [TLS-5].
+ */
+export function spawnSettings(settings: ServerSettings, tls: SuiteTls | undefined): ServerSettings & { listen?: string } {
+  if (tls?.server === undefined) return settings;
+  const { pair, clientCa } = tls.server;
+  return { ...settings, listen: "tls:127.0.0.1:0", tls: { ...pair, ca: clientCa, clientCertificate: settings.tls?.clientCertificate ?? "none" } };
 }

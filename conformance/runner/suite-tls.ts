@@ -5,7 +5,6 @@
 import { tlsTransport } from "../../src/node.ts";
 import type { TransportsByScheme } from "../../src/transport/index.ts";
 import type { KeyPair } from "./certificates.ts";
-import type { ServerSettings } from "./case.ts";
 
 /** The suite's TLS material for one run. */
 export interface SuiteTls {
@@ -26,15 +25,4 @@ export function suiteTransports(tls: SuiteTls | undefined, certificate?: KeyPair
   if (tls === undefined) return {};
   const client = certificate === null ? undefined : (certificate ?? tls.client);
   return { tls: tlsTransport({ ...(tls.ca === undefined ? {} : { ca: tls.ca }), ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }), ...(client ?? {}) }) };
-}
-
-/**
- * A spawned server's settings when the suite runs over TLS: listen on TLS
- * with the suite's server certificate, asking for client certificates as
- * the case's settings say [TLS-5].
- */
-export function spawnSettings(settings: ServerSettings, tls: SuiteTls | undefined): ServerSettings & { listen?: string } {
-  if (tls?.server === undefined) return settings;
-  const { pair, clientCa } = tls.server;
-  return { ...settings, listen: "tls:127.0.0.1:0", tls: { ...pair, ca: clientCa, clientCertificate: settings.tls?.clientCertificate ?? "none" } };
 }

@@ -84,7 +84,9 @@ export function tlsTransport(options: TlsOptions = {}): TransportFactory {
         ALPNProtocols: [TLS_ALPN_PROTOCOL],
         minVersion: "TLSv1.2",
         rejectUnauthorized: true,
-      });
+        // On the TCP socket below TLS: a TLS socket's own setNoDelay does not reach it on every runtime.
+        noDelay: true,
+      } as unknown as tls.ConnectionOptions);
       let timer: Timer | undefined;
       const fail = (error: Error) => {
         timer?.clear();
@@ -125,6 +127,7 @@ export function tlsTransport(options: TlsOptions = {}): TransportFactory {
           ALPNProtocols: [TLS_ALPN_PROTOCOL],
           minVersion: "TLSv1.2",
           handshakeTimeout: listenOptions.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+          noDelay: true,
         },
         (socket) => {
           // A presented certificate must verify, also when it is only requested; the runtime's own check is not relied on [TLS-5].
