@@ -13,20 +13,24 @@ import { nativeInflateRaw } from "./server/native-inflate.ts";
 import { nativeDeflateRaw } from "./client/native-deflate.ts";
 import { tcpTransport } from "./transport/tcp.ts";
 import { tlsTransport } from "./transport/tls.ts";
+import { webSocketTransport } from "./transport/websocket.ts";
 import type { TransportsByScheme } from "./transport/default-transport.ts";
 
 export * from "./index.ts";
 export { tcpTransport } from "./transport/tcp.ts";
 export { TLS_ALPN_PROTOCOL, tlsTransport, type Pem, type TlsOptions } from "./transport/tls.ts";
+export { webSocketTransport, type WebSocketOptions } from "./transport/websocket.ts";
 export { cachedEndpoints, fileEndpoints, type FileEndpointsOptions } from "./cluster/file-sources.ts";
 
 /**
  * TCP for "host:port" (and "tcp:host:port"), Unix sockets for "unix:/path"
  * (section 2.6), and TLS for "tls:host:port" trusting the runtime's public
  * CAs (section 19; pass `tls: tlsTransport({ ... })` for your own CA, a
- * certificate to listen with, or client certificates) [FRAME-3] [TLS-4].
+ * certificate to listen with, or client certificates), and WebSocket for
+ * "ws://host:port/path" and "wss://…" (section 18; the `ws` package is
+ * loaded when first used) [FRAME-3] [TLS-4] [WS-1].
  */
-export const SOCKET_TRANSPORTS: TransportsByScheme = { tcp: tcpTransport, unix: tcpTransport, tls: tlsTransport() };
+export const SOCKET_TRANSPORTS: TransportsByScheme = { tcp: tcpTransport, unix: tcpTransport, tls: tlsTransport(), ws: webSocketTransport(), wss: webSocketTransport() };
 
 const startWorkerPool: StartIsolationPool = (options) => WorkerPool.start(options);
 

@@ -7,6 +7,7 @@
 import type { TransportFactory } from "./transport.ts";
 import { addressScheme, parseSocketAddress, parseTlsAddress } from "./address.ts";
 import { memoryTransport } from "./memory.ts";
+import { parseWebSocketAddress } from "./websocket-client.ts";
 
 /** Transports by address scheme, e.g. `{ tcp: tcpTransport, tls: tlsTransport }`; they take precedence over the built-in one. */
 export type TransportsByScheme = Readonly<Record<string, TransportFactory>>;
@@ -60,6 +61,7 @@ export function clientTransportFor(address: string, choice: TransportChoice): Tr
   const factory = transportForNow(address, choice);
   if (choice.transport !== undefined) return factory;
   const scheme = addressScheme(address);
+  if (scheme === "ws" || scheme === "wss") parseWebSocketAddress(address);
   if (scheme === "tcp" || scheme === "unix" || scheme === "tls") {
     const parsed = scheme === "tls" ? parseTlsAddress(address) : parseSocketAddress(address);
     if ("port" in parsed && parsed.port === 0) throw new TypeError(`invalid address "${address}": port 0 can be listened on, not connected to`);

@@ -16,3 +16,5 @@ export { addressScheme, formatHostPort, parseSocketAddress, type SocketAddress }
 export { clientTransportFor, transportFor, transportForNow, type TransportChoice, type TransportsByScheme } from "./default-transport.ts";
 export { memoryPair, memoryTransport, type MemoryPairOptions } from "./memory.ts";
 export { lingeringClose, LINGER_MS } from "./lingering-close.ts";
+export { webSocketClientTransport, parseWebSocketAddress, type WebSocketClientOptions, type WebSocketClientTls } from "./websocket-client.ts";
+export { WEBSOCKET_SUBPROTOCOL, MAX_WEBSOCKET_MESSAGE } from "./websocket-stream.ts";

@@ -45,6 +45,8 @@ export interface ConnectionInfo {
   readonly protocol?: string;
   /** The peer's verified certificate, when it presented one. */
   readonly peerCertificate?: PeerCertificate;
+  /** The Cookie header of a WebSocket upgrade request, for handlers that authenticate browsers by cookie [WS-5]. */
+  readonly cookie?: string;
 }
 
 /**

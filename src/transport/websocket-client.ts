@@ -1,0 +1,98 @@
+// Connecting to "ws://host:port/path" and "wss://host:port/path" (spec
+// section 18) from any runtime: the runtime's own WebSocket where there is
+// one (browsers, Bun, Deno, Node 22+), else the `ws` package (Node 20),
+// loaded only then. Runtime-neutral: a browser bundle holds this file.
+
+import type { ConnectOptions, Transport, TransportFactory } from "./transport.ts";
+import { setTimer } from "../util/timer.ts";
+import { MAX_WEBSOCKET_MESSAGE, WEBSOCKET_SUBPROTOCOL, WebSocketStream, type WebSocketLike } from "./websocket-stream.ts";
+
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+
+/** TLS options of a `wss:` client that does not trust the runtime's CAs alone; they need the `ws` package (Node, Bun, Deno). */
+export interface WebSocketClientTls {
+  /** Trust anchors for the server's certificate, PEM [TLS-4]. */
+  ca?: string | Uint8Array;
+  /** A client certificate and its key, PEM [TLS-5]. */
+  cert?: string | Uint8Array;
+  key?: string | Uint8Array;
+}
+
+/** Options of the WebSocket client transport. */
+export interface WebSocketClientOptions {
+  /** For `wss:` with a private CA or a client certificate: connects through `ws`, which can take them. */
+  tls?: WebSocketClientTls;
+}
+
+/** Parses "ws://host:port/path" or "wss://…"; throws a TypeError naming the problem. */
+export function parseWebSocketAddress(address: string): URL {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw new TypeError(`invalid address "${address}": expected ws://host:port/path or wss://host:port/path`);
+  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new TypeError(`invalid address "${address}": expected ws:// or wss://`);
+  if (url.hostname === "") throw new TypeError(`invalid address "${address}": no host`);
+  if (url.port === "0") throw new TypeError(`invalid address "${address}": port 0 can be listened on, not connected to`);
+  return url;
+}
+
+type WsModule = { WebSocket: new (url: string, protocols: string[], options: object) => WebSocketLike };
+
+async function loadWs(): Promise<WsModule> {
+  try {
+    // Never reached in a browser, which has WebSocket; a browser bundle gets ws's browser stub here.
+    const module = (await import("ws")) as unknown as WsModule & { default?: WsModule };
+    return module.WebSocket !== undefined ? module : module.default!;
+  } catch {
+    throw new Error('ws: addresses on this runtime need the ws package (an optional dependency of strata-rpc): npm install ws');
+  }
+}
+
+/** Opens a WebSocket requesting subprotocol strata and checks the server chose it [WS-1]. */
+async function connect(address: string, options: ConnectOptions, clientOptions: WebSocketClientOptions): Promise<Transport> {
+  const url = parseWebSocketAddress(address);
+  const Native = (globalThis as { WebSocket?: new (url: string, protocols: string[]) => WebSocketLike }).WebSocket;
+  let socket: WebSocketLike;
+  if (Native !== undefined && clientOptions.tls === undefined) {
+    socket = new Native(url.href, [WEBSOCKET_SUBPROTOCOL]);
+  } else {
+    const { WebSocket } = await loadWs();
+    socket = new WebSocket(url.href, [WEBSOCKET_SUBPROTOCOL], { perMessageDeflate: false, maxPayload: MAX_WEBSOCKET_MESSAGE, ...clientOptions.tls });
+  }
+  await new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const timer = options.timeoutMs === undefined ? undefined : setTimer(() => fail(new Error(`connecting to ${address} timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      timer?.clear();
+      try {
+        socket.close();
+      } catch {
+        // never opened
+      }
+      reject(error);
+    };
+    socket.addEventListener("open" as "error", () => {
+      if (settled) return;
+      if (socket.protocol !== WEBSOCKET_SUBPROTOCOL) return fail(new Error(`${address} did not select the WebSocket subprotocol "${WEBSOCKET_SUBPROTOCOL}" (selected "${socket.protocol}") [WS-1]`));
+      settled = true;
+      timer?.clear();
+      resolve();
+    });
+    socket.addEventListener("error", (event) => fail(new Error(`WebSocket connection to ${address} failed${(event as { message?: string }).message ? `: ${(event as { message?: string }).message}` : ""}`)));
+    socket.addEventListener("close", ({ code }) => fail(new Error(`WebSocket connection to ${address} closed with code ${code} before it opened`)));
+  });
+  const info = { peer: url.host, secure: url.protocol === "wss:", protocol: WEBSOCKET_SUBPROTOCOL };
+  return new WebSocketStream(socket, info, options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK);
+}
+
+/** A transport that connects to `ws:` and `wss:` addresses [WS-1]; it cannot listen (use webSocketTransport from strata-rpc on Node, Bun or Deno). */
+export function webSocketClientTransport(clientOptions: WebSocketClientOptions = {}): TransportFactory {
+  return {
+    connect: (address, options = {}) => connect(address, options, clientOptions),
+    listen: (address) => Promise.reject(new TypeError(`this WebSocket transport only connects; to listen on "${address}" use webSocketTransport from "strata-rpc" (Node, Bun, Deno)`)),
+  };
+}

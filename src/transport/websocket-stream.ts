@@ -1,0 +1,178 @@
+// One WebSocket as a Transport (spec section 18): binary messages carry the
+// Strata byte stream, their boundaries meaning nothing [WS-2]. Works on any
+// object with the browser's WebSocket API: the runtime's own (browsers, Bun,
+// Deno) and the `ws` package's on Node, client and server side alike.
+
+import type { ConnectionInfo, Transport, TransportHandlers } from "./transport.ts";
+import { setTimer, type Timer } from "../util/timer.ts";
+
+/** The subprotocol of Strata over WebSocket; the preface negotiates the version, so the name carries none [WS-1]. */
+export const WEBSOCKET_SUBPROTOCOL = "strata";
+
+/** The largest message a peer sends or must accept [WS-3]. */
+export const MAX_WEBSOCKET_MESSAGE = 1024 * 1024;
+
+/** Output written in one turn of the event loop leaves in one message, up to this size; then it is sent at once. */
+const FLUSH_BYTES = 64 * 1024;
+/** How often a writer waiting for the buffer to drain looks at it: the WebSocket API has no drain event. */
+const DRAIN_POLL_MS = 5;
+
+/** What this file needs of a WebSocket: the browser API, which `ws` implements too. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  readonly protocol: string;
+  binaryType: string;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
+  addEventListener(type: "close", listener: (event: { code: number; reason: string }) => void): void;
+  addEventListener(type: "error", listener: (event: unknown) => void): void;
+  /** ws on Node only: stop and restart reading from the socket. */
+  pause?(): void;
+  resume?(): void;
+}
+
+const OPEN = 1;
+
+/** A WebSocket carrying a Strata connection [WS-2] [WS-3]. */
+export class WebSocketStream implements Transport {
+  readonly info: ConnectionInfo;
+  private readonly socket: WebSocketLike;
+  private readonly highWaterMark: number;
+  private handlers: TransportHandlers | undefined;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private flushQueued = false;
+  private drainTimer: Timer | undefined;
+  private ended = false;
+  private reported = false;
+  /** Why we closed it, when a protocol rule did [WS-2]. */
+  private closeError: Error | undefined;
+
+  constructor(socket: WebSocketLike, info: ConnectionInfo, highWaterMark: number) {
+    this.socket = socket;
+    this.info = info;
+    this.highWaterMark = highWaterMark;
+    socket.binaryType = "arraybuffer";
+    if (socket.pause !== undefined) {
+      this.pause = () => socket.pause!();
+      this.resume = () => socket.resume!();
+    }
+  }
+
+  pause?(): void;
+  resume?(): void;
+
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount + this.pendingBytes;
+  }
+
+  start(handlers: TransportHandlers): void {
+    this.handlers = handlers;
+    const socket = this.socket;
+    socket.addEventListener("message", ({ data }) => {
+      if (this.reported) return;
+      if (typeof data === "string") {
+        // A text message is a protocol error: close 1003, no GOAWAY [WS-2].
+        this.closeError = new Error("a text message arrived on a Strata WebSocket: only binary messages carry the stream [WS-2]");
+        this.closeSocket(1003, "binary messages only [WS-2]");
+        this.report(this.closeError);
+        return;
+      }
+      handlers.data(data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array((data as ArrayBufferView).buffer, (data as ArrayBufferView).byteOffset, (data as ArrayBufferView).byteLength));
+    });
+    socket.addEventListener("close", ({ code, reason }) => {
+      this.stopDrainPolling();
+      // A normal close (1000, or 1001 going away) is the stream's end; any other code is a broken connection.
+      this.report(code === 1000 || code === 1001 ? undefined : new Error(`the WebSocket closed with code ${code}${reason ? ` (${reason})` : ""}`));
+    });
+    socket.addEventListener("error", () => {
+      // The close event follows with the code; nothing to add here.
+    });
+  }
+
+  private report(error?: Error): void {
+    if (this.reported) return;
+    this.reported = true;
+    this.handlers?.closed(this.closeError ?? error);
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (this.ended || this.socket.readyState !== OPEN) return false;
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => this.flush());
+    }
+    const below = this.bufferedAmount < this.highWaterMark;
+    if (!below) this.startDrainPolling();
+    return below;
+  }
+
+  /** Sends what was written as messages of at most 1 MiB [WS-3]. */
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.pendingBytes === 0) return;
+    const parts = this.pending;
+    const total = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.socket.readyState !== OPEN) return;
+    let joined: Uint8Array;
+    if (parts.length === 1) joined = parts[0]!;
+    else {
+      joined = new Uint8Array(total);
+      let at = 0;
+      for (const part of parts) {
+        joined.set(part, at);
+        at += part.length;
+      }
+    }
+    for (let at = 0; at < joined.length; at += MAX_WEBSOCKET_MESSAGE) this.socket.send(joined.subarray(at, Math.min(joined.length, at + MAX_WEBSOCKET_MESSAGE)));
+  }
+
+  private startDrainPolling(): void {
+    if (this.drainTimer !== undefined) return;
+    const look = () => {
+      if (this.bufferedAmount >= this.highWaterMark) {
+        this.drainTimer = setTimer(look, DRAIN_POLL_MS);
+        return;
+      }
+      this.drainTimer = undefined;
+      this.handlers?.drain();
+    };
+    this.drainTimer = setTimer(look, DRAIN_POLL_MS);
+  }
+
+  private stopDrainPolling(): void {
+    this.drainTimer?.clear();
+    this.drainTimer = undefined;
+  }
+
+  private closeSocket(code: number, reason: string): void {
+    this.ended = true;
+    this.stopDrainPolling();
+    try {
+      this.socket.close(code, reason);
+    } catch {
+      // Already closing.
+    }
+  }
+
+  /** A WebSocket cannot half-close: the queued output goes, then a normal close (1000) [FRAME-18]. */
+  end(): void {
+    if (this.ended) return;
+    this.flush();
+    this.closeSocket(1000, "");
+  }
+
+  destroy(): void {
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.closeSocket(1000, "");
+    this.report();
+  }
+}

@@ -1,0 +1,126 @@
+// Strata over WebSocket for Node, Bun and Deno (spec section 18): listening
+// on "ws://host:port/path" (and "wss://" with a certificate) with the `ws`
+// package, an optional dependency loaded when a WebSocket address is first
+// used; connecting as webSocketClientTransport does.
+
+import * as http from "node:http";
+import * as https from "node:https";
+import type * as net from "node:net";
+import type { ListenOptions, Transport, TransportFactory, TransportListener } from "./transport.ts";
+import { formatHostPort } from "./address.ts";
+import { parseWebSocketAddress, webSocketClientTransport, type WebSocketClientTls } from "./websocket-client.ts";
+import { MAX_WEBSOCKET_MESSAGE, WEBSOCKET_SUBPROTOCOL, WebSocketStream, type WebSocketLike } from "./websocket-stream.ts";
+import type { Pem } from "./tls.ts";
+
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Options of the WebSocket transport. */
+export interface WebSocketOptions {
+  /**
+   * Origins whose pages may connect (e.g. "https://app.example"), or "*":
+   * an upgrade with any other Origin is refused 403; one without an Origin
+   * (not a browser) is accepted [WS-5]. None by default.
+   */
+  allowedOrigins?: readonly string[] | "*";
+  /** A `wss:` listener's certificate and key, PEM [TLS-4]. */
+  cert?: Pem;
+  key?: Pem;
+  /** Client side of `wss:`: a private CA or a client certificate [TLS-4] [TLS-5]. */
+  clientTls?: WebSocketClientTls;
+}
+
+type WsServerModule = typeof import("ws");
+
+async function loadWs(): Promise<WsServerModule> {
+  try {
+    const module = (await import("ws")) as WsServerModule & { default?: WsServerModule };
+    return module.WebSocketServer !== undefined ? module : module.default!;
+  } catch {
+    throw new Error("listening on ws: addresses needs the ws package (an optional dependency of strata-rpc): npm install ws");
+  }
+}
+
+/** Refuses an upgrade with a plain HTTP answer. */
+function refuse(socket: net.Socket, status: number, reason: string, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+}
+
+/** Listens for WebSocket upgrades on the address's host, port and path [WS-1] [WS-4] [WS-5]. */
+async function listen(address: string, options: ListenOptions, accept: (transport: Transport) => void, wsOptions: WebSocketOptions): Promise<TransportListener> {
+  const url = parseWebSocketAddress(address.replace(/:0(\/|$)/, ":1$1")); // port 0 is fine to listen on
+  const port = /:0(\/|$)/.test(address) ? 0 : Number(url.port || (url.protocol === "wss:" ? 443 : 80));
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const path = url.pathname;
+  const secure = url.protocol === "wss:";
+  if (secure && (wsOptions.cert === undefined || wsOptions.key === undefined)) {
+    throw new TypeError(`listening on "${address}" needs a certificate and its key: pass { transports: { wss: webSocketTransport({ cert, key }) } } [TLS-4]`);
+  }
+  const { WebSocketServer } = await loadWs();
+  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  const sockets = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false, // [WS-4]
+    maxPayload: MAX_WEBSOCKET_MESSAGE, // [WS-3]
+    handleProtocols: (offered: Set<string>) => (offered.has(WEBSOCKET_SUBPROTOCOL) ? WEBSOCKET_SUBPROTOCOL : false),
+  });
+  const answerPlainHttp = (_request: http.IncomingMessage, response: http.ServerResponse) => {
+    response.writeHead(426, { "Content-Type": "text/plain", Upgrade: "websocket", Connection: "close" });
+    response.end(`This port speaks Strata RPC over WebSocket (subprotocol ${WEBSOCKET_SUBPROTOCOL}) at ${path}\n`);
+  };
+  const server = secure ? https.createServer({ cert: wsOptions.cert as string, key: wsOptions.key as string }, answerPlainHttp) : http.createServer(answerPlainHttp);
+  // Slow upgrade requests are bounded like any handshake [PREFACE-6] [TLS-7].
+  server.headersTimeout = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  server.requestTimeout = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  server.on("upgrade", (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    const requestPath = new URL(request.url ?? "/", "http://x").pathname;
+    if (requestPath !== path) return refuse(socket, 404, "Not Found", `no Strata WebSocket at ${requestPath}; it is at ${path}\n`);
+    const offered = String(request.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
+    if (!offered.includes(WEBSOCKET_SUBPROTOCOL)) return refuse(socket, 400, "Bad Request", `request the WebSocket subprotocol "${WEBSOCKET_SUBPROTOCOL}" [WS-1]\n`);
+    const origin = request.headers.origin;
+    const allowed = wsOptions.allowedOrigins;
+    if (origin !== undefined && allowed !== "*" && !(allowed ?? []).includes(origin)) return refuse(socket, 403, "Forbidden", `origin ${origin} is not allowed [WS-5]\n`);
+    sockets.handleUpgrade(request, socket, head, (ws) => {
+      const remote = request.socket;
+      const info = {
+        peer: formatHostPort(remote.remoteAddress ?? "unknown", remote.remotePort ?? 0),
+        ...(remote.remoteAddress !== undefined ? { remoteAddress: remote.remoteAddress } : {}),
+        secure,
+        protocol: WEBSOCKET_SUBPROTOCOL,
+        ...(request.headers.cookie !== undefined ? { cookie: request.headers.cookie } : {}),
+      };
+      remote.setNoDelay(true);
+      accept(new WebSocketStream(ws as unknown as WebSocketLike, info, highWaterMark));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host, port, backlog: options.backlog ?? 511 }, () => {
+      server.removeListener("error", reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as net.AddressInfo;
+  return {
+    address: `${url.protocol}//${formatHostPort(bound.address, bound.port)}${path}`,
+    close: () =>
+      new Promise<void>((done) => {
+        sockets.close();
+        server.close(() => done());
+      }),
+  };
+}
+
+/**
+ * WebSocket addresses, "ws://host:port/path" and "wss://…", both ways: it
+ * listens with the `ws` package on Node, Bun and Deno (with `cert` and
+ * `key` for wss:), and connects as webSocketClientTransport [WS-1] [WS-5].
+ */
+export function webSocketTransport(options: WebSocketOptions = {}): TransportFactory {
+  const client = webSocketClientTransport(options.clientTls === undefined ? {} : { tls: options.clientTls });
+  return {
+    connect: (address, connectOptions) => client.connect(address, connectOptions),
+    listen: (address, listenOptions, accept) => listen(address, listenOptions, accept, options),
+  };
+}

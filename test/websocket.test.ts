@@ -1,0 +1,194 @@
+// Strata over WebSocket (spec section 18) on real sockets: calls through the
+// client transport, and what the server does with upgrades and messages
+// that break the mapping, seen by raw WebSocket peers from the ws package:
+// no subprotocol, text, oversized messages, compression offered, foreign
+// origins, wrong paths and plain HTTP. Runs on Node, Bun and Deno.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { WebSocket as WsClient, type RawData } from "ws";
+import { createClient, createServer, RpcError, TransportCode, type ConnectionInfo, type Server } from "../src/node.ts";
+import { encodeFrame, encodeHello, encodePreface, FrameType, createFrameDecoder, type Frame } from "../src/wire/index.ts";
+import { MAX_WEBSOCKET_MESSAGE } from "../src/transport/index.ts";
+import { EchoRequestSchema } from "./gen/stratatest/v1/testing_pb.ts";
+import { TestService, testService } from "./support/test-service.ts";
+import { waitUntil } from "./support/wait.ts";
+import { certificatesProblem, testCertificates } from "../conformance/runner/certificates.ts";
+
+const test = suite("websocket");
+
+async function wsServer(options: { allowedOrigins?: readonly string[] | "*" } = {}): Promise<{ server: Server; address: string; seen: ConnectionInfo[]; ran: string[] }> {
+  const { impl, log } = testService();
+  const seen: ConnectionInfo[] = [];
+  const { webSocketTransport } = await import("../src/transport/websocket.ts");
+  const server = createServer({ transports: { ws: webSocketTransport(options) } }).addService(TestService, {
+    ...impl,
+    echo: (request, context) => {
+      seen.push(context.connection);
+      return impl.echo!(request, context);
+    },
+  });
+  const address = await server.listen("ws://127.0.0.1:0/strata");
+  return { server, address, seen, ran: log.echoed };
+}
+
+/** A raw WebSocket peer: its messages, and how the server ended it. */
+function rawPeer(address: string, options: { protocols?: string[]; origin?: string; perMessageDeflate?: boolean; path?: string } = {}) {
+  const url = options.path === undefined ? address : address.replace(/\/strata$/, options.path);
+  const socket = new WsClient(url, options.protocols ?? ["strata"], { perMessageDeflate: options.perMessageDeflate ?? false, ...(options.origin ? { origin: options.origin } : {}) });
+  const messages: Buffer[] = [];
+  socket.on("message", (data: RawData) => messages.push(data as Buffer));
+  const opened = new Promise<{ status: number | undefined }>((resolve) => {
+    socket.once("open", () => resolve({ status: 101 }));
+    socket.once("unexpected-response", (_request, response) => resolve({ status: response.statusCode }));
+    socket.once("error", () => resolve({ status: undefined }));
+  });
+  const closed = new Promise<number>((resolve) => socket.once("close", (code) => resolve(code)));
+  return { socket, messages, opened, closed };
+}
+
+function handshakeBytes(): Buffer {
+  return Buffer.concat([encodePreface(), encodeFrame({ type: FrameType.HELLO }, encodeHello({ agent: "websocket-test" }))]);
+}
+
+test("[WS-1] [WS-2] calls over ws: unary, 200 at once, a 3 MB body across many messages; the handler sees the subprotocol and the upgrade's cookie", async () => {
+  const { server, address, seen } = await wsServer();
+  assert.match(address, /^ws:\/\/127\.0\.0\.1:\d+\/strata$/);
+  const client = createClient(TestService, { address });
+  assert.is((await client.echo({ text: "over ws" })).text, "over ws");
+  const texts = (await Promise.all(Array.from({ length: 200 }, (_, i) => client.echo({ text: `m${i}` })))).map((r) => r.text);
+  assert.equal(texts, Array.from({ length: 200 }, (_, i) => `m${i}`));
+  assert.is((await client.echo({ text: "big", payloadSize: 3_000_000 })).payload.length, 3_000_000);
+  client.$close();
+  assert.is(seen[0]!.secure, false);
+  assert.is(seen[0]!.protocol, "strata");
+  assert.match(seen[0]!.peer, /^127\.0\.0\.1:\d+$/);
+  // A browser's cookie arrives with the upgrade; a raw peer sets one here.
+  const peer = new WsClient(address, ["strata"], { perMessageDeflate: false, headers: { cookie: "session=abc" } });
+  await new Promise((resolve) => peer.once("open", resolve));
+  peer.send(Buffer.concat([handshakeBytes(), encodeFrame({ type: FrameType.REQUEST, requestId: 1, service: TestService.typeName, method: "Echo" }, toBinary(EchoRequestSchema, create(EchoRequestSchema, { text: "cookie" })))]));
+  await waitUntil(() => seen.length === 203, 5000);
+  assert.is(seen[202]!.cookie, "session=abc");
+  peer.close();
+  await server.close();
+});
+
+test("[WS-1] an upgrade that does not request subprotocol strata is refused 400; a client fails on a server that selects none", async () => {
+  const { server, address, ran } = await wsServer();
+  for (const protocols of [[], ["chat"]]) {
+    const peer = rawPeer(address, { protocols });
+    assert.is((await peer.opened).status, 400, JSON.stringify(protocols));
+  }
+  await server.close();
+  const { WebSocketServer } = await import("ws");
+  const bare = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: () => false });
+  await new Promise((resolve) => bare.once("listening", resolve));
+  const port = (bare.address() as { port: number }).port;
+  const client = createClient(TestService, { address: `ws://127.0.0.1:${port}/` });
+  try {
+    await client.echo({ text: "no subprotocol" });
+    assert.unreachable("the call succeeded");
+  } catch (error) {
+    // Each runtime words it its own way ("Server sent no subprotocol", "Missing client protocol"); the outcome is one.
+    const failure = error as RpcError;
+    assert.is(failure.code, TransportCode.CONNECT_FAILED, failure.message);
+    assert.is(failure.processed, "no");
+  }
+  client.$close();
+  bare.close();
+  assert.equal(ran, []);
+});
+
+test("[WS-2] a text message ends the connection with close code 1003; nothing it carried runs", async () => {
+  const { server, address, ran } = await wsServer();
+  const peer = rawPeer(address);
+  await peer.opened;
+  peer.socket.send(handshakeBytes());
+  await waitUntil(() => peer.messages.length > 0, 5000);
+  peer.socket.send("not binary");
+  assert.is(await peer.closed, 1003);
+  assert.equal(ran, []);
+  await server.close();
+});
+
+test("[WS-3] the server's messages are at most 1 MiB however large the response; a larger message from the peer closes with 1009", async () => {
+  const { server, address } = await wsServer();
+  const peer = rawPeer(address);
+  await peer.opened;
+  const frames: Frame[] = [];
+  const decoder = createFrameDecoder({ limits: { maxHeaderSize: 1 << 20, maxBodySize: 64 << 20 }, onFrame: (frame) => frames.push(frame) });
+  let prefaceLeft = 8;
+  peer.socket.on("message", (data: RawData) => {
+    let bytes = new Uint8Array(data as Buffer);
+    if (prefaceLeft > 0) {
+      const skip = Math.min(prefaceLeft, bytes.length);
+      prefaceLeft -= skip;
+      bytes = bytes.subarray(skip);
+    }
+    decoder.push(bytes);
+  });
+  const request = encodeFrame({ type: FrameType.REQUEST, requestId: 1, service: TestService.typeName, method: "Echo" }, toBinary(EchoRequestSchema, create(EchoRequestSchema, { text: "big", payloadSize: 2_500_000 })));
+  peer.socket.send(Buffer.concat([handshakeBytes(), request]));
+  await waitUntil(() => frames.some((f) => f.header.type === FrameType.RESPONSE), 10_000);
+  assert.ok(peer.messages.length >= 3, `${peer.messages.length} messages`);
+  for (const m of peer.messages) assert.ok(m.length <= MAX_WEBSOCKET_MESSAGE, `a message of ${m.length} bytes`);
+  peer.socket.send(Buffer.alloc(MAX_WEBSOCKET_MESSAGE + 1));
+  assert.is(await peer.closed, 1009);
+  await server.close();
+});
+
+test("[WS-4] [WS-5] compression offered is declined; a foreign Origin is refused 403, an allowed one and none are served; wrong paths 404, plain HTTP 426", async () => {
+  const { server, address } = await wsServer({ allowedOrigins: ["https://app.example"] });
+  const deflating = rawPeer(address, { perMessageDeflate: true });
+  assert.is((await deflating.opened).status, 101);
+  assert.is(deflating.socket.extensions, "", "no extension negotiated");
+  deflating.socket.close();
+  assert.is((await rawPeer(address, { origin: "https://evil.example" }).opened).status, 403);
+  const allowed = rawPeer(address, { origin: "https://app.example" });
+  assert.is((await allowed.opened).status, 101);
+  allowed.socket.close();
+  assert.is((await rawPeer(address, { path: "/other" }).opened).status, 404);
+  const plain = await fetch(address.replace(/^ws:/, "http:"));
+  assert.is(plain.status, 426);
+  assert.match(await plain.text(), "Strata RPC over WebSocket");
+  await server.close();
+});
+
+test("one server serves TCP and WebSocket at once; a malformed ws address is a TypeError at createClient", async () => {
+  const { server, address } = await wsServer();
+  const tcp = await server.listen("127.0.0.1:0");
+  for (const target of [address, tcp]) {
+    const client = createClient(TestService, { address: target });
+    assert.is((await client.echo({ text: target })).text, target);
+    client.$close();
+  }
+  await server.close();
+  for (const bad of ["ws://", "ws://127.0.0.1:0/strata"]) assert.throws(() => createClient(TestService, { address: bad }), /invalid address/, bad);
+});
+
+test("[WS-1] [TLS-4] wss: a listener with a certificate, a client trusting its CA; a client that does not trust it fails CONNECT_FAILED", async () => {
+  const problem = certificatesProblem();
+  if (problem !== undefined) {
+    console.log(`\n  SKIPPED: the wss test needs ${problem}\n`);
+    return;
+  }
+  const certs = testCertificates();
+  const { impl } = testService();
+  const { webSocketTransport } = await import("../src/transport/websocket.ts");
+  const server = createServer({ transports: { wss: webSocketTransport(certs.server) } }).addService(TestService, impl);
+  const address = await server.listen("wss://127.0.0.1:0/strata");
+  const trusting = createClient(TestService, { address, transports: { wss: webSocketTransport({ clientTls: { ca: certs.ca } }) } });
+  assert.is((await trusting.echo({ text: "over wss" })).text, "over wss");
+  trusting.$close();
+  const doubting = createClient(TestService, { address, transports: { wss: webSocketTransport({ clientTls: { ca: certs.otherCa } }) } });
+  try {
+    await doubting.echo({ text: "untrusted" });
+    assert.unreachable("the call succeeded");
+  } catch (error) {
+    assert.is((error as RpcError).code, TransportCode.CONNECT_FAILED, (error as Error).message);
+  }
+  doubting.$close();
+  await server.close();
+});
+
+test.run();
