@@ -37,6 +37,8 @@ export interface SuiteOptions {
   caseTimeoutMs: number;
   /** Spawn mode: start the server listening with TLS, with certificates the suite makes (section 19). */
   tls?: boolean;
+  /** Spawn mode: start the server listening on WebSocket (section 18). */
+  websocket?: boolean;
   /** Target mode over TLS: the CA file to trust, a client certificate and key, the name to expect. */
   caFile?: string;
   certFile?: string;
@@ -78,8 +80,9 @@ export function addServerCommand(parent: Command, program: string, done: (code: 
     .usage("--target HOST:PORT [options]\n       server [options] -- COMMAND [ARGS...]")
     // The descriptions say the defaults that matter; commander's "(default: [])" says nothing.
     .configureHelp({ optionDescription: (option) => option.description })
-    .option("--target <host:port>", "a running server: HOST:PORT, or tls:HOST:PORT (also tls://HOST:PORT) over TLS")
+    .option("--target <host:port>", "a running server: HOST:PORT, tls:HOST:PORT (also tls://HOST:PORT) over TLS, or ws://HOST:PORT/PATH over WebSocket")
     .option("--tls", "spawn mode: tell the server to listen with TLS, with certificates the suite makes (needs openssl)", false)
+    .option("--websocket", "spawn mode: tell the server to listen on WebSocket, ws://127.0.0.1:0/strata", false)
     .option("--ca <file>", "TLS target: the CA certificates (PEM) the server's certificate verifies against (default: public CAs)")
     .option("--cert <file>", "TLS target: a client certificate (PEM) the server trusts, presented on every connection")
     .option("--key <file>", "TLS target: the private key of --cert (PEM)")
@@ -101,7 +104,10 @@ export function addServerCommand(parent: Command, program: string, done: (code: 
       const target = flags["target"] as string | undefined;
       const list = flags["list"] as boolean;
       if (!list && (target === undefined) === (serverCommand.length === 0)) self.error("give exactly one of --target HOST:PORT or -- COMMAND", { exitCode: 2 });
-      if (target !== undefined && !/^(tls:(\/\/)?)?(\[[^\]]+\]|[^:\s/]+):\d+$/.test(target)) self.error(`--target must be HOST:PORT or tls:HOST:PORT, got "${target}"`, { exitCode: 2 });
+      if (target !== undefined && !/^(tls:(\/\/)?)?(\[[^\]]+\]|[^:\s/]+):\d+$/.test(target) && !/^ws:\/\/(\[[^\]]+\]|[^:\s/]+):\d+(\/\S*)?$/.test(target)) {
+        self.error(`--target must be HOST:PORT, tls:HOST:PORT or ws://HOST:PORT/PATH, got "${target}"`, { exitCode: 2 });
+      }
+      if (flags["websocket"] === true && (target !== undefined || flags["tls"] === true)) self.error("--websocket is for spawn mode, without --tls; for a running server give --target ws://HOST:PORT/PATH", { exitCode: 2 });
       const overTls = target?.startsWith("tls:") ?? false;
       const tlsFile = (name: string) => flags[name] as string | undefined;
       for (const name of ["ca", "cert", "key", "serverName"]) {
@@ -128,6 +134,7 @@ export function addServerCommand(parent: Command, program: string, done: (code: 
         ...(flags["reportJson"] !== undefined ? { reportJson: flags["reportJson"] as string } : {}),
         ...(flags["junit"] !== undefined ? { junit: flags["junit"] as string } : {}),
         ...(flags["tls"] === true ? { tls: true } : {}),
+        ...(flags["websocket"] === true ? { websocket: true } : {}),
         ...(tlsFile("ca") !== undefined ? { caFile: tlsFile("ca")! } : {}),
         ...(tlsFile("cert") !== undefined ? { certFile: tlsFile("cert")!, keyFile: tlsFile("key")! } : {}),
         ...(tlsFile("serverName") !== undefined ? { serverName: tlsFile("serverName")! } : {}),
@@ -180,7 +187,7 @@ export async function runSuite(options: SuiteOptions): Promise<number> {
     let address = options.target;
     const tls = suiteTls(options);
     if (options.command) {
-      main = await spawnServer(options.command, spawnSettings({}, tls));
+      main = await spawnServer(options.command, listenOn(options, spawnSettings({}, tls)));
       address = main.address;
     }
     const hasConformanceService = await probeConformanceService(address!, tls);
@@ -195,7 +202,7 @@ export async function runSuite(options: SuiteOptions): Promise<number> {
       trace: options.trace,
       hasConformanceService,
       features: options.features,
-      ...(command ? { startWith: (settings: NonNullable<ConformanceCase["settings"]>) => spawnServer(command, spawnSettings(settings, tls)) } : {}),
+      ...(command ? { startWith: (settings: NonNullable<ConformanceCase["settings"]>) => spawnServer(command, listenOn(options, spawnSettings(settings, tls))) } : {}),
       ...(tls !== undefined ? { tls } : {}),
       caseTimeoutMs: options.caseTimeoutMs,
       onResult: (result, index, total) => process.stdout.write(`${progressLine(result, index, total)}\n`),
@@ -245,6 +252,7 @@ function applyKnownFailing(results: CaseResult[], knownFailing: ReadonlySet<stri
 function tlsFlags(options: SuiteOptions): string[] {
   return [
     ...(options.tls ? ["--tls"] : []),
+    ...(options.websocket ? ["--websocket"] : []),
     ...(options.caFile !== undefined ? ["--ca", options.caFile] : []),
     ...(options.certFile !== undefined ? ["--cert", options.certFile, "--key", options.keyFile!] : []),
     ...(options.serverName !== undefined ? ["--server-name", options.serverName] : []),
@@ -280,4 +288,9 @@ function suiteTls(options: SuiteOptions): SuiteTls | undefined {
     foreignClient: certificatesProblem() === undefined ? testCertificates().otherClient : undefined,
     server: undefined,
   };
+}
+
+/** Spawn settings with the WebSocket address to listen on, under --websocket (section 18). */
+function listenOn<S extends object>(options: SuiteOptions, settings: S): S & { listen?: string } {
+  return options.websocket ? { ...settings, listen: "ws://127.0.0.1:0/strata" } : settings;
 }

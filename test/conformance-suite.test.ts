@@ -15,6 +15,16 @@ import { spawnSettings } from "../conformance/runner/spawn-server.ts";
 
 const test = suite("conformance suite");
 
+/**
+ * Over TLS and WebSocket the whole suite runs on Node; on Bun and Deno only
+ * the cases of the mapping's own section, since the server code under test
+ * is the same and the whole suite twice more per runtime would cost CI a
+ * minute each (the mapping's tests, tls.test.ts and websocket.test.ts, run
+ * everywhere).
+ */
+const wholeSuiteOverMappings = (globalThis as { Bun?: unknown; Deno?: unknown }).Bun === undefined && (globalThis as { Deno?: unknown }).Deno === undefined;
+const casesOver = (section: string) => (wholeSuiteOverMappings ? allCases : allCases.filter((c) => c.section === section));
+
 /** Starts the reference conformance server in this process, with spawn-mode settings. */
 async function startReference(settings: ServerSettings & { listen?: string } = {}): Promise<{ address: string; stop(): Promise<void> }> {
   const server = createReferenceServer(settings);
@@ -37,8 +47,8 @@ test("[CONF-1] every case passes against the reference server over TCP; only the
   });
   const failures = results.filter((r) => r.status === "fail").map((r) => `${r.case.name}: expected ${r.expected}, got ${r.actual}`);
   assert.equal(failures, [], failures.join("\n"));
-  const tlsCases = allCases.filter((c) => c.tls === "only").map((c) => c.name);
-  assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name), ["keys/refused-without-keyed-dispatch", ...tlsCases]);
+  const onlyOver = allCases.filter((c) => c.tls === "only" || c.websocket === "only").map((c) => c.name);
+  assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name).sort(), ["keys/refused-without-keyed-dispatch", ...onlyOver].sort());
   assert.ok(results.length >= 60, `${results.length} cases`);
   await main.stop();
 });
@@ -53,7 +63,7 @@ test("[CONF-1] [TLS-1] over TLS, every case passes against the reference server,
   const tls: SuiteTls = { ca: certs.ca, serverName: undefined, client: certs.client, foreignClient: certs.otherClient, server: { pair: certs.server, clientCa: certs.ca } };
   const main = await startReference(spawnSettings({}, tls));
   assert.match(main.address, /^tls:/);
-  const results = await runCases(allCases, {
+  const results = await runCases(casesOver("19 TLS"), {
     address: main.address,
     seed: Number(globalThis.process?.env?.["STRATA_SEED"] ?? 42),
     runs: 5,
@@ -66,8 +76,29 @@ test("[CONF-1] [TLS-1] over TLS, every case passes against the reference server,
   });
   const failures = results.filter((r) => r.status === "fail").map((r) => `${r.case.name}: expected ${r.expected}, got ${r.actual}`);
   assert.equal(failures, [], failures.join("\n"));
-  assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name), ["keys/refused-without-keyed-dispatch"]);
+  const webSocketCases = allCases.filter((c) => c.websocket === "only").map((c) => c.name);
+  if (wholeSuiteOverMappings) assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name).sort(), ["keys/refused-without-keyed-dispatch", ...webSocketCases].sort());
   assert.ok(results.filter((r) => r.case.section === "19 TLS" && r.status === "pass").length >= 8);
+  await main.stop();
+});
+
+test("[CONF-1] [WS-2] over WebSocket, every case passes against the reference server, the section 18 cases among them", async () => {
+  const main = await startReference({ listen: "ws://127.0.0.1:0/strata" });
+  const results = await runCases(casesOver("18 WebSocket mapping"), {
+    address: main.address,
+    seed: Number(globalThis.process?.env?.["STRATA_SEED"] ?? 42),
+    runs: 5,
+    trace: true,
+    hasConformanceService: true,
+    features: new Set(),
+    startWith: (settings) => startReference({ ...settings, listen: "ws://127.0.0.1:0/strata" }),
+    caseTimeoutMs: 20_000,
+  });
+  const failures = results.filter((r) => r.status === "fail").map((r) => `${r.case.name}: expected ${r.expected}, got ${r.actual}`);
+  assert.equal(failures, [], failures.join("\n"));
+  const tlsCases = allCases.filter((c) => c.tls === "only").map((c) => c.name);
+  if (wholeSuiteOverMappings) assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name), ["keys/refused-without-keyed-dispatch", ...tlsCases]);
+  assert.ok(results.filter((r) => r.case.section === "18 WebSocket mapping" && r.status === "pass").length >= 5);
   await main.stop();
 });
 

@@ -21,6 +21,7 @@ import { reflectionCases } from "./reflection.ts";
 import { sessionCases } from "./sessions.ts";
 import { statusCases } from "./status.ts";
 import { tlsCases } from "./tls.ts";
+import { webSocketCases } from "./websocket.ts";
 
 export const allCases: ConformanceCase[] = [
   ...prefaceCases,
@@ -44,5 +45,6 @@ export const allCases: ConformanceCase[] = [
   ...keyedDrainCases,
   ...adminCases,
   ...reflectionCases,
+  ...webSocketCases,
   ...tlsCases,
 ];

@@ -51,6 +51,8 @@ export interface ConformanceCase {
   settings?: ServerSettings;
   /** "only": the case runs only against a TLS server (section 19). */
   tls?: "only";
+  /** "only": the case runs only against a WebSocket server, ws:// or wss:// (section 18). */
+  websocket?: "only";
   /** Runs the check; throws CaseFailure (or anything) to fail. */
   run(context: CaseContext): Promise<void>;
 }

@@ -1,0 +1,119 @@
+// Section 18: the WebSocket mapping. These cases run only against a
+// WebSocket server (--target ws://HOST:PORT/PATH, or --websocket in spawn
+// mode); the rest of the suite runs over the same WebSocket connections.
+import { create, toBinary } from "@bufbuild/protobuf";
+import { CallMode, encodeFrame, encodeHello, encodePreface, FrameType } from "../../src/wire/index.ts";
+import { EchoRequestSchema } from "../gen/strata/conformance/v1/conformance_pb.ts";
+import { expect } from "../runner/case-outcome.ts";
+import type { ConformanceCase } from "../runner/case.ts";
+import { CONFORMANCE_SERVICE, pause } from "../runner/context.ts";
+import { probeWebSocket } from "../runner/websocket-probe.ts";
+
+const section = "18 WebSocket mapping";
+const MiB = 1024 * 1024;
+/** An Origin no operator allows: the cases of [WS-5] assume the server under test does not allow it. */
+const FOREIGN_ORIGIN = "https://strata-conformance.invalid";
+
+const handshake = () => Buffer.concat([encodePreface(), encodeFrame({ type: FrameType.HELLO }, encodeHello({ agent: "strata-conformance" }))]);
+const echo = (id: number, init: Parameters<typeof create<typeof EchoRequestSchema>>[1]) =>
+  encodeFrame({ type: FrameType.REQUEST, requestId: id, service: CONFORMANCE_SERVICE, method: "Echo", callMode: CallMode.UNARY }, toBinary(EchoRequestSchema, create(EchoRequestSchema, init)));
+
+/** Waits until `messages` hold at least `bytes` bytes, or `ms` pass. */
+async function receivedAtLeast(messages: Buffer[], bytes: number, ms: number): Promise<number> {
+  const end = performance.now() + ms;
+  let total = 0;
+  while ((total = messages.reduce((n, m) => n + m.length, 0)) < bytes && performance.now() < end) await pause(10);
+  return total;
+}
+
+export const webSocketCases: ConformanceCase[] = [
+  {
+    name: "websocket/subprotocol-required",
+    section,
+    requirements: ["WS-1"],
+    websocket: "only",
+    title: "An upgrade requesting strata gets it; one requesting only another subprotocol, or none, is refused",
+    async run(ctx) {
+      const good = probeWebSocket(ctx);
+      expect((await good.status) === 101 && good.socket.protocol === "strata", "101 with subprotocol strata", `status ${await good.status}, subprotocol "${good.socket.protocol}"`, "WS-1");
+      good.socket.close();
+      for (const protocols of [["chat"], []]) {
+        const other = probeWebSocket(ctx, { protocols });
+        const status = await other.status;
+        expect(status !== 101, `an upgrade requesting ${JSON.stringify(protocols)} refused (HTTP 400)`, `status ${status}`, "WS-1");
+      }
+    },
+  },
+  {
+    name: "websocket/text-message-closes-1003",
+    section,
+    requirements: ["WS-2"],
+    websocket: "only",
+    usesConformanceService: true,
+    title: "A text message ends the connection with close code 1003; a request in it does not run",
+    async run(ctx) {
+      const probe = probeWebSocket(ctx);
+      await probe.status;
+      probe.socket.send(handshake());
+      await receivedAtLeast(probe.messages, 8, 3000);
+      probe.socket.send("not binary");
+      const code = await Promise.race([probe.closed, pause(5000).then(() => undefined)]);
+      expect(code === 1003, "close code 1003 after a text message", code === undefined ? "still open after 5 s" : `close code ${code}`, "WS-2");
+    },
+  },
+  {
+    name: "websocket/message-sizes",
+    section,
+    requirements: ["WS-3", "WS-2"],
+    websocket: "only",
+    usesConformanceService: true,
+    title: "A 1 MiB message holding a request is accepted, frames split across messages are read, and a 2.5 MB response arrives in messages of at most 1 MiB",
+    async run(ctx) {
+      const probe = probeWebSocket(ctx);
+      await probe.status;
+      // The handshake and a request split at arbitrary points over three messages: boundaries mean nothing [WS-2].
+      const first = Buffer.concat([handshake(), echo(1, { payload: new Uint8Array(10) })]);
+      probe.socket.send(first.subarray(0, 5));
+      probe.socket.send(first.subarray(5, 20));
+      probe.socket.send(first.subarray(20));
+      // One message of exactly 1 MiB: a request padded to fill it [WS-3].
+      const request = echo(2, { payload: new Uint8Array(MiB - 200), responseSize: 2_500_000 });
+      const filled = Buffer.concat([request, echo(3, { payload: new Uint8Array(Math.max(0, MiB - request.length - 120)) })]);
+      probe.socket.send(filled.subarray(0, MiB));
+      probe.socket.send(filled.subarray(MiB));
+      const total = await receivedAtLeast(probe.messages, 2_500_000, 10_000);
+      expect(total >= 2_500_000, "the 2.5 MB response to the request sent in a 1 MiB message", `${total} bytes received`, "WS-3");
+      const largest = Math.max(...probe.messages.map((m) => m.length));
+      expect(largest <= MiB, "every message the server sent at most 1 MiB", `a message of ${largest} bytes`, "WS-3");
+      probe.socket.close();
+    },
+  },
+  {
+    name: "websocket/no-compression",
+    section,
+    requirements: ["WS-4"],
+    websocket: "only",
+    title: "permessage-deflate offered by the client is not accepted",
+    async run(ctx) {
+      const probe = probeWebSocket(ctx, { perMessageDeflate: true });
+      const status = await probe.status;
+      expect(status === 101 && probe.socket.extensions === "", "the upgrade accepted with no extension", `status ${status}, extensions "${probe.socket.extensions}"`, "WS-4");
+      probe.socket.close();
+    },
+  },
+  {
+    name: "websocket/foreign-origin-refused",
+    section,
+    requirements: ["WS-5"],
+    websocket: "only",
+    title: `An upgrade from Origin ${FOREIGN_ORIGIN} (which no operator allows) is refused 403; one without Origin is served`,
+    async run(ctx) {
+      const foreign = probeWebSocket(ctx, { origin: FOREIGN_ORIGIN });
+      const status = await foreign.status;
+      expect(status === 403, "HTTP 403 for a foreign Origin", `status ${status}`, "WS-5");
+      const none = probeWebSocket(ctx);
+      expect((await none.status) === 101, "an upgrade without Origin served", `status ${await none.status}`);
+      none.socket.close();
+    },
+  },
+];
