@@ -32,6 +32,29 @@ async function startReference(settings: ServerSettings & { listen?: string } = {
   return { address, stop: () => server.close({ graceMs: 200 }) };
 }
 
+/** Runs `cases` against the reference server started with `settings` (and each case's), as spawn mode does; fails on any failure. */
+async function runOverMapping(section: string, settings: (caseSettings: ServerSettings) => ServerSettings & { listen?: string }, tls?: SuiteTls) {
+  const main = await startReference(settings({}));
+  try {
+    const results = await runCases(casesOver(section), {
+      address: main.address,
+      seed: Number(globalThis.process?.env?.["STRATA_SEED"] ?? 42),
+      runs: 5,
+      trace: true,
+      hasConformanceService: true,
+      features: new Set(),
+      startWith: (caseSettings) => startReference(settings(caseSettings)),
+      ...(tls === undefined ? {} : { tls }),
+      caseTimeoutMs: 20_000,
+    });
+    const failures = results.filter((r) => r.status === "fail").map((r) => `${r.case.name}: expected ${r.expected}, got ${r.actual}`);
+    assert.equal(failures, [], failures.join("\n"));
+    return { address: main.address, results };
+  } finally {
+    await main.stop();
+  }
+}
+
 test("[CONF-1] every case passes against the reference server over TCP; only the case for servers without keyed dispatch and the TLS cases are skipped", async () => {
   const main = await startReference();
   const seed = Number(globalThis.process?.env?.["STRATA_SEED"] ?? 42);
@@ -61,45 +84,18 @@ test("[CONF-1] [TLS-1] over TLS, every case passes against the reference server,
   }
   const certs = testCertificates();
   const tls: SuiteTls = { ca: certs.ca, serverName: undefined, client: certs.client, foreignClient: certs.otherClient, server: { pair: certs.server, clientCa: certs.ca } };
-  const main = await startReference(spawnSettings({}, tls));
-  assert.match(main.address, /^tls:/);
-  const results = await runCases(casesOver("19 TLS"), {
-    address: main.address,
-    seed: Number(globalThis.process?.env?.["STRATA_SEED"] ?? 42),
-    runs: 5,
-    trace: true,
-    hasConformanceService: true,
-    features: new Set(),
-    startWith: (settings) => startReference(spawnSettings(settings, tls)),
-    tls,
-    caseTimeoutMs: 20_000,
-  });
-  const failures = results.filter((r) => r.status === "fail").map((r) => `${r.case.name}: expected ${r.expected}, got ${r.actual}`);
-  assert.equal(failures, [], failures.join("\n"));
+  const { address, results } = await runOverMapping("19 TLS", (settings) => spawnSettings(settings, tls), tls);
+  assert.match(address, /^tls:/);
   const webSocketCases = allCases.filter((c) => c.websocket === "only").map((c) => c.name);
   if (wholeSuiteOverMappings) assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name).sort(), ["keys/refused-without-keyed-dispatch", ...webSocketCases].sort());
   assert.ok(results.filter((r) => r.case.section === "19 TLS" && r.status === "pass").length >= 8);
-  await main.stop();
 });
 
 test("[CONF-1] [WS-2] over WebSocket, every case passes against the reference server, the section 18 cases among them", async () => {
-  const main = await startReference({ listen: "ws://127.0.0.1:0/strata" });
-  const results = await runCases(casesOver("18 WebSocket mapping"), {
-    address: main.address,
-    seed: Number(globalThis.process?.env?.["STRATA_SEED"] ?? 42),
-    runs: 5,
-    trace: true,
-    hasConformanceService: true,
-    features: new Set(),
-    startWith: (settings) => startReference({ ...settings, listen: "ws://127.0.0.1:0/strata" }),
-    caseTimeoutMs: 20_000,
-  });
-  const failures = results.filter((r) => r.status === "fail").map((r) => `${r.case.name}: expected ${r.expected}, got ${r.actual}`);
-  assert.equal(failures, [], failures.join("\n"));
+  const { results } = await runOverMapping("18 WebSocket mapping", (settings) => ({ ...settings, listen: "ws://127.0.0.1:0/strata" }));
   const tlsCases = allCases.filter((c) => c.tls === "only").map((c) => c.name);
   if (wholeSuiteOverMappings) assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name), ["keys/refused-without-keyed-dispatch", ...tlsCases]);
   assert.ok(results.filter((r) => r.case.section === "18 WebSocket mapping" && r.status === "pass").length >= 5);
-  await main.stop();
 });
 
 test("[KEYS-2] against a server without keyed dispatch, the refusal case passes and every other keyed-dispatch case skips", async () => {
