@@ -18,6 +18,7 @@ import { testCertificates } from "../conformance/runner/certificates.ts";
 import type { SuiteTls } from "../conformance/runner/suite-tls.ts";
 import { spawnSettings } from "../conformance/runner/spawn-server.ts";
 import { mutantTlsTransport, tlsMutants } from "../conformance/mutants/tls-mutants.ts";
+import { webSocketMutants } from "../conformance/mutants/websocket-mutants.ts";
 import type { KeyTicket } from "../src/node.ts";
 
 const test = suite("mutants");
@@ -55,10 +56,12 @@ const controls: Array<[Mutant, string]> = [
   [{ name: "control-keyed-tap", description: "keyed-tap.ts with no hook", caughtBy: [], serverOptions: () => keyedTap({}) }, "keyed"],
   [ledgerMutant("control-slots-ledger", "slots-ledger.ts with no mistake", [], {}), "slots"],
   [{ name: "control-tls-listener", description: "tls-mutants.ts's listener with no deviation", caughtBy: [], tls: (settings) => mutantTlsTransport(settings, {}) }, "tls"],
+  [{ name: "control-websocket-front", description: "websocket-mutants.ts's front end with no deviation", caughtBy: [], webSocket: {} }, "websocket"],
 ];
 for (const [control, family] of controls) {
   test(`${control.description} passes every case the ${family} mutants must fail`, async () => {
-    const names = new Set((family === "keyed" ? keyedMutants : family === "tls" ? tlsMutants : slotsMutants).flatMap((m) => m.caughtBy));
+    const members = ({ keyed: keyedMutants, tls: tlsMutants, websocket: webSocketMutants, slots: slotsMutants } as Record<string, Mutant[]>)[family]!;
+    const names = new Set(members.flatMap((m) => m.caughtBy));
     const results = await runAgainst(control, allCases.filter((c) => names.has(c.name)));
     const failed = results.filter((r) => r.status !== "pass").map((r) => `${r.case.name} (${r.status}: ${r.actual ?? r.reason})`);
     assert.equal(failed, [], `${control.name} changed what the server does`);

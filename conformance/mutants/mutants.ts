@@ -32,6 +32,7 @@ import { slotsMutants } from "./slots-mutants.ts";
 import { authMutants } from "./auth-mutants.ts";
 import { connectionAgeMutants } from "./connection-age-mutants.ts";
 import { tlsMutants } from "./tls-mutants.ts";
+import { webSocketMutants } from "./websocket-mutants.ts";
 
 const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
 
@@ -458,6 +459,7 @@ export const mutants: Mutant[] = [
   ...connectionAgeMutants,
   ...reflectionMutants,
   ...tlsMutants,
+  ...webSocketMutants,
 ];
 
 /** The mutant named `name`, or undefined. */

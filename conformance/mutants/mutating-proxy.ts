@@ -7,6 +7,7 @@ import * as net from "node:net";
 import type { ServerOptions } from "../../src/node.ts";
 import type { TransportFactory } from "../../src/transport/index.ts";
 import type { SpawnTls } from "../runner/case.ts";
+import type { WebSocketDeviation } from "./websocket-mutants.ts";
 import { createFrameDecoder, encodeFrame, PREFACE_SIZE, type Frame, type FrameDecoder } from "../../src/wire/index.ts";
 
 /** One proxied connection, as a mutant sees it. */
@@ -53,6 +54,11 @@ export interface Mutant {
    * over TLS, listening itself with what this returns, without the proxy.
    */
   tls?(settings: SpawnTls): TransportFactory;
+  /**
+   * The deviation of a mutant that breaks section 18: such a mutant runs
+   * over WebSocket, a WebSocket front end in front of the reference server.
+   */
+  webSocket?: WebSocketDeviation;
 }
 
 const LIMITS = { maxHeaderSize: 0xffffffff, maxBodySize: 0xffffffff };

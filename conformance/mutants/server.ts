@@ -7,6 +7,7 @@ import type { ServerSettings } from "../runner/case.ts";
 import { createReferenceServer } from "../reference/server-options.ts";
 import { startMutatingProxy, type Mutant } from "./mutating-proxy.ts";
 import { findMutant, mutants } from "./mutants.ts";
+import { startWebSocketFront } from "./websocket-mutants.ts";
 
 /** Starts the reference server with `settings` (and the mutant's own server options) and the mutant's proxy in front (by name, or a Mutant not in the list); returns the proxy's address. */
 export async function startMutant(which: string | Mutant, settings: ServerSettings = {}): Promise<{ address: string; stop(): Promise<void> }> {
@@ -20,6 +21,16 @@ export async function startMutant(which: string | Mutant, settings: ServerSettin
     return { address, stop: () => server.close({ graceMs: 100 }) };
   }
   const server = createReferenceServer(settings, mutant.serverOptions?.());
+  if (mutant.webSocket !== undefined) {
+    const front = await startWebSocketFront(await server.listen("ws://127.0.0.1:0/strata"), mutant.webSocket);
+    return {
+      address: front.address,
+      stop: async () => {
+        await front.close();
+        await server.close({ graceMs: 100 });
+      },
+    };
+  }
   const upstream = await server.listen("127.0.0.1:0");
   const proxy = await startMutatingProxy(mutant, upstream);
   return {

@@ -1,0 +1,85 @@
+// WebSocket front ends that get section 18 wrong on purpose, each in one way
+// an implementer could, in front of the reference server listening on
+// WebSocket: text messages ignored instead of closing, upgrades accepted
+// without the subprotocol, permessage-deflate accepted, any Origin
+// accepted, the server's messages joined past 1 MiB. Each is a ws-to-ws
+// proxy, so the reference server itself stays correct.
+
+import { WebSocket, WebSocketServer, type RawData } from "ws";
+import type { Mutant } from "./mutating-proxy.ts";
+
+/** What a WebSocket front end does differently from the reference; none set: the same. */
+export interface WebSocketDeviation {
+  /** Drop text messages instead of closing with 1003 [WS-2]. */
+  ignoreText?: boolean;
+  /** Accept upgrades that do not request strata [WS-1]. */
+  anySubprotocol?: boolean;
+  /** Accept permessage-deflate [WS-4]. */
+  deflate?: boolean;
+  /** Accept any Origin [WS-5]. */
+  anyOrigin?: boolean;
+  /** Join the server's messages of one turn into one, however large [WS-3]. */
+  joinMessages?: boolean;
+}
+
+/** A front end at ws://127.0.0.1:PORT/strata relaying each connection to `upstream` with `deviation`. */
+export async function startWebSocketFront(upstream: string, deviation: WebSocketDeviation): Promise<{ address: string; close(): Promise<void> }> {
+  const front = new WebSocketServer({
+    host: "127.0.0.1",
+    port: 0,
+    path: "/strata",
+    perMessageDeflate: deviation.deflate ?? false,
+    maxPayload: 1024 * 1024,
+    handleProtocols: (offered: Set<string>) => (offered.has("strata") || deviation.anySubprotocol ? "strata" : false),
+    verifyClient: (info: { origin?: string; req: { headers: Record<string, string | string[] | undefined> } }, done: (ok: boolean, status?: number) => void) => {
+      const offered = String(info.req.headers["sec-websocket-protocol"] ?? "");
+      if (!offered.split(",").map((p) => p.trim()).includes("strata") && !deviation.anySubprotocol) return done(false, 400);
+      if (info.origin !== undefined && info.origin !== "" && !deviation.anyOrigin) return done(false, 403);
+      done(true);
+    },
+  });
+  await new Promise<void>((resolve) => front.once("listening", () => resolve()));
+  front.on("connection", (client: WebSocket) => {
+    const server = new WebSocket(upstream, ["strata"], { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+    const early: Array<{ data: RawData; isBinary: boolean }> = [];
+    server.once("open", () => {
+      for (const m of early.splice(0)) server.send(m.data, { binary: m.isBinary });
+    });
+    client.on("message", (data: RawData, isBinary: boolean) => {
+      if (!isBinary && deviation.ignoreText) return;
+      if (server.readyState === WebSocket.OPEN) server.send(data, { binary: isBinary });
+      else early.push({ data, isBinary });
+    });
+    let joined: Buffer[] = [];
+    server.on("message", (data: RawData) => {
+      if (!deviation.joinMessages) return client.send(data, { binary: true });
+      if (joined.push(data as Buffer) === 1) setTimeout(() => {
+        const all = Buffer.concat(joined);
+        joined = [];
+        if (client.readyState === WebSocket.OPEN) client.send(all, { binary: true });
+      }, 20);
+    });
+    client.on("close", (code: number) => server.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000));
+    server.on("close", (code: number) => client.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000));
+    client.on("error", () => server.terminate());
+    server.on("error", () => client.terminate());
+  });
+  const port = (front.address() as { port: number }).port;
+  return { address: `ws://127.0.0.1:${port}/strata`, close: () => new Promise<void>((resolve) => front.close(() => resolve())) };
+}
+
+const mutant = (name: string, description: string, caughtBy: string[], deviation: WebSocketDeviation): Mutant => ({
+  name,
+  description,
+  caughtBy,
+  webSocket: deviation,
+});
+
+/** Mutants that break section 18; each runs over WebSocket. */
+export const webSocketMutants: Mutant[] = [
+  mutant("ws-text-ignored", "drops text messages instead of closing with 1003 [WS-2]", ["websocket/text-message-closes-1003"], { ignoreText: true }),
+  mutant("ws-any-subprotocol", "accepts upgrades that do not request strata [WS-1]", ["websocket/subprotocol-required"], { anySubprotocol: true }),
+  mutant("ws-deflate", "accepts permessage-deflate [WS-4]", ["websocket/no-compression"], { deflate: true }),
+  mutant("ws-any-origin", "accepts upgrades from any Origin [WS-5]", ["websocket/foreign-origin-refused"], { anyOrigin: true }),
+  mutant("ws-messages-joined", "joins the server's messages into ones larger than 1 MiB [WS-3]", ["websocket/message-sizes"], { joinMessages: true }),
+];
