@@ -22,6 +22,12 @@ export interface WebSocketClientTls {
 export interface WebSocketClientOptions {
   /** For `wss:` with a private CA or a client certificate: connects through `ws`, which can take them. */
   tls?: WebSocketClientTls;
+  /**
+   * Headers for the upgrade request, e.g. a proxy's stickiness cookie;
+   * connects through `ws` (a browser sends its cookies itself, and cannot
+   * set headers).
+   */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** Parses "ws://host:port/path" or "wss://…"; throws a TypeError naming the problem. */
@@ -55,11 +61,11 @@ async function connect(address: string, options: ConnectOptions, clientOptions: 
   const url = parseWebSocketAddress(address);
   const Native = (globalThis as { WebSocket?: new (url: string, protocols: string[]) => WebSocketLike }).WebSocket;
   let socket: WebSocketLike;
-  if (Native !== undefined && clientOptions.tls === undefined) {
+  if (Native !== undefined && clientOptions.tls === undefined && clientOptions.headers === undefined) {
     socket = new Native(url.href, [WEBSOCKET_SUBPROTOCOL]);
   } else {
     const { WebSocket } = await loadWs();
-    socket = new WebSocket(url.href, [WEBSOCKET_SUBPROTOCOL], { perMessageDeflate: false, maxPayload: MAX_WEBSOCKET_MESSAGE, ...clientOptions.tls });
+    socket = new WebSocket(url.href, [WEBSOCKET_SUBPROTOCOL], { perMessageDeflate: false, maxPayload: MAX_WEBSOCKET_MESSAGE, ...clientOptions.tls, ...(clientOptions.headers === undefined ? {} : { headers: clientOptions.headers }) });
   }
   await new Promise<void>((resolve, reject) => {
     let settled = false;

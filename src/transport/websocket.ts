@@ -28,6 +28,8 @@ export interface WebSocketOptions {
   key?: Pem;
   /** Client side of `wss:`: a private CA or a client certificate [TLS-4] [TLS-5]. */
   clientTls?: WebSocketClientTls;
+  /** Client side: headers for the upgrade request, e.g. an L7 proxy's stickiness cookie. */
+  clientHeaders?: Readonly<Record<string, string>>;
 }
 
 type WsServerModule = typeof import("ws");
@@ -118,7 +120,10 @@ async function listen(address: string, options: ListenOptions, accept: (transpor
  * `key` for wss:), and connects as webSocketClientTransport [WS-1] [WS-5].
  */
 export function webSocketTransport(options: WebSocketOptions = {}): TransportFactory {
-  const client = webSocketClientTransport(options.clientTls === undefined ? {} : { tls: options.clientTls });
+  const client = webSocketClientTransport({
+    ...(options.clientTls === undefined ? {} : { tls: options.clientTls }),
+    ...(options.clientHeaders === undefined ? {} : { headers: options.clientHeaders }),
+  });
   return {
     connect: (address, connectOptions) => client.connect(address, connectOptions),
     listen: (address, listenOptions, accept) => listen(address, listenOptions, accept, options),
