@@ -59,10 +59,19 @@ export class WebSocketStream implements Transport {
       this.pause = () => socket.pause!();
       this.resume = () => socket.resume!();
     }
+    // ws on Node keeps its TCP socket as _socket: referencing it only while calls are pending lets a
+    // program that never closes its client exit, as over TCP [PING-4]. Browsers have nothing to unref.
+    const tcp = (socket as { _socket?: { ref?(): void; unref?(): void } })._socket;
+    if (tcp?.ref !== undefined && tcp.unref !== undefined) {
+      this.ref = () => tcp.ref!();
+      this.unref = () => tcp.unref!();
+    }
   }
 
   pause?(): void;
   resume?(): void;
+  ref?(): void;
+  unref?(): void;
 
   get bufferedAmount(): number {
     return this.socket.bufferedAmount + this.pendingBytes;
