@@ -7,7 +7,6 @@ import * as net from "node:net";
 import type { ServerOptions } from "../../src/node.ts";
 import type { TransportFactory } from "../../src/transport/index.ts";
 import type { SpawnTls } from "../runner/case.ts";
-import type { WebSocketDeviation } from "./websocket-mutants.ts";
 import { createFrameDecoder, encodeFrame, PREFACE_SIZE, type Frame, type FrameDecoder } from "../../src/wire/index.ts";
 
 /** One proxied connection, as a mutant sees it. */
@@ -24,6 +23,20 @@ export interface ProxiedConnection {
   readonly state: Record<string, unknown>;
   /** Whether the client's side is gone (the case has ended): a costly mutant stops working then. */
   readonly closed: boolean;
+}
+
+/** What a WebSocket front end does differently from the reference; none set: the same. */
+export interface WebSocketDeviation {
+  /** Drop text messages instead of closing with 1003 [WS-2]. */
+  ignoreText?: boolean;
+  /** Accept upgrades that do not request strata [WS-1]. */
+  anySubprotocol?: boolean;
+  /** Accept permessage-deflate [WS-4]. */
+  deflate?: boolean;
+  /** Accept any Origin [WS-5]. */
+  anyOrigin?: boolean;
+  /** Join the server's messages of one turn into one, however large [WS-3]. */
+  joinMessages?: boolean;
 }
 
 /** A deliberate deviation from the spec. Hooks left out pass everything through. */

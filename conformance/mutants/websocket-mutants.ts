@@ -6,21 +6,7 @@
 // proxy, so the reference server itself stays correct.
 
 import { WebSocket, WebSocketServer, type RawData } from "ws";
-import type { Mutant } from "./mutating-proxy.ts";
-
-/** What a WebSocket front end does differently from the reference; none set: the same. */
-export interface WebSocketDeviation {
-  /** Drop text messages instead of closing with 1003 [WS-2]. */
-  ignoreText?: boolean;
-  /** Accept upgrades that do not request strata [WS-1]. */
-  anySubprotocol?: boolean;
-  /** Accept permessage-deflate [WS-4]. */
-  deflate?: boolean;
-  /** Accept any Origin [WS-5]. */
-  anyOrigin?: boolean;
-  /** Join the server's messages of one turn into one, however large [WS-3]. */
-  joinMessages?: boolean;
-}
+import type { Mutant, WebSocketDeviation } from "./mutating-proxy.ts";
 
 /** A front end at ws://127.0.0.1:PORT/strata relaying each connection to `upstream` with `deviation`. */
 export async function startWebSocketFront(upstream: string, deviation: WebSocketDeviation): Promise<{ address: string; close(): Promise<void> }> {
