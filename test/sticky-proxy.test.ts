@@ -7,18 +7,16 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import * as http from "node:http";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "esbuild";
 import { WebSocket } from "ws";
 import { createClient, createServer, webSocketTransport, type Server } from "../src/node.ts";
 import { TestService, testService } from "./support/test-service.ts";
+import { chromiumProblem, startPageHost } from "./support/chromium-page.ts";
 
 const test = suite("sticky proxy");
-const CHROMIUM = "/usr/bin/chromium";
 const haproxyMissing = spawnSync("haproxy", ["-v"]).error !== undefined;
 if (haproxyMissing) console.log("\n  SKIPPED: the L7 proxy tests need HAProxy: apt-get install -y haproxy\n");
 
@@ -117,34 +115,21 @@ test("through HAProxy: new connections go round robin; with its cookie every rec
 
 test("a page in headless Chromium reconnecting through HAProxy comes back to the same server, by the cookie the browser kept", async () => {
   if (haproxyMissing) return;
-  if (!existsSync(CHROMIUM)) {
-    console.log(`\n  SKIPPED: the browser stickiness test needs Chromium at ${CHROMIUM}: apt-get install -y chromium\n`);
+  const problem = chromiumProblem();
+  if (problem !== undefined) {
+    console.log(`\n  SKIPPED: the browser stickiness test needs ${problem}\n`);
     return;
   }
-  const bundle = await build({ entryPoints: [new URL("./browser/sticky-page.ts", import.meta.url).pathname], bundle: true, platform: "browser", format: "esm", target: "chrome120", write: false, logLevel: "silent" });
-  const script = bundle.outputFiles[0]!.text;
-  const web = http.createServer((request, response) => {
-    if (request.url?.startsWith("/page.js")) return void response.writeHead(200, { "Content-Type": "text/javascript" }).end(script);
-    response.writeHead(200, { "Content-Type": "text/html" }).end('<!doctype html><meta charset="utf-8"><script type="module" src="/page.js"></script>');
-  });
-  await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
-  const origin = `http://127.0.0.1:${(web.address() as net.AddressInfo).port}`;
-  const cluster = await startCluster([origin]);
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  const host = await startPageHost(new URL("./browser/sticky-page.ts", import.meta.url));
+  const cluster = await startCluster([host.origin]);
   try {
-    const page = await browser.newPage();
-    await page.goto(`${origin}/?server=${encodeURIComponent(cluster.address)}`);
-    await page.waitForFunction(() => (window as unknown as { done?: Promise<void> }).done !== undefined, undefined, { timeout: 10_000 });
-    await page.evaluate(() => (window as unknown as { done: Promise<void> }).done);
-    const results = (await page.evaluate(() => (window as unknown as { results: { servers: string[]; failure?: string } }).results));
+    const results = (await host.open(`server=${encodeURIComponent(cluster.address)}`)) as { servers: string[]; failure?: string };
     assert.is(results.failure, undefined, results.failure);
     assert.is(results.servers.length, 5);
     assert.equal(new Set(results.servers).size, 1, `every reconnect on one server: ${results.servers.join(", ")}`);
   } finally {
-    await browser.close();
+    await host.close();
     await cluster.stop();
-    web.close();
   }
 });
 

@@ -30,8 +30,8 @@ export interface WebSocketClientOptions {
   headers?: Readonly<Record<string, string>>;
 }
 
-/** Parses "ws://host:port/path" or "wss://…"; throws a TypeError naming the problem. */
-export function parseWebSocketAddress(address: string): URL {
+/** Parses "ws://host:port/path" or "wss://…" (port 0 only to listen on); throws a TypeError naming the problem. */
+export function parseWebSocketAddress(address: string, { listening = false } = {}): URL {
   let url: URL;
   try {
     url = new URL(address);
@@ -40,7 +40,7 @@ export function parseWebSocketAddress(address: string): URL {
   }
   if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new TypeError(`invalid address "${address}": expected ws:// or wss://`);
   if (url.hostname === "") throw new TypeError(`invalid address "${address}": no host`);
-  if (url.port === "0") throw new TypeError(`invalid address "${address}": port 0 can be listened on, not connected to`);
+  if (!listening && /^wss?:\/\/[^/]*:0(\/|$)/.test(address)) throw new TypeError(`invalid address "${address}": port 0 can be listened on, not connected to`);
   return url;
 }
 

@@ -50,8 +50,9 @@ function refuse(socket: net.Socket, status: number, reason: string, text: string
 
 /** Listens for WebSocket upgrades on the address's host, port and path [WS-1] [WS-4] [WS-5]. */
 async function listen(address: string, options: ListenOptions, accept: (transport: Transport) => void, wsOptions: WebSocketOptions): Promise<TransportListener> {
-  const url = parseWebSocketAddress(address.replace(/:0(\/|$)/, ":1$1")); // port 0 is fine to listen on
-  const port = /:0(\/|$)/.test(address) ? 0 : Number(url.port || (url.protocol === "wss:" ? 443 : 80));
+  const url = parseWebSocketAddress(address, { listening: true });
+  // URL drops a port that is the scheme's default, and keeps "0" as given.
+  const port = Number(url.port || (url.protocol === "wss:" ? 443 : 80));
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const path = url.pathname;
   const secure = url.protocol === "wss:";
