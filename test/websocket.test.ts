@@ -7,12 +7,15 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { WebSocket as WsClient, type RawData } from "ws";
-import { createClient, createServer, RpcError, TransportCode, type ConnectionInfo, type Server } from "../src/node.ts";
+import * as net from "node:net";
+import { X509Certificate } from "node:crypto";
+import { createClient, createServer, RpcError, TransportCode, type ConnectionInfo, type Server, type WebSocketOptions } from "../src/node.ts";
 import { encodeFrame, encodeHello, encodePreface, FrameType, createFrameDecoder, type Frame } from "../src/wire/index.ts";
 import { MAX_WEBSOCKET_MESSAGE } from "../src/transport/index.ts";
 import { EchoRequestSchema } from "./gen/stratatest/v1/testing_pb.ts";
 import { TestService, testService } from "./support/test-service.ts";
 import { waitUntil } from "./support/wait.ts";
+import { rpcFailure } from "./support/rpc-failure.ts";
 import { certificatesProblem, testCertificates } from "../conformance/runner/certificates.ts";
 
 const test = suite("websocket");
@@ -188,6 +191,91 @@ test("[WS-1] [TLS-4] wss: a listener with a certificate, a client trusting its C
     assert.is((error as RpcError).code, TransportCode.CONNECT_FAILED, (error as Error).message);
   }
   doubting.$close();
+  await server.close();
+});
+
+/** A wss: server with the test certificates and `options`, recording the connection each echo came on. */
+async function wssServer(options: WebSocketOptions, handshakeTimeoutMs?: number): Promise<{ server: Server; address: string; seen: ConnectionInfo[]; ran: string[] }> {
+  const { impl, log } = testService();
+  const seen: ConnectionInfo[] = [];
+  const { webSocketTransport } = await import("../src/transport/websocket.ts");
+  const server = createServer({ transports: { wss: webSocketTransport({ ...testCertificates().server, ...options }) }, ...(handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs }) }).addService(TestService, {
+    ...impl,
+    echo: (request, context) => {
+      seen.push(context.connection);
+      return impl.echo!(request, context);
+    },
+  });
+  return { server, address: await server.listen("wss://127.0.0.1:0/strata"), seen, ran: log.echoed };
+}
+
+/** Bun's node:https hands handlers sockets without their peer certificate: a wss: listener there refuses to ask for one. */
+const isBun = (globalThis as { Bun?: unknown }).Bun !== undefined;
+
+test("[TLS-5] [TLS-6] wss: a listener requiring client certificates refuses none and foreign ones and shows a trusted one's identity; one requesting them serves clients without one (Bun: refused at listen, clearly)", async () => {
+  const problem = certificatesProblem();
+  if (problem !== undefined) {
+    console.log(`\n  SKIPPED: the wss client-certificate test needs ${problem}\n`);
+    return;
+  }
+  const certs = testCertificates();
+  const { webSocketTransport } = await import("../src/transport/websocket.ts");
+  assert.throws(() => webSocketTransport({ ...certs.server, clientCertificate: "require" }), /needs clientCa/);
+  if (isBun) {
+    const server = createServer({ transports: { wss: webSocketTransport({ ...certs.server, clientCa: certs.ca, clientCertificate: "require" }) } });
+    await server.listen("wss://127.0.0.1:0/strata").then(
+      () => assert.unreachable("listened asking for client certificates it cannot see"),
+      (error: Error) => assert.match(error.message, /needs an HTTPS server built on node:tls/),
+    );
+    await server.close();
+    console.log("\n  SKIPPED on Bun: wss client certificates (its node:https sockets show no peer certificate); refused at listen instead\n");
+    return;
+  }
+  const client = (address: string, tls: object) => createClient(TestService, { address, transports: { wss: webSocketTransport({ clientTls: { ca: certs.ca, ...tls } }) } });
+  const required = await wssServer({ clientCa: certs.ca, clientCertificate: "require" });
+  for (const tls of [{}, certs.otherClient]) {
+    const error = await rpcFailure(client(required.address, tls).echo({ text: "refused" }));
+    assert.is(error.code, TransportCode.CONNECT_FAILED, error.message);
+    assert.is(error.processed, "no", error.message);
+  }
+  assert.equal(required.ran, []);
+  const billing = client(required.address, certs.client);
+  assert.is((await billing.echo({ text: "billing" })).text, "billing");
+  billing.$close();
+  const identity = required.seen[0]!.peerCertificate!;
+  assert.is(required.seen[0]!.secure, true);
+  assert.is(identity.subject, "CN=billing");
+  assert.equal(identity.subjectAltNames, ["DNS:billing.internal"]);
+  assert.is(identity.fingerprint256, new X509Certificate(certs.client.cert).fingerprint256);
+  await required.server.close();
+
+  const requested = await wssServer({ clientCa: certs.ca, clientCertificate: "request" });
+  const anonymous = client(requested.address, {});
+  assert.is((await anonymous.echo({ text: "anonymous" })).text, "anonymous");
+  anonymous.$close();
+  assert.is(requested.seen[0]!.peerCertificate, undefined);
+  assert.is((await rpcFailure(client(requested.address, certs.otherClient).echo({ text: "foreign" }))).code, TransportCode.CONNECT_FAILED);
+  assert.equal(requested.ran, ["anonymous"]);
+  await requested.server.close();
+});
+
+test("[TLS-7] wss: a TCP connection that never starts its TLS handshake is closed once the handshake timeout passes (Bun: skipped)", async () => {
+  const problem = certificatesProblem();
+  if (problem !== undefined || isBun) {
+    console.log(`\n  SKIPPED: ${isBun ? "Bun's node:https ignores handshakeTimeout (an idle TCP connection stays about 12 s)" : `the wss handshake test needs ${problem}`}\n`);
+    return;
+  }
+  const { server, address } = await wssServer({}, 300);
+  const { port } = new URL(address);
+  const started = performance.now();
+  const closedAfterMs = await new Promise<number>((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port: Number(port) });
+    socket.on("data", (chunk: Buffer) => reject(new Error(`the server wrote ${chunk.length} bytes`)));
+    socket.on("error", () => {}); // a reset is a close too
+    socket.on("close", () => resolve(performance.now() - started));
+    setTimeout(() => reject(new Error("the server kept the connection open for 5 s (handshake timeout 300 ms)")), 5000).unref?.();
+  });
+  assert.ok(closedAfterMs >= 250, `closed after ${closedAfterMs} ms, before the handshake timeout of 300 ms`);
   await server.close();
 });
 

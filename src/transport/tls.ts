@@ -5,7 +5,8 @@
 
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { ConnectOptions, ListenOptions, PeerCertificate, Transport, TransportFactory, TransportListener } from "./transport.ts";
+import type { ConnectOptions, ListenOptions, Transport, TransportFactory, TransportListener } from "./transport.ts";
+import { checkClientCertificateMode, clientCertificateOptions, refusesClient, verifiedPeerCertificate, type ClientCertificateMode } from "./client-certificate.ts";
 import { parseTlsAddress } from "./address.ts";
 import { formatAddress, SocketTransport, type TlsInfo } from "./socket-transport.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
@@ -36,7 +37,7 @@ export interface TlsOptions {
    * Server: whether clients present a certificate: "none" (the default),
    * "request" (one presented must verify), or "require" [TLS-5].
    */
-  clientCertificate?: "none" | "request" | "require";
+  clientCertificate?: ClientCertificateMode;
   /** Client: the name the server's certificate must carry, and the SNI sent, when it is not the address's host [TLS-4]. */
   serverName?: string;
 }
@@ -44,30 +45,17 @@ export interface TlsOptions {
 const asBuffer = (pem: Pem): string | Buffer => (typeof pem === "string" ? pem : Buffer.from(pem.buffer, pem.byteOffset, pem.byteLength));
 const trusted = (ca: TlsOptions["ca"]) => (ca === undefined ? undefined : Array.isArray(ca) ? ca.map(asBuffer) : [asBuffer(ca as Pem)]);
 
-/** The verified peer certificate's identity, or undefined when it presented none [TLS-6]. */
-function peerIdentity(socket: tls.TLSSocket): PeerCertificate | undefined {
-  const x509 = socket.getPeerX509Certificate();
-  if (x509 === undefined) return undefined;
-  return {
-    subject: x509.subject,
-    subjectAltNames: x509.subjectAltName === undefined ? [] : x509.subjectAltName.split(", "),
-    fingerprint256: x509.fingerprint256,
-  };
-}
-
 function tlsInfo(socket: tls.TLSSocket): TlsInfo {
   const protocol = socket.alpnProtocol;
-  return { protocol: typeof protocol === "string" ? protocol : undefined, peerCertificate: socket.authorized ? peerIdentity(socket) : undefined };
+  return { protocol: typeof protocol === "string" ? protocol : undefined, peerCertificate: verifiedPeerCertificate(socket) };
 }
 
 /** A TLS transport: `tls:host:port` addresses, the server's certificate verified against `ca` or the runtime's CAs [TLS-4]. */
 export function tlsTransport(options: TlsOptions = {}): TransportFactory {
   const ca = trusted(options.ca);
   const own = options.cert === undefined || options.key === undefined ? {} : { cert: asBuffer(options.cert), key: asBuffer(options.key) };
-  const clientCertificate = options.clientCertificate ?? "none";
-  if (!["none", "request", "require"].includes(clientCertificate)) throw new TypeError(`clientCertificate must be "none", "request" or "require", got ${JSON.stringify(clientCertificate)}`);
   if ((options.cert === undefined) !== (options.key === undefined)) throw new TypeError("tlsTransport: cert and key go together: give both or neither");
-  if (clientCertificate !== "none" && ca === undefined) throw new TypeError(`tlsTransport: clientCertificate "${clientCertificate}" needs ca, the trust anchors client certificates are verified against [TLS-5]`);
+  const clientCertificate = checkClientCertificateMode("tlsTransport", options.clientCertificate, ca, "ca");
 
   /** Opens TCP, completes the TLS handshake and checks the server before any Strata byte is sent [TLS-1] [TLS-4]. */
   function connect(address: string, connectOptions: ConnectOptions = {}): Promise<Transport> {
@@ -122,17 +110,14 @@ export function tlsTransport(options: TlsOptions = {}): TransportFactory {
         {
           ...own,
           ...(ca === undefined ? {} : { ca }),
-          requestCert: clientCertificate !== "none",
-          rejectUnauthorized: clientCertificate === "require",
+          ...clientCertificateOptions(clientCertificate),
           ALPNProtocols: [TLS_ALPN_PROTOCOL],
           minVersion: "TLSv1.2",
           handshakeTimeout: listenOptions.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
           noDelay: true,
         },
         (socket) => {
-          // A presented certificate must verify, also when it is only requested; the runtime's own check is not relied on [TLS-5].
-          const presented = socket.getPeerX509Certificate() !== undefined;
-          if ((clientCertificate === "require" || (clientCertificate === "request" && presented)) && !socket.authorized) return void socket.destroy();
+          if (refusesClient(socket, clientCertificate)) return void socket.destroy();
           accept(new SocketTransport(socket, target, highWaterMark, tlsInfo(socket)));
         },
       );

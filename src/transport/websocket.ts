@@ -6,11 +6,13 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import type * as net from "node:net";
+import * as tls from "node:tls";
 import type { ListenOptions, Transport, TransportFactory, TransportListener } from "./transport.ts";
 import { formatHostPort } from "./address.ts";
 import { parseWebSocketAddress, webSocketClientTransport, type WebSocketClientTls } from "./websocket-client.ts";
 import { MAX_WEBSOCKET_MESSAGE, WEBSOCKET_SUBPROTOCOL, WebSocketStream, type WebSocketLike } from "./websocket-stream.ts";
 import type { Pem } from "./tls.ts";
+import { checkClientCertificateMode, clientCertificateOptions, refusesClient, verifiedPeerCertificate, type ClientCertificateMode } from "./client-certificate.ts";
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -26,6 +28,14 @@ export interface WebSocketOptions {
   /** A `wss:` listener's certificate and key, PEM [TLS-4]. */
   cert?: Pem;
   key?: Pem;
+  /**
+   * A `wss:` listener: whether clients present a certificate, "none" (the
+   * default), "request" (one presented must verify) or "require", as
+   * tlsTransport's option of that name [TLS-5].
+   */
+  clientCertificate?: ClientCertificateMode;
+  /** A `wss:` listener: the trust anchors client certificates are verified against, PEM [TLS-5]. */
+  clientCa?: Pem | readonly Pem[];
   /** Client side of `wss:`: a private CA or a client certificate [TLS-4] [TLS-5]. */
   clientTls?: WebSocketClientTls;
   /** Client side: headers for the upgrade request, e.g. an L7 proxy's stickiness cookie. */
@@ -49,7 +59,7 @@ function refuse(socket: net.Socket, status: number, reason: string, text: string
 }
 
 /** Listens for WebSocket upgrades on the address's host, port and path [WS-1] [WS-4] [WS-5]. */
-async function listen(address: string, options: ListenOptions, accept: (transport: Transport) => void, wsOptions: WebSocketOptions): Promise<TransportListener> {
+async function listen(address: string, options: ListenOptions, accept: (transport: Transport) => void, wsOptions: WebSocketOptions, clientCertificate: ClientCertificateMode): Promise<TransportListener> {
   const url = parseWebSocketAddress(address, { listening: true });
   // URL drops a port that is the scheme's default, and keeps "0" as given.
   const port = Number(url.port || (url.protocol === "wss:" ? 443 : 80));
@@ -71,10 +81,33 @@ async function listen(address: string, options: ListenOptions, accept: (transpor
     response.writeHead(426, { "Content-Type": "text/plain", Upgrade: "websocket", Connection: "close" });
     response.end(`This port speaks Strata RPC over WebSocket (subprotocol ${WEBSOCKET_SUBPROTOCOL}) at ${path}\n`);
   };
-  const server = secure ? https.createServer({ cert: wsOptions.cert as string, key: wsOptions.key as string }, answerPlainHttp) : http.createServer(answerPlainHttp);
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  const server = secure
+    ? https.createServer(
+        {
+          cert: wsOptions.cert as string,
+          key: wsOptions.key as string,
+          ...(wsOptions.clientCa === undefined ? {} : { ca: wsOptions.clientCa as string | string[] }),
+          ...clientCertificateOptions(clientCertificate),
+          minVersion: "TLSv1.2", // [TLS-2]
+          handshakeTimeout: handshakeTimeoutMs, // [TLS-7]
+        },
+        answerPlainHttp,
+      )
+    : http.createServer(answerPlainHttp);
+  if (secure && clientCertificate !== "none") {
+    // Bun's node:https is not built on node:tls: its sockets show neither the certificate to check nor the identity [TLS-6].
+    if (!(server instanceof tls.Server)) {
+      throw new TypeError(`listening on "${address}" with clientCertificate "${clientCertificate}" needs an HTTPS server built on node:tls, which shows the client's certificate (Node, Deno); this runtime's is not: listen on a tls: address to authenticate clients [TLS-5] [TLS-6]`);
+    }
+    // Before HTTP reads a byte of it: a client refused for its certificate gets no answer at all [TLS-5].
+    server.prependListener("secureConnection", (socket: tls.TLSSocket) => {
+      if (refusesClient(socket, clientCertificate)) socket.destroy();
+    });
+  }
   // Slow upgrade requests are bounded like any handshake [PREFACE-6] [TLS-7].
-  server.headersTimeout = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-  server.requestTimeout = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  server.headersTimeout = handshakeTimeoutMs;
+  server.requestTimeout = handshakeTimeoutMs;
   server.on("upgrade", (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     const requestPath = new URL(request.url ?? "/", "http://x").pathname;
@@ -86,11 +119,14 @@ async function listen(address: string, options: ListenOptions, accept: (transpor
     if (origin !== undefined && allowed !== "*" && !(allowed ?? []).includes(origin)) return refuse(socket, 403, "Forbidden", `origin ${origin} is not allowed [WS-5]\n`);
     sockets.handleUpgrade(request, socket, head, (ws) => {
       const remote = request.socket;
+      // A listener that asks for no certificate has none verified (and Bun's sockets could not tell) [TLS-6].
+      const peerCertificate = secure && clientCertificate !== "none" ? verifiedPeerCertificate(remote as tls.TLSSocket) : undefined;
       const info = {
         peer: formatHostPort(remote.remoteAddress ?? "unknown", remote.remotePort ?? 0),
         ...(remote.remoteAddress !== undefined ? { remoteAddress: remote.remoteAddress } : {}),
         secure,
         protocol: WEBSOCKET_SUBPROTOCOL,
+        ...(peerCertificate !== undefined ? { peerCertificate } : {}),
         ...(request.headers.cookie !== undefined ? { cookie: request.headers.cookie } : {}),
       };
       remote.setNoDelay(true);
@@ -121,12 +157,13 @@ async function listen(address: string, options: ListenOptions, accept: (transpor
  * `key` for wss:), and connects as webSocketClientTransport [WS-1] [WS-5].
  */
 export function webSocketTransport(options: WebSocketOptions = {}): TransportFactory {
+  const clientCertificate = checkClientCertificateMode("webSocketTransport", options.clientCertificate, options.clientCa, "clientCa");
   const client = webSocketClientTransport({
     ...(options.clientTls === undefined ? {} : { tls: options.clientTls }),
     ...(options.clientHeaders === undefined ? {} : { headers: options.clientHeaders }),
   });
   return {
     connect: (address, connectOptions) => client.connect(address, connectOptions),
-    listen: (address, listenOptions, accept) => listen(address, listenOptions, accept, options),
+    listen: (address, listenOptions, accept) => listen(address, listenOptions, accept, options, clientCertificate),
   };
 }
