@@ -169,7 +169,7 @@ test("one server serves TCP and WebSocket at once; a malformed ws address is a T
   for (const bad of ["ws://", "ws://127.0.0.1:0/strata"]) assert.throws(() => createClient(TestService, { address: bad }), /invalid address/, bad);
 });
 
-test("[WS-1] [TLS-4] wss: a listener with a certificate, a client trusting its CA; a client that does not trust it fails CONNECT_FAILED", async () => {
+test("[WS-1] [TLS-4] wss: a listener with a certificate, a client trusting its CA; a client that does not trust it, or expects another name, fails CONNECT_FAILED", async () => {
   const problem = certificatesProblem();
   if (problem !== undefined) {
     console.log(`\n  SKIPPED: the wss test needs ${problem}\n`);
@@ -191,6 +191,13 @@ test("[WS-1] [TLS-4] wss: a listener with a certificate, a client trusting its C
     assert.is((error as RpcError).code, TransportCode.CONNECT_FAILED, (error as Error).message);
   }
   doubting.$close();
+  // A name to verify instead of the address's host: the certificate names localhost, not elsewhere.invalid [TLS-4].
+  const named = (serverName: string) => createClient(TestService, { address, transports: { wss: webSocketTransport({ clientTls: { ca: certs.ca, serverName } }) } });
+  const localhost = named("localhost");
+  assert.is((await localhost.echo({ text: "as localhost" })).text, "as localhost");
+  localhost.$close();
+  const misnamed = await rpcFailure(named("elsewhere.invalid").echo({ text: "misnamed" }));
+  assert.is(misnamed.code, TransportCode.CONNECT_FAILED, misnamed.message);
   await server.close();
 });
 

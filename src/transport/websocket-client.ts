@@ -16,6 +16,8 @@ export interface WebSocketClientTls {
   /** A client certificate and its key, PEM [TLS-5]. */
   cert?: string | Uint8Array;
   key?: string | Uint8Array;
+  /** The name the server's certificate must carry, and the SNI sent, when it is not the address's host [TLS-4]. */
+  serverName?: string;
 }
 
 /** Options of the WebSocket client transport. */
@@ -65,7 +67,14 @@ async function connect(address: string, options: ConnectOptions, clientOptions: 
     socket = new Native(url.href, [WEBSOCKET_SUBPROTOCOL]);
   } else {
     const { WebSocket } = await loadWs();
-    socket = new WebSocket(url.href, [WEBSOCKET_SUBPROTOCOL], { perMessageDeflate: false, maxPayload: MAX_WEBSOCKET_MESSAGE, ...clientOptions.tls, ...(clientOptions.headers === undefined ? {} : { headers: clientOptions.headers }) });
+    const { serverName, ...trust } = clientOptions.tls ?? {};
+    socket = new WebSocket(url.href, [WEBSOCKET_SUBPROTOCOL], {
+      perMessageDeflate: false,
+      maxPayload: MAX_WEBSOCKET_MESSAGE,
+      ...trust,
+      ...(serverName === undefined ? {} : { servername: serverName }),
+      ...(clientOptions.headers === undefined ? {} : { headers: clientOptions.headers }),
+    });
   }
   await new Promise<void>((resolve, reject) => {
     let settled = false;
