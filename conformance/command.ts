@@ -35,11 +35,11 @@ export interface SuiteOptions {
   trace: boolean;
   list: boolean;
   caseTimeoutMs: number;
-  /** Spawn mode: start the server listening with TLS, with certificates the suite makes (section 19). */
+  /** Spawn mode: start the server listening with TLS, with certificates the suite makes (section 19); with `websocket`, on wss://. */
   tls?: boolean;
-  /** Spawn mode: start the server listening on WebSocket (section 18). */
+  /** Spawn mode: start the server listening on WebSocket (section 18), ws:// (wss:// with `tls`). */
   websocket?: boolean;
-  /** Target mode over TLS: the CA file to trust, a client certificate and key, the name to expect. */
+  /** Target mode over TLS (tls: or wss://): the CA file to trust, a client certificate and key, the name to expect. */
   caFile?: string;
   certFile?: string;
   keyFile?: string;
@@ -80,13 +80,13 @@ export function addServerCommand(parent: Command, program: string, done: (code: 
     .usage("--target HOST:PORT [options]\n       server [options] -- COMMAND [ARGS...]")
     // The descriptions say the defaults that matter; commander's "(default: [])" says nothing.
     .configureHelp({ optionDescription: (option) => option.description })
-    .option("--target <host:port>", "a running server: HOST:PORT, tls:HOST:PORT (also tls://HOST:PORT) over TLS, or ws://HOST:PORT/PATH over WebSocket")
-    .option("--tls", "spawn mode: tell the server to listen with TLS, with certificates the suite makes (needs openssl)", false)
-    .option("--websocket", "spawn mode: tell the server to listen on WebSocket, ws://127.0.0.1:0/strata", false)
-    .option("--ca <file>", "TLS target: the CA certificates (PEM) the server's certificate verifies against (default: public CAs)")
-    .option("--cert <file>", "TLS target: a client certificate (PEM) the server trusts, presented on every connection")
-    .option("--key <file>", "TLS target: the private key of --cert (PEM)")
-    .option("--server-name <name>", "TLS target: the name the server's certificate carries, when it is not the target's host")
+    .option("--target <host:port>", "a running server: HOST:PORT, tls:HOST:PORT (also tls://HOST:PORT) over TLS, ws://HOST:PORT/PATH over WebSocket, or wss://HOST:PORT/PATH over WebSocket and TLS")
+    .option("--tls", "spawn mode: tell the server to listen with TLS, with certificates the suite makes (needs openssl); with --websocket, on wss://", false)
+    .option("--websocket", "spawn mode: tell the server to listen on WebSocket, ws://127.0.0.1:0/strata (wss:// with --tls)", false)
+    .option("--ca <file>", "TLS target (tls: or wss://): the CA certificates (PEM) the server's certificate verifies against (default: public CAs)")
+    .option("--cert <file>", "TLS target (tls: or wss://): a client certificate (PEM) the server trusts, presented on every connection")
+    .option("--key <file>", "TLS target (tls: or wss://): the private key of --cert (PEM)")
+    .option("--server-name <name>", "TLS target (tls: or wss://): the name the server's certificate carries, when it is not the target's host")
     .option("--run <pattern>", "run only cases whose name matches (substring, or * wildcards); repeatable", collect, [])
     .option("--skip <pattern>", "skip cases whose name matches; repeatable", collect, [])
     .option("--features <file>", "optional features the implementation declares (JSON array or one per line)")
@@ -104,17 +104,17 @@ export function addServerCommand(parent: Command, program: string, done: (code: 
       const target = flags["target"] as string | undefined;
       const list = flags["list"] as boolean;
       if (!list && (target === undefined) === (serverCommand.length === 0)) self.error("give exactly one of --target HOST:PORT or -- COMMAND", { exitCode: 2 });
-      if (target !== undefined && !/^(tls:(\/\/)?)?(\[[^\]]+\]|[^:\s/]+):\d+$/.test(target) && !/^ws:\/\/(\[[^\]]+\]|[^:\s/]+):\d+(\/\S*)?$/.test(target)) {
-        self.error(`--target must be HOST:PORT, tls:HOST:PORT or ws://HOST:PORT/PATH, got "${target}"`, { exitCode: 2 });
+      if (target !== undefined && !/^(tls:(\/\/)?)?(\[[^\]]+\]|[^:\s/]+):\d+$/.test(target) && !/^wss?:\/\/(\[[^\]]+\]|[^:\s/]+):\d+(\/\S*)?$/.test(target)) {
+        self.error(`--target must be HOST:PORT, tls:HOST:PORT, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH, got "${target}"`, { exitCode: 2 });
       }
-      if (flags["websocket"] === true && (target !== undefined || flags["tls"] === true)) self.error("--websocket is for spawn mode, without --tls; for a running server give --target ws://HOST:PORT/PATH", { exitCode: 2 });
-      const overTls = target?.startsWith("tls:") ?? false;
+      if (flags["websocket"] === true && target !== undefined) self.error("--websocket is for spawn mode; for a running server give --target ws://HOST:PORT/PATH (wss://HOST:PORT/PATH over TLS)", { exitCode: 2 });
+      const overTls = isTlsTarget(target);
       const tlsFile = (name: string) => flags[name] as string | undefined;
       for (const name of ["ca", "cert", "key", "serverName"]) {
-        if (tlsFile(name) !== undefined && !overTls) self.error(`--${name === "serverName" ? "server-name" : name} is for a TLS target (--target tls:HOST:PORT)`, { exitCode: 2 });
+        if (tlsFile(name) !== undefined && !overTls) self.error(`--${name === "serverName" ? "server-name" : name} is for a TLS target (--target tls:HOST:PORT or wss://HOST:PORT/PATH)`, { exitCode: 2 });
       }
       if ((tlsFile("cert") === undefined) !== (tlsFile("key") === undefined)) self.error("--cert and --key go together", { exitCode: 2 });
-      if (flags["tls"] === true && target !== undefined) self.error("--tls is for spawn mode; for a running TLS server give --target tls:HOST:PORT", { exitCode: 2 });
+      if (flags["tls"] === true && target !== undefined) self.error("--tls is for spawn mode; for a running TLS server give --target tls:HOST:PORT (wss://HOST:PORT/PATH over WebSocket)", { exitCode: 2 });
       const featuresFile = flags["features"] as string | undefined;
       const options: SuiteOptions = {
         program,
@@ -187,7 +187,7 @@ export async function runSuite(options: SuiteOptions): Promise<number> {
     let address = options.target;
     const tls = suiteTls(options);
     if (options.command) {
-      main = await spawnServer(options.command, listenOn(options, spawnSettings({}, tls)));
+      main = await spawnServer(options.command, spawnSettings({}, tls, options.websocket));
       address = main.address;
     }
     const hasConformanceService = await probeConformanceService(address!, tls);
@@ -202,7 +202,7 @@ export async function runSuite(options: SuiteOptions): Promise<number> {
       trace: options.trace,
       hasConformanceService,
       features: options.features,
-      ...(command ? { startWith: (settings: NonNullable<ConformanceCase["settings"]>) => spawnServer(command, listenOn(options, spawnSettings(settings, tls))) } : {}),
+      ...(command ? { startWith: (settings: NonNullable<ConformanceCase["settings"]>) => spawnServer(command, spawnSettings(settings, tls, options.websocket)) } : {}),
       ...(tls !== undefined ? { tls } : {}),
       caseTimeoutMs: options.caseTimeoutMs,
       onResult: (result, index, total) => process.stdout.write(`${progressLine(result, index, total)}\n`),
@@ -267,11 +267,16 @@ function readPem(file: string): string {
   }
 }
 
+/** Whether `target` speaks TLS: tls:HOST:PORT, or wss:// (WebSocket over TLS, section 18). */
+function isTlsTarget(target: string | undefined): boolean {
+  return target !== undefined && /^(tls:|wss:\/\/)/.test(target);
+}
+
 /**
- * How the suite speaks TLS, if at all: in spawn mode with --tls, with
- * certificates it makes for the server and for itself; against a TLS
- * target, with the files given and a foreign client certificate of its own
- * where openssl can make one (section 19).
+ * How the suite speaks TLS, if at all: in spawn mode with --tls (also with
+ * --websocket), with certificates it makes for the server and for itself;
+ * against a tls: or wss:// target, with the files given and a foreign
+ * client certificate of its own where openssl can make one (section 19).
  */
 function suiteTls(options: SuiteOptions): SuiteTls | undefined {
   if (options.tls) {
@@ -280,7 +285,7 @@ function suiteTls(options: SuiteOptions): SuiteTls | undefined {
     const certs = testCertificates();
     return { ca: certs.ca, serverName: undefined, client: certs.client, foreignClient: certs.otherClient, server: { pair: certs.server, clientCa: certs.ca } };
   }
-  if (!options.target?.startsWith("tls:")) return undefined;
+  if (!isTlsTarget(options.target)) return undefined;
   return {
     ca: options.caFile === undefined ? undefined : readPem(options.caFile),
     serverName: options.serverName,
@@ -288,9 +293,4 @@ function suiteTls(options: SuiteOptions): SuiteTls | undefined {
     foreignClient: certificatesProblem() === undefined ? testCertificates().otherClient : undefined,
     server: undefined,
   };
-}
-
-/** Spawn settings with the WebSocket address to listen on, under --websocket (section 18). */
-function listenOn<S extends object>(options: SuiteOptions, settings: S): S & { listen?: string } {
-  return options.websocket ? { ...settings, listen: "ws://127.0.0.1:0/strata" } : settings;
 }

@@ -61,6 +61,20 @@ test("a failure's printed Replay line, run as printed, reruns only that case wit
   assert.match(again.output, /received\n\s*preface "STRATA", version 1\n[\s\S]*= HELLO \{/);
 });
 
+test("--ca, --cert, --key and --server-name apply to tls: and wss:// targets and are refused (exit 2, naming both) for others; --websocket --tls is spawn mode over wss", async () => {
+  const cli = "npx tsx conformance/cli.ts server --list";
+  for (const flags of ["--target wss://127.0.0.1:1/strata --ca ca.pem --cert c.pem --key c.key --server-name localhost", "--target tls:127.0.0.1:1 --ca ca.pem", "--websocket --tls"]) {
+    const accepted = await sh(`${cli} ${flags} --run calls/unary-echo`);
+    assert.is(accepted.code, 0, `${flags}\n${accepted.output}`);
+  }
+  const plain = await sh(`${cli} --target ws://127.0.0.1:1/strata --server-name localhost`);
+  assert.is(plain.code, 2, plain.output);
+  assert.match(plain.output, "--server-name is for a TLS target (--target tls:HOST:PORT or wss://HOST:PORT/PATH)");
+  const both = await sh(`${cli} --target wss://127.0.0.1:1/strata --websocket`);
+  assert.is(both.code, 2, both.output);
+  assert.match(both.output, "--websocket is for spawn mode; for a running server give --target ws://HOST:PORT/PATH (wss://HOST:PORT/PATH over TLS)");
+});
+
 test("a trace reassembles frames across reads and decodes GOAWAY bodies in full, on each connection", () => {
   const message = "a GOAWAY message much longer than twelve bytes";
   const hello = encodeFrame({ type: FrameType.HELLO }, encodeHello({ agent: "x" }));

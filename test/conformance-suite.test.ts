@@ -23,7 +23,13 @@ const test = suite("conformance suite");
  * everywhere).
  */
 const wholeSuiteOverMappings = (globalThis as { Bun?: unknown; Deno?: unknown }).Bun === undefined && (globalThis as { Deno?: unknown }).Deno === undefined;
-const casesOver = (section: string) => (wholeSuiteOverMappings ? allCases : allCases.filter((c) => c.section === section));
+const casesOver = (sections: string[]) => (wholeSuiteOverMappings ? allCases : allCases.filter((c) => sections.includes(c.section)));
+
+/** The suite's TLS material in spawn mode with --tls: certificates made with openssl for this run. */
+function spawnTls(): SuiteTls {
+  const certs = testCertificates();
+  return { ca: certs.ca, serverName: undefined, client: certs.client, foreignClient: certs.otherClient, server: { pair: certs.server, clientCa: certs.ca } };
+}
 
 /** Starts the reference conformance server in this process, with spawn-mode settings. */
 async function startReference(settings: ServerSettings & { listen?: string } = {}): Promise<{ address: string; stop(): Promise<void> }> {
@@ -32,11 +38,11 @@ async function startReference(settings: ServerSettings & { listen?: string } = {
   return { address, stop: () => server.close({ graceMs: 200 }) };
 }
 
-/** Runs `cases` against the reference server started with `settings` (and each case's), as spawn mode does; fails on any failure. */
-async function runOverMapping(section: string, settings: (caseSettings: ServerSettings) => ServerSettings & { listen?: string }, tls?: SuiteTls) {
+/** Runs the cases of `sections` (all on Node) but those `excluded` against the reference server started with `settings` (and each case's), as spawn mode does; fails on any failure. */
+async function runOverMapping(sections: string[], settings: (caseSettings: ServerSettings) => ServerSettings & { listen?: string }, tls?: SuiteTls, excluded: readonly string[] = []) {
   const main = await startReference(settings({}));
   try {
-    const results = await runCases(casesOver(section), {
+    const results = await runCases(casesOver(sections).filter((c) => !excluded.includes(c.name)), {
       address: main.address,
       seed: Number(globalThis.process?.env?.["STRATA_SEED"] ?? 42),
       runs: 5,
@@ -82,9 +88,8 @@ test("[CONF-1] [TLS-1] over TLS, every case passes against the reference server,
     console.log(`\n  SKIPPED: the suite over TLS needs ${problem}\n`);
     return;
   }
-  const certs = testCertificates();
-  const tls: SuiteTls = { ca: certs.ca, serverName: undefined, client: certs.client, foreignClient: certs.otherClient, server: { pair: certs.server, clientCa: certs.ca } };
-  const { address, results } = await runOverMapping("19 TLS", (settings) => spawnSettings(settings, tls), tls);
+  const tls = spawnTls();
+  const { address, results } = await runOverMapping(["19 TLS"], (settings) => spawnSettings(settings, tls), tls);
   assert.match(address, /^tls:/);
   const webSocketCases = allCases.filter((c) => c.websocket === "only").map((c) => c.name);
   if (wholeSuiteOverMappings) assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name).sort(), ["keys/refused-without-keyed-dispatch", ...webSocketCases].sort());
@@ -92,10 +97,66 @@ test("[CONF-1] [TLS-1] over TLS, every case passes against the reference server,
 });
 
 test("[CONF-1] [WS-2] over WebSocket, every case passes against the reference server, the section 18 cases among them", async () => {
-  const { results } = await runOverMapping("18 WebSocket mapping", (settings) => ({ ...settings, listen: "ws://127.0.0.1:0/strata" }));
+  const { results } = await runOverMapping(["18 WebSocket mapping"], (settings) => spawnSettings(settings, undefined, true));
   const tlsCases = allCases.filter((c) => c.tls === "only").map((c) => c.name);
   if (wholeSuiteOverMappings) assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name), ["keys/refused-without-keyed-dispatch", ...tlsCases]);
   assert.ok(results.filter((r) => r.case.section === "18 WebSocket mapping" && r.status === "pass").length >= 5);
+});
+
+/** Over wss, the cases of [TLS-3]: ALPN there is HTTP's, so they skip (cases/tls.ts says why). */
+const alpnCases = ["tls/alpn-strata-selected", "tls/offer-without-strata-refused", "tls/no-alpn-served"];
+
+/**
+ * Bun's node:https shows no client certificate and ignores handshakeTimeout,
+ * so its wss listener refuses to ask for client certificates (test/websocket.test.ts):
+ * these cases cannot pass there.
+ */
+const notOnBunOverWss = (globalThis as { Bun?: unknown }).Bun === undefined ? [] : ["tls/handshake-bounded", "tls/client-certificate-required", "tls/requested-certificate-verified", "tls/handler-sees-identity"];
+
+test("[CONF-1] [TLS-5] [WS-1] over wss (--websocket --tls), every case passes against the reference server, the section 18 and 19 cases among them; the ALPN cases skip", async () => {
+  const problem = certificatesProblem();
+  if (problem !== undefined) {
+    console.log(`\n  SKIPPED: the suite over wss needs ${problem}\n`);
+    return;
+  }
+  if (notOnBunOverWss.length > 0) console.log(`\n  SKIPPED on Bun (its node:https shows no client certificate, ignores handshakeTimeout): ${notOnBunOverWss.join(", ")}\n`);
+  const tls = spawnTls();
+  const { address, results } = await runOverMapping(["18 WebSocket mapping", "19 TLS"], (settings) => spawnSettings(settings, tls, true), tls, notOnBunOverWss);
+  assert.match(address, /^wss:\/\/127\.0\.0\.1:\d+\/strata$/);
+  const skipped = results.filter((r) => r.status === "skip");
+  assert.equal(skipped.map((r) => r.case.name).sort(), [...(wholeSuiteOverMappings ? ["keys/refused-without-keyed-dispatch"] : []), ...alpnCases].sort());
+  for (const skip of skipped.filter((r) => alpnCases.includes(r.case.name))) assert.match(skip.reason ?? "", /over wss the TLS connection carries HTTP\/1\.1/);
+  assert.ok(results.filter((r) => r.case.section === "18 WebSocket mapping" && r.status === "pass").length >= 5);
+  assert.ok(results.filter((r) => r.case.section === "19 TLS" && r.status === "pass").length >= 5 - notOnBunOverWss.length);
+});
+
+test("[TLS-4] [TLS-5] over wss the checks can fail: a suite trusting another CA connects nowhere, and a listener that never asks for client certificates fails tls/client-certificate-required", async () => {
+  if (certificatesProblem() !== undefined) return;
+  const tls = spawnTls();
+  const run = async (names: string[], suite: SuiteTls, caseSettings: (settings: ServerSettings) => ServerSettings) => {
+    const main = await startReference(spawnSettings({}, tls, true));
+    try {
+      return await runCases(allCases.filter((c) => names.includes(c.name)), {
+        address: main.address,
+        seed: 1,
+        runs: 5,
+        trace: false,
+        hasConformanceService: true,
+        features: new Set(),
+        startWith: (settings) => startReference(spawnSettings(caseSettings(settings), tls, true)),
+        tls: suite,
+        caseTimeoutMs: 20_000,
+      });
+    } finally {
+      await main.stop();
+    }
+  };
+  const [distrusted] = await run(["calls/unary-echo"], { ...tls, ca: testCertificates().otherCa }, (settings) => settings);
+  assert.is(distrusted!.status, "fail");
+  assert.match(distrusted!.actual ?? "", /self-signed certificate|certificate/);
+  const [unchecked] = await run(["tls/client-certificate-required"], tls, (settings) => ({ ...settings, tls: { clientCertificate: "none" } }));
+  assert.is(unchecked!.status, "fail", unchecked!.reason);
+  assert.is(unchecked!.failedRequirement, "TLS-5");
 });
 
 test("[KEYS-2] against a server without keyed dispatch, the refusal case passes and every other keyed-dispatch case skips", async () => {

@@ -1,6 +1,8 @@
 // Section 19: TLS. These cases run only against a TLS server (--target
-// tls:HOST:PORT, or --tls in spawn mode); the rest of the suite runs over
-// the same TLS connections, so every other section is checked over TLS too.
+// tls:HOST:PORT or wss://HOST:PORT/PATH, or --tls in spawn mode, also with
+// --websocket); the rest of the suite runs over the same TLS connections,
+// so every other section is checked over TLS too. Over wss the ALPN cases
+// skip: that TLS carries HTTP/1.1, whose ALPN ids are HTTP's.
 import { X509Certificate } from "node:crypto";
 import { encodeFrame, encodeHello, encodePreface, FrameType } from "../../src/wire/index.ts";
 import { CaseSkip, expect } from "../runner/case-outcome.ts";
@@ -8,6 +10,7 @@ import type { ConformanceCase } from "../runner/case.ts";
 import type { CaseContext } from "../runner/context.ts";
 import { suiteTransports } from "../runner/suite-tls.ts";
 import { holdsPreface, plainExchange, probeTls, type TlsProbe } from "../runner/tls-probe.ts";
+import { probeWebSocket } from "../runner/websocket-probe.ts";
 
 const section = "19 TLS";
 const show = (p: TlsProbe) => `${p.outcome}${p.alpn === undefined ? "" : `, ALPN ${p.alpn === false ? "none" : `"${p.alpn}"`}`}${p.error === undefined ? "" : ` (${p.error})`}`;
@@ -17,6 +20,16 @@ const hexDigits = (fingerprint: string) => fingerprint.replace(/:/g, "").toUpper
 function foreignClient(ctx: CaseContext) {
   if (ctx.tls?.foreignClient === undefined) throw new CaseSkip("needs a client certificate from an unknown CA, which the suite makes with openssl (apt-get install -y openssl)");
   return ctx.tls.foreignClient;
+}
+
+/** Whether the target is WebSocket over TLS (section 18) rather than section 19's TLS. */
+const overWss = (ctx: CaseContext) => ctx.address.startsWith("wss:");
+
+/** A skip for the ALPN cases over wss, where ALPN is HTTP's and the WebSocket subprotocol names Strata [TLS-3] [WS-1]. */
+function alpnIsStrataOnly(ctx: CaseContext): void {
+  if (overWss(ctx)) {
+    throw new CaseSkip("[TLS-3] is for section 19's TLS: over wss the TLS connection carries HTTP/1.1 (RFC 6455), so its ALPN ids are HTTP's (a browser offers h2 and http/1.1 and must be served), and Strata is named by the WebSocket subprotocol instead ([WS-1], websocket/subprotocol-required)");
+  }
 }
 
 function trustedClient(ctx: CaseContext) {
@@ -32,6 +45,7 @@ export const tlsCases: ConformanceCase[] = [
     tls: "only",
     title: "A client offering ALPN strata (with another id before it) gets strata selected and the server's preface",
     async run(ctx) {
+      alpnIsStrataOnly(ctx);
       for (const alpn of [["strata"], ["h2", "strata"]]) {
         const probe = await probeTls(ctx, { alpn });
         expect(probe.outcome === "served" && probe.alpn === "strata", `ALPN "strata" selected when the client offers ${JSON.stringify(alpn)}, then the server's preface`, show(probe), "TLS-3");
@@ -45,6 +59,7 @@ export const tlsCases: ConformanceCase[] = [
     tls: "only",
     title: "A client offering ALPN ids but not strata is refused in the handshake (no_application_protocol), never served",
     async run(ctx) {
+      alpnIsStrataOnly(ctx);
       const probe = await probeTls(ctx, { alpn: ["h2", "http/1.1"] });
       expect(probe.outcome === "refused" && probe.alpn === undefined, "the handshake to fail (no_application_protocol alert)", show(probe), "TLS-3");
     },
@@ -56,6 +71,7 @@ export const tlsCases: ConformanceCase[] = [
     tls: "only",
     title: "A client offering no ALPN at all is served (its preface identifies it)",
     async run(ctx) {
+      alpnIsStrataOnly(ctx);
       const probe = await probeTls(ctx, { alpn: null });
       expect(probe.outcome === "served", "the server's preface, with no ALPN offered", show(probe), "TLS-3");
     },
@@ -65,11 +81,16 @@ export const tlsCases: ConformanceCase[] = [
     section,
     requirements: ["TLS-1"],
     tls: "only",
-    title: "A plaintext preface and HELLO on the TLS port get no Strata bytes back",
+    title: "A plaintext preface and HELLO on the TLS port get no Strata bytes back (over wss, nor does a plaintext ws:// upgrade)",
     async run(ctx) {
       const hello = encodeFrame({ type: FrameType.HELLO }, encodeHello({ agent: "strata-conformance" }));
       const { received } = await plainExchange(ctx, Buffer.concat([encodePreface(), hello]), 3000);
       expect(!holdsPreface(received), "no Strata preface in answer to plaintext on a TLS port", `${received.length} bytes, holding the Strata preface`, "TLS-1");
+      if (!overWss(ctx)) return;
+      const plain = probeWebSocket(ctx, { url: ctx.address.replace(/^wss:/, "ws:") });
+      const status = await plain.status;
+      plain.socket.terminate();
+      expect(status !== 101, "a plaintext WebSocket upgrade (ws://) to the wss port not accepted", "101: the upgrade was accepted outside TLS", "TLS-1");
     },
   },
   {
@@ -122,12 +143,14 @@ export const tlsCases: ConformanceCase[] = [
     tls: "only",
     usesConformanceService: true,
     settings: { tls: { clientCertificate: "request" } },
-    title: "Info shows the connection secure with ALPN strata, the verified client certificate's fingerprint, and no identity without one",
+    title: "Info shows the connection secure (with ALPN strata over tls:), the verified client certificate's fingerprint, and no identity without one",
     async run(ctx) {
       const client = trustedClient(ctx);
       const withCertificate = await ctx.connect({ transports: suiteTransports(ctx.tls, client) });
       const seen = await ctx.call(withCertificate, "info", {}, { id: 1 });
-      expect(seen.secure && seen.alpnProtocol === "strata", "Info: secure, ALPN strata", `secure ${seen.secure}, ALPN "${seen.alpnProtocol}"`, "TLS-6");
+      // Over wss the ALPN is HTTP's (none, or http/1.1) and not Strata's to check [TLS-3].
+      const alpnOk = overWss(ctx) || seen.alpnProtocol === "strata";
+      expect(seen.secure && alpnOk, overWss(ctx) ? "Info: secure" : "Info: secure, ALPN strata", `secure ${seen.secure}, ALPN "${seen.alpnProtocol}"`, "TLS-6");
       const fingerprint = new X509Certificate(client.cert).fingerprint256;
       const reported = seen.peerCertificate?.fingerprint256 ?? "";
       expect(hexDigits(reported) === hexDigits(fingerprint), `the client certificate's fingerprint ${fingerprint}`, reported === "" ? "no peer certificate" : reported, "TLS-6");

@@ -13,6 +13,7 @@ import { startWebSocketFront } from "./websocket-mutants.ts";
 export async function startMutant(which: string | Mutant, settings: ServerSettings = {}): Promise<{ address: string; stop(): Promise<void> }> {
   const mutant = typeof which === "string" ? findMutant(which) : which;
   if (mutant === undefined) throw new Error(`unknown mutant "${String(which)}"; --list shows them`);
+  if ((settings as { listen?: string }).listen?.startsWith("wss:")) throw new Error(`mutant "${mutant.name}" does not run over wss (--websocket --tls): the TLS mutants run with --tls, the WebSocket ones with --websocket`);
   if (settings.tls !== undefined) {
     // Over TLS the mutant listens itself; a mutant made by the proxy breaks its rule over TCP only.
     if (mutant.tls === undefined) throw new Error(`mutant "${mutant.name}" runs over TCP only; the TLS mutants are those of tls-mutants.ts`);

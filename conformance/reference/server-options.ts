@@ -1,11 +1,22 @@
 // Spawn-mode settings (conformance/README.md) as reference-server options.
-import { bearerAuth, createContextKey, createServer, tlsTransport, type Server, type ServerOptions } from "../../src/node.ts";
+import { bearerAuth, createContextKey, createServer, tlsTransport, webSocketTransport, type Server, type ServerOptions } from "../../src/node.ts";
+import type { TransportsByScheme } from "../../src/transport/index.ts";
 import { ConformanceService } from "../gen/strata/conformance/v1/conformance_pb.ts";
-import type { ServerSettings } from "../runner/case.ts";
+import type { ServerSettings, SpawnTls } from "../runner/case.ts";
 import { conformanceService } from "./conformance-service.ts";
 
-/** Maps the suite's settings onto createServer options; absent settings keep the defaults. */
-export function serverOptionsFrom(settings: ServerSettings): ServerOptions {
+/**
+ * The transport that listens with the suite's certificates: a wss:// address
+ * takes them as webSocketTransport's listener options, any other as
+ * tlsTransport's (sections 18, 19) [TLS-5].
+ */
+function listenerWith(tls: SpawnTls, listen: string | undefined): TransportsByScheme {
+  if (!listen?.startsWith("wss:")) return { tls: tlsTransport(tls) };
+  return { wss: webSocketTransport({ cert: tls.cert, key: tls.key, clientCa: tls.ca, clientCertificate: tls.clientCertificate }) };
+}
+
+/** Maps the suite's settings (and the address to listen on, for the TLS listener) onto createServer options; absent settings keep the defaults. */
+export function serverOptionsFrom(settings: ServerSettings & { listen?: string }): ServerOptions {
   return {
     limits: {
       ...(settings.maxHeaderSize ? { maxHeaderSize: settings.maxHeaderSize } : {}),
@@ -17,7 +28,7 @@ export function serverOptionsFrom(settings: ServerSettings): ServerOptions {
     ...(settings.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: settings.handshakeTimeoutMs } : {}),
     ...(settings.maxConnectionAgeMs !== undefined ? { maxConnectionAgeMs: settings.maxConnectionAgeMs } : {}),
     ...(settings.maxConnectionAgeGraceMs !== undefined ? { maxConnectionAgeGraceMs: settings.maxConnectionAgeGraceMs } : {}),
-    ...(settings.tls !== undefined ? { transports: { tls: tlsTransport(settings.tls) } } : {}),
+    ...(settings.tls !== undefined ? { transports: listenerWith(settings.tls, settings.listen) } : {}),
   };
 }
 
@@ -39,7 +50,7 @@ export const conformanceAuth = bearerAuth({
  * ReflectionService so that the suite checks them too [CONF-1] [EXT-7]
  * [EXT-9] [EXT-10].
  */
-export function createReferenceServer(settings: ServerSettings = {}, extra: ServerOptions = {}): Server {
+export function createReferenceServer(settings: ServerSettings & { listen?: string } = {}, extra: ServerOptions = {}): Server {
   const { service, impl } = conformanceService();
   return createServer({ ...serverOptionsFrom(settings), exposeAdminService: true, exposeReflectionService: true, interceptors: [conformanceAuth], ...extra }).addBuiltinService(service, impl);
 }

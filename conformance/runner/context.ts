@@ -45,7 +45,7 @@ export class CaseContext {
   /** A counterexample path to replay (with the same seed), from a failure report. */
   readonly path: string | undefined;
 
-  /** How the suite speaks TLS to a `tls:` target, undefined for plaintext (section 19). */
+  /** How the suite speaks TLS to a `tls:` or `wss:` target, undefined for plaintext (section 19). */
   readonly tls: SuiteTls | undefined;
 
   constructor(address: string, seed: number, runs: number, path?: string, tls?: SuiteTls) {
@@ -56,7 +56,7 @@ export class CaseContext {
     this.tls = tls;
   }
 
-  /** Opens a connection (over TLS to a `tls:` target); see Peer.open. Closed automatically when the case ends. */
+  /** Opens a connection (over TLS to a `tls:` or `wss:` target); see Peer.open. Closed automatically when the case ends. */
   async connect(options: Parameters<typeof Peer.open>[2] = {}): Promise<Peer> {
     const peer = await Peer.open(this.address, this.trace, { transports: suiteTransports(this.tls), ...options });
     this.peers.push(peer);

@@ -38,7 +38,7 @@ export interface RunOptions {
   features: ReadonlySet<string>;
   /** Starts a server with other settings (spawn mode); undefined in target mode. */
   startWith?: (settings: NonNullable<ConformanceCase["settings"]>) => Promise<{ address: string; stop(): Promise<void> }>;
-  /** How to speak TLS to a `tls:` target (section 19); undefined for plaintext. */
+  /** How to speak TLS to a `tls:` or `wss:` target (section 19); undefined for plaintext. */
   tls?: SuiteTls;
   /** Longest time one case may take at DEFAULT_RUNS runs per property; it grows in proportion with `runs`. */
   caseTimeoutMs: number;
@@ -49,8 +49,8 @@ function skipReason(testCase: ConformanceCase, options: RunOptions): string | un
   if (testCase.usesConformanceService && !options.hasConformanceService) return "needs strata.conformance.v1.ConformanceService (spec Appendix C), which the server does not offer";
   const missing = (testCase.features ?? []).filter((f) => !options.features.has(f));
   if (missing.length > 0) return `needs feature ${missing.join(", ")}, not declared (--features)`;
-  if (testCase.websocket === "only" && !/^wss?:\/\//.test(options.address)) return "needs a WebSocket server: --target ws://HOST:PORT/PATH, or --websocket in spawn mode (section 18)";
-  if (testCase.tls === "only" && options.tls === undefined) return "needs a TLS server: --target tls:HOST:PORT, or --tls in spawn mode (section 19)";
+  if (testCase.websocket === "only" && !/^wss?:\/\//.test(options.address)) return "needs a WebSocket server: --target ws://HOST:PORT/PATH or wss://HOST:PORT/PATH, or --websocket in spawn mode (section 18)";
+  if (testCase.tls === "only" && options.tls === undefined) return "needs a TLS server: --target tls:HOST:PORT or wss://HOST:PORT/PATH, or --tls in spawn mode (section 19)";
   if (testCase.settings && !options.startWith) return "needs the server started with other settings: run in spawn mode (server -- <command>)";
   return undefined;
 }

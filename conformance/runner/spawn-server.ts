@@ -81,12 +81,13 @@ export function spawnServer(command: string[], settings: ServerSettings & { list
 }
 
 /**
- * A spawned server's settings when the suite runs over TLS: listen on TLS
- * with the suite's server certificate, asking for client certificates as
- * the case's settings say [TLS-5].
+ * A spawned server's settings for the mapping the suite runs over: the
+ * address to listen on (TCP by default; tls:, ws:// or wss:// under --tls
+ * and --websocket) and, over TLS, the suite's server certificate, asking
+ * for client certificates as the case's settings say [TLS-5] [WS-1].
  */
-export function spawnSettings(settings: ServerSettings, tls: SuiteTls | undefined): ServerSettings & { listen?: string } {
-  if (tls?.server === undefined) return settings;
+export function spawnSettings(settings: ServerSettings, tls: SuiteTls | undefined, webSocket = false): ServerSettings & { listen?: string } {
+  if (tls?.server === undefined) return webSocket ? { ...settings, listen: "ws://127.0.0.1:0/strata" } : settings;
   const { pair, clientCa } = tls.server;
-  return { ...settings, listen: "tls:127.0.0.1:0", tls: { ...pair, ca: clientCa, clientCertificate: settings.tls?.clientCertificate ?? "none" } };
+  return { ...settings, listen: webSocket ? "wss://127.0.0.1:0/strata" : "tls:127.0.0.1:0", tls: { ...pair, ca: clientCa, clientCertificate: settings.tls?.clientCertificate ?? "none" } };
 }

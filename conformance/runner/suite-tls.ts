@@ -1,8 +1,9 @@
-// How the suite speaks TLS to the server under test (spec section 19): what
-// it trusts, the client certificates it holds, and, in spawn mode, the
-// certificate it gives the server to listen with.
+// How the suite speaks TLS to the server under test (spec section 19), on
+// tls: and wss:// targets alike: what it trusts, the client certificates it
+// holds, and, in spawn mode, the certificate it gives the server to listen
+// with.
 
-import { tlsTransport } from "../../src/node.ts";
+import { tlsTransport, webSocketTransport } from "../../src/node.ts";
 import type { TransportsByScheme } from "../../src/transport/index.ts";
 import type { KeyPair } from "./certificates.ts";
 
@@ -20,9 +21,14 @@ export interface SuiteTls {
   readonly server: { readonly pair: KeyPair; readonly clientCa: string } | undefined;
 }
 
-/** The transports the suite's connections use: `tls:` addresses with the suite's trust and its client certificate (`null`: none). */
+/**
+ * The transports the suite's connections use: `tls:` and `wss:` addresses
+ * with the suite's trust anchors, the name it expects, and its client
+ * certificate (`null`: none) [TLS-4] [TLS-5].
+ */
 export function suiteTransports(tls: SuiteTls | undefined, certificate?: KeyPair | null): TransportsByScheme {
   if (tls === undefined) return {};
   const client = certificate === null ? undefined : (certificate ?? tls.client);
-  return { tls: tlsTransport({ ...(tls.ca === undefined ? {} : { ca: tls.ca }), ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }), ...(client ?? {}) }) };
+  const trust = { ...(tls.ca === undefined ? {} : { ca: tls.ca }), ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }), ...(client ?? {}) };
+  return { tls: tlsTransport(trust), wss: webSocketTransport({ clientTls: trust }) };
 }

@@ -1,7 +1,8 @@
 // Raw TLS and TCP handshakes with the server under test, for the cases of
 // section 19: which ALPN protocol it selects, whether it serves a client
 // with a given certificate (its preface arrives) or refuses it, and what it
-// does with bytes that are not TLS.
+// does with bytes that are not TLS. A wss:// target is probed the same way
+// through a raw WebSocket (websocket-probe.ts).
 
 import * as net from "node:net";
 import * as tls from "node:tls";
@@ -9,20 +10,23 @@ import { encodeFrame, encodeHello, encodePreface, FrameType, PREFACE_MAGIC } fro
 import { parseTlsAddress } from "../../src/transport/address.ts";
 import type { KeyPair } from "./certificates.ts";
 import type { CaseContext } from "./context.ts";
+import { probeWebSocket } from "./websocket-probe.ts";
 
 /** How a TLS handshake with the server ended. */
 export interface TlsProbe {
   /** "served": the server's Strata preface arrived; "refused": the handshake failed or the connection ended first; "silent": neither within the wait. */
   outcome: "served" | "refused" | "silent";
-  /** The ALPN protocol the server selected, false when none, undefined when the handshake did not complete. */
+  /** The ALPN protocol the server selected, false when none, undefined when the handshake did not complete (or over wss). */
   alpn: string | false | undefined;
   /** Why it was refused, as the TLS stack reported it. */
   error: string | undefined;
 }
 
-/** The host and port of the context's `tls:` target. */
+/** The host and port of the context's `tls:` or `wss:` target. */
 function target(ctx: CaseContext): { host: string; port: number } {
-  return parseTlsAddress(ctx.address);
+  if (!ctx.address.startsWith("wss:")) return parseTlsAddress(ctx.address);
+  const url = new URL(ctx.address);
+  return { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 443) };
 }
 
 /** Whether `bytes` hold the Strata magic anywhere. */
@@ -30,12 +34,16 @@ export function holdsPreface(bytes: Uint8Array): boolean {
   return Buffer.from(bytes).includes(Buffer.from(PREFACE_MAGIC));
 }
 
+const handshake = () => Buffer.concat([encodePreface(), encodeFrame({ type: FrameType.HELLO }, encodeHello({ agent: "strata-conformance" }))]);
+
 /**
  * Opens a TLS connection offering `alpn` (default ["strata"]) and presenting
  * `client`, sends a preface and HELLO once the handshake completes, and
- * waits up to `waitMs` for the server's preface.
+ * waits up to `waitMs` for the server's preface. To a wss:// target, the
+ * same through a WebSocket upgrade, with no ALPN of its own [TLS-5].
  */
 export function probeTls(ctx: CaseContext, options: { alpn?: string[] | null; client?: KeyPair; waitMs?: number } = {}): Promise<TlsProbe> {
+  if (ctx.address.startsWith("wss:")) return probeWss(ctx, options.client, options.waitMs ?? 5000);
   const { host, port } = target(ctx);
   const suite = ctx.tls!;
   const servername = suite.serverName ?? (net.isIP(host) === 0 ? host : undefined);
@@ -61,7 +69,7 @@ export function probeTls(ctx: CaseContext, options: { alpn?: string[] | null; cl
     const timer = setTimeout(() => finish("silent"), options.waitMs ?? 5000);
     socket.once("secureConnect", () => {
       alpn = socket.alpnProtocol ?? false;
-      socket.write(Buffer.concat([encodePreface(), encodeFrame({ type: FrameType.HELLO }, encodeHello({ agent: "strata-conformance" }))]));
+      socket.write(handshake());
     });
     socket.on("data", (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
@@ -71,6 +79,34 @@ export function probeTls(ctx: CaseContext, options: { alpn?: string[] | null; cl
     });
     socket.on("error", (error: Error & { code?: string }) => finish("refused", error.code ?? error.message));
     socket.on("close", () => finish("refused", "the connection ended"));
+  });
+}
+
+/** probeTls over wss: the upgrade with `client` (none by default), then a preface and HELLO; served once the server's preface arrives. */
+function probeWss(ctx: CaseContext, client: KeyPair | undefined, waitMs: number): Promise<TlsProbe> {
+  const probe = probeWebSocket(ctx, { client: client ?? null });
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (outcome: TlsProbe["outcome"], error?: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      probe.socket.terminate();
+      resolve({ outcome, alpn: undefined, error });
+    };
+    const timer = setTimeout(() => finish("silent"), waitMs);
+    void probe.status.then((status) => {
+      if (status === 101) probe.socket.send(handshake());
+      else finish("refused", status === undefined ? "the TLS handshake or the upgrade failed" : `HTTP ${status} to the upgrade`);
+    });
+    // probeWebSocket's own listener has stored the message by now.
+    probe.socket.on("message", () => {
+      const received = Buffer.concat(probe.messages);
+      if (received.length < PREFACE_MAGIC.length) return;
+      if (holdsPreface(received.subarray(0, PREFACE_MAGIC.length))) finish("served");
+      else finish("refused", "bytes other than a preface");
+    });
+    probe.socket.on("close", () => finish("refused", "the connection ended"));
   });
 }
 

@@ -1,8 +1,10 @@
-// Raw WebSocket peers for the cases of section 18, on the ws package: what
-// the server answers to an upgrade, and the messages and close code of a
-// connection driven byte by byte.
+// Raw WebSocket peers for the cases of sections 18 and 19, on the ws
+// package: what the server answers to an upgrade, and the messages and
+// close code of a connection driven byte by byte; over wss with the suite's
+// CA, expected name and client certificate.
 
 import { WebSocket, type RawData } from "ws";
+import type { KeyPair } from "./certificates.ts";
 import type { CaseContext } from "./context.ts";
 
 /** A raw WebSocket connection to the target: how the upgrade went, the messages, the close code. */
@@ -14,12 +16,29 @@ export interface WebSocketProbe {
   readonly closed: Promise<number>;
 }
 
-/** Opens a WebSocket to the context's `ws:` target with `protocols` (default ["strata"]) and options. */
-export function probeWebSocket(ctx: CaseContext, options: { protocols?: string[]; origin?: string; perMessageDeflate?: boolean } = {}): WebSocketProbe {
-  const socket = new WebSocket(ctx.address, options.protocols ?? ["strata"], {
+/**
+ * The TLS options of a raw probe to a `wss:` target: the suite's trust
+ * anchors and expected name, and `client` (default: the suite's client
+ * certificate; `null`: none) [TLS-4] [TLS-5].
+ */
+function probeTls(ctx: CaseContext, client: KeyPair | null | undefined): { ca?: string; servername?: string; cert?: string; key?: string } {
+  const suite = ctx.tls;
+  if (!ctx.address.startsWith("wss:") || suite === undefined) return {};
+  const certificate = client === null ? undefined : (client ?? suite.client);
+  return { ...(suite.ca === undefined ? {} : { ca: suite.ca }), ...(suite.serverName === undefined ? {} : { servername: suite.serverName }), ...(certificate ?? {}) };
+}
+
+/**
+ * Opens a WebSocket to the context's `ws:` or `wss:` target (to `url`
+ * instead, when given) with `protocols` (default ["strata"]) and options;
+ * over wss with the suite's TLS material, presenting `client` [WS-1].
+ */
+export function probeWebSocket(ctx: CaseContext, options: { protocols?: string[]; origin?: string; perMessageDeflate?: boolean; client?: KeyPair | null; url?: string } = {}): WebSocketProbe {
+  const socket = new WebSocket(options.url ?? ctx.address, options.protocols ?? ["strata"], {
     perMessageDeflate: options.perMessageDeflate ?? false,
     maxPayload: 256 * 1024 * 1024,
     ...(options.origin === undefined ? {} : { origin: options.origin }),
+    ...probeTls(ctx, options.client),
   });
   const messages: Buffer[] = [];
   socket.on("message", (data: RawData, isBinary: boolean) => messages.push(isBinary ? (data as Buffer) : Buffer.from(`text:${String(data)}`)));
