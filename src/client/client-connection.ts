@@ -1,7 +1,7 @@
 // One client connection once its handshake is done (client-handshake.ts):
 // multiplexed calls matched by request id, a queue for calls the server or
-// the transport has no room for yet, heartbeats that detect a dead or
-// half-open peer, GOAWAY handling.
+// the transport has no room for yet, GOAWAY handling; its heartbeat, which
+// finds a dead or half-open peer, is client-heartbeat.ts.
 
 import {
   Compression,
@@ -25,9 +25,9 @@ import { RpcError, TransportCode, type Processed } from "../status/index.ts";
 import { lingeringClose, type Transport } from "../transport/index.ts";
 import { exceedsLimits, timeoutField } from "../wire/request-rules.ts";
 import { IdTable } from "../util/id-table.ts";
-import { setTimer, type Timer } from "../util/timer.ts";
 import type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
 import { ConnectionGzip, type GzipSettings } from "./connection-gzip.ts";
+import { ClientHeartbeat, pingInterval } from "./client-heartbeat.ts";
 
 /** Settings of a client's connections. */
 export interface ClientConnectionSettings extends GzipSettings {
@@ -40,9 +40,6 @@ export interface ClientConnectionSettings extends GzipSettings {
 
 const State = { open: 0, draining: 1, closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
-
-/** The heartbeat never keeps the process alive by itself; pending calls do [PING-4]. */
-const UNREFERENCED = Object.freeze({ keepAlive: false });
 
 function now(): number {
   return performance.now();
@@ -62,13 +59,7 @@ export class ClientConnection implements CallConnection {
   /** Limits and offers from the server's HELLO [HELLO-7]. */
   readonly serverLimits: FrameLimits;
   readonly serverHello: Hello;
-  private readonly pingIntervalMs: number;
-  private lastByteAt = now();
-  private lastPingAt = -Infinity;
-  /** When this client last wrote a frame [PING-9]. */
-  private lastSentAt = now();
-  private pingOutstandingSince: number | undefined;
-  private heartbeat: Timer | undefined;
+  private readonly heartbeat: ClientHeartbeat;
   private goawayLastId: number | undefined;
   private closedListeners: Array<() => void> = [];
   /** False after the transport's buffer passed its high-water mark, until it drains: calls wait in the queue. */
@@ -82,14 +73,21 @@ export class ClientConnection implements CallConnection {
     this.transport = transport;
     this.serverHello = hello;
     this.serverLimits = resolveFrameLimits(hello);
-    // The effective interval: ours, at most half the server's idle timeout, at least its minimum [PING-8].
-    let interval = settings.pingIntervalMs;
-    if (hello.idleTimeoutMs > 0) interval = Math.min(interval, hello.idleTimeoutMs / 2);
-    this.pingIntervalMs = Math.max(interval, hello.minPingIntervalMs || 1000);
     this.decoder = decoder;
     const limits = { serverMaxBody: this.serverLimits.maxBodySize, maxResponseBody: settings.limits.maxBodySize };
     this.gzip = new ConnectionGzip(settings, hello.compression.includes(Compression.GZIP), limits, () => this.sendQueued());
-    this.armHeartbeat();
+    const pending = this.pending;
+    this.heartbeat = new ClientHeartbeat(
+      {
+        get hasPending() {
+          return pending.size > 0;
+        },
+        write: (bytes) => this.write(bytes),
+        dead: (message) => this.shutdown(TransportCode.CONNECTION_LOST, message, undefined),
+      },
+      pingInterval(settings.pingIntervalMs, hello),
+      hello.idleTimeoutMs,
+    );
     this.holdProcess();
   }
 
@@ -177,7 +175,7 @@ export class ClientConnection implements CallConnection {
     if (handlers !== undefined) this.pending.set(id, handlers);
     this.write(frame);
     if (separate) this.write(body);
-    this.lastSentAt = at;
+    this.heartbeat.sent(at);
     return id;
   }
 
@@ -284,8 +282,7 @@ export class ClientConnection implements CallConnection {
 
   /** Bytes from the server, after the handshake. */
   onData(chunk: Uint8Array): void {
-    this.lastByteAt = now();
-    this.pingOutstandingSince = undefined; // any byte proves the peer alive [PING-5]
+    this.heartbeat.received();
     try {
       this.decoder.push(chunk);
     } catch (error) {
@@ -378,7 +375,7 @@ export class ClientConnection implements CallConnection {
     // A connection that ends while draining after a GOAWAY was leaving, not failing.
     this.endedLost = code === TransportCode.CONNECTION_LOST && this.state === State.open;
     this.state = State.closed;
-    this.heartbeat?.clear();
+    this.heartbeat.stop();
     if (linger) lingeringClose(this.transport);
     else this.transport.destroy();
     this.failQueued();
@@ -402,49 +399,10 @@ export class ClientConnection implements CallConnection {
   private closeIfDrained(): void {
     if (this.state === State.draining && this.pending.size === 0 && this.queued.length === 0) {
       this.state = State.closed;
-      this.heartbeat?.clear();
+      this.heartbeat.stop();
       lingeringClose(this.transport);
       for (const listener of this.closedListeners.splice(0)) listener();
     }
-  }
-
-  /**
-   * Pings when nothing was received for the interval, and declares the
-   * connection dead when nothing arrives for another interval after a PING:
-   * a dead or half-open connection is found within 2 intervals of the last
-   * byte [PING-4] [PING-5]. With calls pending, it also pings when nothing
-   * was sent for half the server's idle timeout, so a client that only
-   * receives is not closed as idle [PING-9]. One timer, set for the next
-   * moment something is due; bytes arriving in between only move that
-   * moment, checked when the timer fires.
-   */
-  private armHeartbeat(): void {
-    const interval = this.pingIntervalMs;
-    const idleHalf = this.serverHello.idleTimeoutMs / 2;
-    const nextDue = (): number => {
-      if (this.pingOutstandingSince !== undefined) return this.pingOutstandingSince + interval;
-      let due = Math.max(this.lastByteAt, this.lastPingAt) + interval;
-      if (idleHalf > 0 && this.pending.size > 0) due = Math.min(due, Math.max(this.lastSentAt + idleHalf, this.lastPingAt + interval));
-      return due;
-    };
-    const tick = () => {
-      if (this.state === State.closed) return;
-      const t = now();
-      if (this.pingOutstandingSince !== undefined && t - this.pingOutstandingSince >= interval) {
-        this.shutdown(TransportCode.CONNECTION_LOST, `no answer from the server within ${interval} ms of a PING: the connection is dead [PING-5]`, undefined);
-        return;
-      }
-      const silent = t - this.lastByteAt >= interval;
-      const quiet = idleHalf > 0 && this.pending.size > 0 && t - this.lastSentAt >= idleHalf;
-      if ((silent || quiet) && t - this.lastPingAt >= interval) {
-        this.lastPingAt = t;
-        if (silent) this.pingOutstandingSince = t;
-        this.lastSentAt = t;
-        this.write(encodeFrame({ type: FrameType.PING }, new Uint8Array(8)));
-      }
-      this.heartbeat = setTimer(tick, Math.max(1, nextDue() - now()), UNREFERENCED);
-    };
-    this.heartbeat = setTimer(tick, Math.max(1, nextDue() - now()), UNREFERENCED);
   }
 }
 
