@@ -148,4 +148,24 @@ test("[PING-4] [IDLE-2] the client's heartbeats keep an idle connection open pas
   client.$close();
 });
 
+test("[PING-9] a client that only receives results keeps pinging, so the server does not close it as idle", async () => {
+  // Its own server: an idle timeout long enough that [PING-9]'s ping at half of it has room on a loaded machine.
+  const IDLE_MS = 1000;
+  const CALLS = 30;
+  const receiving = createServer({ idleTimeoutMs: IDLE_MS, minPingIntervalMs: 50 }).addService(TestService, testService().impl);
+  const client = createClient(TestService, { address: await receiving.listen("127.0.0.1:0"), pingIntervalMs: 5000, timeoutMs: 20_000 });
+  try {
+    await client.echo({ text: "warm-up" });
+    // One burst of requests, then nothing to send for three idle timeouts while results arrive every
+    // 100 ms: the client never goes silent ([PING-4] alone would never ping), the server hears nothing.
+    const results = await Promise.allSettled(Array.from({ length: CALLS }, (_, i) => client.echo({ text: `${i}`, delayMs: 100 * (i + 1) })));
+    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`call ${i}: ${String(r.reason)}`] : []));
+    assert.equal(failed, [], "calls failed while their results were still arriving");
+    assert.is(receiving.stats().connections.accepted, 1, "one connection carried every call");
+  } finally {
+    client.$close();
+    await receiving.close({ graceMs: 200 });
+  }
+});
+
 test.run();
