@@ -1,6 +1,7 @@
 // What every benchmark server process shares: it prints its address as one
 // JSON line, then answers commands on stdin, one per line:
 //   mem   collect garbage, print {"heapUsed","rss","external"} in bytes
+//   cpu   print the process's CPU time so far, {"user","system"} in µs
 //   exit  stop
 import { createInterface } from "node:readline";
 import { setFlagsFromString } from "node:v8";
@@ -27,6 +28,8 @@ export function serveControl(address: string, stop: () => Promise<void>): void {
       collectGarbage();
       const { heapUsed, rss, external } = process.memoryUsage();
       process.stdout.write(`${JSON.stringify({ heapUsed, rss, external })}\n`);
+    } else if (line === "cpu") {
+      process.stdout.write(`${JSON.stringify(process.cpuUsage())}\n`);
     } else if (line === "exit") {
       void stop().then(() => process.exit(0));
     }
