@@ -1,7 +1,7 @@
 // Connecting to "ws://host:port/path" and "wss://host:port/path" (spec
 // section 18) from any runtime: the runtime's own WebSocket where there is
-// one (browsers, Bun, Deno, Node 22+), else the `ws` package (Node 20),
-// loaded only then. Runtime-neutral: a browser bundle holds this file.
+// one that does not stall (browsers, Bun, Node 22+), else the `ws` package
+// (Node 20, Deno), loaded only then. Runtime-neutral: a browser bundle holds this file.
 
 import type { ConnectOptions, Transport, TransportFactory } from "./transport.ts";
 import { setTimer } from "../util/timer.ts";
@@ -58,10 +58,21 @@ async function loadWs(): Promise<WsModule> {
   }
 }
 
+/**
+ * The runtime's own WebSocket, unless it stalls calls: Deno's keeps Nagle's
+ * algorithm on (and offers no way to turn it off), so a message written in two
+ * parts waits for the server's delayed ACK, about 40 ms per call; `ws` over
+ * Deno's node:net sets TCP_NODELAY.
+ */
+function nativeWebSocket(): (new (url: string, protocols: string[]) => WebSocketLike) | undefined {
+  const g = globalThis as { WebSocket?: new (url: string, protocols: string[]) => WebSocketLike; Deno?: unknown };
+  return g.Deno === undefined ? g.WebSocket : undefined;
+}
+
 /** Opens a WebSocket requesting subprotocol strata and checks the server chose it [WS-1]. */
 async function connect(address: string, options: ConnectOptions, clientOptions: WebSocketClientOptions): Promise<Transport> {
   const url = parseWebSocketAddress(address);
-  const Native = (globalThis as { WebSocket?: new (url: string, protocols: string[]) => WebSocketLike }).WebSocket;
+  const Native = nativeWebSocket();
   let socket: WebSocketLike;
   if (Native !== undefined && clientOptions.tls === undefined && clientOptions.headers === undefined) {
     socket = new Native(url.href, [WEBSOCKET_SUBPROTOCOL]);
