@@ -4,8 +4,9 @@
 // Deno.upgradeWebSocket), each echoing every binary message, measured in one
 // run on the runtime that runs this script (npm run bench:websocket-servers
 // runs it on both). Servers in child processes on 127.0.0.1, one client
-// connection each (the same client for both: the runtime's own WebSocket,
-// which Strata's client uses there, or `ws` with `--client ws`), 1 and 100
+// connection each (the same client for both: the one Strata's client uses
+// there, Bun's own WebSocket and `ws` on Deno, whose own WebSocket stalls
+// on Nagle's algorithm; `--client runtime` or `--client ws` to choose), 1 and 100
 // messages in flight, 64 B and 4 KiB, the two servers taking turns for several
 // rounds so that a slow moment of the shared machine hits both. Besides
 // messages/s, each server's CPU time per message (user + system, read from
@@ -26,7 +27,7 @@ const options = benchOptions(["smoke", "json"], ["seconds", "rounds"], ["client"
 const smoke = options.flag("smoke");
 const SECONDS = options.number("seconds", smoke ? 0.2 : 2);
 const ROUNDS = options.number("rounds", smoke ? 1 : 5);
-const CLIENT = options.string("client") ?? "runtime";
+const CLIENT = options.string("client") ?? ((globalThis as { Deno?: unknown }).Deno !== undefined ? "ws" : "runtime");
 if (CLIENT !== "runtime" && CLIENT !== "ws") throw new Error(`--client takes runtime or ws, got ${JSON.stringify(CLIENT)}`);
 const connect = CLIENT === "ws" ? rawWebSocketDriver : runtimeWebSocketDriver;
 const IN_FLIGHT = [1, 100];
