@@ -5,6 +5,9 @@
 // package's own JavaScript unbundled) and @bufbuild/protobuf left to
 // node_modules, as in a user's project. No tsx transform at run time.
 // Arguments pass through to run.ts; the figures go to bench/results/node-js.json.
+// With `mappings` first (npm run bench:node-js -- mappings), the harness is
+// bench/mappings.ts instead (TLS and WebSocket against raw echoes), and the
+// rest of the arguments pass through to it.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -29,9 +32,15 @@ const builtPackage: Plugin = {
   },
 };
 
+const args = process.argv.slice(2);
+const mappings = args[0] === "mappings";
+if (mappings) args.shift();
+const harness = mappings ? "mappings" : "run";
+const servers = mappings ? ["servers/raw-echo.ts", "servers/raw-ws-echo.ts", "servers/strata-echo.ts"] : ["keyed-server.ts", "servers/raw-echo.ts", "servers/strata-echo.ts", "servers/grpc-echo.ts"];
+
 const outdir = `${bench}results/compiled`;
 await build({
-  entryPoints: ["run.ts", "keyed-server.ts", "servers/raw-echo.ts", "servers/strata-echo.ts", "servers/grpc-echo.ts"].map((f) => bench + f),
+  entryPoints: [`${harness}.ts`, ...servers].map((f) => bench + f),
   outbase: bench,
   outdir,
   outExtension: { ".js": ".mjs" },
@@ -39,11 +48,10 @@ await build({
   platform: "node",
   format: "esm",
   target: "node20",
-  external: ["@grpc/grpc-js", "esbuild", "@bufbuild/protobuf"],
+  external: ["@grpc/grpc-js", "esbuild", "@bufbuild/protobuf", "ws"],
   plugins: [builtPackage],
   logLevel: "warning",
 });
-const args = process.argv.slice(2);
-if (!args.includes("--out")) args.push("--out", `${bench}results/node-js.json`);
-const run = spawnSync(process.execPath, [`${outdir}/run.mjs`, ...args], { stdio: "inherit" });
+if (!mappings && !args.includes("--out")) args.push("--out", `${bench}results/node-js.json`);
+const run = spawnSync(process.execPath, [`${outdir}/${harness}.mjs`, ...args], { stdio: "inherit" });
 process.exit(run.status ?? 1);
