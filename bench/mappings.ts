@@ -20,7 +20,7 @@ import { rawWebSocketDriver } from "./drivers/raw-ws.ts";
 import { strataDriver } from "./drivers/strata.ts";
 import { benchOptions } from "./options.ts";
 import { runtimeName } from "./runtime.ts";
-import { startServerProcess, type ServerProcess } from "./server-process.ts";
+import { serverCpuMicros, startServerProcess, type ServerProcess } from "./server-process.ts";
 
 const options = benchOptions(["smoke", "json"], ["seconds", "rounds"], ["only"]);
 const smoke = options.flag("smoke");
@@ -54,13 +54,23 @@ const MAPPINGS: Array<{ id: "tls" | "websocket"; title: string; raw: Side; strat
   },
 ];
 
-/** One row: a mapping, a number in flight and a payload, each side's calls/s per round. */
+/** One row: a mapping, a number in flight and a payload, each side's calls/s per round, and CPU µs per call of each process. */
 interface MappingRow {
   mapping: string;
   inFlight: number;
   payloadBytes: number;
   raw: number[];
   strata: number[];
+  rawClientUs: number[];
+  rawServerUs: number[];
+  strataClientUs: number[];
+  strataServerUs: number[];
+}
+
+/** This process's CPU time so far (user + system), in µs. */
+function clientCpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -78,13 +88,29 @@ async function measureMapping(mapping: (typeof MAPPINGS)[number], certificateFil
       for (const payloadBytes of PAYLOADS) {
         const payload = new Uint8Array(payloadBytes).fill(0x61);
         const figures: number[][] = [[], []];
+        const clientUs: number[][] = [[], []];
+        const serverUs: number[][] = [[], []];
         for (let round = 0; round < ROUNDS; round++) {
           for (const [i] of sides.entries()) {
+            const serverBefore = await serverCpuMicros(servers[i]!);
+            const clientBefore = clientCpuMicros();
             const loop = await closedLoop(() => drivers[i]!.call(payload), inFlight, SECONDS);
+            clientUs[i]!.push((clientCpuMicros() - clientBefore) / loop.calls);
+            serverUs[i]!.push(((await serverCpuMicros(servers[i]!)) - serverBefore) / loop.calls);
             figures[i]!.push(loop.calls / loop.seconds);
           }
         }
-        rows.push({ mapping: mapping.id, inFlight, payloadBytes, raw: figures[0]!, strata: figures[1]! });
+        rows.push({
+          mapping: mapping.id,
+          inFlight,
+          payloadBytes,
+          raw: figures[0]!,
+          strata: figures[1]!,
+          rawClientUs: clientUs[0]!,
+          rawServerUs: serverUs[0]!,
+          strataClientUs: clientUs[1]!,
+          strataServerUs: serverUs[1]!,
+        });
         process.stderr.write(".");
       }
     }
@@ -117,12 +143,17 @@ if (options.flag("json")) {
     const mine = rows.filter((r) => r.mapping === mapping.id);
     if (mine.length === 0) continue;
     console.log(`\n## ${mapping.title}\n`);
-    console.log(`| In flight | Payload | ${mapping.raw.name} calls/s | ${mapping.strata.name} calls/s | strata / raw | by round |`);
-    console.log("|---|---|---|---|---|---|");
+    console.log(`| In flight | Payload | ${mapping.raw.name} calls/s | ${mapping.strata.name} calls/s | strata / raw | by round | CPU µs per call, raw: client + server | strata: client + server |`);
+    console.log("|---|---|---|---|---|---|---|---|");
+    const us = (x: number) => x.toFixed(1);
     for (const row of mine) {
       const ratios = row.strata.map((s, i) => (s / row.raw[i]!).toFixed(2)).join(", ");
       const payload = row.payloadBytes < 1024 ? `${row.payloadBytes} B` : `${row.payloadBytes / 1024} KiB`;
-      console.log(`| ${row.inFlight} | ${payload} | ${n(median(row.raw))} | ${n(median(row.strata))} | ${(median(row.strata) / median(row.raw)).toFixed(2)}x | ${ratios} |`);
+      const cpu = (client: number[], server: number[]) => `${us(median(client))} + ${us(median(server))}`;
+      console.log(
+        `| ${row.inFlight} | ${payload} | ${n(median(row.raw))} | ${n(median(row.strata))} | ${(median(row.strata) / median(row.raw)).toFixed(2)}x | ${ratios} ` +
+          `| ${cpu(row.rawClientUs, row.rawServerUs)} | ${cpu(row.strataClientUs, row.strataServerUs)} |`,
+      );
     }
   }
 }

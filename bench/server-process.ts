@@ -48,3 +48,9 @@ export async function startServerProcess(file: string, extraArgs: string[] = [])
     throw error;
   }
 }
+
+/** The server process's CPU time so far (user + system), in µs. */
+export async function serverCpuMicros(server: ServerProcess): Promise<number> {
+  const { user, system } = await server.ask<{ user: number; system: number }>("cpu");
+  return user + system;
+}

@@ -21,7 +21,7 @@ import { rawWebSocketDriver } from "./drivers/raw-ws.ts";
 import { runtimeWebSocketDriver } from "./drivers/runtime-ws.ts";
 import { benchOptions } from "./options.ts";
 import { runtimeName } from "./runtime.ts";
-import { startServerProcess, type ServerProcess } from "./server-process.ts";
+import { serverCpuMicros, startServerProcess, type ServerProcess } from "./server-process.ts";
 
 const options = benchOptions(["smoke", "json"], ["seconds", "rounds"], ["client"]);
 const smoke = options.flag("smoke");
@@ -51,11 +51,6 @@ interface Row {
   nativeCpuUs: number[];
 }
 
-/** The server's CPU time so far, in µs. */
-async function cpuTime(server: ServerProcess): Promise<number> {
-  const { user, system } = await server.ask<{ user: number; system: number }>("cpu");
-  return user + system;
-}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -76,9 +71,9 @@ async function measure(): Promise<Row[]> {
           // Alternate which side goes first, so neither always follows the other's garbage.
           const order = round % 2 === 0 ? [0, 1] : [1, 0];
           for (const i of order) {
-            const before = await cpuTime(servers[i]!);
+            const before = await serverCpuMicros(servers[i]!);
             const loop = await closedLoop(() => drivers[i]!.call(payload), inFlight, SECONDS);
-            cpu[i]!.push(((await cpuTime(servers[i]!)) - before) / loop.calls);
+            cpu[i]!.push(((await serverCpuMicros(servers[i]!)) - before) / loop.calls);
             figures[i]!.push(loop.calls / loop.seconds);
           }
         }
