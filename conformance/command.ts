@@ -80,7 +80,7 @@ export function addServerCommand(parent: Command, program: string, done: (code: 
     .usage("--target HOST:PORT [options]\n       server [options] -- COMMAND [ARGS...]")
     // The descriptions say the defaults that matter; commander's "(default: [])" says nothing.
     .configureHelp({ optionDescription: (option) => option.description })
-    .option("--target <host:port>", "a running server: HOST:PORT, tls:HOST:PORT (also tls://HOST:PORT) over TLS, ws://HOST:PORT/PATH over WebSocket, or wss://HOST:PORT/PATH over WebSocket and TLS")
+    .option("--target <address>", "a running server: HOST:PORT, tls:HOST:PORT (also tls://HOST:PORT) over TLS, ws://HOST:PORT/PATH over WebSocket, or wss://HOST:PORT/PATH over WebSocket and TLS")
     .option("--tls", "spawn mode: tell the server to listen with TLS, with certificates the suite makes (needs openssl); with --websocket, on wss://", false)
     .option("--websocket", "spawn mode: tell the server to listen on WebSocket, ws://127.0.0.1:0/strata (wss:// with --tls)", false)
     .option("--ca <file>", "TLS target (tls: or wss://): the CA certificates (PEM) the server's certificate verifies against (default: public CAs)")
