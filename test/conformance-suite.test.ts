@@ -61,7 +61,27 @@ async function runOverMapping(sections: string[], settings: (caseSettings: Serve
   }
 }
 
+/**
+ * The runs over TLS, WebSocket and wss, started together with the one over TCP by the first test:
+ * the cases mostly wait (timeouts, lingering closes), so four servers at once take little longer
+ * than one. Each later test awaits its own run and asserts on it; a run that fails fails its test.
+ */
+const mappingRuns: Partial<Record<"tls" | "ws" | "wss", Promise<Awaited<ReturnType<typeof runOverMapping>>>>> = {};
+function startMappingRuns(): void {
+  const started = <T>(promise: Promise<T>): Promise<T> => {
+    promise.catch(() => {}); // awaited by its own test; not unhandled meanwhile
+    return promise;
+  };
+  mappingRuns.ws = started(runOverMapping(["18 WebSocket mapping"], (settings) => spawnSettings(settings, undefined, true)));
+  if (certificatesProblem() !== undefined) return;
+  const tls = spawnTls();
+  mappingRuns.tls = started(runOverMapping(["19 TLS"], (settings) => spawnSettings(settings, tls), tls));
+  const wssTls = spawnTls();
+  mappingRuns.wss = started(runOverMapping(["18 WebSocket mapping", "19 TLS"], (settings) => spawnSettings(settings, wssTls, true), wssTls, notOnBunOverWss));
+}
+
 test("[CONF-1] every case passes against the reference server over TCP; only the case for servers without keyed dispatch and the TLS cases are skipped", async () => {
+  startMappingRuns();
   const main = await startReference();
   const seed = Number(globalThis.process?.env?.["STRATA_SEED"] ?? 42);
   const results = await runCases(allCases, {
@@ -88,8 +108,7 @@ test("[CONF-1] [TLS-1] over TLS, every case passes against the reference server,
     console.log(`\n  SKIPPED: the suite over TLS needs ${problem}\n`);
     return;
   }
-  const tls = spawnTls();
-  const { address, results } = await runOverMapping(["19 TLS"], (settings) => spawnSettings(settings, tls), tls);
+  const { address, results } = await mappingRuns.tls!;
   assert.match(address, /^tls:/);
   const webSocketCases = allCases.filter((c) => c.websocket === "only").map((c) => c.name);
   if (wholeSuiteOverMappings) assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name).sort(), ["keys/refused-without-keyed-dispatch", ...webSocketCases].sort());
@@ -97,7 +116,7 @@ test("[CONF-1] [TLS-1] over TLS, every case passes against the reference server,
 });
 
 test("[CONF-1] [WS-2] over WebSocket, every case passes against the reference server, the section 18 cases among them", async () => {
-  const { results } = await runOverMapping(["18 WebSocket mapping"], (settings) => spawnSettings(settings, undefined, true));
+  const { results } = await mappingRuns.ws!;
   const tlsCases = allCases.filter((c) => c.tls === "only").map((c) => c.name);
   if (wholeSuiteOverMappings) assert.equal(results.filter((r) => r.status === "skip").map((r) => r.case.name), ["keys/refused-without-keyed-dispatch", ...tlsCases]);
   assert.ok(results.filter((r) => r.case.section === "18 WebSocket mapping" && r.status === "pass").length >= 5);
@@ -120,8 +139,7 @@ test("[CONF-1] [TLS-5] [WS-1] over wss (--websocket --tls), every case passes ag
     return;
   }
   if (notOnBunOverWss.length > 0) console.log(`\n  SKIPPED on Bun (its node:https shows no client certificate, ignores handshakeTimeout): ${notOnBunOverWss.join(", ")}\n`);
-  const tls = spawnTls();
-  const { address, results } = await runOverMapping(["18 WebSocket mapping", "19 TLS"], (settings) => spawnSettings(settings, tls, true), tls, notOnBunOverWss);
+  const { address, results } = await mappingRuns.wss!;
   assert.match(address, /^wss:\/\/127\.0\.0\.1:\d+\/strata$/);
   const skipped = results.filter((r) => r.status === "skip");
   assert.equal(skipped.map((r) => r.case.name).sort(), [...(wholeSuiteOverMappings ? ["keys/refused-without-keyed-dispatch"] : []), ...alpnCases].sort());
