@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FrameHeaderSchema } from "../src/gen/strata/v1/frame_pb.ts";
 import { decodeHeader, encodeFrame, encodeFrameHead, encodeHeader, FrameType, ProtocolError, type FrameHeaderInit } from "../src/wire/index.ts";
-import { allocateBytes } from "../src/wire/byte-pool.ts";
+import { allocateOutput, outputPoolState, releaseOutput } from "../src/wire/output-pool.ts";
 import { anyHeader, anyHeaderLoneSurrogates } from "./support/arbitraries.ts";
 import { checkProperty } from "./support/property.ts";
 import { comparable, fromProto, hex, toProto } from "./support/proto-convert.ts";
@@ -39,27 +39,32 @@ test("[FRAME-1] [CONV-1] hand encoding equals protobuf-es toBinary, byte for byt
   );
 });
 
-test("[FRAME-1] [META-5] headers of every size encode into frames equal to protobuf-es's, wherever the shared slab stands", () => {
-  // The encoders write in place into a shared slab and fall back when the
-  // header does not fit what is left of it; where that happens depends on
-  // what was allocated before. A few KiB of metadata used to throw
-  // "offset is out of bounds" at some offsets and not at others.
+test("[FRAME-1] [META-5] headers of every size encode into frames equal to protobuf-es's, wherever the output slab stands and whatever it held", () => {
+  // The encoders write in place into a shared output slab and fall back when
+  // the header does not fit what is left of it; where that happens depends
+  // on what was allocated before. A few KiB of metadata used to throw
+  // "offset is out of bounds" at some offsets and not at others. Released
+  // pieces make their slab a spare that is used again with its old bytes in
+  // it: every byte of a frame must be written, none left to chance.
   checkProperty(
     fc.property(anyHeader, fc.integer({ min: 0, max: 64 * 1024 }), fc.uint8Array({ maxLength: 9000 }), (header, shift, body) => {
-      allocateBytes(shift % 8193); // moves the slab's free space to any offset
+      const filler = allocateOutput(shift % 8193).fill(0xa5); // moves the slab's free space to any offset
       const reference = toBinary(FrameHeaderSchema, toProto({ ...header, bodySize: body.length }));
-      assert.is(hex(encodeHeader({ ...header, bodySize: body.length })), hex(reference));
+      const alone = encodeHeader({ ...header, bodySize: body.length });
+      assert.is(hex(alone), hex(reference));
       const frame = encodeFrame(header, body);
       assert.is(frame.length, 4 + reference.length + body.length);
       assert.is(new DataView(frame.buffer, frame.byteOffset).getUint32(0), reference.length);
       assert.is(hex(frame.subarray(4, 4 + reference.length)), hex(reference));
       assert.ok(frame.subarray(4 + reference.length).every((b, i) => b === body[i]));
-      allocateBytes(shift % 8193);
+      const filler2 = allocateOutput(shift % 8193).fill(0x5a);
       const head = encodeFrameHead(header, body.length);
       assert.is(hex(head.subarray(4)), hex(reference));
+      for (const piece of [filler, alone, frame, filler2, head]) releaseOutput(piece.fill(0xff));
     }),
     { numRuns: 1500 },
   );
+  assert.ok(outputPoolState().spares > 0, "released slabs were kept for reuse");
 });
 
 test("[FRAME-1] a header larger than the encoder's scratch buffer (2 MiB of metadata) encodes as protobuf-es does", () => {

@@ -174,7 +174,8 @@ export class ClientConnection implements CallConnection {
     this.nextId++;
     if (handlers !== undefined) this.pending.set(id, handlers);
     this.write(frame);
-    if (separate) this.write(body);
+    // The body stays the ticket's: written as it is, never given back to the output pool.
+    if (separate && !this.transport.write(body)) this.writable = false;
     this.heartbeat.sent(at);
     return id;
   }
@@ -242,9 +243,13 @@ export class ClientConnection implements CallConnection {
     ticket.handlers.written();
   }
 
-  /** Writes bytes; past the transport's high-water mark, calls wait until it drains. */
-  private write(bytes: Uint8Array): void {
-    if (!this.transport.write(bytes)) this.writable = false;
+  /**
+   * Writes a frame encoded for this write alone (the transport may reuse its
+   * memory once written); past the transport's high-water mark, calls wait
+   * until it drains.
+   */
+  private write(frame: Uint8Array): void {
+    if (!this.transport.write(frame, true)) this.writable = false;
   }
 
   /** The transport's buffer drained: queued calls go out [LIMIT-5]. */

@@ -118,9 +118,13 @@ export class ReadFlow {
     if (!this.paused && this.yieldTimer === undefined && !this.owner.closed) this.transport.resume?.();
   }
 
-  /** Writes bytes; past the high-water mark, stops reading until the peer catches up, so a client that never reads cannot grow our memory. */
-  write(bytes: Uint8Array): void {
-    if (!this.transport.write(bytes) && !this.paused) {
+  /**
+   * Writes bytes (`owned`: see Transport.write); past the high-water mark,
+   * stops reading until the peer catches up, so a client that never reads
+   * cannot grow our memory.
+   */
+  write(bytes: Uint8Array, owned: boolean): void {
+    if (!this.transport.write(bytes, owned) && !this.paused) {
       this.paused = true;
       this.transport.pause?.();
     }

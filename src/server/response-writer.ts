@@ -14,6 +14,7 @@ import {
   type MetadataEntry,
 } from "../wire/index.ts";
 import { exceedsLimits, METADATA_KEY } from "../wire/request-rules.ts";
+import { isOutputBody, releaseOutput, releaseOutputBody } from "../wire/output-pool.ts";
 import { dispatchProcessed } from "../status/index.ts";
 import type { ResponseStatus } from "../status/wire-status.ts";
 
@@ -37,15 +38,18 @@ function truncateUtf8(text: string, maxBytes: number): string {
   return new TextDecoder().decode(bytes.subarray(0, end));
 }
 
-/** Where a RESPONSE's bytes go. */
+/** Where a RESPONSE's bytes go; `owned`: encoded for that write alone, the sink's from then on (see Transport.write). */
 export interface ByteSink {
-  write(bytes: Uint8Array): void;
+  write(bytes: Uint8Array, owned?: boolean): void;
 }
 
 /**
  * Writes the RESPONSE to request `id` to `sink`, within the client's
  * `limits` [LIMIT-4] [LIMIT-7]. Throws a TypeError, having written nothing,
  * when the handler's metadata or output cannot be sent as given [META-6].
+ * A response body from the output pool (the server's own encoding) is the
+ * writer's: released once copied into its frame, or handed to the sink
+ * with it; a raw handler's own bytes are written as they are.
  */
 export function writeResponse(sink: ByteSink, id: number, status: ResponseStatus, body: Uint8Array, limits: FrameLimits): void {
   if (status.metadata !== undefined && status.metadata.length > 0 && !validMetadata(status.metadata)) {
@@ -66,23 +70,29 @@ export function writeResponse(sink: ByteSink, id: number, status: ResponseStatus
   // A large body follows its head as is (one write for both); a small one is copied in.
   const separate = body.length >= SEPARATE_BODY_BYTES;
   const frame = separate ? encodeFrameHead(fields, body.length) : encodeFrame(fields, body);
+  if (!separate) releaseOutputBody(body);
   if (!exceedsLimits(limits, frame.length - 4 - (separate ? 0 : body.length), body.length)) {
-    sink.write(frame);
-    if (separate) sink.write(body);
+    sink.write(frame, true);
+    if (separate) sink.write(body, isOutputBody(body));
     return;
   }
+  releaseOutput(frame);
+  if (separate) releaseOutputBody(body);
   const code = fields.dispatchCode!;
   // A refusal stays a refusal: it is shortened to fit the baseline, never
   // turned into a code that says the request ran [LIMIT-7] [STATUS-6].
   if (dispatchProcessed(code) === "no") {
-    sink.write(encodeFrame({ type: FrameType.RESPONSE, requestId: id, dispatchCode: code, dispatchMessage: truncateUtf8(fields.dispatchMessage!, MAX_REFUSAL_MESSAGE) }));
+    sink.write(encodeFrame({ type: FrameType.RESPONSE, requestId: id, dispatchCode: code, dispatchMessage: truncateUtf8(fields.dispatchMessage!, MAX_REFUSAL_MESSAGE) }), true);
     return;
   }
   // Too large for the client: say so instead [LIMIT-4].
-  sink.write(encodeFrame({
-    type: FrameType.RESPONSE,
-    requestId: id,
-    dispatchCode: DispatchCode.RESPONSE_TOO_LARGE,
-    dispatchMessage: `the response exceeds the client's limits of ${limits.maxHeaderSize} header and ${limits.maxBodySize} body bytes`,
-  }));
+  sink.write(
+    encodeFrame({
+      type: FrameType.RESPONSE,
+      requestId: id,
+      dispatchCode: DispatchCode.RESPONSE_TOO_LARGE,
+      dispatchMessage: `the response exceeds the client's limits of ${limits.maxHeaderSize} header and ${limits.maxBodySize} body bytes`,
+    }),
+    true,
+  );
 }

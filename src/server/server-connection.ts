@@ -287,10 +287,14 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
     this.requests.request(frame.header, frame.body, receivedAt);
   }
 
-  /** Writes bytes unless the connection is closed; the read flow applies backpressure [SEC-1]. */
-  write(bytes: Uint8Array): void {
+  /**
+   * Writes bytes unless the connection is closed; the read flow applies
+   * backpressure [SEC-1]. `owned` (the default): a frame encoded for this
+   * write alone, which nothing else keeps (see Transport.write).
+   */
+  write(bytes: Uint8Array, owned = true): void {
     if (this.state === State.closed) return;
-    this.flow.write(bytes);
+    this.flow.write(bytes, owned);
   }
 
   /** The frame of a backlog broke the protocol. */

@@ -4,6 +4,7 @@
 import { type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { decodeMessage, encodeMessage } from "../wire/index.ts";
+import { allocateOutput } from "../wire/output-pool.ts";
 import type { HandlerContext, QueueingContext } from "./handler-context.ts";
 
 /** A typed unary handler: the decoded request in, the response message (or its init shape) out [CALL-3]. */
@@ -74,11 +75,11 @@ export class ServiceRegistry {
         decode: (body) => decodeMessage(input, body),
         invoke: (request, context) => {
           const result = handler(request as MessageShape<DescMessage>, context);
-          if (isPromiseLike(result)) return Promise.resolve(result).then((value) => encodeMessage(output, value));
-          return encodeMessage(output, result);
+          if (isPromiseLike(result)) return Promise.resolve(result).then((value) => encodeMessage(output, value, allocateOutput));
+          return encodeMessage(output, result, allocateOutput);
         },
         handle: (request, context) => handler(request as MessageShape<DescMessage>, context),
-        encode: (value) => encodeMessage(output, value),
+        encode: (value) => encodeMessage(output, value, allocateOutput),
       });
     }
     return this;
@@ -104,9 +105,9 @@ export class ServiceRegistry {
       methods.set(method.name, {
         name: `${service.typeName}/${method.name}`,
         decode: (body) => decodeMessage(method.input, body),
-        invoke: async (request, context) => encodeMessage(output, await run(method.name, request, context)),
+        invoke: async (request, context) => encodeMessage(output, await run(method.name, request, context), allocateOutput),
         handle: (request, context) => run(method.name, request, context),
-        encode: (value) => encodeMessage(output, value),
+        encode: (value) => encodeMessage(output, value, allocateOutput),
         queues: true,
       });
     }

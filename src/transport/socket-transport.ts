@@ -5,6 +5,7 @@
 import type * as net from "node:net";
 import type { ConnectionInfo, PeerCertificate, Transport, TransportHandlers } from "./transport.ts";
 import { formatHostPort, type SocketAddress } from "./address.ts";
+import { isOutput, releaseOutput } from "../wire/output-pool.ts";
 
 /** What a TLS handshake established: the ALPN protocol and the peer's verified certificate [TLS-3] [TLS-6]. */
 export interface TlsInfo {
@@ -43,6 +44,13 @@ export class SocketTransport implements Transport, ConnectionInfo {
   private ended = false;
   private corked = false;
   private corkedBytes = 0;
+  /**
+   * Owned output bytes not yet handed to the socket: a run of frames encoded
+   * one after another into the same output slab, sent as one view and
+   * released when the socket reports it written.
+   */
+  private run: Uint8Array | undefined;
+  private runEnd = 0;
 
   /** What TLS established, on a TLS connection [TLS-6]. */
   private readonly tls: TlsInfo | undefined;
@@ -90,7 +98,7 @@ export class SocketTransport implements Transport, ConnectionInfo {
   }
 
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + (this.run === undefined ? 0 : this.runEnd);
   }
 
   start(handlers: TransportHandlers): void {
@@ -111,27 +119,58 @@ export class SocketTransport implements Transport, ConnectionInfo {
     socket.resume();
   }
 
-  write(bytes: Uint8Array): boolean {
+  write(bytes: Uint8Array, owned = false): boolean {
     if (this.ended) return false;
-    // Frames written in one tick leave in one system call: cork now, uncork
-    // once the current tick's work is done, or sooner past FLUSH_BYTES.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.corkedBytes = 0;
-        this.socket.uncork();
-      });
+    this.corkForTick();
+    const run = this.run;
+    if (owned && run !== undefined && run.buffer === bytes.buffer && run.byteOffset + this.runEnd === bytes.byteOffset) {
+      // The next frame of the same slab: the run grows, still one view.
+      this.runEnd += bytes.length;
+    } else {
+      this.flushRun();
+      if (owned && isOutput(bytes)) {
+        this.run = bytes;
+        this.runEnd = bytes.length;
+      } else {
+        this.socket.write(bytes);
+      }
     }
-    this.socket.write(bytes);
-    this.corkedBytes += bytes.length;
+    return this.queued(bytes.length);
+  }
+
+  /** Hands the pending run of owned bytes to the socket, to be released once written. */
+  private flushRun(): void {
+    const run = this.run;
+    if (run === undefined) return;
+    this.run = undefined;
+    const bytes = run.length === this.runEnd ? run : new Uint8Array(run.buffer, run.byteOffset, this.runEnd);
+    // Called once the bytes are written, or with an error once the socket will not write them.
+    this.socket.write(bytes, () => releaseOutput(bytes));
+  }
+
+  /** Output written in one tick leaves in one system call: cork now, uncork once the tick's work is done. */
+  private corkForTick(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.corkedBytes = 0;
+      this.flushRun();
+      this.socket.uncork();
+    });
+  }
+
+  /** Counts `length` bytes just queued, sending them at once past FLUSH_BYTES; false past the high-water mark. */
+  private queued(length: number): boolean {
+    this.corkedBytes += length;
     if (this.corkedBytes >= FLUSH_BYTES) {
       this.corkedBytes = 0;
+      this.flushRun();
       this.socket.uncork();
       this.socket.cork();
     }
-    return this.socket.writableLength < this.highWaterMark;
+    return this.bufferedAmount < this.highWaterMark;
   }
 
   pause(): void {
@@ -152,6 +191,7 @@ export class SocketTransport implements Transport, ConnectionInfo {
 
   end(): void {
     if (this.ended) return;
+    this.flushRun();
     this.ended = true;
     // Half-close after the queued output; reading goes on until the peer ends too.
     this.socket.end();
@@ -159,6 +199,7 @@ export class SocketTransport implements Transport, ConnectionInfo {
 
   destroy(): void {
     this.ended = true;
+    this.run = undefined; // never written: not released, its slab is not reused
     this.socket.destroy();
   }
 }

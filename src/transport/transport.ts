@@ -57,8 +57,14 @@ export interface ConnectionInfo {
 export interface Transport {
   /** Who the peer is and how the connection is protected. */
   readonly info: ConnectionInfo;
-  /** Queues bytes; false once buffered output passes the high-water mark (backpressure). */
-  write(bytes: Uint8Array): boolean;
+  /**
+   * Queues bytes; false once buffered output passes the high-water mark
+   * (backpressure). `owned`: the caller cut them from the output pool for
+   * this write alone and keeps no reference to them (an encoded frame), so
+   * a transport may give them back (releaseOutput) once written; one that
+   * ignores the flag simply writes them, and their slab is not used again.
+   */
+  write(bytes: Uint8Array, owned?: boolean): boolean;
   /** Bytes written but not yet handed to the network. */
   readonly bufferedAmount: number;
   /** Installs the handlers; data is read only once they are set. */

@@ -5,6 +5,7 @@
 
 import type { ConnectionInfo, Transport, TransportHandlers } from "./transport.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
+import { releaseOutput } from "../wire/output-pool.ts";
 
 /** The subprotocol of Strata over WebSocket; the preface negotiates the version, so the name carries none [WS-1]. */
 export const WEBSOCKET_SUBPROTOCOL = "strata";
@@ -43,6 +44,8 @@ export class WebSocketStream implements Transport {
   private handlers: TransportHandlers | undefined;
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
+  /** The pending parts written as owned: given back to the output pool once copied into a message. */
+  private owned: Uint8Array[] = [];
   private flushQueued = false;
   private drainTimer: Timer | undefined;
   private ended = false;
@@ -107,9 +110,10 @@ export class WebSocketStream implements Transport {
     this.handlers?.closed(this.closeError ?? error);
   }
 
-  write(bytes: Uint8Array): boolean {
+  write(bytes: Uint8Array, owned = false): boolean {
     if (this.ended || this.socket.readyState !== OPEN) return false;
     this.pending.push(bytes);
+    if (owned) this.owned.push(bytes);
     this.pendingBytes += bytes.length;
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
     else if (!this.flushQueued) {
@@ -127,11 +131,13 @@ export class WebSocketStream implements Transport {
     if (this.pendingBytes === 0) return;
     const parts = this.pending;
     const total = this.pendingBytes;
+    const owned = this.owned;
     this.pending = [];
     this.pendingBytes = 0;
+    this.owned = [];
     if (this.socket.readyState !== OPEN) return;
     let joined: Uint8Array;
-    if (parts.length === 1) joined = parts[0]!;
+    if (parts.length === 1) joined = parts[0]!; // sent as it is: not released
     else {
       joined = new Uint8Array(total);
       let at = 0;
@@ -139,6 +145,7 @@ export class WebSocketStream implements Transport {
         joined.set(part, at);
         at += part.length;
       }
+      for (const part of owned) releaseOutput(part);
     }
     for (let at = 0; at < joined.length; at += MAX_WEBSOCKET_MESSAGE) this.socket.send(joined.subarray(at, Math.min(joined.length, at + MAX_WEBSOCKET_MESSAGE)));
   }
@@ -181,6 +188,7 @@ export class WebSocketStream implements Transport {
   destroy(): void {
     this.pending = [];
     this.pendingBytes = 0;
+    this.owned = [];
     this.closeSocket(1000, "");
     this.report();
   }

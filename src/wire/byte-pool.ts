@@ -3,7 +3,7 @@
 // costs about 20x more. Like Node's Buffer pool, buffers between those sizes
 // are carved out of shared 64 KiB slabs instead. A slab is never reused: it
 // is freed once no view into it is left, so a long-lived view pins at most
-// one slab.
+// one slab. Outgoing frames come from the output pool (output-pool.ts).
 
 const SLAB_SIZE = 64 * 1024;
 /** Larger buffers get their own backing store. */
@@ -12,12 +12,10 @@ const MAX_POOLED = SLAB_SIZE / 8;
 const MAX_ON_HEAP = 64;
 
 let slab = new ArrayBuffer(SLAB_SIZE);
-let slabView = new Uint8Array(slab);
 let offset = 0;
 
 function newSlab(): void {
   slab = new ArrayBuffer(SLAB_SIZE);
-  slabView = new Uint8Array(slab);
   offset = 0;
 }
 
@@ -32,34 +30,4 @@ export function allocateBytes(size: number): Uint8Array {
   const bytes = new Uint8Array(slab, offset, size);
   offset = (offset + size + 7) & ~7; // keep views 8-byte aligned
   return bytes;
-}
-
-/** The largest size written in place into a slab by `writableSlab`. */
-export const MAX_IN_PLACE = MAX_POOLED;
-
-/**
- * Returns a view of the whole current slab, with at least `minFree` bytes
- * free from `slabOffset()` on, for an encoder that writes a buffer of not
- * yet known size in place and then calls `commitSlab` (saves a copy).
- */
-export function writableSlab(minFree: number): Uint8Array {
-  if (offset + minFree > SLAB_SIZE) newSlab();
-  return slabView;
-}
-
-/** Where the free space of the current slab starts. */
-export function slabOffset(): number {
-  return offset;
-}
-
-/** Hands out `size` bytes written in place from `slabOffset()` on. */
-export function commitSlab(size: number): Uint8Array {
-  const bytes = new Uint8Array(slab, offset, size);
-  offset = (offset + size + 7) & ~7;
-  return bytes;
-}
-
-/** Zeroes bytes written in place and then not committed, so buffers handed out stay zero-filled. */
-export function abandonSlab(end: number): void {
-  slabView.fill(0, offset, Math.min(end, SLAB_SIZE));
 }

@@ -1,9 +1,10 @@
-import { abandonSlab, allocateBytes, commitSlab, MAX_IN_PLACE, slabOffset, writableSlab } from "./byte-pool.ts";
+import { allocateBytes } from "./byte-pool.ts";
+import { abandonSlab, commitSlab, MAX_IN_PLACE, slabOffset, writableSlab } from "./output-pool.ts";
 import { copyFromScratch, headerSize, writeHeader, writeHeaderToScratch } from "./header-codec.ts";
 import type { FrameHeaderInit } from "./frame-header.ts";
 
 const EMPTY = new Uint8Array(0);
-/** Free slab space wanted before writing a frame in place; larger frames fall back to a copy. */
+/** Free slab space wanted for a frame's size prefix and header, besides its body; larger headers fall back to a copy. */
 const MIN_FREE = 1024;
 
 /** Writes the 4-byte header size, big-endian whatever the host's byte order [FRAME-1]. */
@@ -39,9 +40,9 @@ export function writeFrame(header: FrameHeaderInit, body: Uint8Array, buf: Uint8
 /** Encodes one frame into a new buffer: header size, header, body [FRAME-1]. */
 export function encodeFrame(header: FrameHeaderInit, body: Uint8Array = EMPTY): Uint8Array {
   const bodySize = body.length;
-  // Common case: write the frame in place into the shared slab, no copy.
+  // Common case: write the frame in place into the output slab, no copy.
   if (bodySize < MAX_IN_PLACE) {
-    const slab = writableSlab(MIN_FREE);
+    const slab = writableSlab(MIN_FREE + bodySize);
     const start = slabOffset();
     const headerEnd = writeHeader(header, bodySize, slab, start + 4);
     const end = headerEnd + bodySize;

@@ -9,7 +9,8 @@ import { malformed, ProtoReader } from "./proto-reader.ts";
 import { int32VarintSize, varintSize, writeInt32Varint, writeVarint } from "./varint.ts";
 import { utf8Length, writeUtf8 } from "./utf8.ts";
 import { cachedUtf8Bytes, MAX_CACHED_STRING } from "./string-cache.ts";
-import { abandonSlab, allocateBytes, commitSlab, MAX_IN_PLACE, slabOffset, writableSlab } from "./byte-pool.ts";
+import { allocateBytes } from "./byte-pool.ts";
+import { abandonSlab, commitSlab, MAX_IN_PLACE, slabOffset, writableSlab } from "./output-pool.ts";
 import type { FrameHeader, FrameHeaderInit, MetadataEntry } from "./frame-header.ts";
 
 // Tags: field number << 3 | wire type (0 varint, 2 length-delimited).
@@ -198,7 +199,7 @@ export function writeHeader(header: FrameHeaderInit, bodySize: number, buf: Uint
 /** Encodes `header` alone, byte for byte as protobuf-es `toBinary` would [FRAME-1]. */
 export function encodeHeader(header: FrameHeaderInit): Uint8Array {
   const bodySize = header.bodySize ?? 0;
-  // Common case: write in place into the shared slab, no copy.
+  // Common case: write in place into the output slab, no copy.
   const slab = writableSlab(1024);
   const start = slabOffset();
   const end = writeHeader(header, bodySize, slab, start);

@@ -54,8 +54,10 @@ const plans = new WeakMap<DescMessage, MessagePlan | null>();
  * Encodes a request or response body: `value` is a message of `schema` or
  * its init shape. Same bytes as protobuf-es `toBinary(schema, create(schema,
  * value))`, and the same errors for values it cannot encode [FRAME-1].
+ * `allocate` gives the bytes to write into (filled completely): a server's
+ * responses take them from the output pool, to be released once copied.
  */
-export function encodeMessage(schema: DescMessage, value: unknown): Uint8Array {
+export function encodeMessage(schema: DescMessage, value: unknown, allocate: (size: number) => Uint8Array = allocateBytes): Uint8Array {
   const plan = planOf(schema);
   // `encoding`: a getter of the value being encoded may encode a message itself; that one goes to protobuf-es.
   if (plan !== undefined && !encoding && isObject(value)) {
@@ -63,7 +65,7 @@ export function encodeMessage(schema: DescMessage, value: unknown): Uint8Array {
     try {
       lengths.length = 0;
       const size = sizeMessage(plan, value as Fields);
-      const out = allocateBytes(size);
+      const out = allocate(size);
       buf = out;
       pos = 0;
       cursor = 0;
