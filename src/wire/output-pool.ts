@@ -26,14 +26,19 @@ const MAX_PIECE = SLAB_SIZE / 8;
 /** Spare slabs kept for reuse, at most (1 MiB). */
 const MAX_SPARES = 16;
 
-/** The slab of each buffer this pool made: a release finds its slab by the view's buffer. */
-const slabOf = new WeakMap<ArrayBufferLike, Slab>();
+/**
+ * Each buffer this pool made carries its slab under this key: a release finds
+ * its slab by the view's buffer. A property, not a WeakMap entry: a WeakMap
+ * keyed by short-lived buffers made the garbage collector's work grow.
+ */
+const SLAB = Symbol("strata.outputSlab");
+type Tagged = ArrayBufferLike & { [SLAB]?: Slab };
 const spares: Slab[] = [];
 
 function freshSlab(): Slab {
   const buffer = new ArrayBuffer(SLAB_SIZE);
   const slab: Slab = { buffer, view: new Uint8Array(buffer), committed: 0, released: 0, retired: false, bodies: false };
-  slabOf.set(buffer, slab);
+  (buffer as Tagged)[SLAB] = slab;
   return slab;
 }
 
@@ -125,7 +130,7 @@ export function allocateOutput(size: number): Uint8Array {
 /** The slab `bytes` were cut from, if this pool made it. */
 function slabOfBytes(bytes: Uint8Array): Slab | undefined {
   const buffer = bytes.buffer;
-  return buffer === frames.slab.buffer ? frames.slab : buffer === bodies.slab.buffer ? bodies.slab : slabOf.get(buffer);
+  return buffer === frames.slab.buffer ? frames.slab : buffer === bodies.slab.buffer ? bodies.slab : (buffer as Tagged)[SLAB];
 }
 
 function release(slab: Slab, length: number): void {
@@ -161,7 +166,7 @@ export function releaseOutputBody(bytes: Uint8Array): void {
 
 /** Whether `bytes` were cut from this pool, so that releasing them may free a slab for reuse. */
 export function isOutput(bytes: Uint8Array): boolean {
-  return bytes.buffer === frames.slab.buffer || slabOf.has(bytes.buffer);
+  return bytes.buffer === frames.slab.buffer || (bytes.buffer as Tagged)[SLAB] !== undefined;
 }
 
 /** How many spare slabs wait for reuse, for tests of the pool's accounting. */
