@@ -1,5 +1,5 @@
 import { allocateBytes } from "./byte-pool.ts";
-import { abandonSlab, commitSlab, MAX_IN_PLACE, slabOffset, writableSlab } from "./output-pool.ts";
+import { commitSlab, MAX_IN_PLACE, slabOffset, writableSlab } from "./output-pool.ts";
 import { copyFromScratch, headerSize, writeHeader, writeHeaderToScratch } from "./header-codec.ts";
 import type { FrameHeaderInit } from "./frame-header.ts";
 
@@ -51,7 +51,6 @@ export function encodeFrame(header: FrameHeaderInit, body: Uint8Array = EMPTY): 
       if (bodySize > 0) slab.set(body, headerEnd);
       return commitSlab(end - start);
     }
-    abandonSlab(headerEnd);
   }
   const size = writeHeaderToScratch(header, bodySize);
   const buf = allocateBytes(4 + size + bodySize);
@@ -76,7 +75,6 @@ export function encodeFrameHead(header: FrameHeaderInit, bodySize: number): Uint
     writeSizePrefix(headerEnd - start - 4, slab, start);
     return commitSlab(headerEnd - start);
   }
-  abandonSlab(headerEnd);
   const size = writeHeaderToScratch(header, bodySize);
   const buf = allocateBytes(4 + size);
   writeSizePrefix(size, buf, 0);

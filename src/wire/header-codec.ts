@@ -10,7 +10,7 @@ import { int32VarintSize, varintSize, writeInt32Varint, writeVarint } from "./va
 import { utf8Length, writeUtf8 } from "./utf8.ts";
 import { cachedUtf8Bytes, MAX_CACHED_STRING } from "./string-cache.ts";
 import { allocateBytes } from "./byte-pool.ts";
-import { abandonSlab, commitSlab, MAX_IN_PLACE, slabOffset, writableSlab } from "./output-pool.ts";
+import { commitSlab, MAX_IN_PLACE, slabOffset, writableSlab } from "./output-pool.ts";
 import type { FrameHeader, FrameHeaderInit, MetadataEntry } from "./frame-header.ts";
 
 // Tags: field number << 3 | wire type (0 varint, 2 length-delimited).
@@ -204,7 +204,6 @@ export function encodeHeader(header: FrameHeaderInit): Uint8Array {
   const start = slabOffset();
   const end = writeHeader(header, bodySize, slab, start);
   if (end <= slab.length && end - start <= MAX_IN_PLACE) return commitSlab(end - start);
-  abandonSlab(end);
   const size = writeHeaderToScratch(header, bodySize);
   const buf = allocateBytes(size);
   copyFromScratch(buf, 0, size);

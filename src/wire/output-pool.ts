@@ -88,7 +88,7 @@ class Cursor {
 const frames = new Cursor(false);
 const bodies = new Cursor(true);
 
-/** The largest size written in place into a slab by `writableSlab`. */
+/** The largest frame written in place into a slab by `writableSlab` [FRAME-1]. */
 export const MAX_IN_PLACE = MAX_PIECE;
 
 /**
@@ -96,30 +96,28 @@ export const MAX_IN_PLACE = MAX_PIECE;
  * bytes free from `slabOffset()` on, for an encoder that writes a frame of
  * not yet known size in place and then calls `commitSlab` (saves a copy).
  * The bytes past `slabOffset()` are not zero: an encoder writes every byte
- * it commits.
+ * it commits, and simply does not commit a frame that did not fit [FRAME-1].
  */
 export function writableSlab(minFree: number): Uint8Array {
   frames.reserve(minFree);
   return frames.slab.view;
 }
 
-/** Where the free space of the current frame slab starts. */
+/** Where the free space of the current frame slab starts [FRAME-1]. */
 export function slabOffset(): number {
   return frames.offset;
 }
 
-/** Hands out `size` bytes written in place from `slabOffset()` on. */
+/** Hands out `size` bytes written in place from `slabOffset()` on: one frame [FRAME-1]. */
 export function commitSlab(size: number): Uint8Array {
   return frames.commit(size);
 }
 
-/** Gives up bytes written in place and not committed; nothing to undo, as the bytes were never handed out. */
-export function abandonSlab(_end: number): void {}
-
 /**
  * Returns `size` bytes for a body that the caller fills completely, and
  * then either releases or drops. They are not zero. Larger than
- * MAX_IN_PLACE, they get a buffer of their own, never reused.
+ * MAX_IN_PLACE, they get a buffer of their own, never reused. For a body
+ * copied into a frame afterwards [FRAME-1].
  */
 export function allocateOutput(size: number): Uint8Array {
   if (size > MAX_PIECE || size === 0) return new Uint8Array(size);
@@ -142,7 +140,8 @@ function release(slab: Slab, length: number): void {
 /**
  * Gives back `bytes` cut from this pool, once nothing will read them again
  * (written to the network, or copied). Each piece is released at most once,
- * and only by its one owner; bytes from anywhere else are ignored.
+ * and only by its one owner; bytes from anywhere else are ignored. At most 16
+ * slabs are kept for reuse [FRAME-1].
  */
 export function releaseOutput(bytes: Uint8Array): void {
   const slab = slabOfBytes(bytes);
@@ -152,24 +151,24 @@ export function releaseOutput(bytes: Uint8Array): void {
 /**
  * Whether `bytes` are a response body from `allocateOutput`: a piece only
  * the server's own encoder makes, unlike frames, which the exported
- * encoders hand to anyone.
+ * encoders hand to anyone [FRAME-1].
  */
 export function isOutputBody(bytes: Uint8Array): boolean {
   return slabOfBytes(bytes)?.bodies === true;
 }
 
-/** Gives back a response body once copied into its frame; anything else (a raw handler's own bytes) is left alone. */
+/** Gives back a response body once copied into its frame; anything else (a raw handler's own bytes) is left alone [FRAME-1]. */
 export function releaseOutputBody(bytes: Uint8Array): void {
   const slab = slabOfBytes(bytes);
   if (slab !== undefined && slab.bodies) release(slab, bytes.length);
 }
 
-/** Whether `bytes` were cut from this pool, so that releasing them may free a slab for reuse. */
+/** Whether `bytes` were cut from this pool, so that releasing them may free a slab for reuse [FRAME-1]. */
 export function isOutput(bytes: Uint8Array): boolean {
   return bytes.buffer === frames.slab.buffer || (bytes.buffer as Tagged)[SLAB] !== undefined;
 }
 
-/** How many spare slabs wait for reuse, for tests of the pool's accounting. */
+/** How many spare slabs wait for reuse, for tests of the pool's bound and accounting [FRAME-1]. */
 export function outputPoolState(): { spares: number } {
   return { spares: spares.length };
 }
