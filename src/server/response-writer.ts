@@ -14,7 +14,7 @@ import {
   type MetadataEntry,
 } from "../wire/index.ts";
 import { exceedsLimits, METADATA_KEY } from "../wire/request-rules.ts";
-import { isOutputBody, releaseOutput, releaseOutputBody } from "../wire/output-pool.ts";
+import { releaseOutput, releaseOutputBody } from "../wire/output-pool.ts";
 import { dispatchProcessed } from "../status/index.ts";
 import type { ResponseStatus } from "../status/wire-status.ts";
 
@@ -47,9 +47,9 @@ export interface ByteSink {
  * Writes the RESPONSE to request `id` to `sink`, within the client's
  * `limits` [LIMIT-4] [LIMIT-7]. Throws a TypeError, having written nothing,
  * when the handler's metadata or output cannot be sent as given [META-6].
- * A response body from the output pool (the server's own encoding) is the
- * writer's: released once copied into its frame, or handed to the sink
- * with it; a raw handler's own bytes are written as they are.
+ * A small response body from the output pool (the server's own encoding)
+ * is released once copied into its frame; a large one, or a raw handler's
+ * own bytes, is written as it is and kept by no one here.
  */
 export function writeResponse(sink: ByteSink, id: number, status: ResponseStatus, body: Uint8Array, limits: FrameLimits): void {
   if (status.metadata !== undefined && status.metadata.length > 0 && !validMetadata(status.metadata)) {
@@ -73,11 +73,10 @@ export function writeResponse(sink: ByteSink, id: number, status: ResponseStatus
   if (!separate) releaseOutputBody(body);
   if (!exceedsLimits(limits, frame.length - 4 - (separate ? 0 : body.length), body.length)) {
     sink.write(frame, true);
-    if (separate) sink.write(body, isOutputBody(body));
+    if (separate) sink.write(body, false);
     return;
   }
   releaseOutput(frame);
-  if (separate) releaseOutputBody(body);
   const code = fields.dispatchCode!;
   // A refusal stays a refusal: it is shortened to fit the baseline, never
   // turned into a code that says the request ran [LIMIT-7] [STATUS-6].

@@ -45,7 +45,7 @@ export class WebSocketStream implements Transport {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   /** The pending parts written as owned: given back to the output pool once copied into a message. */
-  private owned: Uint8Array[] = [];
+  private readonly owned: Uint8Array[] = [];
   private flushQueued = false;
   private drainTimer: Timer | undefined;
   private ended = false;
@@ -134,8 +134,10 @@ export class WebSocketStream implements Transport {
     const owned = this.owned;
     this.pending = [];
     this.pendingBytes = 0;
-    this.owned = [];
-    if (this.socket.readyState !== OPEN) return;
+    if (this.socket.readyState !== OPEN) {
+      owned.length = 0;
+      return;
+    }
     let joined: Uint8Array;
     if (parts.length === 1) joined = parts[0]!; // sent as it is: not released
     else {
@@ -147,6 +149,7 @@ export class WebSocketStream implements Transport {
       }
       for (const part of owned) releaseOutput(part);
     }
+    owned.length = 0;
     for (let at = 0; at < joined.length; at += MAX_WEBSOCKET_MESSAGE) this.socket.send(joined.subarray(at, Math.min(joined.length, at + MAX_WEBSOCKET_MESSAGE)));
   }
 
@@ -188,7 +191,7 @@ export class WebSocketStream implements Transport {
   destroy(): void {
     this.pending = [];
     this.pendingBytes = 0;
-    this.owned = [];
+    this.owned.length = 0;
     this.closeSocket(1000, "");
     this.report();
   }

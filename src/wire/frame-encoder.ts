@@ -60,8 +60,12 @@ export function encodeFrame(header: FrameHeaderInit, body: Uint8Array = EMPTY): 
   return buf;
 }
 
-/** Bodies at least this large are written after their frame's head instead of being copied into one buffer. */
-export const SEPARATE_BODY_BYTES = 8192;
+/**
+ * Bodies at least this large (8 KiB) are written after their frame's head
+ * instead of being copied into one buffer: the largest frame written in
+ * place, so that every body cut from the output pool is copied [FRAME-1].
+ */
+export const SEPARATE_BODY_BYTES = MAX_IN_PLACE;
 
 /**
  * Encodes a frame's size prefix and header, declaring a body of `bodySize`

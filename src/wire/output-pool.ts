@@ -115,12 +115,13 @@ export function commitSlab(size: number): Uint8Array {
 
 /**
  * Returns `size` bytes for a body that the caller fills completely, and
- * then either releases or drops. They are not zero. Larger than
- * MAX_IN_PLACE, they get a buffer of their own, never reused. For a body
- * copied into a frame afterwards [FRAME-1].
+ * then either releases or drops. They are not zero. From MAX_IN_PLACE on,
+ * the size of a body written after its frame's head rather than copied in,
+ * they get a buffer of their own, never reused: every piece of a body slab
+ * is copied into a frame before it is released [FRAME-1].
  */
 export function allocateOutput(size: number): Uint8Array {
-  if (size > MAX_PIECE || size === 0) return new Uint8Array(size);
+  if (size >= MAX_PIECE || size === 0) return new Uint8Array(size);
   bodies.reserve(size);
   return bodies.commit(size);
 }
@@ -149,15 +150,10 @@ export function releaseOutput(bytes: Uint8Array): void {
 }
 
 /**
- * Whether `bytes` are a response body from `allocateOutput`: a piece only
- * the server's own encoder makes, unlike frames, which the exported
- * encoders hand to anyone [FRAME-1].
+ * Gives back a response body from `allocateOutput` once copied into its
+ * frame. Anything else is left alone: a raw handler's own bytes may be
+ * frames the exported encoders cut from this pool, which their owner keeps [FRAME-1].
  */
-export function isOutputBody(bytes: Uint8Array): boolean {
-  return slabOfBytes(bytes)?.bodies === true;
-}
-
-/** Gives back a response body once copied into its frame; anything else (a raw handler's own bytes) is left alone [FRAME-1]. */
 export function releaseOutputBody(bytes: Uint8Array): void {
   const slab = slabOfBytes(bytes);
   if (slab !== undefined && slab.bodies) release(slab, bytes.length);
