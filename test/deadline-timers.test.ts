@@ -1,9 +1,12 @@
 // The shared deadline timer: every deadline fires once, never early, in due
-// order; cleared ones never fire; nothing is left pending. Cites [DEADLINE-2].
+// order; cleared ones never fire; nothing is left pending; cleared entries
+// neither pile up nor keep their callbacks alive. Cites [DEADLINE-2].
+import v8 from "node:v8";
+import vm from "node:vm";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
-import { pendingDeadlines, setDeadline } from "../src/util/deadline-timers.ts";
+import { heldDeadlines, pendingDeadlines, setDeadline, type LongTimeout } from "../src/util/deadline-timers.ts";
 import { checkProperty } from "./support/property.ts";
 
 const test = suite("deadline timers");
@@ -57,6 +60,49 @@ test("[DEADLINE-2] property: a deadline set from inside another's callback delay
     ),
     { numRuns: 8 },
   );
+});
+
+test("[DEADLINE-2] property: cleared deadlines do not pile up: the heap holds at most twice the pending ones plus 64", () => {
+  // Calls far from their deadlines, set and cleared in any order: the steady state of a busy client.
+  checkProperty(
+    fc.property(fc.array(fc.record({ set: fc.boolean(), ms: fc.integer({ min: 1_000, max: 4_294_967_295 }), pick: fc.nat() }), { maxLength: 3000, size: "max" }), (steps) => {
+      // One call stays pending throughout, as a slow call does, so the heap is never simply emptied.
+      const live: LongTimeout[] = [setDeadline(() => assert.unreachable("a far deadline fired"), 60_000)];
+      for (const { set, ms, pick } of steps) {
+        if (set || live.length === 1) live.push(setDeadline(() => assert.unreachable("a far deadline fired"), ms));
+        else live.splice(1 + (pick % (live.length - 1)), 1)[0]!.clear();
+        assert.is(pendingDeadlines(), live.length);
+        assert.ok(heldDeadlines() <= 2 * live.length + 64, `${heldDeadlines()} entries held for ${live.length} pending`);
+      }
+      for (const entry of live) entry.clear();
+      assert.is(pendingDeadlines(), 0);
+      assert.is(heldDeadlines(), 0, "with none pending, nothing is held");
+    }),
+    { numRuns: 30 },
+  );
+});
+
+/** Lets the test's own references go (a turn of the event loop), then collects garbage. */
+async function released(collect: () => void): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  collect();
+}
+
+test("[DEADLINE-2] a cleared deadline still in the heap keeps nothing its callback holds alive", async () => {
+  v8.setFlagsFromString("--expose-gc");
+  const collect = typeof (globalThis as { Bun?: { gc(sync: boolean): void } }).Bun !== "undefined" ? () => (globalThis as unknown as { Bun: { gc(sync: boolean): void } }).Bun.gc(true) : (vm.runInNewContext("gc") as () => void);
+  const keep = setDeadline(() => {}, 60_000);
+  // The callback closes over the call itself, as a call's deadline does; the test keeps only a weak reference.
+  const deadlineOfCall = () => {
+    const call = { body: new Uint8Array(1 << 20) };
+    return { held: new WeakRef(call), entry: setDeadline(() => call.body.fill(1), 60_000) };
+  };
+  const { held, entry } = deadlineOfCall();
+  entry.clear();
+  assert.ok(heldDeadlines() >= 2, "the cleared entry is still in the heap");
+  await released(collect);
+  assert.is(held.deref(), undefined, "what the cleared callback held was collected");
+  keep.clear();
 });
 
 test("clearing the last pending deadline leaves no timer behind, and a throwing callback does not stop the others", async () => {

@@ -5,6 +5,6 @@
 /** One connection to an echo server. */
 export interface Driver {
   /** Sends `payload` and resolves when the echo is back. */
-  call(payload: Uint8Array): Promise<void>;
+  call(payload: Uint8Array): Promise<unknown>;
   close(): Promise<void>;
 }

@@ -12,9 +12,8 @@ export async function strataDriver(address: string, ca?: string): Promise<Driver
   const client = createClient(BenchService, { address, transport });
   await client.benchEcho({ payload: new Uint8Array(0) });
   return {
-    call: async (payload) => {
-      await client.benchEcho({ payload });
-    },
+    // The call's own promise, as the raw drivers return theirs: no async wrapper adding its own.
+    call: (payload) => client.benchEcho({ payload }),
     close: () => client.$close(),
   };
 }

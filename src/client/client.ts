@@ -353,10 +353,6 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     return outcome.then(() => undefined as T);
   }
 
-  function methodFor(name: string | symbol): DescMethod | undefined {
-    return typeof name === "string" ? desc.methods.find((m) => m.localName === name) : undefined;
-  }
-
   /** Each method's RESPONSE decoder, made once: no closure per call. */
   const decoders = new Map<DescMethod, (frame: Frame) => unknown>();
   const decoderOf = (method: DescMethod) => {
@@ -405,37 +401,23 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   /** Settles once the request is written; nothing comes back [CALL-4]. */
   const oneway = (method: DescMethod, input: unknown, callOptions: CallOptions = NO_OPTIONS) => call<void>(method, input, callOptions, CallMode.ONEWAY, "none");
 
-  /** A proxy whose properties are the service's methods, each calling `invoke`; one function per method, made on first use. */
+  /**
+   * An object whose properties are the service's methods, each calling
+   * `invoke`: a plain object, made once, so that a call costs a property
+   * read and not a proxy trap (docs/performance.md measures it).
+   */
   const group = (invoke: (method: DescMethod, input: unknown, options?: CallOptions) => Promise<unknown>) => {
-    const made = new Map<string, (input: unknown, callOptions?: CallOptions) => Promise<unknown>>();
-    return new Proxy({}, {
-      get(_target, name) {
-        if (typeof name !== "string") return undefined;
-        let fn = made.get(name);
-        if (fn === undefined) {
-          const method = methodFor(name);
-          if (method === undefined) return undefined;
-          fn = (input: unknown, callOptions?: CallOptions) => invoke(method, input, callOptions);
-          made.set(name, fn);
-        }
-        return fn;
-      },
-    });
+    const methods: Record<string, (input: unknown, callOptions?: CallOptions) => Promise<unknown>> = {};
+    for (const method of desc.methods) methods[method.localName] = (input: unknown, callOptions?: CallOptions) => invoke(method, input, callOptions);
+    return methods;
   };
 
   const resultMethods = group(resultOf);
-  const extras: Record<string, unknown> = {
+  return Object.assign(group(unary), {
     $oneway: group(oneway),
     $acked: group(acked),
     $result: resultMethods,
     $batch: (build: (calls: unknown) => readonly Promise<unknown>[]) => Promise.all(build(resultMethods)),
     $close: () => router.close(),
-  };
-  const unaryMethods = group(unary) as Record<string, unknown>;
-  return new Proxy({}, {
-    get(_target, name) {
-      if (typeof name === "string" && name in extras) return extras[name];
-      return unaryMethods[name as string];
-    },
-  }) as Client<S>;
+  }) as unknown as Client<S>;
 }

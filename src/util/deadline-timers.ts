@@ -4,6 +4,11 @@
 // ordered by due time, and a single timer waits for the earliest. Removing
 // the earliest entry does not re-arm the timer: it fires, finds nothing due
 // and waits for the next, so calls that finish in time cost no timer work.
+// A cleared entry stays in the heap, marked, and is dropped when it reaches
+// the top or when cleared entries outnumber pending ones (the heap is then
+// rebuilt from the pending ones): calls with one timeout set deadlines in due
+// order, so setting one costs one comparison and clearing it a flag, where
+// taking it out of the heap at once cost a sift down the heap per call.
 // When no deadline is left, the timer stays armed but unreferenced (or is
 // cleared where timers cannot be unreferenced), so it never keeps a process
 // alive by itself and a steady stream of calls does not re-create it.
@@ -16,11 +21,14 @@ export interface LongTimeout {
   clear(): void;
 }
 
+const NOTHING = () => {};
+
 class Deadline implements LongTimeout {
   readonly due: number;
-  readonly callback: () => void;
-  /** Position in the heap, or -1 once fired or cleared. */
-  index = -1;
+  /** Dropped once cleared: a cleared entry left in the heap keeps nothing of its call alive. */
+  callback: () => void;
+  /** Set until the deadline fires or is cleared; a cleared entry may stay in the heap a while. */
+  pending = true;
 
   constructor(due: number, callback: () => void) {
     this.due = due;
@@ -28,7 +36,13 @@ class Deadline implements LongTimeout {
   }
 
   clear(): void {
-    if (this.index >= 0) remove(this);
+    if (!this.pending) return;
+    this.pending = false;
+    this.callback = NOTHING;
+    pendingCount--;
+    clearedCount++;
+    if (pendingCount === 0) onNonePending();
+    else if (clearedCount > pendingCount && clearedCount >= MIN_REBUILD) rebuild();
   }
 }
 
@@ -38,7 +52,17 @@ interface Unreferencable {
   unref(): void;
 }
 
-const heap: Deadline[] = [];
+/** Pending and cleared entries, a binary heap by due time. */
+let heap: Deadline[] = [];
+/** Entries in the heap still pending, and those cleared but not yet dropped. */
+let pendingCount = 0;
+let clearedCount = 0;
+/**
+ * The heap is rebuilt once cleared entries outnumber pending ones and are at
+ * least this many: it never holds more than twice the pending deadlines plus
+ * this, and a rebuild's cost is spread over as many clears as it drops.
+ */
+const MIN_REBUILD = 64;
 let timer: ReturnType<typeof setTimeout> | undefined;
 /** Set while the armed timer is unreferenced because no deadline is pending. */
 let idle = false;
@@ -56,9 +80,9 @@ export function setDeadline(callback: () => void, ms: number): LongTimeout {
 /** Like setDeadline, with the time given as a performance.now() value; saves reading the clock twice [DEADLINE-2]. */
 export function setDeadlineAt(callback: () => void, due: number): LongTimeout {
   const entry = new Deadline(due, callback);
-  entry.index = heap.length;
   heap.push(entry);
-  siftUp(entry.index);
+  siftUp(heap.length - 1);
+  pendingCount++;
   if (entry.due < armedFor) arm(entry.due);
   else if (idle) {
     (timer as unknown as Unreferencable).ref();
@@ -79,9 +103,14 @@ function fire(): void {
   idle = false;
   armedFor = Infinity;
   const now = performance.now();
-  while (heap.length > 0 && heap[0]!.due <= now) {
-    const entry = heap[0]!;
-    remove(entry);
+  while (heap.length > 0 && (!heap[0]!.pending || heap[0]!.due <= now)) {
+    const entry = popEarliest();
+    if (!entry.pending) {
+      clearedCount--;
+      continue;
+    }
+    entry.pending = false;
+    pendingCount--;
     try {
       entry.callback();
     } catch (error) {
@@ -91,31 +120,43 @@ function fire(): void {
       });
     }
   }
+  if (pendingCount === 0) onNonePending();
   // A callback may have armed the timer for a deadline it set, later than one already pending: the
   // earliest pending deadline decides when the timer fires next.
-  if (heap.length > 0 && (timer === undefined || armedFor > heap[0]!.due)) arm(heap[0]!.due);
+  else if (timer === undefined || armedFor > heap[0]!.due) arm(heap[0]!.due);
 }
 
-function remove(entry: Deadline): void {
-  const at = entry.index;
-  entry.index = -1;
+/** Takes the earliest entry, pending or cleared, off the heap. */
+function popEarliest(): Deadline {
+  const earliest = heap[0]!;
   const last = heap.pop()!;
-  if (heap.length === 0 && timer !== undefined && !idle) {
-    // Nothing left to wait for: the timer must not keep the process alive.
-    if (typeof (timer as Partial<Unreferencable>).unref === "function") {
-      (timer as unknown as Unreferencable).unref();
-      idle = true;
-    } else {
-      clearTimeout(timer);
-      timer = undefined;
-      armedFor = Infinity;
-    }
+  if (last !== earliest) {
+    heap[0] = last;
+    siftDown(0);
   }
-  if (last === entry) return;
-  heap[at] = last;
-  last.index = at;
-  siftDown(at);
-  siftUp(last.index);
+  return earliest;
+}
+
+/** Nothing left to wait for: cleared entries go, and the timer must not keep the process alive. */
+function onNonePending(): void {
+  heap.length = 0;
+  clearedCount = 0;
+  if (timer === undefined || idle) return;
+  if (typeof (timer as Partial<Unreferencable>).unref === "function") {
+    (timer as unknown as Unreferencable).unref();
+    idle = true;
+  } else {
+    clearTimeout(timer);
+    timer = undefined;
+    armedFor = Infinity;
+  }
+}
+
+/** Drops the cleared entries: the pending ones, heapified in place (bottom-up, linear time). */
+function rebuild(): void {
+  heap = heap.filter((entry) => entry.pending);
+  clearedCount = 0;
+  for (let at = (heap.length >> 1) - 1; at >= 0; at--) siftDown(at);
 }
 
 function siftUp(at: number): void {
@@ -125,11 +166,9 @@ function siftUp(at: number): void {
     const parent = heap[parentAt]!;
     if (parent.due <= entry.due) break;
     heap[at] = parent;
-    parent.index = at;
     at = parentAt;
   }
   heap[at] = entry;
-  entry.index = at;
 }
 
 function siftDown(at: number): void {
@@ -142,14 +181,17 @@ function siftDown(at: number): void {
     const child = right < size && heap[right]!.due < heap[left]!.due ? right : left;
     if (heap[child]!.due >= entry.due) break;
     heap[at] = heap[child]!;
-    heap[at]!.index = at;
     at = child;
   }
   heap[at] = entry;
-  entry.index = at;
 }
 
 /** How many deadlines are pending (for tests). */
 export function pendingDeadlines(): number {
+  return pendingCount;
+}
+
+/** How many entries the heap holds, pending and cleared (for tests: at most 2 × pending + MIN_REBUILD). */
+export function heldDeadlines(): number {
   return heap.length;
 }

@@ -195,7 +195,8 @@ function scalarReader(type: ScalarType): [number, ValueReader] {
         WIRE_DELIMITED,
         () => {
           const end = delimitedEnd();
-          const bytes = buf.subarray(pos, end);
+          // A plain view (cheaper than a Buffer's subarray when the body is a Buffer).
+          const bytes = new Uint8Array(buf.buffer, buf.byteOffset + pos, end - pos);
           pos = end;
           return bytes;
         },
