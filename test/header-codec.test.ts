@@ -5,7 +5,7 @@ import * as assert from "uvu/assert";
 import fc from "fast-check";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FrameHeaderSchema } from "../src/gen/strata/v1/frame_pb.ts";
-import { decodeHeader, encodeFrame, encodeFrameHead, encodeHeader, FrameType, ProtocolError, type FrameHeaderInit } from "../src/wire/index.ts";
+import { decodeHeader, encodeFrame, encodeFrameHead, encodeHeader, encodeRoute, FrameType, ProtocolError, type FrameHeaderInit } from "../src/wire/index.ts";
 import { allocateOutput, outputPoolState, releaseOutput } from "../src/wire/output-pool.ts";
 import { anyHeader, anyHeaderLoneSurrogates } from "./support/arbitraries.ts";
 import { checkProperty } from "./support/property.ts";
@@ -34,6 +34,9 @@ test("[FRAME-1] [CONV-1] hand encoding equals protobuf-es toBinary, byte for byt
       const hand = encodeHeader(header);
       const reference = toBinary(FrameHeaderSchema, toProto(header));
       assert.is(hex(hand), hex(reference));
+      // A client writes its methods' names as bytes encoded once: the same header, byte for byte.
+      const routed = encodeHeader({ ...header, route: encodeRoute(header.service ?? "", header.method ?? "") });
+      assert.is(hex(routed), hex(reference), "with service and method given as an encoded route");
     }),
     { numRuns: 2000 },
   );
@@ -60,7 +63,9 @@ test("[FRAME-1] [META-5] headers of every size encode into frames equal to proto
       const filler2 = allocateOutput(shift % 8193).fill(0x5a);
       const head = encodeFrameHead(header, body.length);
       assert.is(hex(head.subarray(4)), hex(reference));
-      for (const piece of [filler, alone, frame, filler2, head]) releaseOutput(piece.fill(0xff));
+      const routed = encodeFrame({ ...header, route: encodeRoute(header.service ?? "", header.method ?? "") }, body);
+      assert.is(hex(routed), hex(frame), "with service and method given as an encoded route");
+      for (const piece of [filler, alone, frame, filler2, head, routed]) releaseOutput(piece.fill(0xff));
     }),
     { numRuns: 1500 },
   );

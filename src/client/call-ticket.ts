@@ -36,6 +36,8 @@ export interface RequestHead {
   readonly group: string | undefined;
   /** A routing key the call sticks to, besides its keys' [CLUSTER-7]. */
   readonly routingKey: string | undefined;
+  /** `service` and `method` as encoded header fields (encodeRoute), when the caller has them; else the connection encodes the names [FRAME-1]. */
+  readonly route?: Uint8Array;
 }
 
 /** A call handed to a connection: queued until it may be written, then sent. */

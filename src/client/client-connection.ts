@@ -146,6 +146,7 @@ export class ClientConnection implements CallConnection {
       requestId: id,
       service: head.service,
       method: head.method,
+      route: head.route,
       callMode: head.callMode,
       timeoutMs,
       metadata: head.metadata,

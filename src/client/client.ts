@@ -4,7 +4,7 @@
 
 import { type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { CallMode, checkedLimits, Compression, decodeMessage, encodeMessage, type Frame, type FrameLimits, type MetadataEntry, type RawDeflater, type RawInflater } from "../wire/index.ts";
+import { CallMode, checkedLimits, Compression, decodeMessage, encodeMessage, encodeRoute, type Frame, type FrameLimits, type MetadataEntry, type RawDeflater, type RawInflater } from "../wire/index.ts";
 import { RpcError, TransportCode } from "../status/index.ts";
 import { responseError } from "../status/wire-status.ts";
 import { keysProblem } from "../wire/request-rules.ts";
@@ -268,6 +268,8 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     return policies[(idempotent ? 2 : 0) + (wait ? 1 : 0)]!;
   };
   const refusal = router.refusal?.bind(router);
+  /** Each method's service and method header fields, encoded once [FRAME-1]. */
+  const routes = new Map(desc.methods.map((method) => [method, encodeRoute(desc.typeName, method.name)]));
 
   const intercept = options.interceptors !== undefined && options.interceptors.length > 0 ? chainClientInterceptors(options.interceptors) : undefined;
 
@@ -290,7 +292,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     }
     const badKeys = keys.length === 0 ? undefined : invalidKeys(keys);
     if (badKeys !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, badKeys, "no");
-    const head = { service: desc.typeName, method: method.name, callMode: mode, metadata, keys, group: callOptions.group, routingKey: callOptions.routingKey };
+    const head = { service: desc.typeName, method: method.name, callMode: mode, metadata, keys, group: callOptions.group, routingKey: callOptions.routingKey, route: routes.get(method) };
     const refused = refusal?.(head);
     if (refused !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, refused, "no");
     return new OutgoingCall(router, head, body, deadline, signal, policyOf(callOptions, method), decode, onAck).promise;

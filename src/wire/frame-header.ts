@@ -32,8 +32,12 @@ export interface FrameHeader {
   appMessage: string;
 }
 
-/** What a sender gives to describe a frame: the type, and any other header field. */
-export type FrameHeaderInit = Partial<FrameHeader> & Pick<FrameHeader, "type">;
+/**
+ * What a sender gives to describe a frame: the type, and any other header
+ * field; `route`, when given, is `service` and `method` already encoded
+ * (encodeRoute) and is written in their place [FRAME-1].
+ */
+export type FrameHeaderInit = Partial<FrameHeader> & Pick<FrameHeader, "type"> & { route?: Uint8Array };
 
 /** Creates a header with every field at its proto3 default, then `init` on top [FRAME-1]. */
 export function createFrameHeader(init: FrameHeaderInit): FrameHeader {

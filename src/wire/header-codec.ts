@@ -92,9 +92,13 @@ export function headerSize(header: FrameHeaderInit, bodySize: number): number {
   const requestId = header.requestId ?? 0;
   if (requestId !== 0) size += 1 + varintSize(requestId);
   if (bodySize !== 0) size += 1 + varintSize(bodySize);
-  const { service, method } = header;
-  if (service) size += stringFieldSize(service);
-  if (method) size += stringFieldSize(method);
+  const route = header.route;
+  if (route !== undefined) size += route.length;
+  else {
+    const { service, method } = header;
+    if (service) size += stringFieldSize(service);
+    if (method) size += stringFieldSize(method);
+  }
   const callMode = header.callMode ?? 0;
   if (callMode !== 0) size += 1 + int32VarintSize(callMode);
   if (header.timeoutMs !== undefined) size += 1 + varintSize(header.timeoutMs);
@@ -139,9 +143,16 @@ export function writeHeader(header: FrameHeaderInit, bodySize: number, buf: Uint
     buf[pos++] = TAG_BODY_SIZE;
     pos = writeVarint(bodySize, buf, pos);
   }
-  const { service, method } = header;
-  if (service) pos = writeStringField(TAG_SERVICE, service, buf, pos);
-  if (method) pos = writeStringField(TAG_METHOD, method, buf, pos);
+  const route = header.route;
+  if (route !== undefined) {
+    const n = route.length;
+    for (let i = 0; i < n; i++) buf[pos + i] = route[i]!;
+    pos += n;
+  } else {
+    const { service, method } = header;
+    if (service) pos = writeStringField(TAG_SERVICE, service, buf, pos);
+    if (method) pos = writeStringField(TAG_METHOD, method, buf, pos);
+  }
   const callMode = header.callMode ?? 0;
   if (callMode !== 0) {
     buf[pos++] = TAG_CALL_MODE;
@@ -194,6 +205,18 @@ export function writeHeader(header: FrameHeaderInit, bodySize: number, buf: Uint
   }
   if (header.appMessage) pos = writeStringField(TAG_APP_MESSAGE, header.appMessage, buf, pos);
   return pos;
+}
+
+/**
+ * The `service` and `method` fields of a REQUEST header, encoded once: a
+ * client sending many calls of one method writes these bytes as they are
+ * (FrameHeaderInit.route) instead of encoding both names per call [FRAME-1].
+ */
+export function encodeRoute(service: string, method: string): Uint8Array {
+  const header = { type: 0, service, method } as FrameHeaderInit;
+  const route = new Uint8Array(headerSize(header, 0));
+  writeHeader(header, 0, route, 0);
+  return route;
 }
 
 /** Encodes `header` alone, byte for byte as protobuf-es `toBinary` would [FRAME-1]. */

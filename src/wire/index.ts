@@ -20,7 +20,7 @@ export {
   type FrameHeaderInit,
   type MetadataEntry,
 } from "./frame-header.ts";
-export { decodeHeader, encodeHeader, headerSize, writeHeader } from "./header-codec.ts";
+export { decodeHeader, encodeHeader, encodeRoute, headerSize, writeHeader } from "./header-codec.ts";
 export { encodeFrame, encodeFrameHead, encodeFrames, frameSize, SEPARATE_BODY_BYTES, writeFrame } from "./frame-encoder.ts";
 export { createFrameDecoder, FrameDecoder, type FrameDecoderOptions } from "./frame-decoder.ts";
 export {
