@@ -167,10 +167,12 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     }
     if (call.phase === Phase.admitting && !this.claimSlot(call)) return;
     if (header.callMode === CallMode.ACKED) this.connection.write(ackFrame(call.id));
-    if (deadline !== undefined) call.timer = setDeadlineAt(() => this.onDeadline(call), deadline);
     const start = () => this.run(header, input, method, deadline, call);
     if (call.ticket === undefined || call.ticket.granted) start();
     else call.start = start;
+    // Armed only for a request still in progress: no timer fires while a handler runs without
+    // yielding, so one that answered synchronously never needed it, and costs no timer work.
+    if (deadline !== undefined && call.phase !== Phase.finished) call.timer = setDeadlineAt(() => this.onDeadline(call), deadline);
   }
 
   /**
