@@ -7,6 +7,11 @@ import { decodeMessage, encodeMessage } from "../wire/index.ts";
 import { allocateOutput } from "../wire/output-pool.ts";
 import type { HandlerContext, QueueingContext } from "./handler-context.ts";
 
+/** A handler's output as a response body, cut from the output pool: released once copied into its frame [FRAME-1]. */
+function encodeResponse(output: DescMessage, value: unknown): Uint8Array {
+  return encodeMessage(output, value, allocateOutput);
+}
+
 /** A typed unary handler: the decoded request in, the response message (or its init shape) out [CALL-3]. */
 export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (
   request: MessageShape<I>,
@@ -75,11 +80,11 @@ export class ServiceRegistry {
         decode: (body) => decodeMessage(input, body),
         invoke: (request, context) => {
           const result = handler(request as MessageShape<DescMessage>, context);
-          if (isPromiseLike(result)) return Promise.resolve(result).then((value) => encodeMessage(output, value, allocateOutput));
-          return encodeMessage(output, result, allocateOutput);
+          if (isPromiseLike(result)) return Promise.resolve(result).then((value) => encodeResponse(output, value));
+          return encodeResponse(output, result);
         },
         handle: (request, context) => handler(request as MessageShape<DescMessage>, context),
-        encode: (value) => encodeMessage(output, value, allocateOutput),
+        encode: (value) => encodeResponse(output, value),
       });
     }
     return this;
@@ -105,9 +110,9 @@ export class ServiceRegistry {
       methods.set(method.name, {
         name: `${service.typeName}/${method.name}`,
         decode: (body) => decodeMessage(method.input, body),
-        invoke: async (request, context) => encodeMessage(output, await run(method.name, request, context), allocateOutput),
+        invoke: async (request, context) => encodeResponse(output, await run(method.name, request, context)),
         handle: (request, context) => run(method.name, request, context),
-        encode: (value) => encodeMessage(output, value, allocateOutput),
+        encode: (value) => encodeResponse(output, value),
         queues: true,
       });
     }

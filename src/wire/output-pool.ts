@@ -161,7 +161,7 @@ export function releaseOutputBody(bytes: Uint8Array): void {
 
 /** Whether `bytes` were cut from this pool, so that releasing them may free a slab for reuse [FRAME-1]. */
 export function isOutput(bytes: Uint8Array): boolean {
-  return bytes.buffer === frames.slab.buffer || (bytes.buffer as Tagged)[SLAB] !== undefined;
+  return slabOfBytes(bytes) !== undefined;
 }
 
 /** How many spare slabs wait for reuse, for tests of the pool's bound and accounting [FRAME-1]. */
