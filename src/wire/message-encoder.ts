@@ -22,9 +22,17 @@ import { bigVarintSize, int32VarintSize, varintSize, writeBigVarint, writeInt32V
 /** FieldPresence.IMPLICIT in protobuf-es descriptors. */
 const IMPLICIT = 2;
 
-/** State of the encoding in progress: lengths found by the sizing pass, read back in the same order by the writing pass. */
+/**
+ * State of the encoding in progress: lengths found by the sizing pass (the
+ * first `sized` of `lengths`), read back in the same order by the writing
+ * pass. Reset by count, not by truncating the array, which costs a runtime
+ * call per message; truncated only after a message with many lengths, so it
+ * holds no more than MAX_KEPT_LENGTHS between messages.
+ */
 const lengths: number[] = [];
+let sized = 0;
 let cursor = 0;
+const MAX_KEPT_LENGTHS = 1024;
 let buf: Uint8Array = new Uint8Array(0);
 let pos = 0;
 const scratch = new DataView(new ArrayBuffer(8));
@@ -63,7 +71,7 @@ export function encodeMessage(schema: DescMessage, value: unknown, allocate: (si
   if (plan !== undefined && !encoding && isObject(value)) {
     encoding = true;
     try {
-      lengths.length = 0;
+      sized = 0;
       const size = sizeMessage(plan, value as Fields);
       const out = allocate(size);
       buf = out;
@@ -78,6 +86,7 @@ export function encodeMessage(schema: DescMessage, value: unknown, allocate: (si
       if (error !== FALLBACK) throw error;
     } finally {
       encoding = false;
+      if (lengths.length > MAX_KEPT_LENGTHS) lengths.length = 0;
     }
   }
   // create() returns a message of the schema as it is.
@@ -247,7 +256,7 @@ function packedList(name: string, tag: number, codec: ValueCodec): FieldPlan {
       if (items.length === 0) return 0;
       let size = 0;
       for (let i = 0; i < items.length; i++) size += codec.size(items[i], isMessage);
-      lengths.push(size);
+      lengths[sized++] = size;
       return tagSize + varintSize(size) + size;
     },
     write(message) {
@@ -279,8 +288,8 @@ function messageCodec(schema: DescMessage): ValueCodec | undefined {
       if (!isObject(value)) throw FALLBACK;
       // Inside a message, protobuf-es takes a nested value as a message of its type, and fails on anything else.
       if (inMessage && value.$typeName !== schema.typeName) throw FALLBACK;
-      const slot = lengths.length;
-      lengths.push(0);
+      const slot = sized++;
+      lengths[slot] = 0; // written before the nested lengths that follow it, so the array never has holes
       const size = sizeMessage(resolve(), value as Fields);
       lengths[slot] = size;
       return varintSize(size) + size;
@@ -303,7 +312,7 @@ function scalarCodec(type: ScalarType): ValueCodec {
         size(value) {
           if (typeof value !== "string") throw FALLBACK;
           const length = utf8Length(value);
-          lengths.push(length);
+          lengths[sized++] = length;
           return varintSize(length) + length;
         },
         write(value) {
