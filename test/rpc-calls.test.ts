@@ -104,7 +104,13 @@ test("[CALL-6] [CALL-7] an acked call gets its ACK before the handler finishes, 
   assert.equal(ctx.log.echoed.includes("acked"), true, "accepted and started");
   assert.is((await pending.result).text, "acked");
   // A dispatch failure comes instead of the ACK: the acked promise rejects.
-  const error = await rpcFailure(ctx.client.$acked.echo({ text: "x" }, { timeoutMs: 0.0001 }));
+  const refusing = await RawPeer.connect(ctx.address);
+  refusing.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Echo", callMode: CallMode.ACKED, timeoutMs: 0 }, echoBody({ text: "x" }));
+  const refusal = await refusing.waitFor((f) => f.header.type === FrameType.RESPONSE);
+  assert.is(refusal.header.dispatchCode, DispatchCode.DEADLINE_EXPIRED);
+  assert.equal(refusing.frames.filter((f) => f.header.requestId === 1).map((f) => f.header.type), [FrameType.RESPONSE]);
+  refusing.destroy();
+  const error = await rpcFailure(ctx.client.$acked.echo({ text: "x" }, { timeoutMs: 0 }));
   assert.is(error.processed, "no");
 });
 

@@ -14,6 +14,7 @@ import type { ClientConnectionSettings } from "./client-connection.ts";
 import { failureResult, successResult, type CallResult } from "./call-result.ts";
 import { OutgoingCall, type CallPolicy, type ResponseDecoder } from "./outgoing-call.ts";
 import type { Router } from "./router.ts";
+import type { RequestHead } from "./call-ticket.ts";
 import { chainClientInterceptors, SEND_REQUEST, type ClientInterceptor, type ClientResponse, type OutgoingRequest } from "./interceptor.ts";
 import { createContextValues, type ContextValues } from "../util/context-values.ts";
 import { SingleAddressRouter } from "./single-address-router.ts";
@@ -189,6 +190,11 @@ function toMetadata(metadata: CallOptions["metadata"]): MetadataEntry[] {
   return Object.entries(metadata).map(([key, value]) => ({ key, value: typeof value === "string" ? utf8.encode(value) : value }));
 }
 
+/** A call's head; one constructor for all, so every head has the same shape. */
+function requestHead(service: string, method: string, callMode: CallMode, metadata: MetadataEntry[], keys: string[], group: string | undefined, routingKey: string | undefined, route: Uint8Array | undefined): RequestHead {
+  return { service, method, callMode, metadata, keys, group, routingKey, route };
+}
+
 /** Why `keys` cannot be sent, or undefined when they can [KEYS-1]. */
 function invalidKeys(keys: unknown): string | undefined {
   if (!Array.isArray(keys)) return "keys must be an array of strings [KEYS-1]";
@@ -270,6 +276,19 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   const refusal = router.refusal?.bind(router);
   /** Each method's service and method header fields, encoded once [FRAME-1]. */
   const routes = new Map(desc.methods.map((method) => [method, encodeRoute(desc.typeName, method.name)]));
+  /**
+   * Each method's head for a call with no metadata, keys, group or routing
+   * key, by call mode (UNARY 0, ONEWAY 1, ACKED 2): made once, as most
+   * calls are such [FRAME-1].
+   */
+  const plainHeads = new Map<DescMethod, RequestHead[]>(
+    desc.methods.map((method) => [
+      method,
+      [CallMode.UNARY, CallMode.ONEWAY, CallMode.ACKED].map((callMode) =>
+        requestHead(desc.typeName, method.name, callMode, NONE, NONE, undefined, undefined, routes.get(method)),
+      ),
+    ]),
+  );
 
   const intercept = options.interceptors !== undefined && options.interceptors.length > 0 ? chainClientInterceptors(options.interceptors) : undefined;
 
@@ -282,8 +301,14 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     return timeoutMs;
   }
 
-  /** Encodes the request and checks its keys, then hands it to an OutgoingCall; throws INVALID_INPUT, not processed [STATUS-2]. */
-  function send<T>(method: DescMethod, input: unknown, metadata: MetadataEntry[], keys: string[], mode: CallMode, deadline: number, callOptions: CallOptions, signal: AbortSignal | undefined, decode: ResponseDecoder<T>, onAck: (() => void) | undefined): Promise<T> {
+  /**
+   * Encodes the request and checks its keys, then hands it to an
+   * OutgoingCall; throws INVALID_INPUT, not processed [STATUS-2]. The
+   * deadline is `deadline` when the interceptors fixed it, else `timeoutMs`
+   * from now: from once the request is encoded, as it covers connecting,
+   * queueing and the wait for the RESPONSE [DEADLINE-6].
+   */
+  function send<T>(method: DescMethod, input: unknown, metadata: MetadataEntry[], keys: string[], mode: CallMode, timeoutMs: number, deadline: number | undefined, callOptions: CallOptions, signal: AbortSignal | undefined, decode: ResponseDecoder<T>, onAck: (() => void) | undefined): Promise<T> {
     let body: Uint8Array;
     try {
       body = encodeMessage(method.input, input);
@@ -292,10 +317,14 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     }
     const badKeys = keys.length === 0 ? undefined : invalidKeys(keys);
     if (badKeys !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, badKeys, "no");
-    const head = { service: desc.typeName, method: method.name, callMode: mode, metadata, keys, group: callOptions.group, routingKey: callOptions.routingKey, route: routes.get(method) };
+    // Read once here: the request is written with it when a connection is open [DEADLINE-1].
+    const at = now();
+    const { group, routingKey } = callOptions;
+    const plain = metadata === NONE && keys === NONE && group === undefined && routingKey === undefined;
+    const head = plain ? plainHeads.get(method)![mode]! : requestHead(desc.typeName, method.name, mode, metadata, keys, group, routingKey, routes.get(method));
     const refused = refusal?.(head);
     if (refused !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, refused, "no");
-    return new OutgoingCall(router, head, body, deadline, signal, policyOf(callOptions, method), decode, onAck).promise;
+    return new OutgoingCall(router, head, body, deadline ?? at + timeoutMs, at, signal, policyOf(callOptions, method), decode, onAck).promise;
   }
 
   /**
@@ -305,7 +334,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
    */
   function call<T>(method: DescMethod, input: unknown, callOptions: CallOptions, mode: CallMode, shape: "message" | "result" | "none", onAck?: () => void): Promise<T> {
     try {
-      const deadline = now() + timeoutOf(callOptions);
+      const timeoutMs = timeoutOf(callOptions);
       const signal = callOptions.signal;
       if (intercept === undefined) {
         let metadata: MetadataEntry[];
@@ -315,9 +344,10 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
           throw RpcError.transport(TransportCode.INVALID_INPUT, `the request metadata cannot be encoded: ${(error as Error).message}`, "no", error);
         }
         const decode = shape === "none" ? undefined : shape === "message" ? decoderOf(method) : resultDecoderOf(method);
-        return send(method, input, metadata, callOptions.keys ?? NONE, mode, deadline, callOptions, signal, decode as ResponseDecoder<T>, onAck);
+        return send(method, input, metadata, callOptions.keys ?? NONE, mode, timeoutMs, undefined, callOptions, signal, decode as ResponseDecoder<T>, onAck);
       }
-      return intercepted<T>(method, input, callOptions, mode, shape, deadline, onAck);
+      // Through interceptors, the deadline runs from now: they may take time of their own.
+      return intercepted<T>(method, input, callOptions, mode, shape, now() + timeoutMs, onAck);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -339,7 +369,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
       [SEND_REQUEST]: (final) => {
         sent = true;
         const decode = mode === CallMode.ONEWAY ? undefined : (frame: Frame): ClientResponse => ({ message: interpret(frame, method.output), metadata: frame.header.metadata });
-        return send(method, final.message, final.metadata, final.keys, mode, deadline, callOptions, final.signal, decode, onAck).then((response) => response ?? NO_RESPONSE);
+        return send(method, final.message, final.metadata, final.keys, mode, 0, deadline, callOptions, final.signal, decode, onAck).then((response) => response ?? NO_RESPONSE);
       },
     };
     const outcome = intercept!(request).then(

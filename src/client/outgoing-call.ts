@@ -74,6 +74,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     head: RequestHead,
     body: Uint8Array,
     deadline: number,
+    madeAt: number,
     signal: AbortSignal | undefined,
     policy: CallPolicy,
     decode: ResponseDecoder<T>,
@@ -102,7 +103,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     // One deadline covers connecting, queueing and the wait for the RESPONSE
     // [DEADLINE-6]; a oneway call written at once never needs it.
     if (!this.oneway) this.armDeadline();
-    this.start();
+    this.start(madeAt);
   }
 
   /** The call hears back about its own ticket: no field, no extra object per call. */
@@ -114,11 +115,15 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     if (this.timer === undefined && !this.settled) this.timer = setDeadlineAt(() => this.onTimeout(), this.deadline);
   }
 
-  /** Gets a connection other than those failed on (at once when one is open) and submits the request. */
-  private start(): void {
+  /**
+   * Gets a connection other than those failed on (at once when one is open)
+   * and submits the request; `at` is the current time when the caller has
+   * just read the clock.
+   */
+  private start(at?: number): void {
     const avoid = this.failedOn;
     const ready = this.router.pick(this.head, avoid);
-    if (ready !== undefined) return this.submit(ready);
+    if (ready !== undefined) return this.submit(ready, at);
     this.armDeadline();
     this.router.connect(this.head, this.deadline, this.signal, avoid, this.policy.waitForReady).then(
       (connection) => this.submit(connection),
@@ -126,13 +131,13 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
     );
   }
 
-  private submit(connection: CallConnection): void {
+  private submit(connection: CallConnection, at?: number): void {
     if (this.settled) return;
     // A deadline already passed is caught when the request is written (TIMEOUT, not processed) [DEADLINE-5].
     this.connection = connection;
     this.submitted = true;
     try {
-      connection.submit(this);
+      connection.submit(this, at);
     } catch (error) {
       this.submitted = false;
       return this.fail(RpcError.from(error));

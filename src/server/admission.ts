@@ -37,10 +37,13 @@ function refusal(code: DispatchCode, message: string): Refusal {
 /**
  * Checks a received REQUEST in the order of section 7.5 [CALL-1] [CALL-2]
  * [META-2] [KEYS-1] [KEYS-2] [COMP-4] [DRAIN-8] [DEADLINE-3] [STATUS-4]:
- * the method to run, or the refusal. `deadline` is on performance.now()'s
- * clock, undefined without one.
+ * the method to run, or the refusal. `deadline` and `receivedAt` (when the
+ * header was read) are on performance.now()'s clock; `deadline` is
+ * undefined without one. The deadline is checked as of `receivedAt`, with
+ * no clock read of its own: a deadline that passes later, while the request
+ * waits, is caught by the check at start (section 7.5) [CALL-10].
  */
-export function admissionCheck(header: FrameHeader, deadline: number | undefined, scope: AdmissionScope): RegisteredMethod | Refusal {
+export function admissionCheck(header: FrameHeader, deadline: number | undefined, receivedAt: number, scope: AdmissionScope): RegisteredMethod | Refusal {
   const mode = header.callMode;
   if (mode !== CallMode.UNARY && mode !== CallMode.ONEWAY && mode !== CallMode.ACKED) {
     return refusal(DispatchCode.INVALID_REQUEST, `unknown call mode ${mode} [CALL-1]`);
@@ -63,7 +66,7 @@ export function admissionCheck(header: FrameHeader, deadline: number | undefined
   if (lastId !== undefined && header.requestId > lastId) {
     return refusal(DispatchCode.SHUTTING_DOWN, `the server is draining; request ${header.requestId} is above last_request_id ${lastId} [DRAIN-8]`);
   }
-  if (deadline !== undefined && deadline <= performance.now()) {
+  if (deadline !== undefined && deadline <= receivedAt) {
     return refusal(DispatchCode.DEADLINE_EXPIRED, "the deadline passed before the handler started [DEADLINE-3]");
   }
   const service = scope.registry.service(header.service);

@@ -94,7 +94,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     this.host.stats.requestsTotal++;
     const id = header.requestId;
     const deadline = header.timeoutMs === undefined ? undefined : receivedAt + header.timeoutMs;
-    const method = admissionCheck(header, deadline, this);
+    const method = admissionCheck(header, deadline, receivedAt, this);
     if (isRefusal(method)) return this.reject(header, method.code, method.message);
     // From here the request is in flight: CANCEL, its deadline, EOF and drain
     // all see it, also while its body is still being decompressed.
