@@ -9,7 +9,7 @@
 import { dispatchProcessed, RpcError, TransportCode } from "../status/index.ts";
 import { responseError } from "../status/wire-status.ts";
 import { DispatchCode, type Frame } from "../wire/index.ts";
-import { setDeadlineAt, type LongTimeout } from "../util/deadline-timers.ts";
+import { setDeadlineFor, type DeadlineTarget, type LongTimeout } from "../util/deadline-timers.ts";
 import type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
 import type { Router } from "./router.ts";
 import { abortedCallError } from "./call-abort.ts";
@@ -42,7 +42,7 @@ export interface CallPolicy {
 export type ResponseDecoder<T> = ((frame: Frame) => T) | undefined;
 
 /** A call in progress; `promise` settles once [CALL-3] [DEADLINE-6] [CANCEL-1]. */
-export class OutgoingCall<T> implements CallHandlers, CallTicket {
+export class OutgoingCall<T> implements CallHandlers, CallTicket, DeadlineTarget {
   readonly promise: Promise<T>;
   id = 0;
   readonly head: RequestHead;
@@ -112,7 +112,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
   }
 
   private armDeadline(): void {
-    if (this.timer === undefined && !this.settled) this.timer = setDeadlineAt(() => this.onTimeout(), this.deadline);
+    if (this.timer === undefined && !this.settled) this.timer = setDeadlineFor(this, this.deadline);
   }
 
   /**
@@ -161,11 +161,11 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket {
    * key queue); then, or at once when unwritten, it fails TIMEOUT and sends
    * CANCEL [DEADLINE-6] [DEADLINE-8].
    */
-  private onTimeout(): void {
+  deadlinePassed(): void {
     if (this.settled || this.answered) return;
     if (this.id !== 0 && !this.inGrace && this.policy.deadlineGraceMs > 0) {
       this.inGrace = true;
-      this.timer = setDeadlineAt(() => this.onTimeout(), this.deadline + this.policy.deadlineGraceMs);
+      this.timer = setDeadlineFor(this, this.deadline + this.policy.deadlineGraceMs);
       return;
     }
     const was = this.processed();

@@ -47,7 +47,8 @@ export class RequestContext<R = unknown> implements QueueingContext {
   readonly metadata: readonly MetadataEntry[];
   readonly keys: readonly string[];
   readonly connection: ConnectionInfo;
-  readonly responseMetadata: MetadataEntry[] = [];
+  /** The response metadata once a handler asked for it; most never do [META-1]. */
+  private metadataOut: MetadataEntry[] | undefined;
   private readonly abort: RequestAbort;
   private bag: ContextValues | undefined;
   private readonly deadline: number | undefined;
@@ -66,6 +67,16 @@ export class RequestContext<R = unknown> implements QueueingContext {
     this.deadline = deadline;
     this.owner = owner;
     this.request = request;
+  }
+
+  /** Entries the handler adds go out with its RESPONSE [META-1]; made on first use. */
+  get responseMetadata(): MetadataEntry[] {
+    return (this.metadataOut ??= []);
+  }
+
+  /** The response metadata set, or undefined when the handler set none [META-1]. */
+  get metadataToSend(): MetadataEntry[] | undefined {
+    return this.metadataOut;
   }
 
   get peer(): string {

@@ -42,6 +42,8 @@ export interface PipelineConnection extends ByteSink {
 export type Ending = "eof" | "grace" | "error";
 
 const EMPTY = new Uint8Array(0);
+/** The status of a handler's output sent without metadata [CALL-3]. */
+const OK: ResponseStatus = Object.freeze({});
 
 function now(): number {
   return performance.now();
@@ -167,9 +169,8 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     }
     if (call.phase === Phase.admitting && !this.claimSlot(call)) return;
     if (header.callMode === CallMode.ACKED) this.connection.write(ackFrame(call.id));
-    const start = () => this.run(header, input, method, deadline, call);
-    if (call.ticket === undefined || call.ticket.granted) start();
-    else call.start = start;
+    if (call.ticket === undefined || call.ticket.granted) this.run(header, input, method, deadline, call);
+    else call.start = () => this.run(header, input, method, deadline, call);
     // Armed only for a request still in progress: no timer fires while a handler runs without
     // yielding, so one that answered synchronously never needed it, and costs no timer work.
     if (deadline !== undefined && call.phase !== Phase.finished) call.timer = setDeadlineAt(() => this.onDeadline(call), deadline);
@@ -292,7 +293,8 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
         this.answer(call, { dispatchCode: error.code, dispatchMessage: error.message }, EMPTY);
       } else if (!failed) {
         // A response that cannot be sent as it is goes out as HANDLER_ERROR, and counts as an error.
-        failed = !this.answer(call, { metadata: context.responseMetadata }, output!);
+        const metadata = context.metadataToSend;
+        failed = !this.answer(call, metadata === undefined ? OK : { metadata }, output!);
       } else {
         let body: Uint8Array;
         try {

@@ -38,6 +38,21 @@ function truncateUtf8(text: string, maxBytes: number): string {
   return new TextDecoder().decode(bytes.subarray(0, end));
 }
 
+/**
+ * The header fields of the RESPONSE being encoded, refilled for each: every
+ * RESPONSE header has one object shape, which keeps the encoder's property
+ * reads fast, and none is made per response. Encoding keeps no reference.
+ */
+const responseFields: FrameHeaderInit = {
+  type: FrameType.RESPONSE,
+  requestId: 0,
+  metadata: EMPTY_METADATA,
+  dispatchCode: DispatchCode.OK,
+  dispatchMessage: "",
+  appCode: 0,
+  appMessage: "",
+};
+
 /** Where a RESPONSE's bytes go; `owned`: encoded for that write alone, the sink's from then on (see Transport.write). */
 export interface ByteSink {
   write(bytes: Uint8Array, owned?: boolean): void;
@@ -56,17 +71,13 @@ export function writeResponse(sink: ByteSink, id: number, status: ResponseStatus
     throw new TypeError("the handler set invalid response metadata [META-6]");
   }
   if (!(body instanceof Uint8Array)) throw new TypeError("the handler's output is not bytes");
-  // Every RESPONSE header has the same fields in the same order: one object
-  // shape keeps the encoder's property reads fast on this hot path.
-  const fields: FrameHeaderInit = {
-    type: FrameType.RESPONSE,
-    requestId: id,
-    metadata: status.metadata ?? EMPTY_METADATA,
-    dispatchCode: status.dispatchCode ?? DispatchCode.OK,
-    dispatchMessage: status.dispatchMessage ?? "",
-    appCode: status.appCode ?? 0,
-    appMessage: status.appMessage ?? "",
-  };
+  const fields = responseFields;
+  fields.requestId = id;
+  fields.metadata = status.metadata ?? EMPTY_METADATA;
+  fields.dispatchCode = status.dispatchCode ?? DispatchCode.OK;
+  fields.dispatchMessage = status.dispatchMessage ?? "";
+  fields.appCode = status.appCode ?? 0;
+  fields.appMessage = status.appMessage ?? "";
   // A large body follows its head as is (one write for both); a small one is copied in.
   const separate = body.length >= SEPARATE_BODY_BYTES;
   const frame = separate ? encodeFrameHead(fields, body.length) : encodeFrame(fields, body);

@@ -21,24 +21,29 @@ export interface LongTimeout {
   clear(): void;
 }
 
+/** What a deadline is for, when it is an object: told once the deadline passes, with no closure made for it. */
+export interface DeadlineTarget {
+  deadlinePassed(): void;
+}
+
 const NOTHING = () => {};
 
 class Deadline implements LongTimeout {
   readonly due: number;
-  /** Dropped once cleared: a cleared entry left in the heap keeps nothing of its call alive. */
-  callback: () => void;
+  /** Called, or told, once the deadline passes; dropped once cleared: a cleared entry left in the heap keeps nothing of its call alive. */
+  target: DeadlineTarget | (() => void);
   /** Set until the deadline fires or is cleared; a cleared entry may stay in the heap a while. */
   pending = true;
 
-  constructor(due: number, callback: () => void) {
+  constructor(due: number, target: DeadlineTarget | (() => void)) {
     this.due = due;
-    this.callback = callback;
+    this.target = target;
   }
 
   clear(): void {
     if (!this.pending) return;
     this.pending = false;
-    this.callback = NOTHING;
+    this.target = NOTHING;
     pendingCount--;
     clearedCount++;
     if (pendingCount === 0) onNonePending();
@@ -79,7 +84,12 @@ export function setDeadline(callback: () => void, ms: number): LongTimeout {
 
 /** Like setDeadline, with the time given as a performance.now() value; saves reading the clock twice [DEADLINE-2]. */
 export function setDeadlineAt(callback: () => void, due: number): LongTimeout {
-  const entry = new Deadline(due, callback);
+  return setDeadlineFor(callback, due);
+}
+
+/** Like setDeadlineAt, telling `target` instead of calling a callback: a call with a deadline needs no closure for it [DEADLINE-2]. */
+export function setDeadlineFor(target: DeadlineTarget | (() => void), due: number): LongTimeout {
+  const entry = new Deadline(due, target);
   heap.push(entry);
   siftUp(heap.length - 1);
   pendingCount++;
@@ -112,7 +122,9 @@ function fire(): void {
     entry.pending = false;
     pendingCount--;
     try {
-      entry.callback();
+      const target = entry.target;
+      if (typeof target === "function") target();
+      else target.deadlinePassed();
     } catch (error) {
       // One failing callback must not stop the others; report it outside this loop.
       queueMicrotask(() => {

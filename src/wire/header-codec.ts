@@ -302,6 +302,8 @@ function checkUnknown(tag: number, knownFields: number): void {
 }
 
 const ID_FIELD = "request id";
+const NO_BYTES = new Uint8Array(0);
+const headerReader = new ProtoReader(NO_BYTES, 0, 0);
 
 /**
  * Decodes the header in `buf[start, end)`. Throws a ProtocolError citing
@@ -310,7 +312,11 @@ const ID_FIELD = "request id";
  * values are views into `buf`, not copies.
  */
 export function decodeHeader(buf: Uint8Array, start: number, end: number): FrameHeader {
-  const reader = new ProtoReader(buf, start, end);
+  // One reader for every header: decoding calls out to nothing that could decode another meanwhile.
+  const reader = headerReader;
+  reader.buf = buf;
+  reader.pos = start;
+  reader.end = end;
   const header: FrameHeader = {
     type: 0,
     requestId: 0,
@@ -380,5 +386,6 @@ export function decodeHeader(buf: Uint8Array, start: number, end: number): Frame
         reader.skip(tag & 7, tag >>> 3, 0);
     }
   }
+  reader.buf = NO_BYTES; // keeps no chunk alive between headers
   return header;
 }
