@@ -8,11 +8,13 @@
 // socket that cannot write while other output churns through the pool, over
 // tcp: and tls:; and calls of every size up to the limit, 100 in flight,
 // handlers answering at once and later, over tcp:, tls: and ws:. Cites [FRAME-1].
+import * as net from "node:net";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
 import { createClient, createServer, tcpTransport, tlsTransport, webSocketTransport, type Server, type TransportFactory } from "../src/node.ts";
 import type { Transport } from "../src/transport/index.ts";
+import { SocketTransport } from "../src/transport/socket-transport.ts";
 import { createFrameDecoder, DEFAULT_LIMITS, encodeFrame, encodeHeader, FrameType, type Frame } from "../src/wire/index.ts";
 import { allocateBytes } from "../src/wire/byte-pool.ts";
 import { allocateOutput, isOutput, outputPoolState, releaseOutput } from "../src/wire/output-pool.ts";
@@ -124,6 +126,57 @@ test("[FRAME-1] frames of up to 8 KiB in a row are cut from the output slabs, no
       assert.ok(isOutput(frame), `frame ${i} with a ${size} B body was not cut from an output slab`);
       releaseOutput(frame);
     }
+  }
+});
+
+test("[FRAME-1] frames encoded and written one after another in a tick leave as one socket write; frames that are not adjacent in their slab do not join", async () => {
+  const server = net.createServer();
+  const accepted = new Promise<net.Socket>((resolve) => server.once("connection", resolve));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const socket = net.connect({ host: "127.0.0.1", port });
+  await new Promise<void>((resolve) => socket.once("connect", resolve));
+  const peer = await accepted;
+  const chunks: Buffer[] = [];
+  peer.on("data", (chunk: Buffer) => chunks.push(chunk));
+  // What the transport hands the socket: one write per run of adjacent frames.
+  const writes: number[] = [];
+  const write = socket.write.bind(socket) as (bytes: Uint8Array, callback?: () => void) => boolean;
+  (socket as unknown as { write: typeof write }).write = (bytes, callback) => {
+    writes.push(bytes.length);
+    return write(bytes, callback);
+  };
+  const transport = new SocketTransport(socket, { host: "127.0.0.1", port }, 64 * 1024);
+  transport.start({ data: () => {}, closed: () => {}, drain: () => {} });
+  try {
+    await checkProperty(
+      // Runs of up to 3 KiB in all, below the size at which a run is sent at once; `cut` encodes a frame that is never written in between.
+      fc.asyncProperty(fc.array(fc.record({ size: fc.integer({ min: 0, max: 90 }), cut: fc.boolean() }), { minLength: 1, maxLength: 30 }), async (plan) => {
+        writes.length = 0;
+        chunks.length = 0;
+        const expected: Uint8Array[] = [];
+        let runs = 1;
+        for (const [i, { size, cut }] of plan.entries()) {
+          if (cut && i > 0) {
+            releaseOutput(encodeFrame({ type: FrameType.PING }, pattern(-i, 8)));
+            runs++;
+          }
+          const frame = encodeFrame({ type: FrameType.RESPONSE, requestId: i + 1 }, pattern(i, size));
+          expected.push(frame.slice());
+          transport.write(frame, true);
+        }
+        const total = expected.reduce((sum, frame) => sum + frame.length, 0);
+        await waitUntil(() => chunks.reduce((sum, chunk) => sum + chunk.length, 0) >= total, 10_000);
+        // A run may also be cut where its frames reach the end of a slab and the next come from another: once at most, in 3 KiB.
+        assert.ok(writes.length === runs || writes.length === runs + 1, `${plan.length} frames in ${runs} runs went out in ${writes.length} writes`);
+        assert.ok(equalBytes(Buffer.concat(chunks), Buffer.concat(expected)), "the bytes that arrived are not the frames written, in order");
+      }),
+      { numRuns: 50 },
+    );
+  } finally {
+    transport.destroy();
+    peer.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
 

@@ -5,7 +5,7 @@
 import type * as net from "node:net";
 import type { ConnectionInfo, PeerCertificate, Transport, TransportHandlers } from "./transport.ts";
 import { formatHostPort, type SocketAddress } from "./address.ts";
-import { isOutput, releaseOutput } from "../wire/output-pool.ts";
+import { frameBefore, isOutput, releaseOutput } from "../wire/output-pool.ts";
 
 /** What a TLS handshake established: the ALPN protocol and the peer's verified certificate [TLS-3] [TLS-6]. */
 export interface TlsInfo {
@@ -51,6 +51,8 @@ export class SocketTransport implements Transport, ConnectionInfo {
    */
   private run: Uint8Array | undefined;
   private runEnd = 0;
+  /** The frame the run ends with. */
+  private runLast: Uint8Array | undefined;
 
   /** What TLS established, on a TLS connection [TLS-6]. */
   private readonly tls: TlsInfo | undefined;
@@ -122,15 +124,17 @@ export class SocketTransport implements Transport, ConnectionInfo {
   write(bytes: Uint8Array, owned = false): boolean {
     if (this.ended) return false;
     this.corkForTick();
-    const run = this.run;
-    if (owned && run !== undefined && run.buffer === bytes.buffer && run.byteOffset + this.runEnd === bytes.byteOffset) {
+    const last = this.runLast;
+    if (owned && last !== undefined && frameBefore(bytes) === last) {
       // The next frame of the same slab: the run grows, still one view.
       this.runEnd += bytes.length;
+      this.runLast = bytes;
     } else {
       this.flushRun();
       if (owned && isOutput(bytes)) {
         this.run = bytes;
         this.runEnd = bytes.length;
+        this.runLast = bytes;
       } else {
         this.socket.write(bytes);
       }
@@ -143,6 +147,7 @@ export class SocketTransport implements Transport, ConnectionInfo {
     const run = this.run;
     if (run === undefined) return;
     this.run = undefined;
+    this.runLast = undefined;
     const bytes = run.length === this.runEnd ? run : new Uint8Array(run.buffer, run.byteOffset, this.runEnd);
     // Called once the bytes are written, or with an error once the socket will not write them.
     this.socket.write(bytes, () => releaseOutput(bytes));
@@ -200,6 +205,7 @@ export class SocketTransport implements Transport, ConnectionInfo {
   destroy(): void {
     this.ended = true;
     this.run = undefined; // never written: not released, its slab is not reused
+    this.runLast = undefined;
     this.socket.destroy();
   }
 }

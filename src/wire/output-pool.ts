@@ -56,6 +56,9 @@ function recycleIfDone(slab: Slab): void {
 class Cursor {
   slab: Slab;
   offset = 0;
+  /** The piece cut last, and the one cut right before it from the same slab (undefined after a move to another slab). */
+  last: Uint8Array | undefined;
+  beforeLast: Uint8Array | undefined;
   private readonly bodies: boolean;
 
   constructor(bodies: boolean) {
@@ -72,6 +75,7 @@ class Cursor {
     this.slab = spares.pop() ?? freshSlab();
     this.slab.bodies = this.bodies;
     this.offset = 0;
+    this.last = undefined;
   }
 
   commit(size: number): Uint8Array {
@@ -80,6 +84,8 @@ class Cursor {
     const bytes = new Uint8Array(slab.buffer, this.offset, size);
     slab.committed += size;
     this.offset += size;
+    this.beforeLast = this.last;
+    this.last = bytes;
     return bytes;
   }
 }
@@ -126,8 +132,21 @@ export function allocateOutput(size: number): Uint8Array {
   return bodies.commit(size);
 }
 
+/**
+ * The frame cut right before `bytes` from the same slab, when `bytes` is the
+ * frame cut last: the two are adjacent, so a transport that holds the first
+ * may send both as one view. Undefined otherwise. Compares views, not their
+ * buffers and offsets, whose getters cost more than the rest of a write [FRAME-1].
+ */
+export function frameBefore(bytes: Uint8Array): Uint8Array | undefined {
+  return bytes === frames.last ? frames.beforeLast : undefined;
+}
+
 /** The slab `bytes` were cut from, if this pool made it. */
 function slabOfBytes(bytes: Uint8Array): Slab | undefined {
+  // The piece cut last from either slab is the common case, known without reading its buffer.
+  if (bytes === frames.last) return frames.slab;
+  if (bytes === bodies.last) return bodies.slab;
   const buffer = bytes.buffer;
   return buffer === frames.slab.buffer ? frames.slab : buffer === bodies.slab.buffer ? bodies.slab : (buffer as Tagged)[SLAB];
 }
