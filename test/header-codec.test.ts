@@ -7,6 +7,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FrameHeaderSchema } from "../src/gen/strata/v1/frame_pb.ts";
 import { decodeHeader, encodeFrame, encodeFrameHead, encodeHeader, encodeRoute, FrameType, ProtocolError, type FrameHeaderInit } from "../src/wire/index.ts";
 import { allocateOutput, outputPoolState, releaseOutput } from "../src/wire/output-pool.ts";
+import { readCachedUtf8 } from "../src/wire/string-cache.ts";
 import { anyHeader, anyHeaderLoneSurrogates } from "./support/arbitraries.ts";
 import { checkProperty } from "./support/property.ts";
 import { comparable, fromProto, hex, toProto } from "./support/proto-convert.ts";
@@ -278,6 +279,46 @@ test("[FRAME-6] a header cut short inside a field never decodes as something els
       const at = start + 2 + (cut % length);
       expectProtocolError(bytes.subarray(0, at), "FRAME-6");
     }),
+    { numRuns: 500 },
+  );
+});
+
+test("[CONV-1] the string cache returns each name's own string, also for names that share its slot (same length and the same bytes where it looks), and undefined for invalid UTF-8", () => {
+  const utf8 = new TextEncoder();
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  checkProperty(
+    fc.property(
+      // A name up to past the cached length, and variants that differ from it only in bytes the slot choice ignores.
+      fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 40 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0x20, max: 0xff })), { maxLength: 6 }),
+      fc.array(fc.nat(), { minLength: 1, maxLength: 30 }),
+      (name, changes, order) => {
+        const base = utf8.encode(name);
+        const length = base.length;
+        const looked = new Set([0, length - 1, length >>> 1, length - 2 + (length === 1 ? 1 : 0)]);
+        const names = [base];
+        for (const [at, byte] of changes) {
+          const variant = base.slice();
+          const position = at % length;
+          if (looked.has(position)) continue;
+          variant[position] = byte;
+          names.push(variant);
+        }
+        // Each at an offset of its own in a larger buffer, decoded in an arbitrary interleaving.
+        for (const pick of order) {
+          const bytes = names[pick % names.length]!;
+          const buf = new Uint8Array(bytes.length + 7);
+          buf.set(bytes, 3);
+          let expected: string | undefined;
+          try {
+            expected = strict.decode(bytes);
+          } catch {
+            expected = undefined;
+          }
+          assert.is(readCachedUtf8(buf, 3, 3 + bytes.length), expected);
+        }
+      },
+    ),
     { numRuns: 500 },
   );
 });
