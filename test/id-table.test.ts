@@ -23,6 +23,7 @@ const operation = fc.oneof(
   fc.record({ op: fc.constant("set" as const), id, value: fc.integer() }),
   fc.record({ op: fc.constant("delete" as const), id }),
   fc.record({ op: fc.constant("get" as const), id }),
+  fc.record({ op: fc.constant("take" as const), id }),
 );
 
 test("[ID-1] agrees with a Map on every operation", () =>
@@ -36,6 +37,10 @@ test("[ID-1] agrees with a Map on every operation", () =>
           model.set(step.id, step.value);
         } else if (step.op === "delete") {
           assert.is(table.delete(step.id), model.delete(step.id), `delete(${step.id})`);
+        } else if (step.op === "take") {
+          const expected = model.get(step.id);
+          model.delete(step.id);
+          assert.is(table.take(step.id), expected, `take(${step.id})`);
         } else {
           assert.is(table.get(step.id), model.get(step.id), `get(${step.id})`);
         }

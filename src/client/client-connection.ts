@@ -336,13 +336,14 @@ export class ClientConnection implements CallConnection {
   private onReply(header: FrameHeader, frame: Frame): void {
     const id = header.requestId;
     if (id >= this.nextId) throw new ProtocolError("ID-7", `reply for request id ${id}, which was never sent`);
-    const pending = this.pending.get(id);
+    // An ACK leaves the call pending; a RESPONSE ends it.
+    const ack = header.type === FrameType.ACK;
+    const pending = ack ? this.pending.get(id) : this.pending.take(id);
     if (pending === undefined) return; // cancelled, timed out or answered: discarded [ID-6] [ID-8]
-    if (header.type === FrameType.ACK) {
+    if (ack) {
       pending.ack?.();
       return;
     }
-    this.pending.delete(id);
     if (this.gzip.inflates(frame)) this.gzip.decompress(pending, frame);
     else pending.response(frame);
     this.sendQueued();

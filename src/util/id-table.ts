@@ -106,16 +106,36 @@ export class IdTable<V> {
 
   /** Removes `id`; returns whether it was there. */
   delete(id: number): boolean {
+    const at = this.slotOf(id);
+    if (at < 0) return false;
+    this.removeAt(at);
+    return true;
+  }
+
+  /** Removes `id` and returns its value, or undefined when it was not there: get and delete in one lookup. */
+  take(id: number): V | undefined {
+    const at = this.slotOf(id);
+    if (at < 0) return undefined;
+    const value = this.values[at];
+    this.removeAt(at);
+    return value;
+  }
+
+  /** The slot holding `id`, or -1. */
+  private slotOf(id: number): number {
+    const ids = this.ids;
+    const mask = this.mask;
+    for (let at = this.home(id); ; at = (at + 1) & mask) {
+      const found = ids[at]!;
+      if (found === id) return at;
+      if (found === 0) return -1;
+    }
+  }
+
+  private removeAt(at: number): void {
     const ids = this.ids;
     const values = this.values;
     const mask = this.mask;
-    let at = this.home(id);
-    for (;;) {
-      const found = ids[at]!;
-      if (found === 0) return false;
-      if (found === id) break;
-      at = (at + 1) & mask;
-    }
     // Backward-shift deletion: move later entries of the probe run into the gap.
     let gap = at;
     for (let next = (gap + 1) & mask; ; next = (next + 1) & mask) {
@@ -132,7 +152,6 @@ export class IdTable<V> {
     ids[gap] = 0;
     values[gap] = undefined;
     this.count--;
-    return true;
   }
 
   /** The entries in id order (the order requests were sent); a copy, so the table may change while they are used. */

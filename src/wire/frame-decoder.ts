@@ -148,6 +148,9 @@ export class FrameDecoder {
   private consume(chunk: Uint8Array): void {
     let pos = 0;
     const length = chunk.length;
+    // Read once per chunk, not once per frame: the getters cost more than the view made from them.
+    const buffer = chunk.buffer;
+    const base = chunk.byteOffset;
     while (pos < length) {
       if (this.state === State.size) {
         // Fast path: the whole size prefix is in this chunk.
@@ -165,7 +168,7 @@ export class FrameDecoder {
           const header = decodeHeader(chunk, pos, pos + this.size);
           pos += this.size;
           this.size = 0;
-          pos = this.startBody(header, chunk, pos);
+          pos = this.startBody(header, chunk, buffer, base, pos);
           continue;
         }
         this.partial = allocateBytes(this.size);
@@ -181,7 +184,7 @@ export class FrameDecoder {
         this.partial = EMPTY;
         this.filled = 0;
         this.size = 0;
-        pos = this.startBody(header, chunk, pos);
+        pos = this.startBody(header, chunk, buffer, base, pos);
       } else {
         const n = Math.min(this.partial.length - this.filled, length - pos);
         this.partial.set(chunk.subarray(pos, pos + n), this.filled);
@@ -215,16 +218,17 @@ export class FrameDecoder {
 
   /**
    * Validates a decoded header, then emits the frame if its body is in the
-   * chunk, or allocates exactly the body size and waits for the rest.
-   * Returns the position after what was consumed.
+   * chunk, or allocates exactly the body size and waits for the rest;
+   * `buffer` and `base` are the chunk's buffer and byte offset. Returns the
+   * position after what was consumed.
    */
-  private startBody(header: FrameHeader, chunk: Uint8Array, pos: number): number {
+  private startBody(header: FrameHeader, chunk: Uint8Array, buffer: ArrayBufferLike, base: number, pos: number): number {
     checkHeader(header, this.limits);
     const bodySize = header.bodySize;
     if (chunk.length - pos >= bodySize) {
       this.state = State.size;
       // A plain view, even of a node Buffer: Buffer's own subarray makes a Buffer, at several times the cost.
-      const body = bodySize === 0 ? EMPTY : new Uint8Array(chunk.buffer, chunk.byteOffset + pos, bodySize);
+      const body = bodySize === 0 ? EMPTY : new Uint8Array(buffer, base + pos, bodySize);
       this.decoded++;
       this.onFrame({ header, body });
       return pos + bodySize;
