@@ -18,6 +18,7 @@ import {
 } from "../src/node.ts";
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import { RawPeer } from "./support/raw-peer.ts";
+import { encodeFrame } from "../src/wire/index.ts";
 import { memoryTransport, type Transport, type TransportFactory } from "../src/transport/index.ts";
 import { TestService, testService, type TestLog } from "./support/test-service.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
@@ -112,6 +113,33 @@ test("[CALL-6] [CALL-7] an acked call gets its ACK before the handler finishes, 
   refusing.destroy();
   const error = await rpcFailure(ctx.client.$acked.echo({ text: "x" }, { timeoutMs: 0 }));
   assert.is(error.processed, "no");
+});
+
+test("[CALL-6] [DEADLINE-3] an acked request whose deadline passes while its body arrives gets no ACK, only DEADLINE_EXPIRED", async () => {
+  const peer = await RawPeer.connect(ctx.address);
+  const frame = encodeFrame({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Echo", callMode: CallMode.ACKED, timeoutMs: 50 }, echoBody({ text: "late" }));
+  // The header (and so the deadline) arrives now, the body's last byte after the deadline has passed.
+  peer.write(frame.subarray(0, frame.length - 1));
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  peer.write(frame.subarray(frame.length - 1));
+  const answer = await peer.waitFor((f) => f.header.type === FrameType.RESPONSE);
+  assert.is(answer.header.dispatchCode, DispatchCode.DEADLINE_EXPIRED);
+  assert.equal(peer.frames.filter((f) => f.header.requestId === 1).map((f) => f.header.type), [FrameType.RESPONSE], "no ACK before the refusal");
+  assert.equal(ctx.log.echoed.includes("late"), false, "never ran");
+  peer.destroy();
+});
+
+test("[DEADLINE-5] [DEADLINE-6] the deadline covers encoding: a call whose deadline passes while its request is encoded is never written", async () => {
+  const text = "x".repeat(2 << 20);
+  await ctx.client.echo({ text: "connected" });
+  const received = ctx.server.stats().requests.total;
+  for (let i = 0; i < 5; i++) {
+    const error = await rpcFailure(ctx.client.echo({ text }, { timeoutMs: 0.001 }));
+    assert.is(error.code, "TIMEOUT");
+    assert.is(error.processed, "no");
+  }
+  await ctx.client.echo({ text: "after" });
+  assert.is(ctx.server.stats().requests.total, received + 1, "only the call after them reached the server");
 });
 
 test("[CALL-9] a batch reports one three-layer status per call", async () => {

@@ -60,10 +60,9 @@ export interface CallConnection {
   /**
    * Writes the call now, or queues it until the server has room and the
    * transport takes more [LIMIT-5]; throws (not processed) when the call
-   * cannot be sent here at all. `at` is the current time on
-   * performance.now()'s clock when the caller has just read it.
+   * cannot be sent here at all.
    */
-  submit(ticket: CallTicket, at?: number): void;
+  submit(ticket: CallTicket): void;
   /** Gives up on a call: dropped from the queue, or CANCEL sent [CANCEL-1]. */
   cancel(ticket: CallTicket): void;
 }

@@ -198,15 +198,15 @@ export class ClientConnection implements CallConnection {
    * OVERLOADED by itself) or the transport is over its high-water mark
    * [LIMIT-5]. A queued call was not written: if it fails there, it was not
    * processed. Throws UNAVAILABLE (not processed) once the connection
-   * takes no new calls. `at`: the current time, when the caller has just read it.
+   * takes no new calls.
    */
-  submit(ticket: CallTicket, at?: number): void {
+  submit(ticket: CallTicket): void {
     if (this.state !== State.open) throw RpcError.transport(TransportCode.UNAVAILABLE, "the connection is draining or closed", "no");
     const ready = this.gzip.ready(ticket);
     // A oneway call needs no room at the server: only a transport that takes more [CALL-4]. No call
     // overtakes one whose gzip body is still being made: requests go out in the order they were made [KEYS-4].
     const sendNow = this.writable && ready && (ticket.oneway ? !this.gzip.anyCompressing(this.queued) : this.queued.length === 0 && this.hasRoom());
-    if (sendNow) this.sendTicket(ticket, at);
+    if (sendNow) this.sendTicket(ticket);
     else this.queued.push(ticket);
     if (!this.referenced) this.holdProcess();
   }
@@ -245,7 +245,8 @@ export class ClientConnection implements CallConnection {
   }
 
   /** Writes a ticket's request with the time left until its deadline [DEADLINE-1] [DEADLINE-5]. */
-  private sendTicket(ticket: CallTicket, at = now()): void {
+  private sendTicket(ticket: CallTicket): void {
+    const at = now();
     const body = this.gzip.take(ticket);
     const remaining = ticket.deadline - at;
     if (remaining <= 0) throw RpcError.transport(TransportCode.TIMEOUT, "the deadline passed before the request was sent [DEADLINE-5]", "no");

@@ -305,10 +305,12 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
    * Encodes the request and checks its keys, then hands it to an
    * OutgoingCall; throws INVALID_INPUT, not processed [STATUS-2]. The
    * deadline is `deadline` when the interceptors fixed it, else `timeoutMs`
-   * from now: from once the request is encoded, as it covers connecting,
-   * queueing and the wait for the RESPONSE [DEADLINE-6].
+   * from now: it covers encoding, connecting, queueing and the wait for the
+   * RESPONSE [DEADLINE-6]. The time left is read again when the request is
+   * written, after encoding [DEADLINE-1] [DEADLINE-5].
    */
   function send<T>(method: DescMethod, input: unknown, metadata: MetadataEntry[], keys: string[], mode: CallMode, timeoutMs: number, deadline: number | undefined, callOptions: CallOptions, signal: AbortSignal | undefined, decode: ResponseDecoder<T>, onAck: (() => void) | undefined): Promise<T> {
+    const at = deadline === undefined ? now() : 0;
     let body: Uint8Array;
     try {
       body = encodeMessage(method.input, input);
@@ -317,14 +319,12 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     }
     const badKeys = keys.length === 0 ? undefined : invalidKeys(keys);
     if (badKeys !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, badKeys, "no");
-    // Read once here: the request is written with it when a connection is open [DEADLINE-1].
-    const at = now();
     const { group, routingKey } = callOptions;
     const plain = metadata === NONE && keys === NONE && group === undefined && routingKey === undefined;
     const head = plain ? plainHeads.get(method)![mode]! : requestHead(desc.typeName, method.name, mode, metadata, keys, group, routingKey, routes.get(method));
     const refused = refusal?.(head);
     if (refused !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, refused, "no");
-    return new OutgoingCall(router, head, body, deadline ?? at + timeoutMs, at, signal, policyOf(callOptions, method), decode, onAck).promise;
+    return new OutgoingCall(router, head, body, deadline ?? at + timeoutMs, signal, policyOf(callOptions, method), decode, onAck).promise;
   }
 
   /**

@@ -74,7 +74,6 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket, DeadlineTarget
     head: RequestHead,
     body: Uint8Array,
     deadline: number,
-    madeAt: number,
     signal: AbortSignal | undefined,
     policy: CallPolicy,
     decode: ResponseDecoder<T>,
@@ -103,7 +102,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket, DeadlineTarget
     // One deadline covers connecting, queueing and the wait for the RESPONSE
     // [DEADLINE-6]; a oneway call written at once never needs it.
     if (!this.oneway) this.armDeadline();
-    this.start(madeAt);
+    this.start();
   }
 
   /** The call hears back about its own ticket: no field, no extra object per call. */
@@ -117,13 +116,12 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket, DeadlineTarget
 
   /**
    * Gets a connection other than those failed on (at once when one is open)
-   * and submits the request; `at` is the current time when the caller has
-   * just read the clock.
+   * and submits the request.
    */
-  private start(at?: number): void {
+  private start(): void {
     const avoid = this.failedOn;
     const ready = this.router.pick(this.head, avoid);
-    if (ready !== undefined) return this.submit(ready, at);
+    if (ready !== undefined) return this.submit(ready);
     this.armDeadline();
     this.router.connect(this.head, this.deadline, this.signal, avoid, this.policy.waitForReady).then(
       (connection) => this.submit(connection),
@@ -131,13 +129,13 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket, DeadlineTarget
     );
   }
 
-  private submit(connection: CallConnection, at?: number): void {
+  private submit(connection: CallConnection): void {
     if (this.settled) return;
     // A deadline already passed is caught when the request is written (TIMEOUT, not processed) [DEADLINE-5].
     this.connection = connection;
     this.submitted = true;
     try {
-      connection.submit(this, at);
+      connection.submit(this);
     } catch (error) {
       this.submitted = false;
       return this.fail(RpcError.from(error));

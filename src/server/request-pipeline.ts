@@ -168,7 +168,14 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
       return this.refuse(call, DispatchCode.INVALID_ARGUMENT, `the body is not ${header.service}/${header.method}'s input: ${(error as Error).message}`);
     }
     if (call.phase === Phase.admitting && !this.claimSlot(call)) return;
-    if (header.callMode === CallMode.ACKED) this.connection.write(ackFrame(call.id));
+    if (header.callMode === CallMode.ACKED) {
+      // The deadline was checked as of the frame's arrival; an ACK says the request was admitted, so
+      // the check is made again now: the frame may have waited behind other handlers or a paused read [CALL-6].
+      if (deadline !== undefined && deadline <= now()) {
+        return this.refuse(call, DispatchCode.DEADLINE_EXPIRED, "the deadline passed before the handler started [DEADLINE-3]");
+      }
+      this.connection.write(ackFrame(call.id));
+    }
     if (call.ticket === undefined || call.ticket.granted) this.run(header, input, method, deadline, call);
     else call.start = () => this.run(header, input, method, deadline, call);
     // Armed only for a request still in progress: no timer fires while a handler runs without

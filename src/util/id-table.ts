@@ -127,8 +127,9 @@ export class IdTable<V> {
     const mask = this.mask;
     for (let at = this.home(id); ; at = (at + 1) & mask) {
       const found = ids[at]!;
-      if (found === id) return at;
+      // Empty first: 0 marks an empty slot, never an id (a lookup of 0 finds nothing).
       if (found === 0) return -1;
+      if (found === id) return at;
     }
   }
 
