@@ -222,7 +222,7 @@ test("[FRAME-1] -v logs every frame in both directions and the timings to stderr
   assert.match(run.stderr, /> preface STRATA version 1/);
   assert.match(run.stderr, /> HELLO/);
   assert.match(run.stderr, /< HELLO/);
-  assert.match(run.stderr, /> REQUEST id=\d+ stratatest\.v1\.TestService\/Echo timeout=\d+ms metadata=k body=9B/);
+  assert.match(run.stderr, /> REQUEST id=\d+ stratatest\.v1\.TestService\/Echo ref=\d+ timeout=\d+ms metadata=k body=9B/);
   assert.match(run.stderr, /< RESPONSE id=\d+/);
   assert.match(run.stderr, /answered in [\d.]+ ms/);
 });

@@ -122,14 +122,15 @@ const fieldChunk = anyHeader.chain((header) => {
     single({ dispatchMessage: header.dispatchMessage }),
     single({ appCode: header.appCode }),
     single({ appMessage: header.appMessage }),
+    single({ methodRef: header.methodRef }),
     Uint8Array.of(0x08, 0x00), // a default written explicitly
     Uint8Array.of(0x22, 0x00),
   );
 });
 
-/** An unknown field (numbers 15 and up) of any wire type, groups included. */
+/** An unknown field (numbers 16 and up) of any wire type, groups included. */
 const unknownField = fc
-  .tuple(fc.integer({ min: 15, max: 5000 }), fc.integer({ min: 0, max: 3 }), fc.uint8Array({ maxLength: 12 }))
+  .tuple(fc.integer({ min: 16, max: 5000 }), fc.integer({ min: 0, max: 3 }), fc.uint8Array({ maxLength: 12 }))
   .map(([fieldNo, kind, payload]) => {
     const tag = (wireType: number) => varint(fieldNo * 8 + wireType);
     switch (kind) {
@@ -148,7 +149,7 @@ const unknownField = fc
 function emptyHeader() {
   return {
     type: 0, requestId: 0, bodySize: 0, service: "", method: "", callMode: 0, timeoutMs: undefined,
-    metadata: [], keys: [], compression: 0, dispatchCode: 0, dispatchMessage: "", appCode: 0, appMessage: "",
+    metadata: [], keys: [], compression: 0, dispatchCode: 0, dispatchMessage: "", appCode: 0, appMessage: "", methodRef: 0,
   };
 }
 

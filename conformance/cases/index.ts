@@ -15,6 +15,7 @@ import { keyCases } from "./keys.ts";
 import { keyFailurePathCases } from "./keys-failure-paths.ts";
 import { limitCases } from "./limits.ts";
 import { metadataCases } from "./metadata.ts";
+import { methodRefCases } from "./method-refs.ts";
 import { pingCases } from "./ping.ts";
 import { prefaceCases } from "./preface.ts";
 import { reflectionCases } from "./reflection.ts";
@@ -29,6 +30,7 @@ export const allCases: ConformanceCase[] = [
   ...framingCases,
   ...idCases,
   ...callCases,
+  ...methodRefCases,
   ...sessionCases,
   ...statusCases,
   ...authCases,

@@ -30,6 +30,7 @@ import { drainMutants } from "./drain-mutants.ts";
 import { keyedMutants } from "./keyed-mutants.ts";
 import { slotsMutants } from "./slots-mutants.ts";
 import { authMutants } from "./auth-mutants.ts";
+import { methodRefMutants } from "./method-ref-mutants.ts";
 import { connectionAgeMutants } from "./connection-age-mutants.ts";
 import { tlsMutants } from "./tls-mutants.ts";
 import { webSocketMutants } from "./websocket-mutants.ts";
@@ -455,6 +456,7 @@ export const mutants: Mutant[] = [
   ...keyedMutants,
   ...slotsMutants,
   ...authMutants,
+  ...methodRefMutants,
   ...drainMutants,
   ...connectionAgeMutants,
   ...reflectionMutants,

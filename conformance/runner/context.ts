@@ -27,6 +27,10 @@ export interface CallOptions {
   timeoutMs?: number;
   metadata?: MetadataEntry[];
   keys?: string[];
+  /** A method reference: sent with the names (binding it), or alone with `byRef` [REF-2] [REF-3]. */
+  methodRef?: number;
+  /** Send `methodRef` without the service and method names [REF-3]. */
+  byRef?: true;
 }
 
 /** The context of one case run. */
@@ -100,8 +104,9 @@ export class CaseContext {
       {
         type: FrameType.REQUEST,
         requestId: options.id,
-        service: CONFORMANCE_SERVICE,
-        method: desc.name,
+        service: options.byRef ? "" : CONFORMANCE_SERVICE,
+        method: options.byRef ? "" : desc.name,
+        ...(options.methodRef !== undefined ? { methodRef: options.methodRef } : {}),
         callMode: options.mode ?? CallMode.UNARY,
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
         metadata: options.metadata ?? [],

@@ -81,6 +81,7 @@ function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
 function describeFrame(header: FrameHeader): string {
   const parts = [frameTypeName(header.type), `id=${header.requestId}`];
   if (header.service !== "") parts.push(`${header.service}/${header.method}`);
+  if (header.methodRef !== 0) parts.push(`ref=${header.methodRef}`);
   if (header.callMode !== 0) parts.push(`mode=${header.callMode}`);
   if (header.timeoutMs !== undefined) parts.push(`timeout=${header.timeoutMs}ms`);
   if (header.keys.length > 0) parts.push(`keys=${JSON.stringify(header.keys)}`);

@@ -23,11 +23,12 @@ import {
 } from "../wire/index.ts";
 import { RpcError, TransportCode, type Processed } from "../status/index.ts";
 import { lingeringClose, type Transport } from "../transport/index.ts";
-import { exceedsLimits, timeoutField } from "../wire/request-rules.ts";
+import { exceedsLimits, METHOD_REFS_FEATURE, timeoutField } from "../wire/request-rules.ts";
 import { IdTable } from "../util/id-table.ts";
 import type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
 import { ConnectionGzip, type GzipSettings } from "./connection-gzip.ts";
 import { ClientHeartbeat, pingInterval } from "./client-heartbeat.ts";
+import { MethodRefBindings } from "./method-ref-bindings.ts";
 
 /** Settings of a client's connections. */
 export interface ClientConnectionSettings extends GzipSettings {
@@ -79,7 +80,10 @@ export class ClientConnection implements CallConnection {
     metadata: [],
     keys: [],
     compression: Compression.IDENTITY,
+    methodRef: 0,
   };
+  /** The method references bound here, when the server takes them [REF-1]. */
+  private readonly methodRefs: MethodRefBindings | undefined;
 
   /** Takes over a transport whose handshake is done; `decoder` already read the server's HELLO [HELLO-3]. */
   constructor(transport: Transport, settings: ClientConnectionSettings, hello: Hello, decoder: FrameDecoder) {
@@ -87,6 +91,7 @@ export class ClientConnection implements CallConnection {
     this.serverHello = hello;
     this.serverLimits = resolveFrameLimits(hello);
     this.decoder = decoder;
+    if (hello.features.includes(METHOD_REFS_FEATURE)) this.methodRefs = new MethodRefBindings();
     const limits = { serverMaxBody: this.serverLimits.maxBodySize, maxResponseBody: settings.limits.maxBodySize };
     this.gzip = new ConnectionGzip(settings, hello.compression.includes(Compression.GZIP), limits, () => this.sendQueued());
     const pending = this.pending;
@@ -156,9 +161,21 @@ export class ClientConnection implements CallConnection {
     // Fields set one by one on the connection's one object: no object per request on this hot path.
     const fields = this.requestFields;
     fields.requestId = id;
-    fields.service = head.service;
-    fields.method = head.method;
-    fields.route = head.route;
+    const route = head.route;
+    // A method bound here goes by its reference alone; the first request of another binds the next one [REF-2] [REF-3].
+    const ref = route === undefined || this.methodRefs === undefined ? 0 : this.methodRefs.refOf(route);
+    const binding = ref !== 0 || route === undefined || this.methodRefs === undefined ? 0 : this.methodRefs.next;
+    if (ref === 0) {
+      fields.service = head.service;
+      fields.method = head.method;
+      fields.route = route;
+      fields.methodRef = binding;
+    } else {
+      fields.service = "";
+      fields.method = "";
+      fields.route = undefined;
+      fields.methodRef = ref;
+    }
     fields.callMode = head.callMode;
     fields.timeoutMs = timeoutMs;
     fields.metadata = head.metadata;
@@ -186,6 +203,8 @@ export class ClientConnection implements CallConnection {
     this.nextId++;
     if (handlers !== undefined) this.pending.set(id, handlers);
     this.write(frame);
+    // Bound once its request is written, not before: one that fails above binds nothing [REF-4].
+    if (binding !== 0) this.methodRefs!.written(route!, binding);
     // The body stays the ticket's: written as it is, never given back to the output pool.
     if (separate && !this.transport.write(body)) this.writable = false;
     this.heartbeat.sent(at);

@@ -13,6 +13,7 @@ import { IdTable } from "../util/id-table.ts";
 import { InterceptorRefusal, runIntercepted } from "./intercepted-run.ts";
 import { admissionCheck, isRefusal, type AdmissionScope } from "./admission.ts";
 import type { ConnectionHost, ConnectionSettings } from "./connection-host.ts";
+import { MethodRefTable } from "./method-ref-table.ts";
 import { RequestContext, type ContextOwner } from "./request-context.ts";
 import { writeResponse, type ByteSink } from "./response-writer.ts";
 import { Phase, ServerCall, type CallLedger } from "./server-call.ts";
@@ -58,6 +59,8 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
   private readonly host: ConnectionHost;
   /** Small at first: most connections have few requests in flight; it grows as needed. */
   private readonly calls = new IdTable<ServerCall>(8);
+  /** The connection's method references; made for the first request that carries one [REF-2]. */
+  private methodRefs: MethodRefTable | undefined;
   /** Gzip bodies of this connection are inflated one at a time, in order [COMP-9]; made for the first. */
   private decompressing: TaskLimiter | undefined;
 
@@ -96,7 +99,9 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     this.host.stats.requestsTotal++;
     const id = header.requestId;
     const deadline = header.timeoutMs === undefined ? undefined : receivedAt + header.timeoutMs;
-    const method = admissionCheck(header, deadline, receivedAt, this);
+    // A method reference binds, or names the method, before any check: whatever becomes of the request [REF-2].
+    const named = header.methodRef === 0 ? undefined : (this.methodRefs ??= new MethodRefTable()).take(header, this.host.registry);
+    const method = admissionCheck(header, deadline, receivedAt, this, named);
     if (isRefusal(method)) return this.reject(header, method.code, method.message);
     // From here the request is in flight: CANCEL, its deadline, EOF and drain
     // all see it, also while its body is still being decompressed.

@@ -5,6 +5,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { Compression, HelloSchema } from "../gen/strata/v1/frame_pb.ts";
 import { checkedLimits, encodeFrame, encodePreface, FrameType } from "../wire/index.ts";
+import { METHOD_REFS_FEATURE } from "../wire/request-rules.ts";
 import { transportFor, type Transport, type TransportListener } from "../transport/index.ts";
 import { addAdminService } from "./admin-service.ts";
 import { addReflectionService } from "./reflection-service.ts";
@@ -101,7 +102,8 @@ export function createServer(options: ServerOptions = {}): Server {
     idleTimeoutMs,
     minPingIntervalMs,
     compression: [Compression.GZIP], // request bodies may be gzip [COMP-2] [COMP-3]
-    features: keys === undefined ? [] : ["keyed-dispatch"], // [KEYS-2]
+    // [KEYS-2] [REF-1]
+    features: keys === undefined ? [METHOD_REFS_FEATURE] : ["keyed-dispatch", METHOD_REFS_FEATURE],
     agent: `strata-ts/${VERSION}`,
   }));
   const preface = encodePreface();

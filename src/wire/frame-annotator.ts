@@ -15,7 +15,7 @@ export interface AnnotatedBytes {
 const fieldNames: Record<number, string> = {
   1: "type", 2: "request_id", 3: "body_size", 4: "service", 5: "method", 6: "call_mode", 7: "timeout_ms",
   8: "metadata", 9: "keys", 10: "compression", 11: "dispatch_code", 12: "dispatch_message", 13: "app_code",
-  14: "app_message",
+  14: "app_message", 15: "method_ref",
 };
 
 function enumName(values: Record<string, number>, value: number): string {

@@ -30,6 +30,8 @@ export interface FrameHeader {
   dispatchMessage: string;
   appCode: number;
   appMessage: string;
+  /** REQUEST: a method reference, binding `service` and `method` or naming them alone; 0 when none [REF-2] [REF-3]. */
+  methodRef: number;
 }
 
 /**
@@ -56,6 +58,7 @@ export function createFrameHeader(init: FrameHeaderInit): FrameHeader {
     dispatchMessage: init.dispatchMessage ?? "",
     appCode: init.appCode ?? 0,
     appMessage: init.appMessage ?? "",
+    methodRef: init.methodRef ?? 0,
   };
 }
 

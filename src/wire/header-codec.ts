@@ -28,6 +28,7 @@ const TAG_DISPATCH_CODE = 0x58;
 const TAG_DISPATCH_MESSAGE = 0x62;
 const TAG_APP_CODE = 0x68;
 const TAG_APP_MESSAGE = 0x72;
+const TAG_METHOD_REF = 0x78;
 const TAG_ENTRY_KEY = 0x0a;
 const TAG_ENTRY_VALUE = 0x12;
 
@@ -128,6 +129,8 @@ export function headerSize(header: FrameHeaderInit, bodySize: number): number {
   const appCode = header.appCode ?? 0;
   if (appCode !== 0) size += 1 + varintSize(appCode);
   if (header.appMessage) size += stringFieldSize(header.appMessage);
+  const methodRef = header.methodRef ?? 0;
+  if (methodRef !== 0) size += 1 + varintSize(methodRef);
   return size;
 }
 
@@ -209,6 +212,11 @@ export function writeHeader(header: FrameHeaderInit, bodySize: number, buf: Uint
     pos = writeVarint(appCode, buf, pos);
   }
   if (header.appMessage) pos = writeStringField(TAG_APP_MESSAGE, header.appMessage, buf, pos);
+  const methodRef = header.methodRef ?? 0;
+  if (methodRef !== 0) {
+    buf[pos++] = TAG_METHOD_REF;
+    pos = writeVarint(methodRef, buf, pos);
+  }
   return pos;
 }
 
@@ -337,6 +345,7 @@ export function decodeHeader(buf: Uint8Array, start: number, end: number): Frame
     dispatchMessage: "",
     appCode: 0,
     appMessage: "",
+    methodRef: 0,
   };
   while (reader.pos < end) {
     // Fast path: every known tag is one byte.
@@ -386,8 +395,11 @@ export function decodeHeader(buf: Uint8Array, start: number, end: number): Frame
       case TAG_APP_MESSAGE:
         header.appMessage = reader.string();
         break;
+      case TAG_METHOD_REF:
+        header.methodRef = reader.uint32();
+        break;
       default:
-        checkUnknown(tag, 14);
+        checkUnknown(tag, 15);
         reader.skip(tag & 7, tag >>> 3, 0);
     }
   }

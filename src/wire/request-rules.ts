@@ -12,6 +12,11 @@ export const MAX_KEYS = 16;
 /** Each key is 1 to this many bytes of UTF-8 [KEYS-1]. */
 export const MAX_KEY_BYTES = 256;
 
+/** The Hello feature of a server that takes method references [REF-1]. */
+export const METHOD_REFS_FEATURE = "method-refs";
+/** Method references are 1 to this; a server keeps at most this many bindings per connection [REF-2]. */
+export const MAX_METHOD_REF = 256;
+
 const utf8 = new TextEncoder();
 
 /** Why `keys` break [KEYS-1] (0 to 16 keys, each 1 to 256 bytes of UTF-8), or undefined when they do not. */

@@ -74,6 +74,7 @@ export function headerWith(text: fc.Arbitrary<string>): fc.Arbitrary<FrameHeader
     dispatchMessage: textUpTo(text, 4096),
     appCode: uint32,
     appMessage: textUpTo(text, 4096),
+    methodRef: uint32,
   }) as fc.Arbitrary<FrameHeader>;
 }
 

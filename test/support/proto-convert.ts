@@ -19,6 +19,7 @@ export function toProto(header: FrameHeader): ProtoFrameHeader {
     dispatchMessage: header.dispatchMessage,
     appCode: header.appCode,
     appMessage: header.appMessage,
+    methodRef: header.methodRef,
   };
   if (header.timeoutMs !== undefined) init.timeoutMs = header.timeoutMs;
   return create(FrameHeaderSchema, init);
@@ -40,6 +41,7 @@ export function fromProto(message: ProtoFrameHeader): FrameHeader {
     dispatchMessage: message.dispatchMessage,
     appCode: message.appCode,
     appMessage: message.appMessage,
+    methodRef: message.methodRef,
   };
 }
 
