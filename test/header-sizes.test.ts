@@ -49,11 +49,11 @@ const metadata = fc.array(
 );
 
 /**
- * The header size of a client's first request, which binds method reference 1 [REF-2]; the
- * mirrored response header is smaller (no service, method, timeout or reference).
+ * The header size of a client's first request with the names alone: at the limit it binds no
+ * method reference [REF-4]. The mirrored response header is smaller (no service, method or timeout).
  */
 function requestHeaderSize(entries: MetadataEntry[]): number {
-  return headerSize({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Echo", timeoutMs: 3000, metadata: entries, methodRef: 1 }, 0);
+  return headerSize({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Echo", timeoutMs: 3000, metadata: entries }, 0);
 }
 
 test("[META-5] [META-3] metadata of every size that fits the header limit goes out and comes back unchanged, every call", async () => {
@@ -79,16 +79,15 @@ test("[LIMIT-4] [STATUS-3] a request header one byte over the server's limit fai
   let size = DEFAULT_MAX_HEADER - overhead;
   while (requestHeaderSize([{ key: "x-jwt", value: new Uint8Array(size) }]) > DEFAULT_MAX_HEADER) size--;
   assert.is(requestHeaderSize([{ key: "x-jwt", value: new Uint8Array(size) }]), DEFAULT_MAX_HEADER);
-  // A fresh client, so that the request id is 1 and the request binds reference 1, as computed.
+  // A fresh client, so that the request id is 1 as computed; at the limit, the request goes without a reference [REF-4].
   const fresh = createClient(TestService, { address: ctx.address });
+  const atLimit = await fresh.$result.echo({}, { metadata: [{ key: "x-jwt", value: new Uint8Array(size) }], timeoutMs: 3000 });
+  // The response mirrors the metadata with a smaller header, so it fits the client's limit too.
+  assert.ok(atLimit.ok, `at the limit: ${atLimit.error?.message}`);
   const error = await rpcFailure(fresh.echo({}, { metadata: [{ key: "x-jwt", value: new Uint8Array(size + 1) }], timeoutMs: 3000 }));
   assert.is(error.layer, "transport");
   assert.is(error.code, "LIMIT_EXCEEDED");
   assert.is(error.processed, "no");
-  // Not written, so it used up neither the id nor the binding [ID-7] [REF-4]: the next request is the same first request.
-  const atLimit = await fresh.$result.echo({}, { metadata: [{ key: "x-jwt", value: new Uint8Array(size) }], timeoutMs: 3000 });
-  // The response mirrors the metadata with a smaller header, so it fits the client's limit too.
-  assert.ok(atLimit.ok, `at the limit: ${atLimit.error?.message}`);
   await fresh.$close();
 });
 

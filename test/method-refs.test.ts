@@ -6,9 +6,11 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
-import { createClient, DispatchCode, FrameType, type Frame } from "../src/node.ts";
+import { createClient, createServer, DispatchCode, FrameType, type Frame, type FrameHeaderInit } from "../src/node.ts";
 import { MethodRefBindings } from "../src/client/method-ref-bindings.ts";
+import { headerSize } from "../src/wire/index.ts";
 import { MAX_METHOD_REF } from "../src/wire/request-rules.ts";
+import { RawPeer } from "./support/raw-peer.ts";
 import { startScriptedServer, type ScriptedConnection } from "./support/scripted-server.ts";
 import { TestService } from "./support/test-service.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
@@ -99,6 +101,64 @@ test("[REF-4] a request that is never written binds nothing: one over the server
   }
 });
 
+test("[REF-4] [LIMIT-4] a request that fits the server's header limit only without the reference goes by its names and binds nothing", async () => {
+  const server = await startScriptedServer(answerAll, { ...REFS, maxHeaderSize: 4096 });
+  const client = createClient(TestService, { address: server.address });
+  try {
+    // The metadata value that makes the first request's header exactly 4096 bytes with the names alone.
+    const sizeWith = (value: number) => headerSize({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Echo", timeoutMs: 3000, metadata: [{ key: "x-jwt", value: new Uint8Array(value) }] }, 0);
+    let value = 4096;
+    while (sizeWith(value) > 4096) value--;
+    assert.is(sizeWith(value), 4096);
+    const metadata = { "x-jwt": new Uint8Array(value) };
+    await client.echo({}, { metadata, timeoutMs: 3000 });
+    await client.echo({});
+    assert.equal(server.requests.map(naming), ["Echo", "Echo+1"], "the first fits without binding; the next binds");
+    assert.is(server.requests[0]!.header.requestId, 1);
+  } finally {
+    await client.$close();
+    await server.close();
+  }
+});
+
+test("[REF-2] [REF-3] a reference names the service bound, also one added after the binding; a connection keeps at most 64 KiB of bound names", async () => {
+  const server = createServer();
+  const address = await server.listen("127.0.0.1:0");
+  const peer = await RawPeer.connect(address);
+  let id = 0;
+  const answer = async (header: Omit<FrameHeaderInit, "type" | "requestId">) => {
+    const requestId = ++id;
+    peer.send({ type: FrameType.REQUEST, requestId, ...header });
+    const frame = await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === requestId);
+    return frame.header.dispatchCode;
+  };
+  try {
+    assert.is(await answer({ service: "late.v1.Late", method: "Ping", methodRef: 1 }), DispatchCode.UNKNOWN_SERVICE);
+    assert.is(await answer({ methodRef: 1 }), DispatchCode.UNKNOWN_SERVICE);
+    server.addRawService("late.v1.Late", { Ping: () => new Uint8Array(0) });
+    assert.is(await answer({ methodRef: 1 }), DispatchCode.OK, "found by reference as by name, once offered");
+    // Four bindings of 16,000-unit names fit in 65,536; a fifth does not, and leaves its reference unbound.
+    const long = (c: string) => c.repeat(16_000);
+    for (const ref of [2, 3, 4]) assert.is(await answer({ service: long(String(ref)), method: "M", methodRef: ref }), DispatchCode.UNKNOWN_SERVICE);
+    assert.is(await answer({ service: "short.v1.S", method: "M", methodRef: 5 }), DispatchCode.UNKNOWN_SERVICE);
+    assert.is(await answer({ service: long("5"), method: "M", methodRef: 5 }), DispatchCode.UNKNOWN_SERVICE);
+    assert.is(await answer({ service: long("6"), method: "M", methodRef: 6 }), DispatchCode.UNKNOWN_SERVICE);
+    assert.is(await answer({ methodRef: 6 }), DispatchCode.INVALID_REQUEST, "past 64 KiB of names: not bound");
+    assert.is(await answer({ methodRef: 5 }), DispatchCode.UNKNOWN_SERVICE, "the fourth long binding fit");
+    // Rebinding 2 to a short name frees its units: 6 binds now.
+    assert.is(await answer({ service: "late.v1.Late", method: "Ping", methodRef: 2 }), DispatchCode.OK);
+    assert.is(await answer({ service: long("6"), method: "M", methodRef: 6 }), DispatchCode.UNKNOWN_SERVICE);
+    assert.is(await answer({ methodRef: 6 }), DispatchCode.UNKNOWN_SERVICE, "bound once there was room");
+    // A binding declined for room unbinds what the reference was bound to before.
+    assert.is(await answer({ service: long("7"), method: "M", methodRef: 1 }), DispatchCode.UNKNOWN_SERVICE);
+    assert.is(await answer({ methodRef: 1 }), DispatchCode.INVALID_REQUEST, "not the earlier binding to late.v1.Late");
+    assert.is(await answer({ methodRef: 2 }), DispatchCode.OK);
+  } finally {
+    peer.destroy();
+    await server.close({ graceMs: 100 });
+  }
+});
+
 test("[REF-2] the bindings of a connection: references 1 to 256 in order, then none", () =>
   checkProperty(
     fc.property(fc.integer({ min: 0, max: MAX_METHOD_REF + 20 }), (count) => {
@@ -106,7 +166,7 @@ test("[REF-2] the bindings of a connection: references 1 to 256 in order, then n
       const routes = Array.from({ length: count }, () => new Uint8Array(1));
       for (const route of routes) {
         const next = bindings.next;
-        if (next !== 0) bindings.written(route, next);
+        if (next !== 0) bindings.bind(route, next);
       }
       routes.forEach((route, i) => assert.is(bindings.refOf(route), i < MAX_METHOD_REF ? i + 1 : 0, `route ${i}`));
       assert.is(bindings.next, count < MAX_METHOD_REF ? count + 1 : 0);

@@ -1,9 +1,10 @@
 // Section 7.7: method references, bound by one request and then sent alone.
 // Every case applies only to a server that lists method-refs [REF-1].
+import { gzipSync } from "node:zlib";
 import fc from "fast-check";
-import { fromBinary } from "@bufbuild/protobuf";
-import { EchoResponseSchema } from "../gen/strata/conformance/v1/conformance_pb.ts";
-import { CallMode, DispatchCode, FrameType, type FrameHeaderInit } from "../../src/wire/index.ts";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { EchoRequestSchema, EchoResponseSchema } from "../gen/strata/conformance/v1/conformance_pb.ts";
+import { CallMode, Compression, DispatchCode, FrameType, type FrameHeaderInit } from "../../src/wire/index.ts";
 import { CaseSkip, expect } from "../runner/case-outcome.ts";
 import type { ConformanceCase } from "../runner/case.ts";
 import { CONFORMANCE_SERVICE, type CaseContext } from "../runner/context.ts";
@@ -63,7 +64,7 @@ export const methodRefCases: ConformanceCase[] = [
     name: "method-refs/bound-whatever-the-request-becomes",
     section,
     requirements: ["REF-2", "CALL-5"],
-    title: "A binding request refused at admission (expired deadline, unknown call mode, invalid metadata key) or dropped (oneway, expired) still binds its reference",
+    title: "A binding request refused (expired deadline, unknown call mode, invalid metadata key, undecodable body), dropped (oneway, expired), cancelled, carrying keys or a gzip body still binds its reference",
     usesConformanceService: true,
     async run(ctx) {
       const peer = await connectWithRefs(ctx);
@@ -74,8 +75,45 @@ export const methodRefCases: ConformanceCase[] = [
       ctx.sendCall(peer, "echo", {}, { id: 3, methodRef: 3, metadata: [{ key: "Not A Key", value: new Uint8Array(0) }] });
       expectDispatch(await ctx.response(peer, 3), DispatchCode.INVALID_REQUEST, "META-2");
       ctx.sendCall(peer, "echo", {}, { id: 4, methodRef: 4, mode: CallMode.ONEWAY, timeoutMs: 0 });
-      for (const [i, ref] of [1, 2, 3, 4].entries()) await expectEchoByRef(ctx, peer, 5 + i, ref, Uint8Array.of(ref), "REF-2");
+      // Not a valid EchoRequest: refused after the lookup, at the body's decoding.
+      peer.send({ type: FrameType.REQUEST, requestId: 5, service: CONFORMANCE_SERVICE, method: "Echo", methodRef: 5 }, Uint8Array.of(0x0a, 0x7f));
+      expectDispatch(await ctx.response(peer, 5), DispatchCode.INVALID_ARGUMENT, "STATUS-4");
+      // With keys: run (keyed dispatch) or refused UNSUPPORTED; bound either way.
+      ctx.sendCall(peer, "echo", {}, { id: 6, methodRef: 6, keys: ["uid:refs"] });
+      const keyed = await ctx.response(peer, 6);
+      expect(keyed.header.dispatchCode === DispatchCode.OK || keyed.header.dispatchCode === DispatchCode.UNSUPPORTED, "OK or UNSUPPORTED for a request with keys", `dispatch code ${keyed.header.dispatchCode}`, "KEYS-2");
+      // With a gzip body: run (gzip listed) or refused UNSUPPORTED; bound either way.
+      const gzipped = gzipSync(toBinary(EchoRequestSchema, create(EchoRequestSchema, { payload: Uint8Array.of(7) })));
+      peer.send({ type: FrameType.REQUEST, requestId: 7, service: CONFORMANCE_SERVICE, method: "Echo", methodRef: 7, compression: Compression.GZIP }, gzipped);
+      const compressed = await ctx.response(peer, 7);
+      expect(compressed.header.dispatchCode === DispatchCode.OK || compressed.header.dispatchCode === DispatchCode.UNSUPPORTED, "OK or UNSUPPORTED for a gzip body", `dispatch code ${compressed.header.dispatchCode}`, "COMP-4");
+      // Cancelled while it runs: bound to Sleep, which then runs by reference.
+      ctx.sendCall(peer, "sleep", { ms: 10_000, tag: `refs-${ctx.seed}` }, { id: 8, methodRef: 8 });
+      peer.send({ type: FrameType.CANCEL, requestId: 8 });
+      ctx.sendCall(peer, "sleep", { ms: 0 }, { id: 9, methodRef: 8, byRef: true });
+      expectDispatch(await ctx.response(peer, 9), DispatchCode.OK, "REF-2");
+      for (const [i, ref] of [1, 2, 3, 4, 5, 6, 7].entries()) await expectEchoByRef(ctx, peer, 10 + i, ref, Uint8Array.of(ref), "REF-2");
       expect(!peer.frames.some((f) => f.header.requestId === 4), "nothing for the dropped oneway request 4", peer.describe(), "CALL-5");
+    },
+  },
+  {
+    name: "method-refs/checks-apply-by-reference",
+    section,
+    requirements: ["REF-3", "DEADLINE-3", "META-2"],
+    title: "A request by reference alone gets every admission check a request with the names gets: an expired deadline, an invalid metadata key, an unknown call mode",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await connectWithRefs(ctx);
+      ctx.sendCall(peer, "echo", {}, { id: 1, methodRef: 1 });
+      expectDispatch(await ctx.response(peer, 1), DispatchCode.OK, "REF-2");
+      const payload = Uint8Array.of(1, 2, 3);
+      ctx.sendCall(peer, "echo", { payload }, { id: 2, methodRef: 1, byRef: true, timeoutMs: 0 });
+      expectDispatch(await ctx.response(peer, 2), DispatchCode.DEADLINE_EXPIRED, "DEADLINE-3");
+      ctx.sendCall(peer, "echo", { payload }, { id: 3, methodRef: 1, byRef: true, metadata: [{ key: "Not A Key", value: new Uint8Array(0) }] });
+      expectDispatch(await ctx.response(peer, 3), DispatchCode.INVALID_REQUEST, "META-2");
+      ctx.sendCall(peer, "echo", { payload }, { id: 4, methodRef: 1, byRef: true, mode: 7 as CallMode });
+      expectDispatch(await ctx.response(peer, 4), DispatchCode.INVALID_REQUEST, "CALL-1");
+      await expectEchoByRef(ctx, peer, 5, 1, payload, "REF-3");
     },
   },
   {

@@ -1,8 +1,9 @@
 // Mutants for section 7.7: proxies in front of the reference server that
-// forget method references in four ways: all of them, those of requests
-// refused before the lookup, every binding after the first of a reference,
-// and the connection a binding belongs to.
-import { CallMode, FrameType, type Frame } from "../../src/wire/index.ts";
+// forget method references in five ways (all of them, those of requests
+// refused before the lookup, those of requests with keys or a gzip body,
+// every binding after the first of a reference, the connection a binding
+// belongs to), and one that lets a request by reference skip the checks.
+import { CallMode, Compression, FrameType, type Frame } from "../../src/wire/index.ts";
 import type { Mutant } from "./mutating-proxy.ts";
 
 const isRequest = (frame: Frame) => frame.header.type === FrameType.REQUEST;
@@ -32,6 +33,21 @@ export const methodRefMutants: Mutant[] = [
     description: "binds a reference only if its request passes the admission checks before the method lookup [REF-2]",
     caughtBy: ["method-refs/bound-whatever-the-request-becomes"],
     clientFrame: (frame) => [binds(frame) && refusedEarly(frame) ? withoutRef(frame) : frame],
+  },
+  {
+    name: "method-refs-ignored-with-keys-or-gzip",
+    description: "binds no reference by a request that carries keys or a gzip body, as a server that handles those on a path of their own [REF-2]",
+    caughtBy: ["method-refs/bound-whatever-the-request-becomes"],
+    clientFrame: (frame) => [binds(frame) && (frame.header.keys.length > 0 || frame.header.compression === Compression.GZIP) ? withoutRef(frame) : frame],
+  },
+  {
+    name: "method-refs-checks-skipped-by-reference",
+    description: "runs a request by reference alone without its deadline, metadata and call mode checks, as if they came with the binding [REF-3]",
+    caughtBy: ["method-refs/checks-apply-by-reference"],
+    clientFrame: (frame) => {
+      if (!usesAlone(frame)) return [frame];
+      return [{ header: { ...frame.header, timeoutMs: undefined, metadata: [], callMode: CallMode.UNARY }, body: frame.body }];
+    },
   },
   {
     name: "method-refs-first-binding-sticks",

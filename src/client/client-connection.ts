@@ -164,7 +164,7 @@ export class ClientConnection implements CallConnection {
     const route = head.route;
     // A method bound here goes by its reference alone; the first request of another binds the next one [REF-2] [REF-3].
     const ref = route === undefined || this.methodRefs === undefined ? 0 : this.methodRefs.refOf(route);
-    const binding = ref !== 0 || route === undefined || this.methodRefs === undefined ? 0 : this.methodRefs.next;
+    let binding = ref !== 0 || route === undefined || this.methodRefs === undefined ? 0 : this.methodRefs.next;
     if (ref === 0) {
       fields.service = head.service;
       fields.method = head.method;
@@ -183,14 +183,15 @@ export class ClientConnection implements CallConnection {
     fields.compression = compression;
     // A large body follows its head as is (the transport sends both in one write); a small one is copied in.
     const separate = body.length >= SEPARATE_BODY_BYTES;
-    let frame: Uint8Array;
-    try {
-      frame = separate ? encodeFrameHead(fields, body.length) : encodeFrame(fields, body);
-    } catch (error) {
-      // Nothing was written: a local failure, never a dispatch code [STATUS-2] [STATUS-3].
-      throw RpcError.transport(TransportCode.INVALID_INPUT, `the request header cannot be encoded: ${(error as Error).message}`, "no", error);
+    let frame = this.encodeRequest(fields, body, separate);
+    let headerSize = frame.length - 4 - (separate ? 0 : body.length);
+    if (binding !== 0 && headerSize > this.serverLimits.maxHeaderSize) {
+      // A request that fits with its names alone is not failed for the reference it would bind: it binds none [REF-2].
+      binding = 0;
+      fields.methodRef = 0;
+      frame = this.encodeRequest(fields, body, separate);
+      headerSize = frame.length - 4 - (separate ? 0 : body.length);
     }
-    const headerSize = frame.length - 4 - (separate ? 0 : body.length);
     // A gzip body must fit the limit both as sent and once decompressed (`size`) [LIMIT-3].
     if (exceedsLimits(this.serverLimits, headerSize, Math.max(body.length, size))) {
       throw RpcError.transport(
@@ -202,13 +203,24 @@ export class ClientConnection implements CallConnection {
     // The id is used up only once the request is written [ID-7].
     this.nextId++;
     if (handlers !== undefined) this.pending.set(id, handlers);
+    // Bound now that nothing stops the write, not before: one that failed above binds nothing [REF-4];
+    // and before the write, so that a call made from within it binds the next reference, not this one.
+    if (binding !== 0) this.methodRefs!.bind(route!, binding);
     this.write(frame);
-    // Bound once its request is written, not before: one that fails above binds nothing [REF-4].
-    if (binding !== 0) this.methodRefs!.written(route!, binding);
     // The body stays the ticket's: written as it is, never given back to the output pool.
     if (separate && !this.transport.write(body)) this.writable = false;
     this.heartbeat.sent(at);
     return id;
+  }
+
+  /** The frame of a request (its head alone when `separate`); throws INVALID_INPUT, not processed, when the header cannot be encoded. */
+  private encodeRequest(fields: FrameHeaderInit, body: Uint8Array, separate: boolean): Uint8Array {
+    try {
+      return separate ? encodeFrameHead(fields, body.length) : encodeFrame(fields, body);
+    } catch (error) {
+      // Nothing was written: a local failure, never a dispatch code [STATUS-2] [STATUS-3].
+      throw RpcError.transport(TransportCode.INVALID_INPUT, `the request header cannot be encoded: ${(error as Error).message}`, "no", error);
+    }
   }
 
   /**

@@ -1,7 +1,7 @@
 // The method references a client has bound on one connection (spec section
 // 7.7): the first 256 methods it calls there, each with the next reference
-// in the order it first calls them; a binding counts once its request is
-// written, and is never changed.
+// in the order it first calls them; a binding counts once nothing stops its
+// request from being written, and is never changed.
 
 import { MAX_METHOD_REF } from "../wire/request-rules.ts";
 
@@ -19,8 +19,8 @@ export class MethodRefBindings {
     return this.refs.size < MAX_METHOD_REF ? this.refs.size + 1 : 0;
   }
 
-  /** A request binding `ref` to `route` was written: later requests may send the reference alone [REF-4]. */
-  written(route: Uint8Array, ref: number): void {
+  /** A request binding `ref` to `route` is being written: later requests may send the reference alone [REF-4]. */
+  bind(route: Uint8Array, ref: number): void {
     this.refs.set(route, ref);
   }
 }

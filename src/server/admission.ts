@@ -42,15 +42,16 @@ function refusal(code: DispatchCode, message: string): Refusal {
  * undefined without one. The deadline is checked as of `receivedAt`, with
  * no clock read of its own: a deadline that passes later, while the request
  * waits, is caught by the check at start (section 7.5) [CALL-10].
- * `named`: what a method reference named instead of the names (the
- * method, or the refusal for a reference that names none) [REF-3].
+ * `refRefusal`: the refusal of a method reference that names no method,
+ * in place of the names' checks [REF-3].
  */
-export function admissionCheck(header: FrameHeader, deadline: number | undefined, receivedAt: number, scope: AdmissionScope, named?: RegisteredMethod | Refusal): RegisteredMethod | Refusal {
+export function admissionCheck(header: FrameHeader, deadline: number | undefined, receivedAt: number, scope: AdmissionScope, refRefusal?: Refusal): RegisteredMethod | Refusal {
   const mode = header.callMode;
   if (mode !== CallMode.UNARY && mode !== CallMode.ONEWAY && mode !== CallMode.ACKED) {
     return refusal(DispatchCode.INVALID_REQUEST, `unknown call mode ${mode} [CALL-1]`);
   }
-  if (named === undefined && (header.service === "" || header.method === "")) {
+  if (refRefusal !== undefined) return refRefusal;
+  if (header.service === "" || header.method === "") {
     return refusal(DispatchCode.INVALID_REQUEST, "service and method must not be empty [CALL-2]");
   }
   for (const entry of header.metadata) {
@@ -71,7 +72,6 @@ export function admissionCheck(header: FrameHeader, deadline: number | undefined
   if (deadline !== undefined && deadline <= receivedAt) {
     return refusal(DispatchCode.DEADLINE_EXPIRED, "the deadline passed before the handler started [DEADLINE-3]");
   }
-  if (named !== undefined) return named;
   const service = scope.registry.service(header.service);
   if (service === undefined) return refusal(DispatchCode.UNKNOWN_SERVICE, `unknown service ${quoted(header.service)}`);
   const method = service.get(header.method);

@@ -99,9 +99,9 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     this.host.stats.requestsTotal++;
     const id = header.requestId;
     const deadline = header.timeoutMs === undefined ? undefined : receivedAt + header.timeoutMs;
-    // A method reference binds, or names the method, before any check: whatever becomes of the request [REF-2].
-    const named = header.methodRef === 0 ? undefined : (this.methodRefs ??= new MethodRefTable()).take(header, this.host.registry);
-    const method = admissionCheck(header, deadline, receivedAt, this, named);
+    // A method reference binds, or fills in the names it is bound to, before any check: whatever becomes of the request [REF-2].
+    const refRefusal = header.methodRef === 0 ? undefined : (this.methodRefs ??= new MethodRefTable()).take(header);
+    const method = admissionCheck(header, deadline, receivedAt, this, refRefusal);
     if (isRefusal(method)) return this.reject(header, method.code, method.message);
     // From here the request is in flight: CANCEL, its deadline, EOF and drain
     // all see it, also while its body is still being decompressed.

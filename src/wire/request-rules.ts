@@ -16,6 +16,12 @@ export const MAX_KEY_BYTES = 256;
 export const METHOD_REFS_FEATURE = "method-refs";
 /** Method references are 1 to this; a server keeps at most this many bindings per connection [REF-2]. */
 export const MAX_METHOD_REF = 256;
+/**
+ * A server keeps at most 65536 bytes of bound names per connection [REF-2];
+ * counted here in UTF-16 units, never more than the UTF-8 bytes they encode
+ * to, so nothing within the spec's bound is declined.
+ */
+export const MAX_BOUND_NAME_UNITS = 65536;
 
 const utf8 = new TextEncoder();
 
