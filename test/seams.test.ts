@@ -80,6 +80,35 @@ test("[KEYS-9] a router outside src/ sends each call where its keys say, through
   await Promise.all(started.map((s) => s.close({ graceMs: 0 })));
 });
 
+test("[KEYS-9] a router that tries to change the route it is handed changes no later call", async () => {
+  const servers = [testService(), testService()];
+  const started = servers.map(({ impl }) => createServer().addService(TestService, impl));
+  const addresses = await Promise.all(started.map((s) => s.listen("memory:")));
+  let refused = 0;
+  const router = new (class extends KeyRouter {
+    override pick(route: CallRoute, avoid: FailedOn): CallConnection | undefined {
+      try {
+        (route.keys as string[]).push("user-1");
+      } catch {
+        refused++;
+      }
+      try {
+        (route as { method: string }).method = "Echo";
+      } catch {
+        refused++;
+      }
+      return super.pick(route, avoid);
+    }
+  })(addresses);
+  const client = createClient(TestService, { router });
+  for (const tag of ["a", "b", "c"]) await client.record({ tag });
+  assert.equal(servers[0]!.log.recorded, ["a", "b", "c"], "no keys and no other method leaked into later calls");
+  assert.equal(servers[1]!.log.recorded, []);
+  assert.ok(refused >= 6, `every change refused, ${refused}`);
+  await client.$close();
+  await Promise.all(started.map((s) => s.close({ graceMs: 0 })));
+});
+
 test("[STATUS-3] [DRAIN-3] a retry that must avoid the failed connection goes to another server", async () => {
   const servers = [testService(), testService()];
   // One request at a time on the first server: the client queues the second call, unwritten [LIMIT-5].

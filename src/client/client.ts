@@ -181,8 +181,8 @@ const NO_OPTIONS: CallOptions = Object.freeze({});
 /** What a oneway call resolves with through interceptors: nothing comes back [CALL-4]. */
 const NO_RESPONSE: ClientResponse = Object.freeze({ message: undefined, metadata: [] as MetadataEntry[] });
 
-/** Shared by every call without metadata or keys; never written to. */
-const NONE: never[] = [];
+/** Shared by every call without metadata or keys: frozen, so that no router or interceptor can write to it. */
+const NONE = Object.freeze([]) as unknown as never[];
 
 function toMetadata(metadata: CallOptions["metadata"]): MetadataEntry[] {
   if (metadata === undefined) return NONE;
@@ -284,8 +284,9 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
   const plainHeads = new Map<DescMethod, RequestHead[]>(
     desc.methods.map((method) => [
       method,
+      // Frozen: a router is handed these heads, and one that changed a head would change every later call.
       [CallMode.UNARY, CallMode.ONEWAY, CallMode.ACKED].map((callMode) =>
-        requestHead(desc.typeName, method.name, callMode, NONE, NONE, undefined, undefined, routes.get(method)),
+        Object.freeze(requestHead(desc.typeName, method.name, callMode, NONE, NONE, undefined, undefined, routes.get(method))),
       ),
     ]),
   );
