@@ -6,9 +6,10 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
-import { createClient, createServer, DispatchCode, FrameType, type Frame, type FrameHeaderInit } from "../src/node.ts";
-import { MethodRefBindings } from "../src/client/method-ref-bindings.ts";
-import { headerSize } from "../src/wire/index.ts";
+import { CallMode, createClient, createServer, DispatchCode, FrameType, type Frame, type FrameHeaderInit } from "../src/node.ts";
+import { RequestEncoder } from "../src/client/request-encoder.ts";
+import type { RequestHead } from "../src/client/call-ticket.ts";
+import { decodeHeader, DEFAULT_LIMITS, encodeRoute, headerSize } from "../src/wire/index.ts";
 import { MAX_METHOD_REF } from "../src/wire/request-rules.ts";
 import { RawPeer } from "./support/raw-peer.ts";
 import { startScriptedServer, type ScriptedConnection } from "./support/scripted-server.ts";
@@ -159,17 +160,21 @@ test("[REF-2] [REF-3] a reference names the service bound, also one added after 
   }
 });
 
-test("[REF-2] the bindings of a connection: references 1 to 256 in order, then none", () =>
+test("[REF-2] [REF-3] the requests of a connection: methods bound with references 1 to 256 in the order first called, then by their names", () =>
   checkProperty(
     fc.property(fc.integer({ min: 0, max: MAX_METHOD_REF + 20 }), (count) => {
-      const bindings = new MethodRefBindings();
-      const routes = Array.from({ length: count }, () => new Uint8Array(1));
-      for (const route of routes) {
-        const next = bindings.next;
-        if (next !== 0) bindings.bind(route, next);
-      }
-      routes.forEach((route, i) => assert.is(bindings.refOf(route), i < MAX_METHOD_REF ? i + 1 : 0, `route ${i}`));
-      assert.is(bindings.next, count < MAX_METHOD_REF ? count + 1 : 0);
+      const requests = new RequestEncoder(DEFAULT_LIMITS, true);
+      const heads = Array.from({ length: count }, (_, i): RequestHead => ({ service: SERVICE, method: `M${i}`, callMode: CallMode.UNARY, metadata: [], keys: [], group: undefined, routingKey: undefined, route: encodeRoute(SERVICE, `M${i}`) }));
+      // The bodies are empty: a frame is its 4-byte size and its header.
+      const headerOf = (frame: Uint8Array) => decodeHeader(frame, 4, frame.length);
+      heads.forEach((head, i) => {
+        assert.is(headerOf(requests.encode(head, i + 1, 1000, new Uint8Array(0), 0, 0)).methodRef, i < MAX_METHOD_REF ? i + 1 : 0, `the first request of method ${i}`);
+        requests.writing(head);
+      });
+      heads.forEach((head, i) => {
+        const header = headerOf(requests.encode(head, count + i + 1, 1000, new Uint8Array(0), 0, 0));
+        assert.equal([header.service, header.methodRef], i < MAX_METHOD_REF ? ["", i + 1] : [SERVICE, 0], `a later request of method ${i}`);
+      });
     }),
   ),
 );

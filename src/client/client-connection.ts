@@ -7,28 +7,25 @@ import {
   Compression,
   decodeGoaway,
   encodeFrame,
-  encodeFrameHead,
   encodeGoaway,
   FrameType,
   GoawayCode,
   ProtocolError,
   resolveFrameLimits,
-  SEPARATE_BODY_BYTES,
   type Frame,
   type FrameDecoder,
   type FrameHeader,
-  type FrameHeaderInit,
   type FrameLimits,
   type Hello,
 } from "../wire/index.ts";
 import { RpcError, TransportCode, type Processed } from "../status/index.ts";
 import { lingeringClose, type Transport } from "../transport/index.ts";
-import { exceedsLimits, METHOD_REFS_FEATURE, timeoutField } from "../wire/request-rules.ts";
+import { METHOD_REFS_FEATURE, timeoutField } from "../wire/request-rules.ts";
 import { IdTable } from "../util/id-table.ts";
 import type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
 import { ConnectionGzip, type GzipSettings } from "./connection-gzip.ts";
 import { ClientHeartbeat, pingInterval } from "./client-heartbeat.ts";
-import { MethodRefBindings } from "./method-ref-bindings.ts";
+import { RequestEncoder } from "./request-encoder.ts";
 
 /** Settings of a client's connections. */
 export interface ClientConnectionSettings extends GzipSettings {
@@ -68,22 +65,8 @@ export class ClientConnection implements CallConnection {
   /** Whether the transport keeps the process alive: exactly while calls are pending or queued here. */
   private referenced = true;
   private readonly gzip: ConnectionGzip;
-  /** The header fields of the request being encoded, refilled for each: encoding keeps no reference to them [FRAME-1]. */
-  private readonly requestFields: FrameHeaderInit = {
-    type: FrameType.REQUEST,
-    requestId: 0,
-    service: "",
-    method: "",
-    route: undefined,
-    callMode: 0,
-    timeoutMs: 0,
-    metadata: [],
-    keys: [],
-    compression: Compression.IDENTITY,
-    methodRef: 0,
-  };
-  /** The method references bound here, when the server takes them [REF-1]. */
-  private readonly methodRefs: MethodRefBindings | undefined;
+  /** This connection's REQUEST frames, with the method references bound here [REF-2]. */
+  private readonly requests: RequestEncoder;
 
   /** Takes over a transport whose handshake is done; `decoder` already read the server's HELLO [HELLO-3]. */
   constructor(transport: Transport, settings: ClientConnectionSettings, hello: Hello, decoder: FrameDecoder) {
@@ -91,7 +74,7 @@ export class ClientConnection implements CallConnection {
     this.serverHello = hello;
     this.serverLimits = resolveFrameLimits(hello);
     this.decoder = decoder;
-    if (hello.features.includes(METHOD_REFS_FEATURE)) this.methodRefs = new MethodRefBindings();
+    this.requests = new RequestEncoder(this.serverLimits, hello.features.includes(METHOD_REFS_FEATURE));
     const limits = { serverMaxBody: this.serverLimits.maxBodySize, maxResponseBody: settings.limits.maxBodySize };
     this.gzip = new ConnectionGzip(settings, hello.compression.includes(Compression.GZIP), limits, () => this.sendQueued());
     const pending = this.pending;
@@ -157,70 +140,17 @@ export class ClientConnection implements CallConnection {
    */
   private send(head: RequestHead, timeoutMs: number, body: Uint8Array, compression: Compression, size: number, handlers: CallHandlers | undefined, at: number): number {
     const id = this.nextId;
-    // Encoded once; the header's size is what the frame holds besides its 4-byte prefix and body.
-    // Fields set one by one on the connection's one object: no object per request on this hot path.
-    const fields = this.requestFields;
-    fields.requestId = id;
-    const route = head.route;
-    // A method bound here goes by its reference alone; the first request of another binds the next one [REF-2] [REF-3].
-    const ref = route === undefined || this.methodRefs === undefined ? 0 : this.methodRefs.refOf(route);
-    let binding = ref !== 0 || route === undefined || this.methodRefs === undefined ? 0 : this.methodRefs.next;
-    if (ref === 0) {
-      fields.service = head.service;
-      fields.method = head.method;
-      fields.route = route;
-      fields.methodRef = binding;
-    } else {
-      fields.service = "";
-      fields.method = "";
-      fields.route = undefined;
-      fields.methodRef = ref;
-    }
-    fields.callMode = head.callMode;
-    fields.timeoutMs = timeoutMs;
-    fields.metadata = head.metadata;
-    fields.keys = head.keys;
-    fields.compression = compression;
-    // A large body follows its head as is (the transport sends both in one write); a small one is copied in.
-    const separate = body.length >= SEPARATE_BODY_BYTES;
-    let frame = this.encodeRequest(fields, body, separate);
-    let headerSize = frame.length - 4 - (separate ? 0 : body.length);
-    if (binding !== 0 && headerSize > this.serverLimits.maxHeaderSize) {
-      // A request that fits with its names alone is not failed for the reference it would bind: it binds none [REF-2].
-      binding = 0;
-      fields.methodRef = 0;
-      frame = this.encodeRequest(fields, body, separate);
-      headerSize = frame.length - 4 - (separate ? 0 : body.length);
-    }
-    // A gzip body must fit the limit both as sent and once decompressed (`size`) [LIMIT-3].
-    if (exceedsLimits(this.serverLimits, headerSize, Math.max(body.length, size))) {
-      throw RpcError.transport(
-        TransportCode.LIMIT_EXCEEDED,
-        `the request exceeds the server's limits of ${this.serverLimits.maxHeaderSize} header and ${this.serverLimits.maxBodySize} body bytes [LIMIT-4]`,
-        "no",
-      );
-    }
+    const frame = this.requests.encode(head, id, timeoutMs, body, compression, size);
     // The id is used up only once the request is written [ID-7].
     this.nextId++;
     if (handlers !== undefined) this.pending.set(id, handlers);
-    // Bound now that nothing stops the write, not before: one that failed above binds nothing [REF-4];
-    // and before the write, so that a call made from within it binds the next reference, not this one.
-    if (binding !== 0) this.methodRefs!.bind(route!, binding);
+    this.requests.writing(head);
     this.write(frame);
-    // The body stays the ticket's: written as it is, never given back to the output pool.
-    if (separate && !this.transport.write(body)) this.writable = false;
+    // A large body follows its head as is (the transport sends both in one write), and stays the
+    // ticket's: never given back to the output pool.
+    if (RequestEncoder.separate(body) && !this.transport.write(body)) this.writable = false;
     this.heartbeat.sent(at);
     return id;
-  }
-
-  /** The frame of a request (its head alone when `separate`); throws INVALID_INPUT, not processed, when the header cannot be encoded. */
-  private encodeRequest(fields: FrameHeaderInit, body: Uint8Array, separate: boolean): Uint8Array {
-    try {
-      return separate ? encodeFrameHead(fields, body.length) : encodeFrame(fields, body);
-    } catch (error) {
-      // Nothing was written: a local failure, never a dispatch code [STATUS-2] [STATUS-3].
-      throw RpcError.transport(TransportCode.INVALID_INPUT, `the request header cannot be encoded: ${(error as Error).message}`, "no", error);
-    }
   }
 
   /**

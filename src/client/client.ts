@@ -4,7 +4,7 @@
 
 import { type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { CallMode, checkedLimits, Compression, decodeMessage, encodeMessage, encodeRoute, type Frame, type FrameLimits, type MetadataEntry, type RawDeflater, type RawInflater } from "../wire/index.ts";
+import { CallMode, checkedLimits, Compression, decodeMessage, encodeMessage, type Frame, type FrameLimits, type MetadataEntry, type RawDeflater, type RawInflater } from "../wire/index.ts";
 import { RpcError, TransportCode } from "../status/index.ts";
 import { responseError } from "../status/wire-status.ts";
 import { keysProblem } from "../wire/request-rules.ts";
@@ -14,7 +14,7 @@ import type { ClientConnectionSettings } from "./client-connection.ts";
 import { failureResult, successResult, type CallResult } from "./call-result.ts";
 import { OutgoingCall, type CallPolicy, type ResponseDecoder } from "./outgoing-call.ts";
 import type { Router } from "./router.ts";
-import type { RequestHead } from "./call-ticket.ts";
+import { CallHeads, NONE } from "./call-heads.ts";
 import { chainClientInterceptors, SEND_REQUEST, type ClientInterceptor, type ClientResponse, type OutgoingRequest } from "./interceptor.ts";
 import { createContextValues, type ContextValues } from "../util/context-values.ts";
 import { SingleAddressRouter } from "./single-address-router.ts";
@@ -181,18 +181,10 @@ const NO_OPTIONS: CallOptions = Object.freeze({});
 /** What a oneway call resolves with through interceptors: nothing comes back [CALL-4]. */
 const NO_RESPONSE: ClientResponse = Object.freeze({ message: undefined, metadata: [] as MetadataEntry[] });
 
-/** Shared by every call without metadata or keys: frozen, so that no router or interceptor can write to it. */
-const NONE = Object.freeze([]) as unknown as never[];
-
 function toMetadata(metadata: CallOptions["metadata"]): MetadataEntry[] {
   if (metadata === undefined) return NONE;
   if (Array.isArray(metadata)) return metadata;
   return Object.entries(metadata).map(([key, value]) => ({ key, value: typeof value === "string" ? utf8.encode(value) : value }));
-}
-
-/** A call's head; one constructor for all, so every head has the same shape. */
-function requestHead(service: string, method: string, callMode: CallMode, metadata: MetadataEntry[], keys: string[], group: string | undefined, routingKey: string | undefined, route: Uint8Array | undefined): RequestHead {
-  return { service, method, callMode, metadata, keys, group, routingKey, route };
 }
 
 /** Why `keys` cannot be sent, or undefined when they can [KEYS-1]. */
@@ -274,22 +266,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     return policies[(idempotent ? 2 : 0) + (wait ? 1 : 0)]!;
   };
   const refusal = router.refusal?.bind(router);
-  /** Each method's service and method header fields, encoded once [FRAME-1]. */
-  const routes = new Map(desc.methods.map((method) => [method, encodeRoute(desc.typeName, method.name)]));
-  /**
-   * Each method's head for a call with no metadata, keys, group or routing
-   * key, by call mode (UNARY 0, ONEWAY 1, ACKED 2): made once, as most
-   * calls are such [FRAME-1].
-   */
-  const plainHeads = new Map<DescMethod, RequestHead[]>(
-    desc.methods.map((method) => [
-      method,
-      // Frozen: a router is handed these heads, and one that changed a head would change every later call.
-      [CallMode.UNARY, CallMode.ONEWAY, CallMode.ACKED].map((callMode) =>
-        Object.freeze(requestHead(desc.typeName, method.name, callMode, NONE, NONE, undefined, undefined, routes.get(method))),
-      ),
-    ]),
-  );
+  const heads = new CallHeads(desc);
 
   const intercept = options.interceptors !== undefined && options.interceptors.length > 0 ? chainClientInterceptors(options.interceptors) : undefined;
 
@@ -311,7 +288,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
    * written, after encoding [DEADLINE-1] [DEADLINE-5].
    */
   function send<T>(method: DescMethod, input: unknown, metadata: MetadataEntry[], keys: string[], mode: CallMode, timeoutMs: number, deadline: number | undefined, callOptions: CallOptions, signal: AbortSignal | undefined, decode: ResponseDecoder<T>, onAck: (() => void) | undefined): Promise<T> {
-    const at = deadline === undefined ? now() : 0;
+    const deadlineAt = deadline ?? now() + timeoutMs;
     let body: Uint8Array;
     try {
       body = encodeMessage(method.input, input);
@@ -320,12 +297,10 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     }
     const badKeys = keys.length === 0 ? undefined : invalidKeys(keys);
     if (badKeys !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, badKeys, "no");
-    const { group, routingKey } = callOptions;
-    const plain = metadata === NONE && keys === NONE && group === undefined && routingKey === undefined;
-    const head = plain ? plainHeads.get(method)![mode]! : requestHead(desc.typeName, method.name, mode, metadata, keys, group, routingKey, routes.get(method));
+    const head = heads.head(method, mode, metadata, keys, callOptions.group, callOptions.routingKey);
     const refused = refusal?.(head);
     if (refused !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, refused, "no");
-    return new OutgoingCall(router, head, body, deadline ?? at + timeoutMs, signal, policyOf(callOptions, method), decode, onAck).promise;
+    return new OutgoingCall(router, head, body, deadlineAt, signal, policyOf(callOptions, method), decode, onAck).promise;
   }
 
   /**
