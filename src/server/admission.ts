@@ -22,6 +22,9 @@ export interface AdmissionScope {
   readonly goawayLastId: number | undefined;
 }
 
+/** The message of a request whose deadline passed before its handler started [DEADLINE-3]. */
+export const EXPIRED_BEFORE_START = "the deadline passed before the handler started [DEADLINE-3]";
+
 /** Names from the peer are quoted in messages up to this many UTF-16 units. */
 const MAX_QUOTED = 128;
 
@@ -42,15 +45,12 @@ function refusal(code: DispatchCode, message: string): Refusal {
  * undefined without one. The deadline is checked as of `receivedAt`, with
  * no clock read of its own: a deadline that passes later, while the request
  * waits, is caught by the check at start (section 7.5) [CALL-10].
- * `refRefusal`: the refusal of a method reference that names no method,
- * in place of the names' checks [REF-3].
  */
-export function admissionCheck(header: FrameHeader, deadline: number | undefined, receivedAt: number, scope: AdmissionScope, refRefusal?: Refusal): RegisteredMethod | Refusal {
+export function admissionCheck(header: FrameHeader, deadline: number | undefined, receivedAt: number, scope: AdmissionScope): RegisteredMethod | Refusal {
   const mode = header.callMode;
   if (mode !== CallMode.UNARY && mode !== CallMode.ONEWAY && mode !== CallMode.ACKED) {
     return refusal(DispatchCode.INVALID_REQUEST, `unknown call mode ${mode} [CALL-1]`);
   }
-  if (refRefusal !== undefined) return refRefusal;
   if (header.service === "" || header.method === "") {
     return refusal(DispatchCode.INVALID_REQUEST, "service and method must not be empty [CALL-2]");
   }
@@ -70,7 +70,7 @@ export function admissionCheck(header: FrameHeader, deadline: number | undefined
     return refusal(DispatchCode.SHUTTING_DOWN, `the server is draining; request ${header.requestId} is above last_request_id ${lastId} [DRAIN-8]`);
   }
   if (deadline !== undefined && deadline <= receivedAt) {
-    return refusal(DispatchCode.DEADLINE_EXPIRED, "the deadline passed before the handler started [DEADLINE-3]");
+    return refusal(DispatchCode.DEADLINE_EXPIRED, EXPIRED_BEFORE_START);
   }
   const service = scope.registry.service(header.service);
   if (service === undefined) return refusal(DispatchCode.UNKNOWN_SERVICE, `unknown service ${quoted(header.service)}`);

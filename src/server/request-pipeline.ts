@@ -11,7 +11,7 @@ import type { ConnectionInfo } from "../transport/index.ts";
 import { setDeadlineAt } from "../util/deadline-timers.ts";
 import { IdTable } from "../util/id-table.ts";
 import { InterceptorRefusal, runIntercepted } from "./intercepted-run.ts";
-import { admissionCheck, isRefusal, type AdmissionScope } from "./admission.ts";
+import { admissionCheck, EXPIRED_BEFORE_START, isRefusal, type AdmissionScope } from "./admission.ts";
 import type { ConnectionHost, ConnectionSettings } from "./connection-host.ts";
 import { MethodRefTable } from "./method-ref-table.ts";
 import { RequestContext, type ContextOwner } from "./request-context.ts";
@@ -100,8 +100,8 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     const id = header.requestId;
     const deadline = header.timeoutMs === undefined ? undefined : receivedAt + header.timeoutMs;
     // A method reference binds, or fills in the names it is bound to, before any check: whatever becomes of the request [REF-2].
-    const refRefusal = header.methodRef === 0 ? undefined : (this.methodRefs ??= new MethodRefTable()).take(header);
-    const method = admissionCheck(header, deadline, receivedAt, this, refRefusal);
+    // One that names no method is refused in place of the names' checks [REF-3] [CALL-10].
+    const method = (header.methodRef === 0 ? undefined : (this.methodRefs ??= new MethodRefTable()).take(header)) ?? admissionCheck(header, deadline, receivedAt, this);
     if (isRefusal(method)) return this.reject(header, method.code, method.message);
     // From here the request is in flight: CANCEL, its deadline, EOF and drain
     // all see it, also while its body is still being decompressed.
@@ -138,7 +138,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
         return;
       }
       if (deadline !== undefined && deadline <= now()) {
-        return this.refuse(call, DispatchCode.DEADLINE_EXPIRED, "the deadline passed before the handler started [DEADLINE-3]");
+        return this.refuse(call, DispatchCode.DEADLINE_EXPIRED, EXPIRED_BEFORE_START);
       }
       this.admit(header, result.bytes, method, deadline, call);
     });
@@ -177,7 +177,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
       // The deadline was checked as of the frame's arrival; an ACK says the request was admitted, so
       // the check is made again now: the frame may have waited behind other handlers or a paused read [CALL-6].
       if (deadline !== undefined && deadline <= now()) {
-        return this.refuse(call, DispatchCode.DEADLINE_EXPIRED, "the deadline passed before the handler started [DEADLINE-3]");
+        return this.refuse(call, DispatchCode.DEADLINE_EXPIRED, EXPIRED_BEFORE_START);
       }
       this.connection.write(ackFrame(call.id));
     }
