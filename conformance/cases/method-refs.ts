@@ -21,6 +21,12 @@ async function connectWithRefs(ctx: CaseContext): Promise<Peer> {
   return peer;
 }
 
+/** Binds `ref` to Echo with request `id`, which runs [REF-2]. */
+async function bindEcho(ctx: CaseContext, peer: Peer, id: number, ref: number): Promise<void> {
+  ctx.sendCall(peer, "echo", {}, { id, methodRef: ref });
+  expectDispatch(await ctx.response(peer, id), DispatchCode.OK, "REF-2");
+}
+
 /** Calls Echo by `ref` alone and expects the payload back: the reference names Echo [REF-3]. */
 async function expectEchoByRef(ctx: CaseContext, peer: Peer, id: number, ref: number, payload: Uint8Array, requirement: string): Promise<void> {
   ctx.sendCall(peer, "echo", { payload }, { id, methodRef: ref, byRef: true });
@@ -104,8 +110,7 @@ export const methodRefCases: ConformanceCase[] = [
     usesConformanceService: true,
     async run(ctx) {
       const peer = await connectWithRefs(ctx);
-      ctx.sendCall(peer, "echo", {}, { id: 1, methodRef: 1 });
-      expectDispatch(await ctx.response(peer, 1), DispatchCode.OK, "REF-2");
+      await bindEcho(ctx, peer, 1, 1);
       const payload = Uint8Array.of(1, 2, 3);
       ctx.sendCall(peer, "echo", { payload }, { id: 2, methodRef: 1, byRef: true, timeoutMs: 0 });
       expectDispatch(await ctx.response(peer, 2), DispatchCode.DEADLINE_EXPIRED, "DEADLINE-3");
@@ -129,8 +134,7 @@ export const methodRefCases: ConformanceCase[] = [
       await expectRaw(ctx, peer, { type: FrameType.REQUEST, requestId: 3, service: "no.such.v1.Service", method: "Echo", methodRef: 10 }, DispatchCode.UNKNOWN_SERVICE, "STATUS-4");
       await expectByRef(ctx, peer, 4, 10, DispatchCode.UNKNOWN_SERVICE, "REF-3");
       // Bound again, to Echo: the later binding replaces the first.
-      ctx.sendCall(peer, "echo", {}, { id: 5, methodRef: 9 });
-      expectDispatch(await ctx.response(peer, 5), DispatchCode.OK, "REF-2");
+      await bindEcho(ctx, peer, 5, 9);
       await expectEchoByRef(ctx, peer, 6, 9, Uint8Array.of(6), "REF-2");
       // And away from Echo again.
       await expectRaw(ctx, peer, { type: FrameType.REQUEST, requestId: 7, service: "no.such.v1.Service", method: "Echo", methodRef: 9 }, DispatchCode.UNKNOWN_SERVICE, "STATUS-4");
@@ -152,8 +156,7 @@ export const methodRefCases: ConformanceCase[] = [
         await expectByRef(ctx, peer, 3 + 2 * i, ref, DispatchCode.INVALID_REQUEST, "REF-3");
       }
       // Bound to Echo; then a request with the reference and one name only changes nothing.
-      ctx.sendCall(peer, "echo", {}, { id: 10, methodRef: 7 });
-      expectDispatch(await ctx.response(peer, 10), DispatchCode.OK, "REF-2");
+      await bindEcho(ctx, peer, 10, 7);
       await expectRaw(ctx, peer, { type: FrameType.REQUEST, requestId: 11, service: CONFORMANCE_SERVICE, methodRef: 7 }, DispatchCode.INVALID_REQUEST, "REF-3");
       await expectRaw(ctx, peer, { type: FrameType.REQUEST, requestId: 12, method: "Info", methodRef: 7 }, DispatchCode.INVALID_REQUEST, "REF-3");
       await expectEchoByRef(ctx, peer, 13, 7, Uint8Array.of(13), "REF-3");
@@ -169,8 +172,7 @@ export const methodRefCases: ConformanceCase[] = [
     usesConformanceService: true,
     async run(ctx) {
       const first = await connectWithRefs(ctx);
-      ctx.sendCall(first, "echo", {}, { id: 1, methodRef: 3 });
-      expectDispatch(await ctx.response(first, 1), DispatchCode.OK, "REF-2");
+      await bindEcho(ctx, first, 1, 3);
       await expectEchoByRef(ctx, first, 2, 3, Uint8Array.of(2), "REF-3");
       const second = await connectWithRefs(ctx);
       await expectByRef(ctx, second, 1, 3, DispatchCode.INVALID_REQUEST, "REF-3");
