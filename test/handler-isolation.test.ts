@@ -57,6 +57,14 @@ test("results, application errors, handler errors and response metadata cross th
   assert.equal([thrown.layer, thrown.code, thrown.processed], ["dispatch", "HANDLER_ERROR", "maybe"]);
 });
 
+test("[META-1] a worker's handler may replace responseMetadata by assigning it; anything but an array fails the handler", async () => {
+  const assigned = await ctx.client.$result.work({ kind: "metadata-assigned" });
+  assert.ok(assigned.ok);
+  assert.equal(assigned.metadata.map((e) => [e.key, Array.from(e.value)]), [["x-assigned", [7]]]);
+  const refused = await failure("metadata-assigned-object");
+  assert.equal([refused.layer, refused.code], ["dispatch", "HANDLER_ERROR"]);
+});
+
 for (const kind of ["crash-async", "exit"] as const) {
   test(`[STATUS-4] a handler whose worker dies (${kind}) fails with HANDLER_CRASHED; the worker is replaced`, async () => {
     const before = await ctx.client.work({ kind: "ok" });

@@ -26,4 +26,30 @@ test("[CALL-2] a raw handler gets the request body and its return value is the r
   await server.close({ graceMs: 100 });
 });
 
+test("[META-1] a handler in plain JavaScript may replace responseMetadata by assigning it; anything but an array fails the handler", async () => {
+  const server = createServer().addRawService("acme.bytes.v1.Bytes", {
+    // What an untyped handler may do, which `readonly` keeps typed code from doing.
+    Assign: (body, context) => {
+      (context as { responseMetadata: unknown }).responseMetadata = [{ key: "assigned", value: Uint8Array.of(7) }];
+      return body;
+    },
+    AssignObject: (body, context) => {
+      (context as { responseMetadata: unknown }).responseMetadata = { key: "assigned", value: Uint8Array.of(7) };
+      return body;
+    },
+  });
+  const address = await server.listen("memory:");
+  const peer = await RawPeer.connect(address);
+  peer.send({ type: FrameType.REQUEST, requestId: 1, service: "acme.bytes.v1.Bytes", method: "Assign" }, Uint8Array.of(1));
+  peer.send({ type: FrameType.REQUEST, requestId: 2, service: "acme.bytes.v1.Bytes", method: "AssignObject" }, Uint8Array.of(1));
+  const assigned = await peer.waitFor((f) => f.header.requestId === 1);
+  assert.is(assigned.header.dispatchCode, DispatchCode.OK);
+  assert.equal(assigned.header.metadata.map((e) => [e.key, Array.from(e.value)]), [["assigned", [7]]]);
+  const refused = await peer.waitFor((f) => f.header.requestId === 2);
+  assert.is(refused.header.dispatchCode, DispatchCode.HANDLER_ERROR);
+  assert.equal(refused.header.metadata, []);
+  peer.destroy();
+  await server.close({ graceMs: 100 });
+});
+
 test.run();

@@ -74,6 +74,15 @@ export class RequestContext<R = unknown> implements QueueingContext {
     return (this.metadataOut ??= []);
   }
 
+  /**
+   * Replaces the entries, as plain JavaScript may (TypeScript's `readonly`
+   * binds only typed code); anything but an array is refused at once [META-1].
+   */
+  set responseMetadata(entries: MetadataEntry[]) {
+    if (!Array.isArray(entries)) throw new TypeError(`responseMetadata must be an array of { key, value } entries, got ${typeof entries} [META-1]`);
+    this.metadataOut = entries;
+  }
+
   /** The response metadata set, or undefined when the handler set none [META-1]. */
   get metadataToSend(): MetadataEntry[] | undefined {
     return this.metadataOut;

@@ -44,6 +44,13 @@ export default defineIsolatedService(IsolationTestService, {
       case "metadata":
         context.responseMetadata.push({ key: "x-worker", value: new TextEncoder().encode(String(threadId)) });
         return answer();
+      // What an untyped handler may do, which `readonly` keeps typed code from doing [META-1].
+      case "metadata-assigned":
+        (context as { responseMetadata: unknown }).responseMetadata = [{ key: "x-assigned", value: Uint8Array.of(7) }];
+        return answer();
+      case "metadata-assigned-object":
+        (context as { responseMetadata: unknown }).responseMetadata = { key: "x-assigned", value: Uint8Array.of(7) };
+        return answer();
       default:
         throw new Error(`unknown kind ${request.kind}`);
     }

@@ -62,13 +62,17 @@ async function call(handler: Handler, id: number, input: unknown, info: CallInfo
   };
   try {
     const output = await handler(input, context);
+    // A plain-JavaScript handler may have replaced the array instead of adding to it [META-1].
+    const entries = context.responseMetadata as unknown;
+    if (!Array.isArray(entries)) throw new TypeError(`responseMetadata must be an array of { key, value } entries, got ${typeof entries} [META-1]`);
     try {
-      send({ type: "result", id, output, metadata });
+      send({ type: "result", id, output, metadata: entries });
     } catch (error) {
-      send({ type: "error", id, error: { message: `the handler's output cannot leave the worker: ${(error as Error).message}` }, metadata });
+      send({ type: "error", id, error: { message: `the handler's output cannot leave the worker: ${(error as Error).message}` }, metadata: entries });
     }
   } catch (error) {
-    send({ type: "error", id, error: serialize(error), metadata });
+    const entries = context.responseMetadata as unknown;
+    send({ type: "error", id, error: serialize(error), metadata: Array.isArray(entries) ? entries : metadata });
   } finally {
     running.delete(id);
   }
