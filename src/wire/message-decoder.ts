@@ -32,8 +32,8 @@ type FieldReader = (message: Fields, wireType: number, depth: number) => void;
 
 interface MessagePlan {
   readonly schema: DescMessage;
-  /** Field readers by field number. */
-  readonly readers: Map<number, FieldReader>;
+  /** Field readers by field number: an array, which is read faster than a Map (sparse beyond the small numbers, and still correct). */
+  readonly readers: (FieldReader | undefined)[];
 }
 
 const plans = new WeakMap<DescMessage, MessagePlan | null>();
@@ -69,7 +69,7 @@ function readMessage(plan: MessagePlan, end: number, depth: number): Fields {
   const readers = plan.readers;
   while (pos < end) {
     const tag = readTagOrLength();
-    const reader = readers.get(tag >>> 3);
+    const reader = readers[tag >>> 3];
     if (reader === undefined) throw FALLBACK; // unknown field: kept in $unknown by protobuf-es
     reader(message, tag & 7, depth);
   }
@@ -84,7 +84,7 @@ function planOf(schema: DescMessage): MessagePlan | undefined {
     plans.set(schema, null);
     return undefined;
   }
-  const plan: MessagePlan = { schema, readers: new Map() };
+  const plan: MessagePlan = { schema, readers: [] };
   // Registered first, so that a recursive type finds itself.
   plans.set(schema, plan);
   for (const field of schema.fields) {
@@ -93,7 +93,7 @@ function planOf(schema: DescMessage): MessagePlan | undefined {
       plans.set(schema, null);
       return undefined;
     }
-    plan.readers.set(field.number, reader);
+    plan.readers[field.number] = reader;
   }
   return plan;
 }
