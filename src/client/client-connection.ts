@@ -26,6 +26,7 @@ import type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./ca
 import { ConnectionGzip, type GzipSettings } from "./connection-gzip.ts";
 import { ClientHeartbeat, pingInterval } from "./client-heartbeat.ts";
 import { RequestEncoder } from "./request-encoder.ts";
+import { now } from "../util/clock.ts";
 
 /** Settings of a client's connections. */
 export interface ClientConnectionSettings extends GzipSettings {
@@ -39,9 +40,6 @@ export interface ClientConnectionSettings extends GzipSettings {
 const State = { open: 0, draining: 1, closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
 
-function now(): number {
-  return performance.now();
-}
 
 /** The client side of one connection [HELLO-3] [ID-1] [PING-5] [DRAIN-3]. */
 export class ClientConnection implements CallConnection {

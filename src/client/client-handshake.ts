@@ -21,13 +21,11 @@ import { RpcError, TransportCode } from "../status/index.ts";
 import { lingeringClose, type Transport, type TransportFactory } from "../transport/index.ts";
 import { setTimer } from "../util/timer.ts";
 import { ClientConnection, type ClientConnectionSettings } from "./client-connection.ts";
+import { now } from "../util/clock.ts";
 
 /** The agent string this client declares in its HELLO [HELLO-1]. */
 const AGENT = "strata-ts/0.1.0";
 
-function now(): number {
-  return performance.now();
-}
 
 /** Connects to `address` and completes the handshake within settings.connectTimeoutMs [HELLO-5]. */
 export async function openClientConnection(factory: TransportFactory, address: string, settings: ClientConnectionSettings): Promise<ClientConnection> {

@@ -4,13 +4,11 @@
 
 import { encodeFrame, FrameType, type Hello } from "../wire/index.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
+import { now } from "../util/clock.ts";
 
 /** The heartbeat never keeps the process alive by itself; pending calls do [PING-4]. */
 const UNREFERENCED = Object.freeze({ keepAlive: false });
 
-function now(): number {
-  return performance.now();
-}
 
 /** What the heartbeat needs from its connection. */
 export interface HeartbeatConnection {

@@ -22,6 +22,7 @@ import { ClusterRouter, type ClusterOptions } from "../cluster/cluster-router.ts
 import type { EndpointInit } from "../cluster/endpoint.ts";
 import type { EndpointSource } from "../cluster/endpoint-source.ts";
 import { staticEndpoints } from "../cluster/static-source.ts";
+import { now } from "../util/clock.ts";
 
 /** Options of one call. */
 export interface CallOptions {
@@ -169,9 +170,6 @@ export type Client<S extends GenServiceMethods> = Methods<S, "value"> & {
   $close(): Promise<void>;
 };
 
-function now(): number {
-  return performance.now();
-}
 
 const utf8 = new TextEncoder();
 

@@ -13,6 +13,7 @@ import { setDeadlineFor, type DeadlineTarget, type LongTimeout } from "../util/d
 import type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
 import type { Router } from "./router.ts";
 import { abortedCallError } from "./call-abort.ts";
+import { now } from "../util/clock.ts";
 
 /**
  * The retry rule of a client bound to one address: a transport failure
@@ -228,7 +229,7 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket, DeadlineTarget
     if (this.inGrace) return error.processed === "no" ? this.settle(error) : this.expire(); // [DEADLINE-8]
     this.attempt++;
     const failed = this.connection;
-    if (performance.now() < this.deadline && !this.signal?.aborted && this.router.retry(error, this.attempt, this.head, this.policy.idempotent, failed)) {
+    if (now() < this.deadline && !this.signal?.aborted && this.router.retry(error, this.attempt, this.head, this.policy.idempotent, failed)) {
       if (failed !== undefined) (this.failedOn ??= []).push(failed);
       this.id = 0;
       this.submitted = false;

@@ -10,6 +10,7 @@ import type { ClientConnection, ClientConnectionSettings } from "./client-connec
 import { openClientConnection } from "./client-handshake.ts";
 import { sleep } from "../util/timer.ts";
 import { abortedCallError } from "./call-abort.ts";
+import { now } from "../util/clock.ts";
 
 /** Backoff between failed connection attempts. */
 export interface BackoffOptions {
@@ -19,9 +20,6 @@ export interface BackoffOptions {
   maxMs?: number;
 }
 
-function now(): number {
-  return performance.now();
-}
 
 /** One address, one connection at a time (draining ones finish on their own) [DRAIN-3]. */
 export class Subchannel {

@@ -18,6 +18,7 @@ import { ejectionSettings, EndpointHealth, type EjectionOptions } from "./endpoi
 import { RetryBudget, type RetryBudgetOptions } from "./retry-budget.ts";
 import { requestRoutingKey } from "./routing-key.ts";
 import { EndpointGroup, type ClusterMember } from "./endpoint-group.ts";
+import { now } from "../util/clock.ts";
 
 /** How calls without a routing key choose an endpoint (keyed calls always go to their owner) [CLUSTER-8]. */
 export type BalancePolicy = "p2c" | "round-robin";
@@ -210,10 +211,10 @@ export class ClusterRouter implements Router {
     if (this.members.get(member.endpoint.id) !== member) return;
     member.failing = true;
     this.probe(member);
-    const now = performance.now();
-    const coolDown = member.health.failed(now, this.ejection, () => {
+    const at = now();
+    const coolDown = member.health.failed(at, this.ejection, () => {
       let ejected = 0;
-      for (const m of this.members.values()) if (m.health.ejected(now)) ejected++;
+      for (const m of this.members.values()) if (m.health.ejected(at)) ejected++;
       return ejected + 1 <= Math.floor(this.members.size * this.ejection.maxShare);
     });
     if (coolDown > 0) this.log(`endpoint ${member.endpoint.id} (${member.endpoint.address}) ejected for ${Math.round(coolDown)} ms after ${this.ejection.failures} failures in a row [CLUSTER-6]`);
@@ -231,7 +232,7 @@ export class ClusterRouter implements Router {
     const done = () => {
       member.probing = false;
     };
-    void member.subchannel.acquire(performance.now() + 5000, undefined, true).then(done, done);
+    void member.subchannel.acquire(now() + 5000, undefined, true).then(done, done);
   }
 
   refusal(route: CallRoute): string | undefined {
@@ -267,9 +268,9 @@ export class ClusterRouter implements Router {
   }
 
   pick(route: CallRoute, avoid: FailedOn): CallConnection | undefined {
-    const now = performance.now();
-    if (avoid === undefined) this.budget.recordCall(now);
-    const member = this.choose(route, avoid, undefined, now);
+    const at = now();
+    if (avoid === undefined) this.budget.recordCall(at);
+    const member = this.choose(route, avoid, undefined, at);
     const ready = member?.subchannel.ready();
     // The call connects at once (OutgoingCall calls connect right after): to the member chosen here, so round robin does not skip one.
     if (ready === undefined && member !== undefined) this.chosen = { route, member };
@@ -284,17 +285,17 @@ export class ClusterRouter implements Router {
     for (;;) {
       if (this.closed) throw RpcError.transport(TransportCode.UNAVAILABLE, "the client is closed", "no");
       if (signal?.aborted) throw abortedCallError(signal, "no", "while connecting; nothing was sent");
-      if (performance.now() >= deadline) {
+      if (now() >= deadline) {
         const last = lastError === undefined ? "" : ` (last attempt: ${lastError.rawMessage})`;
         throw RpcError.transport(TransportCode.TIMEOUT, `the deadline passed while connecting; nothing was sent${last}`, "no", lastError);
       }
-      const member = chosen ?? this.choose(route, avoid, skip, performance.now());
+      const member = chosen ?? this.choose(route, avoid, skip, now());
       chosen = undefined;
       if (member === undefined) {
         const reason = this.noEndpoint(route, lastError);
         if (!waitForReady && (this.known || this.sourceError !== undefined)) throw reason;
         // Wait for the first set, a change of it, or a backoff to pass, then try every endpoint again.
-        await this.waitForChange(Math.min(deadline, performance.now() + (this.known ? 250 : Infinity)), signal);
+        await this.waitForChange(Math.min(deadline, now() + (this.known ? 250 : Infinity)), signal);
         skip = undefined;
         continue;
       }
@@ -333,7 +334,7 @@ export class ClusterRouter implements Router {
       const controller = new AbortController();
       this.waiters.add(wake);
       signal?.addEventListener("abort", wake, { once: true });
-      if (until < Infinity) void sleep(Math.max(0, until - performance.now()), controller.signal).then(wake);
+      if (until < Infinity) void sleep(Math.max(0, until - now()), controller.signal).then(wake);
     });
   }
 

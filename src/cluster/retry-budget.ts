@@ -2,6 +2,8 @@
 // recent window, plus a small floor per second for quiet clients; under a
 // full outage retries add at most that share to the load.
 
+import { now } from "../util/clock.ts";
+
 /** Options of a retry budget [CLUSTER-5]. */
 export interface RetryBudgetOptions {
   /** Retries allowed per call made in the window. Default 0.2. */
@@ -25,13 +27,13 @@ export class RetryBudget {
   private bucketStart: number;
   private readonly now: () => number;
 
-  constructor(options: RetryBudgetOptions = {}, now: () => number = () => performance.now()) {
+  constructor(options: RetryBudgetOptions = {}, clock: () => number = now) {
     this.ratio = options.ratio ?? 0.2;
     this.floor = (options.floorPerSecond ?? 10) * ((options.windowMs ?? 10_000) / 1000);
     this.bucketMs = (options.windowMs ?? 10_000) / BUCKETS;
     if (!(this.ratio >= 0) || !(this.floor >= 0) || !(this.bucketMs > 0)) throw new RangeError("retry budget: ratio and floorPerSecond must be 0 or more, windowMs positive [CLUSTER-5]");
-    this.now = now;
-    this.bucketStart = now();
+    this.now = clock;
+    this.bucketStart = clock();
   }
 
   /** Moves the window on to the current time, emptying buckets that fell out of it. */

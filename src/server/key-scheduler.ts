@@ -4,6 +4,8 @@
 // by one global arrival order, no two requests can wait for each other, so
 // nothing deadlocks [KEYS-5].
 
+import { now } from "../util/clock.ts";
+
 /** A request's place in the key queues, from arrival until its handler returns. */
 export interface KeyTicket {
   /** The request's distinct keys, in the order first sent [KEYS-1]. */
@@ -135,7 +137,7 @@ export class KeyScheduler implements KeyDispatch {
     if (!Number.isInteger(max) || max < 0) throw new RangeError(`maxQueuePerKey must be a whole number >= 0, got ${max}`);
     this.maxQueuePerKey = max;
     this.busiestCount = options.busiestKeys ?? 10;
-    this.now = options.now ?? (() => performance.now());
+    this.now = options.now ?? now;
   }
 
   enqueue(keys: readonly string[], onGranted: () => void): KeyTicket | undefined {

@@ -7,6 +7,7 @@ import type { FrameHeader, MetadataEntry } from "../wire/index.ts";
 import type { ConnectionInfo } from "../transport/index.ts";
 import { createContextValues, type ContextValues } from "../util/context-values.ts";
 import type { QueueingContext } from "./handler-context.ts";
+import { now } from "../util/clock.ts";
 
 /** The abort side of a request: records the reason, and fires the signal if one was handed out [DEADLINE-4] [CANCEL-2]. */
 export class RequestAbort {
@@ -102,7 +103,7 @@ export class RequestContext<R = unknown> implements QueueingContext {
   }
 
   remainingMs(): number | undefined {
-    return this.deadline === undefined ? undefined : Math.max(0, this.deadline - performance.now());
+    return this.deadline === undefined ? undefined : Math.max(0, this.deadline - now());
   }
 
   drainConnection(graceMs: number): void {

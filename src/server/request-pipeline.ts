@@ -20,6 +20,7 @@ import { Phase, ServerCall, type CallLedger } from "./server-call.ts";
 import type { RegisteredMethod } from "./service-registry.ts";
 import { UNOFFERED_METHODS } from "./server-stats.ts";
 import { TaskLimiter } from "./task-limiter.ts";
+import { now } from "../util/clock.ts";
 
 /** What the pipeline needs from its connection. */
 export interface PipelineConnection extends ByteSink {
@@ -46,9 +47,6 @@ const EMPTY = new Uint8Array(0);
 /** The status of a handler's output sent without metadata [CALL-3]. */
 const OK: ResponseStatus = Object.freeze({});
 
-function now(): number {
-  return performance.now();
-}
 
 /** The requests of one connection [CALL-3] [LIMIT-5] [KEYS-3] [DEADLINE-3] [DRAIN-14]. */
 export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, AdmissionScope {

@@ -30,6 +30,7 @@ import { PartialFrameWatch, type FrameTimeoutListener } from "./partial-frame-wa
 import { pingTooSoon, type PingRecord } from "./ping-policy.ts";
 import { ReadFlow, type FlowOwner } from "./read-flow.ts";
 import { RequestPipeline, type Ending, type PipelineConnection } from "./request-pipeline.ts";
+import { now } from "../util/clock.ts";
 
 export type { ConnectionHost, ConnectionSettings } from "./connection-host.ts";
 
@@ -38,9 +39,6 @@ type State = (typeof State)[keyof typeof State];
 
 const EMPTY = new Uint8Array(0);
 
-function now(): number {
-  return performance.now();
-}
 
 /** The server side of one connection [PREFACE-2] [HELLO-1] [FRAME-14] [DRAIN-2]. */
 export class ServerConnection implements PipelineConnection, FlowOwner, FrameTimeoutListener, PingRecord {

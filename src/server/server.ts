@@ -25,6 +25,7 @@ import { chainServerInterceptors } from "./interceptor.ts";
 import type { IsolationOptions, ServerOptions } from "./server-options.ts";
 import type { IsolationPool } from "./isolation/isolation-pool.ts";
 import { VERSION } from "../version.ts";
+import { now } from "../util/clock.ts";
 
 export type { IsolationOptions, ServerOptions } from "./server-options.ts";
 
@@ -262,11 +263,11 @@ export function createServer(options: ServerOptions = {}): Server {
     close({ graceMs = 10_000 } = {}) {
       if (closing !== undefined) return closing;
       if (!(graceMs >= 0)) return Promise.reject(new RangeError(`graceMs must be 0 or more (Infinity: no limit), got ${graceMs}`));
-      const graceEnds = performance.now() + graceMs;
+      const graceEnds = now() + graceMs;
       /** Oneway requests of closed connections may start until the grace period ends; then they are dropped [DRAIN-15]. */
       const dropLingering = async () => {
         const waiting = [...lingering].filter((c) => c.hasUnstarted());
-        if (waiting.length > 0) await sleep(Math.max(0, graceEnds - performance.now()));
+        if (waiting.length > 0) await sleep(Math.max(0, graceEnds - now()));
         for (const connection of waiting) connection.dropUnstarted();
         lingering.clear();
       };

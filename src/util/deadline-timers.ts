@@ -15,6 +15,7 @@
 
 // Runtimes fire delays above MAX_TIMER_DELAY after 1 ms; the heap's timer fires early and waits again instead.
 import { MAX_TIMER_DELAY } from "./timer.ts";
+import { now } from "./clock.ts";
 
 /** A pending deadline; clear() cancels it. */
 export interface LongTimeout {
@@ -79,7 +80,7 @@ let armedFor = Infinity;
  * however far away (timeout_ms is a uint32 [DEADLINE-1]); every deadline shares one timer [DEADLINE-2].
  */
 export function setDeadline(callback: () => void, ms: number): LongTimeout {
-  return setDeadlineAt(callback, performance.now() + Math.max(0, ms));
+  return setDeadlineAt(callback, now() + Math.max(0, ms));
 }
 
 /** Like setDeadline, with the time given as a performance.now() value; saves reading the clock twice [DEADLINE-2]. */
@@ -105,15 +106,15 @@ function arm(due: number): void {
   if (timer !== undefined) clearTimeout(timer);
   idle = false;
   armedFor = due;
-  timer = setTimeout(fire, Math.min(MAX_TIMER_DELAY, Math.max(0, due - performance.now())));
+  timer = setTimeout(fire, Math.min(MAX_TIMER_DELAY, Math.max(0, due - now())));
 }
 
 function fire(): void {
   timer = undefined;
   idle = false;
   armedFor = Infinity;
-  const now = performance.now();
-  while (heap.length > 0 && (!heap[0]!.pending || heap[0]!.due <= now)) {
+  const at = now();
+  while (heap.length > 0 && (!heap[0]!.pending || heap[0]!.due <= at)) {
     const entry = popEarliest();
     if (!entry.pending) {
       clearedCount--;

@@ -6,6 +6,8 @@
 // timer goes through here; test/layering.test.ts checks that none is armed
 // otherwise.
 
+import { now } from "./clock.ts";
+
 /** The longest delay every runtime's setTimeout honours. */
 export const MAX_TIMER_DELAY = 0x7fffffff;
 
@@ -28,7 +30,7 @@ class SteppedTimer implements Timer {
   constructor(callback: () => void, ms: number, keepAlive: boolean) {
     this.callback = callback;
     this.keepAlive = keepAlive;
-    this.due = performance.now() + ms;
+    this.due = now() + ms;
     this.arm(ms);
   }
 
@@ -39,7 +41,7 @@ class SteppedTimer implements Timer {
 
   private step(): void {
     // Runtimes may fire a fraction of a millisecond early: never before the due time.
-    const left = this.due - performance.now();
+    const left = this.due - now();
     if (left > 0) {
       this.arm(Math.ceil(left));
       return;

@@ -10,6 +10,7 @@ import type { HandlerContext } from "../handler-context.ts";
 import { createContextValues } from "../../util/context-values.ts";
 import { isIsolatedService } from "./isolated-service.ts";
 import type { CallInfo, FromWorker, SerializedError, ToWorker } from "./worker-messages.ts";
+import { now } from "../../util/clock.ts";
 
 type Handler = (input: unknown, context: HandlerContext) => unknown;
 
@@ -50,12 +51,12 @@ function serialize(error: unknown): SerializedError {
 async function call(handler: Handler, id: number, input: unknown, info: CallInfo): Promise<void> {
   const controller = new AbortController();
   running.set(id, controller);
-  const started = performance.now();
+  const started = now();
   const metadata: MetadataEntry[] = [];
   const context: HandlerContext = {
     ...info,
     signal: controller.signal,
-    remainingMs: () => (info.remainingMs === undefined ? undefined : Math.max(0, info.remainingMs - (performance.now() - started))),
+    remainingMs: () => (info.remainingMs === undefined ? undefined : Math.max(0, info.remainingMs - (now() - started))),
     responseMetadata: metadata,
     values: createContextValues(),
     drainConnection: (graceMs) => send({ type: "drain", id, graceMs }),
