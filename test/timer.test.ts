@@ -4,6 +4,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { MAX_TIMER_DELAY, setTimer, sleep } from "../src/util/timer.ts";
+import { now } from "../src/util/clock.ts";
 import { createClient, createServer } from "../src/node.ts";
 import { TestService, testService } from "./support/test-service.ts";
 import { waitUntil } from "./support/wait.ts";
@@ -20,6 +21,18 @@ test("delays of 2^31-1, 2^31, 2^32 and 2^53 ms do not fire early; small ones fir
   await sleep(50);
   assert.equal(fired, []);
   for (const timer of long) timer.clear();
+});
+
+test("the library's clock is the global performance of the moment: one that fake timers put in its place after the import is followed", () => {
+  const original = Object.getOwnPropertyDescriptor(globalThis, "performance")!;
+  const fake = { now: () => 12_345.5 };
+  Object.defineProperty(globalThis, "performance", { value: fake, configurable: true, writable: true });
+  try {
+    assert.is(now(), 12_345.5);
+  } finally {
+    Object.defineProperty(globalThis, "performance", original);
+  }
+  assert.is.not(now(), 12_345.5);
 });
 
 test("cleared timers never fire; Infinity never fires; a negative or NaN delay is refused", async () => {
