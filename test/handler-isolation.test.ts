@@ -4,7 +4,7 @@
 // its other requests and the key queues carry on. Cites [STATUS-4] [KEYS-3].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { createClient, createServer, FrameType, RpcError, type Client, type Server } from "../src/node.ts";
+import { createClient, createServer, FrameType, RpcError, type Client, type MetadataEntry, type Server, type ServerInterceptor } from "../src/node.ts";
 import { IsolationTestService } from "./gen/stratatest/v1/testing_pb.ts";
 import { RawPeer } from "./support/raw-peer.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
@@ -62,7 +62,29 @@ test("[META-1] a worker's handler may replace responseMetadata by assigning it; 
   assert.ok(assigned.ok);
   assert.equal(assigned.metadata.map((e) => [e.key, Array.from(e.value)]), [["x-assigned", [7]]]);
   const refused = await failure("metadata-assigned-object");
-  assert.equal([refused.layer, refused.code], ["dispatch", "HANDLER_ERROR"]);
+  assert.equal([refused.layer, refused.code], ["dispatch", "HANDLER_ERROR"], "the assignment failed the handler, before the error it throws next");
+});
+
+test("[META-1] a worker's entries join a responseMetadata array an interceptor assigned, frozen or shared, without changing it", async () => {
+  const shared = Object.freeze([{ key: "x-interceptor", value: Uint8Array.of(1) }]) as MetadataEntry[];
+  const assign: ServerInterceptor = (next) => (request) => {
+    (request.context as { responseMetadata: unknown }).responseMetadata = shared;
+    return next(request);
+  };
+  const server = createServer({ interceptors: [assign] }).addIsolatedService(IsolationTestService, HANDLERS, { workers: 1, terminateGraceMs: 200 });
+  const client = createClient(IsolationTestService, { address: await server.listen("127.0.0.1:0") });
+  try {
+    for (let call = 0; call < 2; call++) {
+      // Bounded: pushing into the frozen array threw in the pool's message listener, and the call never settled.
+      const result = await client.$result.work({ kind: "metadata" }, { timeoutMs: 10_000 });
+      assert.ok(result.ok, "the call succeeded");
+      assert.equal(result.metadata.map((e) => e.key), ["x-interceptor", "x-worker"]);
+    }
+    assert.is(shared.length, 1);
+  } finally {
+    await client.$close();
+    await server.close({ graceMs: 500 });
+  }
 });
 
 for (const kind of ["crash-async", "exit"] as const) {

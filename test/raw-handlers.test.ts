@@ -1,7 +1,7 @@
 // The raw-bytes handler form, for gateways and generic use. Cites [CALL-2] [STATUS-4].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { createServer, DispatchCode, FrameType } from "../src/node.ts";
+import { createServer, DispatchCode, FrameType, RpcError } from "../src/node.ts";
 import { RawPeer } from "./support/raw-peer.ts";
 
 const test = suite("raw handlers");
@@ -33,9 +33,10 @@ test("[META-1] a handler in plain JavaScript may replace responseMetadata by ass
       (context as { responseMetadata: unknown }).responseMetadata = [{ key: "assigned", value: Uint8Array.of(7) }];
       return body;
     },
-    AssignObject: (body, context) => {
+    AssignObject: (_body, context) => {
+      // The assignment itself must fail the handler: the error thrown after it is never reached.
       (context as { responseMetadata: unknown }).responseMetadata = { key: "assigned", value: Uint8Array.of(7) };
-      return body;
+      throw RpcError.application(9, "the assignment was accepted");
     },
   });
   const address = await server.listen("memory:");

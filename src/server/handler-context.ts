@@ -58,3 +58,13 @@ export function metadataText(metadata: readonly MetadataEntry[], key: string): s
   const entry = metadata.find((e) => e.key === key);
   return entry === undefined ? undefined : new TextDecoder().decode(entry.value);
 }
+
+/**
+ * `entries`, when a plain-JavaScript handler assigns them as its response
+ * metadata (typed code only appends); anything but an array is refused with
+ * a TypeError, which fails the handler [META-1].
+ */
+export function checkedResponseMetadata(entries: unknown): MetadataEntry[] {
+  if (!Array.isArray(entries)) throw new TypeError(`responseMetadata must be an array of { key, value } entries, got ${entries === null ? "null" : typeof entries} [META-1]`);
+  return entries as MetadataEntry[];
+}

@@ -6,7 +6,7 @@
 import type { FrameHeader, MetadataEntry } from "../wire/index.ts";
 import type { ConnectionInfo } from "../transport/index.ts";
 import { createContextValues, type ContextValues } from "../util/context-values.ts";
-import type { QueueingContext } from "./handler-context.ts";
+import { checkedResponseMetadata, type QueueingContext } from "./handler-context.ts";
 import { now } from "../util/clock.ts";
 
 /** The abort side of a request: records the reason, and fires the signal if one was handed out [DEADLINE-4] [CANCEL-2]. */
@@ -80,8 +80,7 @@ export class RequestContext<R = unknown> implements QueueingContext {
    * binds only typed code); anything but an array is refused at once [META-1].
    */
   set responseMetadata(entries: MetadataEntry[]) {
-    if (!Array.isArray(entries)) throw new TypeError(`responseMetadata must be an array of { key, value } entries, got ${typeof entries} [META-1]`);
-    this.metadataOut = entries;
+    this.metadataOut = checkedResponseMetadata(entries);
   }
 
   /** The response metadata set, or undefined when the handler set none [META-1]. */

@@ -49,8 +49,9 @@ export default defineIsolatedService(IsolationTestService, {
         (context as { responseMetadata: unknown }).responseMetadata = [{ key: "x-assigned", value: Uint8Array.of(7) }];
         return answer();
       case "metadata-assigned-object":
+        // The assignment itself must fail the handler: the error thrown after it is never reached.
         (context as { responseMetadata: unknown }).responseMetadata = { key: "x-assigned", value: Uint8Array.of(7) };
-        return answer();
+        throw RpcError.application(9, "the assignment was accepted");
       default:
         throw new Error(`unknown kind ${request.kind}`);
     }

@@ -6,7 +6,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { DescService } from "@bufbuild/protobuf";
 import { RpcError } from "../../status/index.ts";
 import type { MetadataEntry } from "../../wire/index.ts";
-import type { HandlerContext } from "../handler-context.ts";
+import { checkedResponseMetadata, type HandlerContext } from "../handler-context.ts";
 import { createContextValues } from "../../util/context-values.ts";
 import { isIsolatedService } from "./isolated-service.ts";
 import type { CallInfo, FromWorker, SerializedError, ToWorker } from "./worker-messages.ts";
@@ -52,28 +52,30 @@ async function call(handler: Handler, id: number, input: unknown, info: CallInfo
   const controller = new AbortController();
   running.set(id, controller);
   const started = now();
-  const metadata: MetadataEntry[] = [];
+  let metadata: MetadataEntry[] = [];
   const context: HandlerContext = {
     ...info,
     signal: controller.signal,
     remainingMs: () => (info.remainingMs === undefined ? undefined : Math.max(0, info.remainingMs - (now() - started))),
-    responseMetadata: metadata,
+    get responseMetadata() {
+      return metadata;
+    },
+    // As on the server's own thread: plain JavaScript may replace the array, and anything else fails at once [META-1].
+    set responseMetadata(entries: MetadataEntry[]) {
+      metadata = checkedResponseMetadata(entries);
+    },
     values: createContextValues(),
     drainConnection: (graceMs) => send({ type: "drain", id, graceMs }),
   };
   try {
     const output = await handler(input, context);
-    // A plain-JavaScript handler may have replaced the array instead of adding to it [META-1].
-    const entries = context.responseMetadata as unknown;
-    if (!Array.isArray(entries)) throw new TypeError(`responseMetadata must be an array of { key, value } entries, got ${typeof entries} [META-1]`);
     try {
-      send({ type: "result", id, output, metadata: entries });
+      send({ type: "result", id, output, metadata });
     } catch (error) {
-      send({ type: "error", id, error: { message: `the handler's output cannot leave the worker: ${(error as Error).message}` }, metadata: entries });
+      send({ type: "error", id, error: { message: `the handler's output cannot leave the worker: ${(error as Error).message}` }, metadata });
     }
   } catch (error) {
-    const entries = context.responseMetadata as unknown;
-    send({ type: "error", id, error: serialize(error), metadata: Array.isArray(entries) ? entries : metadata });
+    send({ type: "error", id, error: serialize(error), metadata });
   } finally {
     running.delete(id);
   }

@@ -10,6 +10,7 @@
 import { Worker } from "node:worker_threads";
 import { RpcError } from "../../status/index.ts";
 import type { QueueingContext } from "../handler-context.ts";
+import type { MetadataEntry } from "../../wire/index.ts";
 import type { FromWorker, SerializedError, ToWorker } from "./worker-messages.ts";
 import { setTimer, type Timer } from "../../util/timer.ts";
 import type { IsolationPoolStart } from "./isolation-pool.ts";
@@ -281,7 +282,8 @@ export class WorkerPool {
       return;
     }
     slot.job = undefined;
-    job.context.responseMetadata.push(...message.metadata);
+    // A new array, not a push: plain JavaScript may have put a frozen or shared one there [META-1].
+    if (message.metadata.length > 0) (job.context as { responseMetadata: MetadataEntry[] }).responseMetadata = [...job.context.responseMetadata, ...message.metadata];
     if (message.type === "result") this.settle(job, undefined, message.output);
     else this.settle(job, deserialize(message.error));
     this.dispatch();
