@@ -65,6 +65,18 @@ test("[DEADLINE-3] a call that may not start is let go unrun; one that enters th
   await pool.close();
 });
 
+test("[META-1] a call whose answer cannot be taken in (its context refuses the metadata) fails with that error; the worker serves the next call", async () => {
+  const pool = await startPool(1);
+  // A context whose responseMetadata cannot be assigned, as the server's own could not before 3e4457f.
+  const refusing = context(1);
+  Object.defineProperty(refusing, "responseMetadata", { get: () => [], enumerable: true });
+  const failed = await within(pool.run("Work", create(WorkRequestSchema, { kind: "metadata" }), refusing).then(() => undefined, (e: unknown) => e), "the call with a refusing context");
+  assert.instance(failed, TypeError);
+  const next = await within(work(pool, 2, "ok"), "the next call");
+  assert.ok(next.threadId > 0);
+  await pool.close();
+});
+
 test("[LIMIT-5] the pool refuses calls past maxQueued and, once closed, every call: not processed", async () => {
   const pool = await WorkerPool.start({ module: HANDLERS, service: IsolationTestService.typeName, workers: 1, terminateGraceMs: 100, maxQueued: 1, maxRunMs: 60_000 });
   const running = work(pool, 1, "sleep", 100);

@@ -282,10 +282,15 @@ export class WorkerPool {
       return;
     }
     slot.job = undefined;
-    // A new array, not a push: plain JavaScript may have put a frozen or shared one there [META-1].
-    if (message.metadata.length > 0) (job.context as { responseMetadata: MetadataEntry[] }).responseMetadata = [...job.context.responseMetadata, ...message.metadata];
-    if (message.type === "result") this.settle(job, undefined, message.output);
-    else this.settle(job, deserialize(message.error));
+    try {
+      // A new array, not a push: plain JavaScript may have put a frozen or shared one there [META-1].
+      if (message.metadata.length > 0) (job.context as { responseMetadata: MetadataEntry[] }).responseMetadata = [...job.context.responseMetadata, ...message.metadata];
+      if (message.type === "result") this.settle(job, undefined, message.output);
+      else this.settle(job, deserialize(message.error));
+    } catch (error) {
+      // Taking the answer in failed: the call fails with that error instead of never settling, and the worker serves on.
+      this.settle(job, error);
+    }
     this.dispatch();
   }
 
