@@ -40,7 +40,6 @@ export interface ClientConnectionSettings extends GzipSettings {
 const State = { open: 0, draining: 1, closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
 
-
 /** The client side of one connection [HELLO-3] [ID-1] [PING-5] [DRAIN-3]. */
 export class ClientConnection implements CallConnection {
   private state: State = State.open;

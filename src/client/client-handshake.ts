@@ -26,7 +26,6 @@ import { now } from "../util/clock.ts";
 /** The agent string this client declares in its HELLO [HELLO-1]. */
 const AGENT = "strata-ts/0.1.0";
 
-
 /** Connects to `address` and completes the handshake within settings.connectTimeoutMs [HELLO-5]. */
 export async function openClientConnection(factory: TransportFactory, address: string, settings: ClientConnectionSettings): Promise<ClientConnection> {
   const deadline = now() + settings.connectTimeoutMs;

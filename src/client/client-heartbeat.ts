@@ -9,7 +9,6 @@ import { now } from "../util/clock.ts";
 /** The heartbeat never keeps the process alive by itself; pending calls do [PING-4]. */
 const UNREFERENCED = Object.freeze({ keepAlive: false });
 
-
 /** What the heartbeat needs from its connection. */
 export interface HeartbeatConnection {
   /** Whether calls wait for answers here [PING-9]. */

@@ -170,7 +170,6 @@ export type Client<S extends GenServiceMethods> = Methods<S, "value"> & {
   $close(): Promise<void>;
 };
 
-
 const utf8 = new TextEncoder();
 
 /** The options of a call made without any. */

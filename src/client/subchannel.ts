@@ -20,7 +20,6 @@ export interface BackoffOptions {
   maxMs?: number;
 }
 
-
 /** One address, one connection at a time (draining ones finish on their own) [DRAIN-3]. */
 export class Subchannel {
   private current: ClientConnection | undefined;

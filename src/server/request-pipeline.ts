@@ -47,7 +47,6 @@ const EMPTY = new Uint8Array(0);
 /** The status of a handler's output sent without metadata [CALL-3]. */
 const OK: ResponseStatus = Object.freeze({});
 
-
 /** The requests of one connection [CALL-3] [LIMIT-5] [KEYS-3] [DEADLINE-3] [DRAIN-14]. */
 export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, AdmissionScope {
   owed = 0;

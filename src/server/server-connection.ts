@@ -39,7 +39,6 @@ type State = (typeof State)[keyof typeof State];
 
 const EMPTY = new Uint8Array(0);
 
-
 /** The server side of one connection [PREFACE-2] [HELLO-1] [FRAME-14] [DRAIN-2]. */
 export class ServerConnection implements PipelineConnection, FlowOwner, FrameTimeoutListener, PingRecord {
   private state: State = State.preface;
