@@ -61,6 +61,10 @@ test("[META-1] a worker's handler may replace responseMetadata by assigning it; 
   const assigned = await ctx.client.$result.work({ kind: "metadata-assigned" });
   assert.ok(assigned.ok);
   assert.equal(assigned.metadata.map((e) => [e.key, Array.from(e.value)]), [["x-assigned", [7]]]);
+  // An assigned array goes out with a failure as well.
+  const failed = await failure("metadata-assigned-then-app-error");
+  assert.equal([failed.layer, failed.code], ["application", 7]);
+  assert.equal(failed.metadata.map((e) => [e.key, Array.from(e.value)]), [["x-assigned", [7]]]);
   const refused = await failure("metadata-assigned-object");
   assert.equal([refused.layer, refused.code], ["dispatch", "HANDLER_ERROR"], "the assignment failed the handler, before the error it throws next");
 });

@@ -33,6 +33,10 @@ test("[META-1] a handler in plain JavaScript may replace responseMetadata by ass
       (context as { responseMetadata: unknown }).responseMetadata = [{ key: "assigned", value: Uint8Array.of(7) }];
       return body;
     },
+    AssignThenFail: (_body, context) => {
+      (context as { responseMetadata: unknown }).responseMetadata = [{ key: "assigned", value: Uint8Array.of(8) }];
+      throw RpcError.application(7, "insufficient funds");
+    },
     AssignObject: (_body, context) => {
       // The assignment itself must fail the handler: the error thrown after it is never reached.
       (context as { responseMetadata: unknown }).responseMetadata = { key: "assigned", value: Uint8Array.of(7) };
@@ -46,6 +50,11 @@ test("[META-1] a handler in plain JavaScript may replace responseMetadata by ass
   const assigned = await peer.waitFor((f) => f.header.requestId === 1);
   assert.is(assigned.header.dispatchCode, DispatchCode.OK);
   assert.equal(assigned.header.metadata.map((e) => [e.key, Array.from(e.value)]), [["assigned", [7]]]);
+  peer.send({ type: FrameType.REQUEST, requestId: 3, service: "acme.bytes.v1.Bytes", method: "AssignThenFail" }, Uint8Array.of(1));
+  // An assigned array goes out with a failure as well.
+  const failed = await peer.waitFor((f) => f.header.requestId === 3);
+  assert.equal([failed.header.dispatchCode, failed.header.appCode], [DispatchCode.OK, 7]);
+  assert.equal(failed.header.metadata.map((e) => [e.key, Array.from(e.value)]), [["assigned", [8]]]);
   const refused = await peer.waitFor((f) => f.header.requestId === 2);
   assert.is(refused.header.dispatchCode, DispatchCode.HANDLER_ERROR);
   assert.equal(refused.header.metadata, []);

@@ -48,6 +48,9 @@ export default defineIsolatedService(IsolationTestService, {
       case "metadata-assigned":
         (context as { responseMetadata: unknown }).responseMetadata = [{ key: "x-assigned", value: Uint8Array.of(7) }];
         return answer();
+      case "metadata-assigned-then-app-error":
+        (context as { responseMetadata: unknown }).responseMetadata = [{ key: "x-assigned", value: Uint8Array.of(7) }];
+        throw RpcError.application(7, "insufficient funds");
       case "metadata-assigned-object":
         // The assignment itself must fail the handler: the error thrown after it is never reached.
         (context as { responseMetadata: unknown }).responseMetadata = { key: "x-assigned", value: Uint8Array.of(7) };
