@@ -91,4 +91,17 @@ test("a bytes field is a view of the body, as protobuf-es makes it", () => {
   assert.is(decoded.payload.byteOffset, 5 + 2);
 });
 
+test("[FRAME-1] each decoded message has lists and oneofs of its own: changing one message leaves the next as decoded", () => {
+  const empty = new Uint8Array(0);
+  const first = decodeMessage(Everything, empty) as Record<string, unknown>;
+  const lists = Object.keys(first).filter((key) => Array.isArray(first[key]));
+  assert.ok(lists.length > 0 && typeof first.choice === "object", "the schema has lists and a oneof");
+  for (const key of lists) (first[key] as unknown[]).push(1);
+  (first.choice as { case: unknown }).case = "choiceNumber";
+  first.sInt32 = 5;
+  const second = decodeMessage(Everything, empty);
+  assert.equal(second, create(Everything));
+  assert.equal(second, fromBinary(Everything, empty));
+});
+
 test.run();
