@@ -3,7 +3,8 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { AdminService } from "../src/gen/strata/admin/v1/admin_pb.ts";
-import { createClient, createServer, RpcError } from "../src/node.ts";
+import { createClient, createServer, encodeFrame, FrameType, RpcError, type Server } from "../src/node.ts";
+import { RawPeer } from "./support/raw-peer.ts";
 import { TestService, testService } from "./support/test-service.ts";
 
 const test = suite("server stats");
@@ -38,6 +39,36 @@ test("[EXT-8] stats count connections, requests, per-method calls, errors, refus
   admin.$close();
   await server.close({ graceMs: 200 });
   assert.is(server.stats().connections.closed, 2);
+});
+
+test("[EXT-8] runs that return while a chunk is read are counted before the next handler starts, and once the chunk is read", async () => {
+  const runs = (method: string) => server.stats().methods[`t.v1.Timed/${method}`]?.calls ?? 0;
+  const server: Server = createServer().addRawService("t.v1.Timed", {
+    Busy: (body) => {
+      const until = performance.now() + 25;
+      while (performance.now() < until);
+      return body;
+    },
+    Quick: (body) => body,
+    Count: () => Uint8Array.of(runs("Busy"), runs("Quick")),
+  });
+  const address = await server.listen("127.0.0.1:0");
+  const peer = await RawPeer.connect(address);
+  const request = (requestId: number, method: string) => encodeFrame({ type: FrameType.REQUEST, requestId, service: "t.v1.Timed", method });
+  const answer = (requestId: number) => peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === requestId);
+  // One write, so that the server reads the requests in one chunk and runs them in one turn.
+  peer.write(Buffer.concat([request(1, "Busy"), request(2, "Count"), request(3, "Quick"), request(4, "Count")]));
+  assert.equal(Array.from((await answer(2)).body), [1, 0], "Busy counted when the next handler ran");
+  assert.equal(Array.from((await answer(4)).body), [1, 1], "Quick counted when the next handler ran");
+  const busy = server.stats().methods["t.v1.Timed/Busy"]!;
+  assert.ok(busy.latencySumMs >= 25, `Busy's latency ${busy.latencySumMs} ms covers its 25 ms run`);
+  // The last run of a chunk is counted when the chunk is read, not at the next clock reading.
+  peer.write(request(5, "Quick"));
+  await answer(5);
+  assert.is(runs("Quick"), 2);
+  assert.is(runs("Count"), 2);
+  peer.destroy();
+  await server.close({ graceMs: 200 });
 });
 
 test("[EXT-7] without exposeAdminService, AdminService is UNKNOWN_SERVICE; applications cannot claim strata. names [EXT-5]", async () => {

@@ -60,6 +60,17 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
   private methodRefs: MethodRefTable | undefined;
   /** Gzip bodies of this connection are inflated one at a time, in order [COMP-9]; made for the first. */
   private decompressing: TaskLimiter | undefined;
+  /** Set while the connection hands over the frames of one chunk (readingChunk() to chunkRead()). */
+  private inChunk = false;
+  /**
+   * A handler run that returned while a chunk was read, whose end is the
+   * next clock reading of the chunk: the next handler's start, or the
+   * chunk's end. Saves a clock reading per call; the latency then also
+   * covers sending its response and reading the next request [EXT-8].
+   */
+  private untimedName: string | undefined;
+  private untimedStarted = 0;
+  private untimedFailed = false;
 
   constructor(connection: PipelineConnection, settings: ConnectionSettings, host: ConnectionHost) {
     this.connection = connection;
@@ -89,6 +100,35 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
 
   get goawayLastId(): number | undefined {
     return this.connection.goawayLastId;
+  }
+
+  /** The connection starts handing over the frames of a chunk, synchronously, until chunkRead() [EXT-8]. */
+  readingChunk(): void {
+    this.inChunk = true;
+  }
+
+  /** The frames of the chunk are handed over: a handler run still untimed ends now [EXT-8]. */
+  chunkRead(): void {
+    this.inChunk = false;
+    if (this.untimedName !== undefined) this.timeUntimed(now());
+  }
+
+  /** Counts a handler run that has returned, timed now or, while a chunk is read, at the next clock reading [EXT-8]. */
+  private recordRun(name: string, started: number, failed: boolean): void {
+    if (this.inChunk && this.untimedName === undefined) {
+      this.untimedName = name;
+      this.untimedStarted = started;
+      this.untimedFailed = failed;
+      return;
+    }
+    const at = now();
+    if (this.untimedName !== undefined) this.timeUntimed(at);
+    this.host.stats.recordCall(name, at - started, failed);
+  }
+
+  private timeUntimed(at: number): void {
+    this.host.stats.recordCall(this.untimedName!, at - this.untimedStarted, this.untimedFailed);
+    this.untimedName = undefined;
   }
 
   /** Takes up a received REQUEST: refused, or in flight from here [CALL-5] [KEYS-4]. */
@@ -266,6 +306,8 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
   private run(header: FrameHeader, input: unknown, method: RegisteredMethod, deadline: number | undefined, call: ServerCall): void {
     if (call.phase === Phase.finished) return;
     const started = now();
+    // The run before it, if it is still untimed, ended here: counted before this handler can read the stats [EXT-8].
+    if (this.untimedName !== undefined) this.timeUntimed(started);
     if (deadline !== undefined && deadline <= started) {
       // Checked again at start: a request can get its keys in the same turn its deadline passes [DEADLINE-3].
       return this.onDeadline(call);
@@ -325,7 +367,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
         // The connection is beyond answering; its close fails the call at the client.
       }
     }
-    if (!refused) this.host.stats.recordCall(call.name, now() - started, failed);
+    if (!refused) this.recordRun(call.name, started, failed);
     call.timer?.clear();
     // The keys are released only now that the handler has returned [KEYS-3].
     call.ticket?.release();

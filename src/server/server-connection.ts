@@ -159,6 +159,7 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
     if (this.state === State.closed) return;
     this.lastByteAt = now();
     this.flow.chunkArrived();
+    this.requests.readingChunk();
     try {
       if (this.state === State.preface) {
         const rest = this.readPreface(chunk);
@@ -171,6 +172,8 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
       if (this.state === State.open || this.state === State.draining) this.partialFrame.afterChunk();
     } catch (error) {
       this.onProtocolError(error);
+    } finally {
+      this.requests.chunkRead();
     }
   }
 
