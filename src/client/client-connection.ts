@@ -21,7 +21,7 @@ import {
 import { RpcError, TransportCode, type Processed } from "../status/index.ts";
 import { lingeringClose, type Transport } from "../transport/index.ts";
 import { METHOD_REFS_FEATURE, timeoutField } from "../wire/request-rules.ts";
-import { IdTable } from "../util/id-table.ts";
+import { RequestTable } from "../util/request-table.ts";
 import type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
 import { ConnectionGzip, type GzipSettings } from "./connection-gzip.ts";
 import { ClientHeartbeat, pingInterval } from "./client-heartbeat.ts";
@@ -47,7 +47,7 @@ export class ClientConnection implements CallConnection {
   private readonly transport: Transport;
   private readonly decoder: FrameDecoder;
   /** Calls written and not yet answered, by request id. */
-  private readonly pending = new IdTable<CallHandlers>();
+  private readonly pending = new RequestTable<CallHandlers>();
   /** Calls waiting for the server's max_concurrent_requests to leave room [LIMIT-5]. */
   private readonly queued: CallTicket[] = [];
   private nextId = 1;

@@ -9,7 +9,7 @@ import { dispatchCodeName, RpcError } from "../status/index.ts";
 import { handlerFailureBody, handlerFailureStatus, notProcessedCode, type ResponseStatus } from "../status/wire-status.ts";
 import type { ConnectionInfo } from "../transport/index.ts";
 import { setDeadlineAt } from "../util/deadline-timers.ts";
-import { IdTable } from "../util/id-table.ts";
+import { RequestTable } from "../util/request-table.ts";
 import { InterceptorRefusal, runIntercepted } from "./intercepted-run.ts";
 import { admissionCheck, EXPIRED_BEFORE_START, isRefusal, type AdmissionScope } from "./admission.ts";
 import type { ConnectionHost, ConnectionSettings } from "./connection-host.ts";
@@ -55,7 +55,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
   private readonly settings: ConnectionSettings;
   private readonly host: ConnectionHost;
   /** Small at first: most connections have few requests in flight; it grows as needed. */
-  private readonly calls = new IdTable<ServerCall>(8);
+  private readonly calls = new RequestTable<ServerCall>(8);
   /** The connection's method references; made for the first request that carries one [REF-2]. */
   private methodRefs: MethodRefTable | undefined;
   /** Gzip bodies of this connection are inflated one at a time, in order [COMP-9]; made for the first. */

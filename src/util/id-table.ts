@@ -26,9 +26,11 @@ const SECRET_HIGH = ((Math.random() * 0x100000000) | 1) >>> 0;
  * but by clear()'s zeros: a connection that never carries a request (one
  * held idle, with heartbeats) allocates no slots of its own.
  */
-const UNALLOCATED_SIZE = 16;
-const UNALLOCATED_IDS = new Float64Array(UNALLOCATED_SIZE);
-const UNALLOCATED_VALUES: undefined[] = new Array<undefined>(UNALLOCATED_SIZE).fill(undefined);
+export const UNALLOCATED_SIZE = 16;
+/** The ids of a table that holds nothing yet, all 0; never written [ID-1]. */
+export const UNALLOCATED_IDS = new Float64Array(UNALLOCATED_SIZE);
+/** The values of a table that holds nothing yet, all undefined; never written [ID-1]. */
+export const UNALLOCATED_VALUES: undefined[] = new Array<undefined>(UNALLOCATED_SIZE).fill(undefined);
 
 /** Requests in flight by id; ids are integers from 1 to 2^53-1 [ID-1] [ID-4]. */
 export class IdTable<V> {
@@ -80,6 +82,10 @@ export class IdTable<V> {
       if (found === id) return this.values[at];
       if (found === 0) return undefined;
     }
+  }
+
+  has(id: number): boolean {
+    return this.slotOf(id) >= 0;
   }
 
   /** Adds or replaces the value for `id`, an integer from 1 to 2^53-1. */
