@@ -6,8 +6,10 @@
 // checks give every frame and every call contents of its own and look at
 // every byte that arrives: the pool's accounting alone; frames held in a
 // socket that cannot write while other output churns through the pool, over
-// tcp: and tls:; and calls of every size up to the limit, 100 in flight,
-// handlers answering at once and later, over tcp:, tls: and ws:. Cites [FRAME-1].
+// tcp: and tls:; calls of every size up to the limit, 100 in flight,
+// handlers answering at once and later, over tcp:, tls: and ws:; and
+// request bodies, which a client cuts from the pool too and gives back once
+// the call settles, while calls wait in the client's queue. Cites [FRAME-1].
 import * as net from "node:net";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -353,5 +355,31 @@ for (const mapping of CALL_MAPPINGS) {
     }
   });
 }
+
+test("[FRAME-1] [LIMIT-5] request bodies waiting in the client's queue keep their bytes while settled calls give theirs back to the pool", async () => {
+  // Two requests at a time at the server: the client queues the rest [LIMIT-5], and each answer settles a call, whose body goes back.
+  const server = createServer({ maxConcurrentRequests: 2 }).addService(BenchService, {
+    benchEcho: (request) => new Promise((resolve) => setImmediate(() => resolve({ payload: request.payload }))),
+  });
+  const address = await server.listen("127.0.0.1:0");
+  const client = createClient(BenchService, { address, timeoutMs: 60_000 });
+  try {
+    await checkProperty(
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 9000 }), { minLength: 50, maxLength: 300 }), async (sizes) => {
+        const payloads = sizes.map((size, i) => pattern(i + 1, size));
+        const calls = payloads.map((payload) => client.benchEcho({ payload }));
+        // Output of others churns through the pool while the calls wait.
+        for (let i = 0; i < 200; i++) releaseOutput(encodeFrame({ type: FrameType.RESPONSE, requestId: 1 }, new Uint8Array(4000).fill(0xee)));
+        const replies = await Promise.all(calls);
+        const wrong = replies.flatMap((reply, i) => (equalBytes(reply.payload, payloads[i]!) ? [] : [i]));
+        assert.equal(wrong, [], "calls whose request went out with other bytes");
+      }),
+      { numRuns: 8 },
+    );
+  } finally {
+    await client.$close();
+    await server.close({ graceMs: 100 });
+  }
+});
 
 test.run();

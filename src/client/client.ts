@@ -8,6 +8,7 @@ import { CallMode, checkedLimits, Compression, decodeMessage, encodeMessage, typ
 import { RpcError, TransportCode } from "../status/index.ts";
 import { responseError } from "../status/wire-status.ts";
 import { keysProblem } from "../wire/request-rules.ts";
+import { allocateRequestBody } from "./request-body.ts";
 import { clientTransportFor, type TransportFactory, type TransportsByScheme } from "../transport/index.ts";
 import { Subchannel, type BackoffOptions } from "./subchannel.ts";
 import type { ClientConnectionSettings } from "./client-connection.ts";
@@ -288,7 +289,7 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
     const deadlineAt = deadline ?? now() + timeoutMs;
     let body: Uint8Array;
     try {
-      body = encodeMessage(method.input, input);
+      body = encodeMessage(method.input, input, allocateRequestBody);
     } catch (error) {
       throw RpcError.transport(TransportCode.INVALID_INPUT, `the request cannot be encoded as ${method.input.typeName}: ${(error as Error).message}`, "no", error);
     }

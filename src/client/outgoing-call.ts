@@ -9,6 +9,7 @@
 import { dispatchProcessed, RpcError, TransportCode } from "../status/index.ts";
 import { responseError } from "../status/wire-status.ts";
 import { DispatchCode, type Frame } from "../wire/index.ts";
+import { releaseRequestBody } from "./request-body.ts";
 import { setDeadlineFor, type DeadlineTarget, type LongTimeout } from "../util/deadline-timers.ts";
 import type { CallConnection, CallHandlers, CallTicket, RequestHead } from "./call-ticket.ts";
 import type { Router } from "./router.ts";
@@ -252,8 +253,10 @@ export class OutgoingCall<T> implements CallHandlers, CallTicket, DeadlineTarget
     this.reject(error);
   }
 
+  /** Once settled: the deadline and the signal let go, and the request body goes back to its pool [FRAME-1]. */
   private cleanup(): void {
     this.timer?.clear();
     this.signal?.removeEventListener("abort", this);
+    releaseRequestBody(this.body);
   }
 }

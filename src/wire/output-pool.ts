@@ -1,5 +1,5 @@
 // Memory for outgoing frames, used again once they are written. Frames and
-// the response bodies copied into them are cut from 64 KiB slabs, like the
+// the message bodies copied into them are cut from 64 KiB slabs, like the
 // byte pool's buffers; unlike those, a slab whose every piece its owner has
 // released (`releaseOutput`, once a socket reports the bytes written) goes
 // back on a short list of spares instead of to the garbage collector. V8
@@ -16,7 +16,7 @@ interface Slab {
   released: number;
   /** No longer the slab pieces are cut from. */
   retired: boolean;
-  /** Its pieces are response bodies (allocateOutput), never handed to code outside the server. */
+  /** Its pieces are message bodies (allocateOutput): a server's responses and a client's requests, never handed to code outside Strata. */
   bodies: boolean;
 }
 
@@ -169,8 +169,8 @@ export function releaseOutput(bytes: Uint8Array): void {
 }
 
 /**
- * Gives back a response body from `allocateOutput` once copied into its
- * frame. Anything else is left alone: a raw handler's own bytes may be
+ * Gives back a body from `allocateOutput` (a response, or a settled call's
+ * request) once copied into its frame. Anything else is left alone: a raw handler's own bytes may be
  * frames the exported encoders cut from this pool, which their owner keeps [FRAME-1].
  */
 export function releaseOutputBody(bytes: Uint8Array): void {
