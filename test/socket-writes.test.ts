@@ -2,8 +2,10 @@
 // (4096) as a rule, so the peer starts on the first frames while the rest
 // are encoded; but a part is held to the end of the tick when the tick
 // before says only a few frames are still to come, up to twice FLUSH_BYTES.
-// Checked on a real TCP socket, by the bytes handed to it between uncorks.
-// Cites [FRAME-1].
+// On Bun, frames written while the socket still has earlier bytes to write
+// wait and follow them as one write. Checked on a real TCP socket, by the
+// bytes handed to it between uncorks, and by the writes made while the peer
+// does not read. Cites [FRAME-1].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import * as net from "node:net";
@@ -90,6 +92,76 @@ test("ticks below FLUSH_BYTES go as one part each", async () => {
   const size = frame(1000).length;
   for (const count of [1, 10, Math.floor(FLUSH_BYTES / size)]) assert.equal(await tick(transport, sends, count, size), [count]);
   await close();
+});
+
+const onBun = typeof process.versions.bun === "string";
+
+test(`frames written while the socket has earlier bytes to write ${onBun ? "follow them as one write (Bun)" : "go tick by tick (Node, Deno)"}; every byte arrives in order`, async () => {
+  // The peer reads nothing until told: the socket's earlier bytes stay unwritten.
+  let peer!: net.Socket;
+  const received: Buffer[] = [];
+  let receivedBytes = 0;
+  let allArrived: () => void = () => {};
+  let expectedBytes = Infinity;
+  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    peer = socket;
+    socket.on("data", (chunk: Buffer) => {
+      received.push(chunk);
+      receivedBytes += chunk.length;
+      if (receivedBytes >= expectedBytes) allArrived();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const socket = net.connect({ host: "127.0.0.1", port });
+  await new Promise<void>((resolve) => socket.once("connect", resolve));
+  while (peer === undefined) await new Promise((resolve) => setImmediate(resolve));
+  const writes: number[] = [];
+  const write = socket.write.bind(socket) as (bytes: Uint8Array, callback?: () => void) => boolean;
+  socket.write = ((bytes: Uint8Array, callback?: () => void) => {
+    writes.push(bytes.length);
+    return write(bytes, callback);
+  }) as typeof socket.write;
+  const transport = new SocketTransport(socket, { host: "127.0.0.1", port }, 1 << 30);
+  transport.start({ data: () => {}, drain: () => {}, closed: () => {} });
+  const sent: Uint8Array[] = [];
+  try {
+    // Bytes the system cannot take while the peer does not read, in pieces of 1 MiB, each its own.
+    for (let i = 0; socket.writableLength === 0; i++) {
+      assert.ok(i < 256, "256 MiB went out to a peer that reads nothing");
+      const fill = new Uint8Array(1 << 20).fill(i);
+      sent.push(fill);
+      transport.write(fill, false);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const before = writes.length;
+    const ticks = 3;
+    const perTick = 10;
+    for (let t = 0; t < ticks; t++) {
+      for (let i = 0; i < perTick; i++) {
+        const bytes = frame(1000 + t * perTick + i);
+        sent.push(bytes.slice());
+        transport.write(bytes, true);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const size = frame(1000).length;
+    const framesWritten = writes.slice(before).map((bytes) => bytes / size);
+    assert.equal(framesWritten, onBun ? [] : [perTick, perTick, perTick], "the writes made before the peer reads");
+    expectedBytes = sent.reduce((sum, bytes) => sum + bytes.length, 0);
+    const arrived = new Promise<void>((resolve) => (allArrived = resolve));
+    peer.resume();
+    const bound = setTimeout(() => allArrived(), 20_000);
+    await arrived;
+    clearTimeout(bound);
+    assert.is(receivedBytes, expectedBytes, "every byte arrived (within 20 s)");
+    if (onBun) assert.equal(writes.slice(before).map((bytes) => bytes / size), [ticks * perTick], "the frames went as one write once the earlier bytes were out");
+    assert.ok(Buffer.concat(received).equals(Buffer.concat(sent)), "the bytes arrived in the order written");
+  } finally {
+    transport.destroy();
+    peer?.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
 
 test.run();
