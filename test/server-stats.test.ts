@@ -71,6 +71,62 @@ test("[EXT-8] runs that return while a chunk is read are counted before the next
   await server.close({ graceMs: 200 });
 });
 
+test("[EXT-8] [KEYS-9] a keyed run that returns while a chunk is read is counted, and timed, before its keys start a handler on another connection", async () => {
+  const runs = (method: string) => server.stats().methods[`t.v1.Keyed/${method}`]?.calls ?? 0;
+  let releaseHold!: () => void;
+  let holding!: () => void;
+  const held = new Promise<void>((resolve) => (holding = resolve));
+  let seenByReader = -1;
+  const server: Server = createServer({ keyedDispatch: true }).addRawService("t.v1.Keyed", {
+    Hold: (body) => {
+      holding();
+      return new Promise((resolve) => (releaseHold = () => resolve(body)));
+    },
+    Echo: (body) => body,
+    Blocked: (body) => body,
+    Freed: (body) => body,
+    Reader: (body) => {
+      seenByReader = runs("Freed");
+      const until = performance.now() + 30;
+      while (performance.now() < until);
+      return body;
+    },
+  });
+  const address = await server.listen("127.0.0.1:0");
+  const x = await RawPeer.connect(address);
+  const y = await RawPeer.connect(address);
+  const request = (requestId: number, method: string, keys: string[] = []) => encodeFrame({ type: FrameType.REQUEST, requestId, service: "t.v1.Keyed", method, keys });
+  /** Every frame written to `peer` so far has been read: a request without keys runs as it is read. */
+  const settle = async (peer: RawPeer, id: number) => {
+    peer.write(request(id, "Echo"));
+    await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === id);
+  };
+  try {
+    // k is held on y; on x, Blocked waits for k and so holds up Freed, which wants j; on y, Reader wants j after Freed.
+    y.write(request(1, "Hold", ["k"]));
+    await held;
+    x.write(request(1, "Blocked", ["j", "k"]));
+    x.write(request(2, "Freed", ["j"]));
+    await settle(x, 3);
+    y.write(request(2, "Reader", ["j"]));
+    await settle(y, 3);
+    // One chunk on x: the CANCEL removes Blocked, Freed runs and returns, and its key starts Reader on y, all while x's chunk is read.
+    x.write(Buffer.concat([encodeFrame({ type: FrameType.CANCEL, requestId: 1 }), request(4, "Freed")]));
+    await x.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === 4);
+    await y.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === 2);
+    assert.is(seenByReader, 1, "Freed counted before the handler its key started");
+    const freed = server.stats().methods["t.v1.Keyed/Freed"]!;
+    assert.is(freed.calls, 2);
+    assert.ok(freed.latencySumMs < 25, `Freed's latency ${freed.latencySumMs} ms leaves out Reader's 30 ms run`);
+    releaseHold();
+    await y.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === 1);
+  } finally {
+    x.destroy();
+    y.destroy();
+    await server.close({ graceMs: 200 });
+  }
+});
+
 test("[EXT-7] without exposeAdminService, AdminService is UNKNOWN_SERVICE; applications cannot claim strata. names [EXT-5]", async () => {
   const server = createServer();
   const address = await server.listen("memory:");

@@ -66,7 +66,9 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
    * A handler run that returned while a chunk was read, whose end is the
    * next clock reading of the chunk: the next handler's start, or the
    * chunk's end. Saves a clock reading per call; the latency then also
-   * covers sending its response and reading the next request [EXT-8].
+   * covers sending its response and reading the next request. A keyed run
+   * is timed at once: releasing its keys may start a handler of another
+   * connection, which would be timed with it and would not see it counted [EXT-8].
    */
   private untimedName: string | undefined;
   private untimedStarted = 0;
@@ -113,9 +115,9 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     if (this.untimedName !== undefined) this.timeUntimed(now());
   }
 
-  /** Counts a handler run that has returned, timed now or, while a chunk is read, at the next clock reading [EXT-8]. */
-  private recordRun(name: string, started: number, failed: boolean): void {
-    if (this.inChunk && this.untimedName === undefined) {
+  /** Counts a handler run that has returned, timed now or, while a chunk is read and when `deferrable`, at the next clock reading [EXT-8]. */
+  private recordRun(name: string, started: number, failed: boolean, deferrable: boolean): void {
+    if (deferrable && this.inChunk && this.untimedName === undefined) {
       this.untimedName = name;
       this.untimedStarted = started;
       this.untimedFailed = failed;
@@ -367,7 +369,8 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
         // The connection is beyond answering; its close fails the call at the client.
       }
     }
-    if (!refused) this.recordRun(call.name, started, failed);
+    // Counted before its keys are released: that may start a handler on another connection.
+    if (!refused) this.recordRun(call.name, started, failed, call.ticket === undefined);
     call.timer?.clear();
     // The keys are released only now that the handler has returned [KEYS-3].
     call.ticket?.release();
