@@ -287,17 +287,18 @@ export function createClient<S extends GenServiceMethods>(service: GenService<S>
    */
   function send<T>(method: DescMethod, input: unknown, metadata: MetadataEntry[], keys: string[], mode: CallMode, timeoutMs: number, deadline: number | undefined, callOptions: CallOptions, signal: AbortSignal | undefined, decode: ResponseDecoder<T>, onAck: (() => void) | undefined): Promise<T> {
     const deadlineAt = deadline ?? now() + timeoutMs;
+    const badKeys = keys.length === 0 ? undefined : invalidKeys(keys);
+    if (badKeys !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, badKeys, "no");
+    const head = heads.head(method, mode, metadata, keys, callOptions.group, callOptions.routingKey);
+    const refused = refusal?.(head);
+    if (refused !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, refused, "no");
+    // Encoded last: from here on the call owns the body, and gives it back to its pool once settled.
     let body: Uint8Array;
     try {
       body = encodeMessage(method.input, input, allocateRequestBody);
     } catch (error) {
       throw RpcError.transport(TransportCode.INVALID_INPUT, `the request cannot be encoded as ${method.input.typeName}: ${(error as Error).message}`, "no", error);
     }
-    const badKeys = keys.length === 0 ? undefined : invalidKeys(keys);
-    if (badKeys !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, badKeys, "no");
-    const head = heads.head(method, mode, metadata, keys, callOptions.group, callOptions.routingKey);
-    const refused = refusal?.(head);
-    if (refused !== undefined) throw RpcError.transport(TransportCode.INVALID_INPUT, refused, "no");
     return new OutgoingCall(router, head, body, deadlineAt, signal, policyOf(callOptions, method), decode, onAck).promise;
   }
 
