@@ -63,7 +63,9 @@ export class ConnectionGzip {
         this.made.set(ticket, body.length < ticket.body.length ? body : ticket.body);
         this.onMade();
       };
-      // A body that does not compress, or a deflate that fails, goes out as it is.
+      // A body that does not compress, or a deflate that fails, goes out as it is. A call that
+      // settles meanwhile gives its body back to the pool while zlib may still read it: what that
+      // deflate makes is dropped (`done` finds the ticket forgotten), never written.
       gzip(ticket.body, this.deflate!).then(done, () => done(ticket.body));
       return false;
     }
