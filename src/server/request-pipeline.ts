@@ -11,6 +11,7 @@ import type { ConnectionInfo } from "../transport/index.ts";
 import { setDeadlineAt } from "../util/deadline-timers.ts";
 import { RequestTable } from "../util/request-table.ts";
 import { InterceptorRefusal, runIntercepted } from "./intercepted-run.ts";
+import { RunTimer } from "./run-timer.ts";
 import { admissionCheck, EXPIRED_BEFORE_START, isRefusal, type AdmissionScope } from "./admission.ts";
 import type { ConnectionHost, ConnectionSettings } from "./connection-host.ts";
 import { MethodRefTable } from "./method-ref-table.ts";
@@ -60,24 +61,14 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
   private methodRefs: MethodRefTable | undefined;
   /** Gzip bodies of this connection are inflated one at a time, in order [COMP-9]; made for the first. */
   private decompressing: TaskLimiter | undefined;
-  /** Set while the connection hands over the frames of one chunk (readingChunk() to chunkRead()). */
-  private inChunk = false;
-  /**
-   * A handler run that returned while a chunk was read, whose end is the
-   * next clock reading of the chunk: the next handler's start, or the
-   * chunk's end. Saves a clock reading per call; the latency then also
-   * covers sending its response and reading the next request. A keyed run
-   * is timed at once: releasing its keys may start a handler of another
-   * connection, which would be timed with it and would not see it counted [EXT-8].
-   */
-  private untimedName: string | undefined;
-  private untimedStarted = 0;
-  private untimedFailed = false;
+  /** Times the handler runs for the stats; the connection says when it reads a chunk [EXT-8]. */
+  readonly runs: RunTimer;
 
   constructor(connection: PipelineConnection, settings: ConnectionSettings, host: ConnectionHost) {
     this.connection = connection;
     this.settings = settings;
     this.host = host;
+    this.runs = new RunTimer(host.stats);
   }
 
   get running(): number {
@@ -102,35 +93,6 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
 
   get goawayLastId(): number | undefined {
     return this.connection.goawayLastId;
-  }
-
-  /** The connection starts handing over the frames of a chunk, synchronously, until chunkRead() [EXT-8]. */
-  readingChunk(): void {
-    this.inChunk = true;
-  }
-
-  /** The frames of the chunk are handed over: a handler run still untimed ends now [EXT-8]. */
-  chunkRead(): void {
-    this.inChunk = false;
-    if (this.untimedName !== undefined) this.timeUntimed(now());
-  }
-
-  /** Counts a handler run that has returned, timed now or, while a chunk is read and when `deferrable`, at the next clock reading [EXT-8]. */
-  private recordRun(name: string, started: number, failed: boolean, deferrable: boolean): void {
-    if (deferrable && this.inChunk && this.untimedName === undefined) {
-      this.untimedName = name;
-      this.untimedStarted = started;
-      this.untimedFailed = failed;
-      return;
-    }
-    const at = now();
-    if (this.untimedName !== undefined) this.timeUntimed(at);
-    this.host.stats.recordCall(name, at - started, failed);
-  }
-
-  private timeUntimed(at: number): void {
-    this.host.stats.recordCall(this.untimedName!, at - this.untimedStarted, this.untimedFailed);
-    this.untimedName = undefined;
   }
 
   /** Takes up a received REQUEST: refused, or in flight from here [CALL-5] [KEYS-4]. */
@@ -309,7 +271,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     if (call.phase === Phase.finished) return;
     const started = now();
     // The run before it, if it is still untimed, ended here: counted before this handler can read the stats [EXT-8].
-    if (this.untimedName !== undefined) this.timeUntimed(started);
+    this.runs.starting(started);
     if (deadline !== undefined && deadline <= started) {
       // Checked again at start: a request can get its keys in the same turn its deadline passes [DEADLINE-3].
       return this.onDeadline(call);
@@ -370,7 +332,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
       }
     }
     // Counted before its keys are released: that may start a handler on another connection.
-    if (!refused) this.recordRun(call.name, started, failed, call.ticket === undefined);
+    if (!refused) this.runs.returned(call.name, started, failed, call.ticket === undefined);
     call.timer?.clear();
     // The keys are released only now that the handler has returned [KEYS-3].
     call.ticket?.release();

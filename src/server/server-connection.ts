@@ -159,7 +159,7 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
     if (this.state === State.closed) return;
     this.lastByteAt = now();
     this.flow.chunkArrived();
-    this.requests.readingChunk();
+    this.requests.runs.readingChunk();
     try {
       if (this.state === State.preface) {
         const rest = this.readPreface(chunk);
@@ -173,7 +173,7 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
     } catch (error) {
       this.onProtocolError(error);
     } finally {
-      this.requests.chunkRead();
+      this.requests.runs.chunkRead();
     }
   }
 

@@ -170,8 +170,9 @@ export function releaseOutput(bytes: Uint8Array): void {
 
 /**
  * Gives back a body from `allocateOutput` (a response, or a settled call's
- * request) once copied into its frame. Anything else is left alone: a raw handler's own bytes may be
- * frames the exported encoders cut from this pool, which their owner keeps [FRAME-1].
+ * request) once copied into its frame. Anything else is left alone: a raw
+ * handler's own bytes may be frames the exported encoders cut from this
+ * pool, which their owner keeps [FRAME-1].
  */
 export function releaseOutputBody(bytes: Uint8Array): void {
   const slab = slabOfBytes(bytes);
