@@ -2,11 +2,11 @@
 // wire by a scripted server: each method is bound by its first request on a
 // connection and then named by its reference alone; nothing is bound by a
 // request that is never written; no reference goes to a server that does
-// not list method-refs. Cites [REF-1] [REF-2] [REF-3] [REF-4].
+// not list method-refs; two clients of one router share the bindings. Cites [REF-1] [REF-2] [REF-3] [REF-4].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
-import { CallMode, createClient, createServer, DispatchCode, FrameType, type Frame, type FrameHeaderInit } from "../src/node.ts";
+import { CallMode, checkedLimits, createClient, createServer, DispatchCode, FrameType, SingleAddressRouter, Subchannel, tcpTransport, type Frame, type FrameHeaderInit } from "../src/node.ts";
 import { RequestEncoder } from "../src/client/request-encoder.ts";
 import type { RequestHead } from "../src/client/call-ticket.ts";
 import { decodeHeader, DEFAULT_LIMITS, encodeRoute, headerSize } from "../src/wire/index.ts";
@@ -52,6 +52,24 @@ test("[REF-2] [REF-3] [REF-4] each method is bound by its first request on a con
     await again.$close();
     assert.equal(server.requests.slice(7).map(naming), ["Record+1", "@1"], "bindings belong to their connection");
   } finally {
+    await server.close();
+  }
+});
+
+test("[REF-2] [REF-3] two clients of one service over one router share the connection's bindings", async () => {
+  const server = await startScriptedServer(answerAll, REFS);
+  const settings = { limits: checkedLimits(undefined), pingIntervalMs: 5000, connectTimeoutMs: 3000 };
+  const router = new SingleAddressRouter(new Subchannel(() => Promise.resolve(tcpTransport), server.address, settings));
+  const first = createClient(TestService, { router });
+  const second = createClient(TestService, { router, timeoutMs: 1000 });
+  try {
+    await first.echo({});
+    await second.echo({});
+    await second.record({});
+    await first.record({});
+    assert.equal(server.requests.map(naming), ["Echo+1", "@1", "Record+2", "@2"], "one binding per method on the connection, whichever client called it first");
+  } finally {
+    await router.close();
     await server.close();
   }
 });
