@@ -1,7 +1,8 @@
 // The browser build in real headless Chromium (Debian's, through
 // playwright-core): a page bundled from test/browser/page.ts with esbuild
 // for the browser (no Node built-ins) calls a real server over WebSocket
-// with every call mode, and an Origin the server allows [WS-1] [WS-5].
+// with every call mode, and an Origin the server allows; and refuses a server
+// that accepts the compression a browser offers [WS-1] [WS-4] [WS-5].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { createServer, errorDetail, RpcError, webSocketTransport } from "../src/node.ts";
@@ -10,7 +11,7 @@ import { TestService, testService } from "./support/test-service.ts";
 import { chromiumProblem, startPageHost } from "./support/chromium-page.ts";
 
 const test = suite("browser");
-test("[WS-1] [WS-5] the browser build in headless Chromium: unary, oneway, acked, batch, keys, cancel, an error with details", async () => {
+test("[WS-1] [WS-4] [WS-5] the browser build in headless Chromium: unary, oneway, acked, batch, keys, cancel, an error with details; a server accepting permessage-deflate is refused", async () => {
   const problem = chromiumProblem();
   if (problem !== undefined) {
     console.log(`\n  SKIPPED: the browser test needs ${problem}\n`);
@@ -27,7 +28,13 @@ test("[WS-1] [WS-5] the browser build in headless Chromium: unary, oneway, acked
     },
   });
   const address = await server.listen("ws://127.0.0.1:0/strata");
+  // Not a Strata server: a ws server that accepts the permessage-deflate a browser always offers.
+  const { WebSocketServer } = await import("ws");
+  const deflating = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: true, handleProtocols: () => "strata" });
+  await new Promise((resolve) => deflating.once("listening", resolve));
   try {
+    const refused = await host.open(`server=${encodeURIComponent(`ws://127.0.0.1:${(deflating.address() as { port: number }).port}/strata`)}`);
+    assert.match(String(refused.failure), /CONNECT_FAILED.*accepted the WebSocket extensions "permessage-deflate.*\[WS-4\]/s, "a client refuses a server that accepts an extension [WS-4]");
     const results = await host.open(`server=${encodeURIComponent(address)}`);
     assert.is(results.failure, undefined, String(results.failure));
     assert.is(results.unary, "from the page");
@@ -42,6 +49,8 @@ test("[WS-1] [WS-5] the browser build in headless Chromium: unary, oneway, acked
   } finally {
     await host.close();
     await server.close();
+    for (const peer of deflating.clients) peer.terminate();
+    await new Promise((resolve) => deflating.close(resolve));
   }
 });
 

@@ -2,7 +2,7 @@
 // connect or a failed handshake fails the call at once, not processed),
 // wait-for-ready on request (through failed attempts until the deadline),
 // and malformed addresses refused by createClient itself. Real sockets on
-// 127.0.0.1. Cites [HELLO-9] [HELLO-5] [PREFACE-5] [STATUS-3].
+// 127.0.0.1. Cites [HELLO-1] [HELLO-9] [HELLO-5] [PREFACE-5] [STATUS-3].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import * as net from "node:net";
@@ -12,6 +12,9 @@ import { TestService, testService } from "./support/test-service.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
 import { waitUntil } from "./support/wait.ts";
 import { freePort } from "./support/free-port.ts";
+import { startScriptedServer } from "./support/scripted-server.ts";
+import { decodeHello, FrameType } from "../src/wire/index.ts";
+import { VERSION } from "../src/version.ts";
 
 const test = suite("client connect");
 
@@ -156,6 +159,20 @@ test("[HELLO-9] a memory address nothing listens on fails at once, like a refuse
   const error = await rpcFailure(client.echo({ text: "x" }, { timeoutMs: 10_000 }));
   assert.equal([error.code, error.processed], ["CONNECT_FAILED", "no"]);
   await client.$close();
+});
+
+test("[HELLO-1] the client's HELLO names this package and its version in agent", async () => {
+  const server = await startScriptedServer((connection, frame) => {
+    if (frame.header.type === FrameType.REQUEST) connection.send({ type: FrameType.RESPONSE, requestId: frame.header.requestId });
+  });
+  const client = createClient(TestService, { address: server.address });
+  try {
+    await client.echo({});
+    assert.is(decodeHello(server.hellos[0]!).agent, `strata-ts/${VERSION}`);
+  } finally {
+    await client.$close();
+    await server.close();
+  }
 });
 
 test.run();

@@ -7,10 +7,12 @@ import * as assert from "uvu/assert";
 import fc from "fast-check";
 import { memoryPair, memoryTransport, type Transport, type TransportFactory, type TransportHandlers } from "../src/transport/index.ts";
 import { tcpTransport } from "../src/transport/tcp.ts";
+import { SocketTransport } from "../src/transport/socket-transport.ts";
 import { tlsTransport } from "../src/transport/tls.ts";
 import { webSocketTransport } from "../src/transport/websocket.ts";
 import { certificatesProblem, testCertificates } from "../conformance/runner/certificates.ts";
 import { checkProperty } from "./support/property.ts";
+import { within } from "./support/wait.ts";
 
 const test = suite("transport contract");
 
@@ -170,6 +172,20 @@ for (const [name, factory, address] of transports) {
     await close();
   });
 
+  test(`${name}: what the peer sent before start() and its end are delivered once start() comes [WS-2]`, async () => {
+    const { client, server, close } = await connected(factory, address);
+    const atServer = receive(server);
+    server.write(Uint8Array.of(4, 5, 6));
+    server.end();
+    // A WebSocket's close handshake ends only once the client's socket has read the close, and so
+    // everything before it: the events came before start. A paused TCP socket reads nothing until started.
+    if (name.startsWith("ws")) await within(atServer.closed, 5000, "the close handshake");
+    const atClient = receive(client);
+    assert.is(await within(atClient.closed, 5000, "the end that came before start"), undefined, "EOF, not an error");
+    assert.equal([...atClient.joined()], [4, 5, 6]);
+    await close();
+  });
+
   test(`${name}: connection info names the peer; only TLS is secure; the protocol is strata by ALPN or by WebSocket subprotocol [TLS-3] [TLS-6] [WS-1]`, async () => {
     const { client, server, close } = await connected(factory, address);
     for (const end of [client, server]) {
@@ -184,6 +200,24 @@ for (const [name, factory, address] of transports) {
     await close();
   });
 }
+
+test("[TLS-5] a socket's error before start() is reported by start(), not thrown from the socket (Deno reads a TLS refusal of the client's certificate before the handshake starts the transport)", async () => {
+  const net = await import("node:net");
+  const server = net.createServer((socket) => socket.on("error", () => {}));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as import("node:net").AddressInfo;
+  const socket = net.connect({ host: "127.0.0.1", port });
+  await new Promise((resolve) => socket.once("connect", resolve));
+  const transport = new SocketTransport(socket, { host: "127.0.0.1", port }, 65536);
+  const gone = new Promise((resolve) => socket.once("close", resolve));
+  // No listener of the test's own: an error event no one hears throws, and would end this process.
+  socket.destroy(new Error("the peer refused us before start"));
+  await gone;
+  const error = await within(receive(transport).closed, 5000, "the error that came before start");
+  assert.ok(error instanceof Error, "reported as an error");
+  assert.match(error.message, /refused us before start/);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
 
 test("memory: connecting where nothing listens is refused; a name in use cannot be listened on twice", async () => {
   const failure = (promise: Promise<unknown>) => promise.then(() => "succeeded", (error: Error) => error.message);

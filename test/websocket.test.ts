@@ -114,6 +114,59 @@ test("[WS-2] a text message ends the connection with close code 1003; nothing it
   await server.close();
 });
 
+/**
+ * A WebSocket server of the ws package whose first message leaves in the
+ * same write as its answer to the upgrade, so that the client reads both at
+ * once: `first` is that message, text or bytes. Reports the close code the
+ * client sent.
+ */
+async function eagerServer(first: string | Uint8Array): Promise<{ address: string; closed: Promise<number>; close(): Promise<void> }> {
+  const http = await import("node:http");
+  const { WebSocketServer } = await import("ws");
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: () => "strata" });
+  let closedWith: (code: number) => void = () => {};
+  const closed = new Promise<number>((resolve) => (closedWith = resolve));
+  const web = http.createServer();
+  web.on("upgrade", (request, socket, head) => {
+    socket.cork();
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      ws.on("close", (code) => closedWith(code));
+      ws.on("message", () => {});
+      ws.send(first);
+      process.nextTick(() => socket.uncork());
+    });
+  });
+  await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
+  const { port } = web.address() as net.AddressInfo;
+  return {
+    address: `ws://127.0.0.1:${port}/strata`,
+    closed,
+    close: () => {
+      for (const client of wss.clients) client.terminate();
+      web.closeAllConnections();
+      return new Promise<void>((resolve) => web.close(() => resolve()));
+    },
+  };
+}
+
+test("[WS-2] the client reads what arrives with the upgrade's answer: a server's handshake sent at once is served, a text message is closed with 1003", async () => {
+  const handshake = await eagerServer(handshakeBytes());
+  const client = createClient(TestService, { address: handshake.address, timeoutMs: 5000 });
+  // The server answers no call; the handshake alone decides: connected (the call then times out) or never connected.
+  const early = await rpcFailure(client.echo({ text: "after an eager HELLO" }, { timeoutMs: 300 }));
+  assert.is(early.code, TransportCode.TIMEOUT, `${early.code}: ${early.message}`);
+  assert.match(early.message, /the deadline passed before the response arrived$/, "the request was written: the handshake completed");
+  assert.is(early.processed, "maybe");
+  client.$close();
+  await handshake.close();
+
+  const text = await eagerServer("text with the upgrade");
+  const failed = await rpcFailure(createClient(TestService, { address: text.address }).echo({ text: "never sent" }));
+  assert.is(await text.closed, 1003);
+  assert.is(failed.processed, "no", failed.message);
+  await text.close();
+});
+
 test("[WS-3] the server's messages are at most 1 MiB however large the response; a larger message from the peer closes with 1009", async () => {
   const { server, address } = await wsServer();
   const peer = rawPeer(address);

@@ -22,9 +22,10 @@ import { lingeringClose, type Transport, type TransportFactory } from "../transp
 import { setTimer } from "../util/timer.ts";
 import { ClientConnection, type ClientConnectionSettings } from "./client-connection.ts";
 import { now } from "../util/clock.ts";
+import { VERSION } from "../version.ts";
 
 /** The agent string this client declares in its HELLO [HELLO-1]. */
-const AGENT = "strata-ts/0.1.0";
+const AGENT = `strata-ts/${VERSION}`;
 
 /** Connects to `address` and completes the handshake within settings.connectTimeoutMs [HELLO-5]. */
 export async function openClientConnection(factory: TransportFactory, address: string, settings: ClientConnectionSettings): Promise<ClientConnection> {
@@ -113,7 +114,7 @@ export async function openClientConnection(factory: TransportFactory, address: s
       },
       closed: (error) => {
         if (connection !== undefined && settled) connection.onClosed(error);
-        else fail(RpcError.transport(TransportCode.CONNECT_FAILED, `${address} closed the connection during the handshake`, "no", error));
+        else fail(RpcError.transport(TransportCode.CONNECT_FAILED, `${address} closed the connection during the handshake${error === undefined ? "" : `: ${error.message}`}`, "no", error));
       },
       drain: () => connection?.onDrain(),
     });

@@ -97,7 +97,18 @@ export class SocketTransport implements Transport, ConnectionInfo {
     // buffer, so a lower mark would wait for a 'drain' that never comes.
     this.highWaterMark = Math.max(highWaterMark, socket.writableHighWaterMark);
     socket.pause();
+    // An error or close between here and start() is kept for start to report: without a listener an
+    // error event would throw from the socket and end the process (Deno delivers a TLS server's
+    // refusal of the client certificate after secureConnect, before the handshake starts us) [TLS-5].
+    socket.on("error", this.early);
+    socket.on("close", this.early);
   }
+
+  /** What ended the socket before start(), once something did. */
+  private endedEarly: { error: Error | undefined } | undefined;
+  private readonly early = (error?: unknown): void => {
+    this.endedEarly ??= { error: error instanceof Error ? error : undefined };
+  };
 
   private readonly highWaterMark: number;
 
@@ -130,6 +141,8 @@ export class SocketTransport implements Transport, ConnectionInfo {
 
   start(handlers: TransportHandlers): void {
     const socket = this.socket;
+    socket.off("error", this.early);
+    socket.off("close", this.early);
     socket.on("data", (chunk: Buffer) => handlers.data(chunk));
     socket.on("drain", () => handlers.drain());
     let reported = false;
@@ -143,7 +156,10 @@ export class SocketTransport implements Transport, ConnectionInfo {
     else socket.on("end", () => report());
     socket.on("error", (error) => report(error));
     socket.on("close", () => report());
-    socket.resume();
+    const endedEarly = this.endedEarly;
+    // Reported after start returns, as the events it stands for would have been.
+    if (endedEarly !== undefined) queueMicrotask(() => report(endedEarly.error));
+    else socket.resume();
   }
 
   write(bytes: Uint8Array, owned = false): boolean {

@@ -75,7 +75,10 @@ async function connect(address: string, options: ConnectOptions, clientOptions: 
   const Native = nativeWebSocket();
   let socket: WebSocketLike;
   if (Native !== undefined && clientOptions.tls === undefined && clientOptions.headers === undefined) {
-    socket = new Native(url.href, [WEBSOCKET_SUBPROTOCOL]);
+    // Bun's offers permessage-deflate unless told not to; a browser's always does, and the server refuses it [WS-4].
+    socket = typeof (globalThis as { Bun?: unknown }).Bun === "object"
+      ? new (Native as unknown as new (url: string, options: object) => WebSocketLike)(url.href, { protocols: [WEBSOCKET_SUBPROTOCOL], perMessageDeflate: false })
+      : new Native(url.href, [WEBSOCKET_SUBPROTOCOL]);
   } else {
     const { WebSocket } = await loadWs();
     const { serverName, ...trust } = clientOptions.tls ?? {};
@@ -87,7 +90,8 @@ async function connect(address: string, options: ConnectOptions, clientOptions: 
       ...(clientOptions.headers === undefined ? {} : { headers: clientOptions.headers }),
     });
   }
-  await new Promise<void>((resolve, reject) => {
+  const info = { peer: url.host, secure: url.protocol === "wss:", protocol: WEBSOCKET_SUBPROTOCOL };
+  return new Promise<Transport>((resolve, reject) => {
     let settled = false;
     const timer = options.timeoutMs === undefined ? undefined : setTimer(() => fail(new Error(`connecting to ${address} timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
     const fail = (error: Error) => {
@@ -104,15 +108,16 @@ async function connect(address: string, options: ConnectOptions, clientOptions: 
     socket.addEventListener("open" as "error", () => {
       if (settled) return;
       if (socket.protocol !== WEBSOCKET_SUBPROTOCOL) return fail(new Error(`${address} did not select the WebSocket subprotocol "${WEBSOCKET_SUBPROTOCOL}" (selected "${socket.protocol}") [WS-1]`));
+      const extensions = (socket as { extensions?: string }).extensions;
+      if (extensions !== undefined && extensions !== "") return fail(new Error(`${address} accepted the WebSocket extensions "${extensions}": a Strata server accepts none [WS-4]`));
       settled = true;
       timer?.clear();
-      resolve();
+      // Made in the open event itself: messages that follow in the same turn find its listeners [WS-2].
+      resolve(new WebSocketStream(socket, info, options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK));
     });
     socket.addEventListener("error", (event) => fail(new Error(`WebSocket connection to ${address} failed${(event as { message?: string }).message ? `: ${(event as { message?: string }).message}` : ""}`)));
     socket.addEventListener("close", ({ code }) => fail(new Error(`WebSocket connection to ${address} closed with code ${code} before it opened`)));
   });
-  const info = { peer: url.host, secure: url.protocol === "wss:", protocol: WEBSOCKET_SUBPROTOCOL };
-  return new WebSocketStream(socket, info, options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK);
 }
 
 /** A transport that connects to `ws:` and `wss:` addresses [WS-1]; it cannot listen (use webSocketTransport from strata-rpc on Node, Bun or Deno). */

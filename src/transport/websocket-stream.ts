@@ -52,12 +52,27 @@ export class WebSocketStream implements Transport {
   private reported = false;
   /** Why we closed it, when a protocol rule did [WS-2]. */
   private closeError: Error | undefined;
+  /** The messages that arrived before start(); undefined from then on. */
+  private early: Uint8Array[] | undefined = [];
+  /** The end that came before start(), once one did. */
+  private endedEarly: { error: Error | undefined } | undefined;
 
   constructor(socket: WebSocketLike, info: ConnectionInfo, highWaterMark: number) {
     this.socket = socket;
     this.info = info;
     this.highWaterMark = highWaterMark;
     socket.binaryType = "arraybuffer";
+    // Listening from the start: `ws` delivers the messages that came with the upgrade's answer in the
+    // same turn as its open event, before whoever opened the socket can call start() [WS-2].
+    socket.addEventListener("message", ({ data }) => this.onMessage(data));
+    socket.addEventListener("close", ({ code, reason }) => {
+      this.stopDrainPolling();
+      // A normal close (1000, or 1001 going away) is the stream's end; any other code is a broken connection.
+      this.report(code === 1000 || code === 1001 ? undefined : new Error(`the WebSocket closed with code ${code}${reason ? ` (${reason})` : ""}`));
+    });
+    socket.addEventListener("error", () => {
+      // The close event follows with the code; nothing to add here.
+    });
     if (socket.pause !== undefined) {
       this.pause = () => socket.pause!();
       this.resume = () => socket.resume!();
@@ -80,34 +95,43 @@ export class WebSocketStream implements Transport {
     return this.socket.bufferedAmount + this.pendingBytes;
   }
 
+  /**
+   * Installs the handlers, and hands them what came before: the messages
+   * (at most what the socket read in the turns since it opened) and the
+   * close, if any.
+   */
   start(handlers: TransportHandlers): void {
     this.handlers = handlers;
-    const socket = this.socket;
-    socket.addEventListener("message", ({ data }) => {
-      if (this.reported) return;
-      if (typeof data === "string") {
-        // A text message is a protocol error: close 1003, no GOAWAY [WS-2].
-        this.closeError = new Error("a text message arrived on a Strata WebSocket: only binary messages carry the stream [WS-2]");
-        this.closeSocket(1003, "binary messages only [WS-2]");
-        this.report(this.closeError);
-        return;
-      }
-      handlers.data(data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array((data as ArrayBufferView).buffer, (data as ArrayBufferView).byteOffset, (data as ArrayBufferView).byteLength));
-    });
-    socket.addEventListener("close", ({ code, reason }) => {
-      this.stopDrainPolling();
-      // A normal close (1000, or 1001 going away) is the stream's end; any other code is a broken connection.
-      this.report(code === 1000 || code === 1001 ? undefined : new Error(`the WebSocket closed with code ${code}${reason ? ` (${reason})` : ""}`));
-    });
-    socket.addEventListener("error", () => {
-      // The close event follows with the code; nothing to add here.
-    });
+    const early = this.early;
+    this.early = undefined;
+    for (const chunk of early!) if (!this.reported) handlers.data(chunk);
+    const endedEarly = this.endedEarly;
+    if (endedEarly !== undefined) queueMicrotask(() => this.report(endedEarly.error));
   }
 
+  private onMessage(data: unknown): void {
+    if (this.reported || this.closeError !== undefined) return;
+    if (typeof data === "string") {
+      // A text message is a protocol error: close 1003, no GOAWAY [WS-2].
+      this.closeError = new Error("a text message arrived on a Strata WebSocket: only binary messages carry the stream [WS-2]");
+      this.closeSocket(1003, "binary messages only [WS-2]");
+      this.report(this.closeError);
+      return;
+    }
+    const chunk = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array((data as ArrayBufferView).buffer, (data as ArrayBufferView).byteOffset, (data as ArrayBufferView).byteLength);
+    if (this.handlers === undefined) this.early!.push(chunk);
+    else this.handlers.data(chunk);
+  }
+
+  /** Tells the handlers the stream ended, once; before start, keeps it for start to tell. */
   private report(error?: Error): void {
     if (this.reported) return;
+    if (this.handlers === undefined) {
+      this.endedEarly ??= { error };
+      return;
+    }
     this.reported = true;
-    this.handlers?.closed(this.closeError ?? error);
+    this.handlers.closed(this.closeError ?? error);
   }
 
   write(bytes: Uint8Array, owned = false): boolean {

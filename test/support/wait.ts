@@ -9,3 +9,14 @@ export async function waitUntil(condition: () => boolean, timeoutMs = 3000): Pro
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/** `promise`'s value; throws, naming `what`, when it has not settled within `timeoutMs` (a test fails instead of hanging). */
+export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
