@@ -7,7 +7,7 @@ import { EchoRequestSchema } from "../gen/strata/conformance/v1/conformance_pb.t
 import { expect } from "../runner/case-outcome.ts";
 import type { ConformanceCase } from "../runner/case.ts";
 import { CONFORMANCE_SERVICE, pause } from "../runner/context.ts";
-import { probeWebSocket } from "../runner/websocket-probe.ts";
+import { probeWebSocket, stalledUpgrade } from "../runner/websocket-probe.ts";
 
 const section = "18 WebSocket mapping";
 const MiB = 1024 * 1024;
@@ -113,6 +113,18 @@ export const webSocketCases: ConformanceCase[] = [
       const none = probeWebSocket(ctx);
       expect((await none.status) === 101, "an upgrade without Origin served", `status ${await none.status}`);
       none.socket.close();
+    },
+  },
+  {
+    name: "websocket/upgrade-bounded-by-handshake-timer",
+    section,
+    requirements: ["WS-6"],
+    websocket: "only",
+    title: "With a 300 ms handshake timer, a connection whose upgrade request never ends is closed within 1.5 s of its TCP connect",
+    settings: { handshakeTimeoutMs: 300 },
+    async run(ctx) {
+      const closedAfter = await stalledUpgrade(ctx, 5000);
+      expect(closedAfter !== undefined && closedAfter < 1500, "closed about 300 ms after connect (within 1.5 s)", closedAfter === undefined ? "still open after 5 s" : `closed after ${closedAfter.toFixed(0)} ms`, "WS-6");
     },
   },
 ];

@@ -37,6 +37,8 @@ export interface WebSocketDeviation {
   anyOrigin?: boolean;
   /** Join the server's messages of one turn into one, however large [WS-3]. */
   joinMessages?: boolean;
+  /** Leave upgrades that never finish to the HTTP server's own timeouts [WS-6]. */
+  unboundedUpgrade?: boolean;
 }
 
 /** A deliberate deviation from the spec. Hooks left out pass everything through. */

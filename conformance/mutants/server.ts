@@ -23,7 +23,7 @@ export async function startMutant(which: string | Mutant, settings: ServerSettin
   }
   const server = createReferenceServer(settings, mutant.serverOptions?.());
   if (mutant.webSocket !== undefined) {
-    const front = await startWebSocketFront(await server.listen("ws://127.0.0.1:0/strata"), mutant.webSocket);
+    const front = await startWebSocketFront(await server.listen("ws://127.0.0.1:0/strata"), mutant.webSocket, settings.handshakeTimeoutMs);
     return {
       address: front.address,
       stop: async () => {

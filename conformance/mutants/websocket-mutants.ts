@@ -2,17 +2,33 @@
 // an implementer could, in front of the reference server listening on
 // WebSocket: text messages ignored instead of closing, upgrades accepted
 // without the subprotocol, permessage-deflate accepted, any Origin
-// accepted, the server's messages joined past 1 MiB. Each is a ws-to-ws
-// proxy, so the reference server itself stays correct.
+// accepted, the server's messages joined past 1 MiB, stalled upgrades left
+// open. Each is a ws-to-ws proxy, so the reference server itself stays
+// correct.
 
+import * as http from "node:http";
+import type * as net from "node:net";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import type { Mutant, WebSocketDeviation } from "./mutating-proxy.ts";
 
-/** A front end at ws://127.0.0.1:PORT/strata relaying each connection to `upstream` with `deviation`. */
-export async function startWebSocketFront(upstream: string, deviation: WebSocketDeviation): Promise<{ address: string; close(): Promise<void> }> {
+/**
+ * A front end at ws://127.0.0.1:PORT/strata relaying each connection to
+ * `upstream` with `deviation`; a connection whose upgrade is not done
+ * `handshakeTimeoutMs` after accept is closed, unless the deviation says not [WS-6].
+ */
+export async function startWebSocketFront(upstream: string, deviation: WebSocketDeviation, handshakeTimeoutMs = 10_000): Promise<{ address: string; close(): Promise<void> }> {
+  const web = http.createServer((_request, response) => response.writeHead(426).end());
+  if (!deviation.unboundedUpgrade) {
+    web.on("connection", (socket: net.Socket) => {
+      const timer = setTimeout(() => {
+        if (!upgraded.has(socket)) socket.destroy();
+      }, handshakeTimeoutMs);
+      socket.once("close", () => clearTimeout(timer));
+    });
+  }
+  const upgraded = new WeakSet<net.Socket>();
   const front = new WebSocketServer({
-    host: "127.0.0.1",
-    port: 0,
+    server: web,
     path: "/strata",
     perMessageDeflate: deviation.deflate ?? false,
     maxPayload: 1024 * 1024,
@@ -24,8 +40,9 @@ export async function startWebSocketFront(upstream: string, deviation: WebSocket
       done(true);
     },
   });
-  await new Promise<void>((resolve) => front.once("listening", () => resolve()));
-  front.on("connection", (client: WebSocket) => {
+  await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", () => resolve()));
+  front.on("connection", (client: WebSocket, request: http.IncomingMessage) => {
+    upgraded.add(request.socket);
     const server = new WebSocket(upstream, ["strata"], { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
     const early: Array<{ data: RawData; isBinary: boolean }> = [];
     server.once("open", () => {
@@ -50,8 +67,16 @@ export async function startWebSocketFront(upstream: string, deviation: WebSocket
     client.on("error", () => server.terminate());
     server.on("error", () => client.terminate());
   });
-  const port = (front.address() as { port: number }).port;
-  return { address: `ws://127.0.0.1:${port}/strata`, close: () => new Promise<void>((resolve) => front.close(() => resolve())) };
+  const port = (web.address() as net.AddressInfo).port;
+  return {
+    address: `ws://127.0.0.1:${port}/strata`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        front.close();
+        web.closeAllConnections();
+        web.close(() => resolve());
+      }),
+  };
 }
 
 const mutant = (name: string, description: string, caughtBy: string[], deviation: WebSocketDeviation): Mutant => ({
@@ -68,4 +93,5 @@ export const webSocketMutants: Mutant[] = [
   mutant("ws-deflate", "accepts permessage-deflate [WS-4]", ["websocket/no-compression"], { deflate: true }),
   mutant("ws-any-origin", "accepts upgrades from any Origin [WS-5]", ["websocket/foreign-origin-refused"], { anyOrigin: true }),
   mutant("ws-messages-joined", "joins the server's messages into ones larger than 1 MiB [WS-3]", ["websocket/message-sizes"], { joinMessages: true }),
+  mutant("ws-upgrade-unbounded", "leaves a stalled upgrade to the HTTP server's own timeouts [WS-6]", ["websocket/upgrade-bounded-by-handshake-timer"], { unboundedUpgrade: true }),
 ];

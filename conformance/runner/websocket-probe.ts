@@ -3,6 +3,8 @@
 // close code of a connection driven byte by byte; over wss with the suite's
 // CA, expected name and client certificate.
 
+import * as net from "node:net";
+import * as tls from "node:tls";
 import { WebSocket, type RawData } from "ws";
 import type { KeyPair } from "./certificates.ts";
 import type { CaseContext } from "./context.ts";
@@ -52,4 +54,32 @@ export function probeWebSocket(ctx: CaseContext, options: { protocols?: string[]
   });
   const closed = new Promise<number>((resolve) => socket.once("close", (code: number) => resolve(code)));
   return { socket, status, messages, closed };
+}
+
+/**
+ * Opens a TCP connection to the context's `ws:` or `wss:` target (over wss,
+ * completes TLS with the suite's material), sends the first line and one
+ * header of an upgrade request and nothing more, and resolves with the
+ * milliseconds from the TCP connect until the server closed it, or
+ * undefined when it was still open after `waitMs` [WS-6].
+ */
+export function stalledUpgrade(ctx: CaseContext, waitMs: number): Promise<number | undefined> {
+  const url = new URL(ctx.address);
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const secure = url.protocol === "wss:";
+  const port = Number(url.port || (secure ? 443 : 80));
+  const started = performance.now();
+  const partial = `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\n`;
+  return new Promise((resolve) => {
+    const socket: net.Socket = secure ? tls.connect({ host, port, ...probeTls(ctx, undefined) }, () => socket.write(partial)) : net.connect({ host, port }, () => socket.write(partial));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(undefined);
+    }, waitMs);
+    socket.on("error", () => {}); // a reset is a close too
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(performance.now() - started);
+    });
+  });
 }

@@ -13,6 +13,7 @@ import { parseWebSocketAddress, webSocketClientTransport, type WebSocketClientTl
 import { MAX_WEBSOCKET_MESSAGE, WEBSOCKET_SUBPROTOCOL, WebSocketStream, type WebSocketLike } from "./websocket-stream.ts";
 import type { Pem } from "./tls.ts";
 import { checkClientCertificateMode, clientCertificateOptions, refusesClient, verifiedPeerCertificate, type ClientCertificateMode } from "./client-certificate.ts";
+import { setTimer, type Timer } from "../util/timer.ts";
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -108,6 +109,29 @@ async function listen(address: string, options: ListenOptions, accept: (transpor
   // Slow upgrade requests are bounded like any handshake [PREFACE-6] [TLS-7].
   server.headersTimeout = handshakeTimeoutMs;
   server.requestTimeout = handshakeTimeoutMs;
+  // Node looks at those two only every 30 s, and not every runtime at all: each TCP connection gets a
+  // timer of its own from accept, cleared once its upgrade is done [WS-6]. By peer address and port,
+  // which name the TCP connection also through the TLS socket over it.
+  const upgrading = new Map<string, Timer>();
+  const connectionKey = (socket: net.Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
+  server.on("connection", (socket: net.Socket) => {
+    const key = connectionKey(socket);
+    const timer = setTimer(() => {
+      upgrading.delete(key);
+      socket.destroy();
+    }, handshakeTimeoutMs);
+    upgrading.set(key, timer);
+    socket.once("close", () => {
+      if (upgrading.get(key) !== timer) return;
+      timer.clear();
+      upgrading.delete(key);
+    });
+  });
+  const upgraded = (socket: net.Socket) => {
+    const key = connectionKey(socket);
+    upgrading.get(key)?.clear();
+    upgrading.delete(key);
+  };
   server.on("upgrade", (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     const requestPath = new URL(request.url ?? "/", "http://x").pathname;
@@ -130,6 +154,8 @@ async function listen(address: string, options: ListenOptions, accept: (transpor
         ...(request.headers.cookie !== undefined ? { cookie: request.headers.cookie } : {}),
       };
       remote.setNoDelay(true);
+      // From here the server's own handshake timer bounds the preface and HELLO [PREFACE-6].
+      upgraded(remote);
       accept(new WebSocketStream(ws as unknown as WebSocketLike, info, highWaterMark));
     });
   });
