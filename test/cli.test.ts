@@ -2,7 +2,7 @@
 // runtime (Node through tsx, Bun, Deno) against a real server on 127.0.0.1.
 // Checks its output, its exit codes by layer and code [STATUS-1], schemas
 // from reflection [EXT-10] and from .proto files, call modes [CALL-1],
-// metadata [META-1], keys [KEYS-1], stats [EXT-7], and bench's summary,
+// metadata [META-1], keys [KEYS-1], stats [EXT-7], TLS flags [TLS-4], and bench's summary,
 // JSON and HTML report (rendered in headless Chromium where installed).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { createServer, DispatchCode, type Server } from "../src/node.ts";
+import { createServer, DispatchCode, tlsTransport, webSocketTransport, type Server } from "../src/node.ts";
+import { certificatesProblem, testCertificates } from "../conformance/runner/certificates.ts";
 import { runtimeCommand } from "./support/spawn-runtime.ts";
 import { startScriptedServer } from "./support/scripted-server.ts";
 import { TestService, testService } from "./support/test-service.ts";
@@ -181,6 +182,62 @@ test("a refused connection is a transport failure (exit 10..18) with a message, 
   assert.ok(run.code >= 10 && run.code <= 18, `exit ${run.code}: ${run.stderr}`);
   assert.match(run.stderr, vacated);
   assert.ok(performance.now() - started < 30_000, "the command ended");
+});
+
+test("[TLS-4] [TLS-5] call over tls: and wss: with --ca, --cert, --key and --server-name; without them, a clear certificate error", async () => {
+  const problem = certificatesProblem();
+  if (problem !== undefined) {
+    console.log(`\n  SKIPPED: the CLI's TLS test needs ${problem}\n`);
+    return;
+  }
+  const certs = testCertificates();
+  const files = Object.fromEntries(
+    Object.entries({ ca: certs.ca, cert: certs.client.cert, key: certs.client.key }).map(([name, pem]) => {
+      const file = join(work, `${name}.pem`);
+      writeFileSync(file, pem);
+      return [name, file];
+    }),
+  );
+  const isBun = (globalThis as { Bun?: unknown }).Bun !== undefined;
+  const secure = createServer({
+    exposeReflectionService: true,
+    transports: {
+      tls: tlsTransport({ ...certs.server, ca: certs.ca, clientCertificate: "require" }),
+      // Bun's node:https shows no client certificate, so its wss: listener cannot ask for one [TLS-6].
+      wss: webSocketTransport({ ...certs.server, ...(isBun ? {} : { clientCa: certs.ca, clientCertificate: "require" as const }) }),
+    },
+  }).addService(TestService, impl);
+  const tlsAddress = await secure.listen("tls:127.0.0.1:0");
+  const wssAddress = await secure.listen("wss://127.0.0.1:0/strata");
+  try {
+    const trust = ["--ca", files.ca!, "--cert", files.cert!, "--key", files.key!];
+    for (const target of [tlsAddress, wssAddress]) {
+      const ok = await strata(["call", target, "stratatest.v1.TestService/Echo", "-d", '{"text":"over TLS"}', ...trust]);
+      expectExit(ok, 0, `call ${target} with the flags`);
+      assert.is(JSON.parse(ok.stdout).text, "over TLS");
+      const untrusted = await strata(["call", target, "stratatest.v1.TestService/Echo", "--timeout", "5s"]);
+      expectExit(untrusted, 10, `call ${target} without --ca`);
+      assert.match(untrusted.stderr, /certificate/i, untrusted.stderr);
+    }
+    // The name the certificate carries, when the address names the server otherwise.
+    const named = await strata(["call", tlsAddress.replace("127.0.0.1", "localhost"), "stratatest.v1.TestService/Echo", ...trust, "--server-name", "strata-wrong.invalid", "--timeout", "5s"]);
+    expectExit(named, 10, "--server-name another name");
+    assert.match(named.stderr, /strata-wrong\.invalid/, named.stderr);
+    const noCertificate = await strata(["call", tlsAddress, "stratatest.v1.TestService/Echo", "--ca", files.ca!, "--timeout", "5s"]);
+    expectExit(noCertificate, 10, "a server that requires a client certificate, none given");
+    const usage: Array<[string[], string]> = [
+      [["call", address, "stratatest.v1.TestService/Echo", "--ca", files.ca!], "--ca is for a TLS server"],
+      [["call", tlsAddress, "stratatest.v1.TestService/Echo", "--cert", files.cert!], "--cert and --key go together"],
+      [["call", tlsAddress, "stratatest.v1.TestService/Echo", "--ca", join(work, "missing.pem")], "--ca"],
+    ];
+    for (const [args, message] of usage) {
+      const run = await strata(args);
+      expectExit(run, 2, args.join(" "));
+      assert.match(run.stderr, message, `${args.join(" ")}: ${run.stderr}`);
+    }
+  } finally {
+    await secure.close({ graceMs: 0 });
+  }
 });
 
 test("[EXT-11] [EXT-12] list, list -l and describe read the server's reflection service", async () => {

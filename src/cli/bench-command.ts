@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { create, type DescMessage, type FileRegistry, type Message } from "@bufbuild/protobuf";
 import type { Command } from "commander";
 import { callOptions, dynamicClient, requestFor, type CallFlags } from "./call-command.ts";
-import { connectionFlagsOf, type ConnectionFlags } from "./connection-flags.ts";
+import { ADDRESS_HELP, connectionFlagsOf, type ConnectionFlags } from "./connection-flags.ts";
 import { collect, parseCount, parseDuration } from "./flag-values.ts";
 import { loadSchemas, type SchemaFlags } from "./schema-flags.ts";
 import { CommandFailure } from "./command-failure.ts";
@@ -85,7 +85,7 @@ export function addBenchCommand(program: Command, withConnection: Wrap, withSche
       program
         .command("bench")
         .description("load-test a method: throughput, latency percentiles and histogram, errors by layer")
-        .argument("<address>", 'the server: "host:port" or "unix:/path"')
+        .argument("<address>", ADDRESS_HELP)
         .argument("<method>", "package.Service/Method")
         .option("-d, --data <json>", "the request as JSON; @file reads a file, @- reads stdin (default {})", "{}")
         .option("--payload-size <bytes>", "instead of -d: the first bytes or string field filled with this many bytes", count("--payload-size", 0))

@@ -5,7 +5,7 @@
 import type { Command as CommandType } from "commander";
 import { VERSION } from "../version.ts";
 import { runCall, type CallFlags } from "./call-command.ts";
-import { connectionFlagsOf, DEFAULT_TIMEOUT_MS } from "./connection-flags.ts";
+import { ADDRESS_HELP, connectionFlagsOf, DEFAULT_TIMEOUT_MS } from "./connection-flags.ts";
 import { collect, parseDuration } from "./flag-values.ts";
 import { EXIT_USAGE } from "./exit-codes.ts";
 import { CommandFailure } from "./command-failure.ts";
@@ -44,7 +44,11 @@ async function guarded(body: () => Promise<number>): Promise<void> {
 function withConnectionFlags(command: CommandType): CommandType {
   return command
     .option("--timeout <duration>", `deadline of each call, e.g. 500ms, 3s, 1m (default ${DEFAULT_TIMEOUT_MS / 1000}s)`, duration("--timeout"), DEFAULT_TIMEOUT_MS)
-    .option("-v, --verbose", "log every frame and the timings to stderr", false);
+    .option("-v, --verbose", "log every frame and the timings to stderr", false)
+    .option("--ca <file>", "tls: or wss:, the CA certificates (PEM) the server's certificate verifies against (default: public CAs)")
+    .option("--cert <file>", "tls: or wss:, a client certificate (PEM) for a server that asks for one")
+    .option("--key <file>", "tls: or wss:, the private key of --cert (PEM)")
+    .option("--server-name <name>", "tls: or wss:, the name the server's certificate carries, when it is not the address's host");
 }
 
 /** The flags that say where the schemas come from. */
@@ -68,7 +72,7 @@ withSchemaFlags(
     program
       .command("call")
       .description("make one call and print the answer as JSON; the exit code says the layer and code of a failure")
-      .argument("<address>", 'the server: "host:port" or "unix:/path"')
+      .argument("<address>", ADDRESS_HELP)
       .argument("<method>", "package.Service/Method")
       .option("-d, --data <json>", "the request as JSON; @file reads a file, @- reads stdin (default {})", "{}")
       .option("-H, --header <key: value>", "a metadata entry; repeatable", collect, [])
@@ -90,7 +94,7 @@ withSchemaFlags(
     program
       .command("list")
       .description("list the server's services (from its reflection service, or from --schema/--proto)")
-      .argument("<address>", 'the server: "host:port" or "unix:/path"')
+      .argument("<address>", ADDRESS_HELP)
       .option("-l, --long", "each method with its input and output types", false),
   ),
 ).action(async (address: string, options: Record<string, unknown>) => {
@@ -107,7 +111,7 @@ withSchemaFlags(
     program
       .command("describe")
       .description("show a service, method, message or enum")
-      .argument("<address>", 'the server: "host:port" or "unix:/path"')
+      .argument("<address>", ADDRESS_HELP)
       .argument("<symbol>", "e.g. acme.greet.v1.GreeterService, acme.greet.v1.GreeterService/SayHello, acme.greet.v1.SayHelloRequest"),
   ),
 ).action(async (address: string, symbol: string, options: Record<string, unknown>) => {
@@ -123,7 +127,7 @@ withConnectionFlags(
   program
     .command("stats")
     .description("the server's counters from its admin service (strata.admin.v1.AdminService)")
-    .argument("<address>", 'the server: "host:port" or "unix:/path"')
+    .argument("<address>", ADDRESS_HELP)
     .option("--json", "print the service's answer as JSON", false),
 ).action(async (address: string, options: Record<string, unknown>) => {
   await guarded(() => runStats(connectionFlagsOf(address, options), options["json"] as boolean));
