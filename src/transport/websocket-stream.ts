@@ -17,8 +17,6 @@ export const MAX_WEBSOCKET_MESSAGE = 1024 * 1024;
 const FLUSH_BYTES = 64 * 1024;
 /** How often a writer waiting for the buffer to drain looks at it: the WebSocket API has no drain event. */
 const DRAIN_POLL_MS = 5;
-/** How long an ended stream waits for the peer to close before it closes itself: [FRAME-18]'s least wait. */
-const CLOSE_WAIT_MS = 1000;
 
 /** What this file needs of a WebSocket: the browser API, which `ws` implements too. */
 export interface WebSocketLike {
@@ -50,8 +48,6 @@ export class WebSocketStream implements Transport {
   private readonly owned: Uint8Array[] = [];
   private flushQueued = false;
   private drainTimer: Timer | undefined;
-  /** Set from end() until the close: the wait for the peer's close [FRAME-18]. */
-  private closeWait: Timer | undefined;
   private ended = false;
   private reported = false;
   /** Why we closed it, when a protocol rule did [WS-2]. */
@@ -71,8 +67,6 @@ export class WebSocketStream implements Transport {
     socket.addEventListener("message", ({ data }) => this.onMessage(data));
     socket.addEventListener("close", ({ code, reason }) => {
       this.stopDrainPolling();
-      this.closeWait?.clear();
-      this.closeWait = undefined;
       // A normal close (1000, or 1001 going away) is the stream's end; any other code is a broken connection.
       this.report(code === 1000 || code === 1001 ? undefined : new Error(`the WebSocket closed with code ${code}${reason ? ` (${reason})` : ""}`));
     });
@@ -203,8 +197,6 @@ export class WebSocketStream implements Transport {
 
   private closeSocket(code: number, reason: string): void {
     this.ended = true;
-    this.closeWait?.clear();
-    this.closeWait = undefined;
     this.stopDrainPolling();
     try {
       this.socket.close(code, reason);
@@ -213,16 +205,11 @@ export class WebSocketStream implements Transport {
     }
   }
 
-  /**
-   * A WebSocket cannot half-close: the queued output goes, what the peer
-   * still sends is delivered, and the normal close (1000) follows once the
-   * peer closes or after [FRAME-18]'s wait, whichever comes first (section 2.6).
-   */
+  /** A WebSocket cannot half-close: the queued output goes, then a normal close (1000) [FRAME-18]. */
   end(): void {
     if (this.ended) return;
     this.flush();
-    this.ended = true;
-    this.closeWait = setTimer(() => this.closeSocket(1000, ""), CLOSE_WAIT_MS, { keepAlive: false });
+    this.closeSocket(1000, "");
   }
 
   destroy(): void {
