@@ -4,6 +4,8 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { allCases } from "../conformance/cases/index.ts";
 import { LifoKeyScheduler } from "../conformance/mutants/lifo-key-scheduler.ts";
 import { mutants } from "../conformance/mutants/mutants.ts";
@@ -67,6 +69,19 @@ for (const [control, family] of controls) {
     assert.equal(failed, [], `${control.name} changed what the server does`);
   });
 }
+
+test("the READMEs give the numbers of cases and mutants there are", () => {
+  const root = new URL("..", import.meta.url).pathname;
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const suiteReadme = readFileSync(join(root, "conformance/README.md"), "utf8");
+  const stated = [
+    ...[...readme.matchAll(/(\d+) cases\b/g)].map((m) => ["README.md cases", Number(m[1]), allCases.length] as const),
+    ...[...readme.matchAll(/(\d+) mutant servers/g)].map((m) => ["README.md mutants", Number(m[1]), mutants.length] as const),
+    ...[...suiteReadme.matchAll(/holds (\d+) mutant servers/g)].map((m) => ["conformance/README.md mutants", Number(m[1]), mutants.length] as const),
+  ];
+  assert.ok(stated.length >= 4, `${stated.length} numbers found`);
+  for (const [where, said, actual] of stated) assert.is(said, actual, `${where} says ${said}, there are ${actual}`);
+});
 
 test("there are at least 10 mutants, each caught by named cases that exist", () => {
   assert.ok(mutants.length >= 10, `${mutants.length} mutants`);

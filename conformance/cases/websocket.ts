@@ -2,7 +2,7 @@
 // WebSocket server (--target ws://HOST:PORT/PATH, or --websocket in spawn
 // mode); the rest of the suite runs over the same WebSocket connections.
 import { create, toBinary } from "@bufbuild/protobuf";
-import { CallMode, encodeFrame, encodeHello, encodePreface, FrameType } from "../../src/wire/index.ts";
+import { CallMode, createFrameDecoder, DEFAULT_LIMITS, encodeFrame, encodeHello, encodePreface, FrameType, PREFACE_SIZE } from "../../src/wire/index.ts";
 import { EchoRequestSchema } from "../gen/strata/conformance/v1/conformance_pb.ts";
 import { expect } from "../runner/case-outcome.ts";
 import type { ConformanceCase } from "../runner/case.ts";
@@ -125,6 +125,42 @@ export const webSocketCases: ConformanceCase[] = [
     async run(ctx) {
       const closedAfter = await stalledUpgrade(ctx, 5000);
       expect(closedAfter !== undefined && closedAfter < 1500, "closed about 300 ms after connect (within 1.5 s)", closedAfter === undefined ? "still open after 5 s" : `closed after ${closedAfter.toFixed(0)} ms`, "WS-6");
+    },
+  },
+  {
+    name: "websocket/close-follows-goaway",
+    section,
+    requirements: ["WS-7", "FRAME-14"],
+    websocket: "only",
+    title: "After a connection error's GOAWAY the server's close frame (1000) follows at once, not after a wait, and the close handshake completes (no 1006)",
+    async run(ctx) {
+      const probe = probeWebSocket(ctx);
+      await probe.status;
+      // When the GOAWAY arrived: the server's frames, read as they come, after its preface.
+      let goawayAt: number | undefined;
+      const decoder = createFrameDecoder({
+        limits: DEFAULT_LIMITS,
+        onFrame: (frame) => {
+          if (frame.header.type === FrameType.GOAWAY) goawayAt ??= performance.now();
+        },
+      });
+      let prefaceLeft = PREFACE_SIZE;
+      probe.socket.on("message", (data: Buffer) => {
+        const skipped = Math.min(prefaceLeft, data.length);
+        prefaceLeft -= skipped;
+        if (data.length > skipped) decoder.push(data.subarray(skipped));
+      });
+      probe.socket.send(handshake());
+      await receivedAtLeast(probe.messages, PREFACE_SIZE + 4, 3000);
+      // A frame whose header size is 0: a connection error [FRAME-4].
+      probe.socket.send(Uint8Array.of(0, 0, 0, 0));
+      const code = await Promise.race([probe.closed, pause(5000).then(() => undefined)]);
+      const closedAt = performance.now();
+      expect(goawayAt !== undefined, "a GOAWAY before the close", "no GOAWAY", "FRAME-14");
+      expect(code === 1000, "close code 1000, the close handshake complete", code === undefined ? "still open 5 s after the bad frame" : `close code ${code}`, "WS-7");
+      // [FRAME-18]'s wait is the close handshake itself: a close held back 1 s is the mistake this catches.
+      const after = closedAt - goawayAt!;
+      expect(after < 800, "the close right after the GOAWAY (within 0.8 s)", `the close ${after.toFixed(0)} ms after the GOAWAY`, "WS-7");
     },
   },
 ];

@@ -39,6 +39,8 @@ export interface WebSocketDeviation {
   joinMessages?: boolean;
   /** Leave upgrades that never finish to the HTTP server's own timeouts [WS-6]. */
   unboundedUpgrade?: boolean;
+  /** Send the close frame 1.5 s after the server's, not at once [WS-7]. */
+  closeLate?: boolean;
 }
 
 /** A deliberate deviation from the spec. Hooks left out pass everything through. */

@@ -3,8 +3,8 @@
 // WebSocket: text messages ignored instead of closing, upgrades accepted
 // without the subprotocol, permessage-deflate accepted, any Origin
 // accepted, the server's messages joined past 1 MiB, stalled upgrades left
-// open. Each is a ws-to-ws proxy, so the reference server itself stays
-// correct.
+// open, the close held back after the last bytes. Each is a ws-to-ws proxy,
+// so the reference server itself stays correct.
 
 import * as http from "node:http";
 import type * as net from "node:net";
@@ -63,7 +63,11 @@ export async function startWebSocketFront(upstream: string, deviation: WebSocket
       }, 20);
     });
     client.on("close", (code: number) => server.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000));
-    server.on("close", (code: number) => client.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000));
+    server.on("close", (code: number) => {
+      const close = () => client.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000);
+      if (deviation.closeLate) setTimeout(close, 1500);
+      else close();
+    });
     client.on("error", () => server.terminate());
     server.on("error", () => client.terminate());
   });
@@ -93,5 +97,6 @@ export const webSocketMutants: Mutant[] = [
   mutant("ws-deflate", "accepts permessage-deflate [WS-4]", ["websocket/no-compression"], { deflate: true }),
   mutant("ws-any-origin", "accepts upgrades from any Origin [WS-5]", ["websocket/foreign-origin-refused"], { anyOrigin: true }),
   mutant("ws-messages-joined", "joins the server's messages into ones larger than 1 MiB [WS-3]", ["websocket/message-sizes"], { joinMessages: true }),
+  mutant("ws-close-late", "holds its close frame back 1.5 s after the last bytes, as if [FRAME-18]'s wait came first [WS-7]", ["websocket/close-follows-goaway"], { closeLate: true }),
   mutant("ws-upgrade-unbounded", "leaves a stalled upgrade to the HTTP server's own timeouts [WS-6]", ["websocket/upgrade-bounded-by-handshake-timer"], { unboundedUpgrade: true }),
 ];

@@ -52,8 +52,11 @@ export class WebSocketStream implements Transport {
   private reported = false;
   /** Why we closed it, when a protocol rule did [WS-2]. */
   private closeError: Error | undefined;
-  /** The messages that arrived before start(); undefined from then on. */
+  /** The messages that arrived before start(), and their bytes; undefined from then on. */
   private early: Uint8Array[] | undefined = [];
+  private earlyBytes = 0;
+  /** Whether reading stopped because too much came before start(). */
+  private pausedEarly = false;
   /** The end that came before start(), once one did. */
   private endedEarly: { error: Error | undefined } | undefined;
 
@@ -105,6 +108,7 @@ export class WebSocketStream implements Transport {
     const early = this.early;
     this.early = undefined;
     for (const chunk of early!) if (!this.reported) handlers.data(chunk);
+    if (this.pausedEarly) this.socket.resume!();
     const endedEarly = this.endedEarly;
     if (endedEarly !== undefined) queueMicrotask(() => this.report(endedEarly.error));
   }
@@ -119,8 +123,14 @@ export class WebSocketStream implements Transport {
       return;
     }
     const chunk = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array((data as ArrayBufferView).buffer, (data as ArrayBufferView).byteOffset, (data as ArrayBufferView).byteLength);
-    if (this.handlers === undefined) this.early!.push(chunk);
-    else this.handlers.data(chunk);
+    if (this.handlers !== undefined) return this.handlers.data(chunk);
+    this.early!.push(chunk);
+    this.earlyBytes += chunk.length;
+    // A start() that does not come soon holds the peer back where the socket can (ws); a browser's cannot pause.
+    if (this.earlyBytes > this.highWaterMark && !this.pausedEarly && this.socket.pause !== undefined) {
+      this.pausedEarly = true;
+      this.socket.pause();
+    }
   }
 
   /** Tells the handlers the stream ended, once; before start, keeps it for start to tell. */
@@ -205,7 +215,7 @@ export class WebSocketStream implements Transport {
     }
   }
 
-  /** A WebSocket cannot half-close: the queued output goes, then a normal close (1000) [FRAME-18]. */
+  /** A WebSocket cannot half-close: the queued output goes, then at once the close frame (1000), whose answer ends it [WS-7]. */
   end(): void {
     if (this.ended) return;
     this.flush();
@@ -216,7 +226,10 @@ export class WebSocketStream implements Transport {
     this.pending = [];
     this.pendingBytes = 0;
     this.owned.length = 0;
-    this.closeSocket(1000, "");
+    // Past end() the close frame is out: the bound of [WS-7] ends TCP without the peer's answer, where ws can.
+    const terminate = (this.socket as { terminate?(): void }).terminate;
+    if (this.ended && terminate !== undefined) terminate.call(this.socket);
+    else this.closeSocket(1000, "");
     this.report();
   }
 }

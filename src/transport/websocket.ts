@@ -110,21 +110,21 @@ async function listen(address: string, options: ListenOptions, accept: (transpor
   server.headersTimeout = handshakeTimeoutMs;
   server.requestTimeout = handshakeTimeoutMs;
   // Node looks at those two only every 30 s, and not every runtime at all: each TCP connection gets a
-  // timer of its own from accept, cleared once its upgrade is done [WS-6]. By peer address and port,
-  // which name the TCP connection also through the TLS socket over it.
+  // timer of its own from accept, cleared once its upgrade is done [WS-6]. By both ends' addresses and
+  // ports, which name the TCP connection also through the TLS socket over it.
   const upgrading = new Map<string, Timer>();
-  const connectionKey = (socket: net.Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
+  const connectionKey = (socket: net.Socket) => `${socket.localAddress}|${socket.localPort}|${socket.remoteAddress}|${socket.remotePort}`;
   server.on("connection", (socket: net.Socket) => {
+    if (socket.remoteAddress === undefined) return; // gone already
     const key = connectionKey(socket);
     const timer = setTimer(() => {
-      upgrading.delete(key);
+      if (upgrading.get(key) === timer) upgrading.delete(key);
       socket.destroy();
     }, handshakeTimeoutMs);
     upgrading.set(key, timer);
     socket.once("close", () => {
-      if (upgrading.get(key) !== timer) return;
       timer.clear();
-      upgrading.delete(key);
+      if (upgrading.get(key) === timer) upgrading.delete(key);
     });
   });
   const upgraded = (socket: net.Socket) => {
