@@ -41,6 +41,8 @@ export interface WebSocketDeviation {
   unboundedUpgrade?: boolean;
   /** Send the close frame 1.5 s after the server's, not at once [WS-7]. */
   closeLate?: boolean;
+  /** End TCP right after the close frame, without reading until the peer's answer [WS-7]. */
+  noCloseHandshake?: boolean;
 }
 
 /** A deliberate deviation from the spec. Hooks left out pass everything through. */
@@ -50,6 +52,8 @@ export interface Mutant {
   description: string;
   /** Cases that must fail against this mutant. */
   caughtBy: string[];
+  /** Why the suite cannot catch it when it runs on Bun, if it cannot (its cases skip there). */
+  uncaughtOnBun?: string;
   /** Raw client bytes before anything else; return false to swallow them. */
   clientBytes?(chunk: Uint8Array, connection: ProxiedConnection): boolean;
   /** A decoded client frame (after the preface); return the frames to forward to the server. */

@@ -3,8 +3,9 @@
 // WebSocket: text messages ignored instead of closing, upgrades accepted
 // without the subprotocol, permessage-deflate accepted, any Origin
 // accepted, the server's messages joined past 1 MiB, stalled upgrades left
-// open, the close held back after the last bytes. Each is a ws-to-ws proxy,
-// so the reference server itself stays correct.
+// open, the close held back after the last bytes or sent without reading
+// until its answer. Each is a ws-to-ws proxy, so the reference server
+// itself stays correct.
 
 import * as http from "node:http";
 import type * as net from "node:net";
@@ -67,6 +68,8 @@ export async function startWebSocketFront(upstream: string, deviation: WebSocket
       const close = () => client.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000);
       if (deviation.closeLate) setTimeout(close, 1500);
       else close();
+      // Ends TCP with the close frame instead of reading until the answer.
+      if (deviation.noCloseHandshake) client.terminate();
     });
     client.on("error", () => server.terminate());
     server.on("error", () => client.terminate());
@@ -83,11 +86,12 @@ export async function startWebSocketFront(upstream: string, deviation: WebSocket
   };
 }
 
-const mutant = (name: string, description: string, caughtBy: string[], deviation: WebSocketDeviation): Mutant => ({
+const mutant = (name: string, description: string, caughtBy: string[], deviation: WebSocketDeviation, uncaughtOnBun?: string): Mutant => ({
   name,
   description,
   caughtBy,
   webSocket: deviation,
+  ...(uncaughtOnBun === undefined ? {} : { uncaughtOnBun }),
 });
 
 /** Mutants that break section 18; each runs over WebSocket. */
@@ -98,5 +102,6 @@ export const webSocketMutants: Mutant[] = [
   mutant("ws-any-origin", "accepts upgrades from any Origin [WS-5]", ["websocket/foreign-origin-refused"], { anyOrigin: true }),
   mutant("ws-messages-joined", "joins the server's messages into ones larger than 1 MiB [WS-3]", ["websocket/message-sizes"], { joinMessages: true }),
   mutant("ws-close-late", "holds its close frame back 1.5 s after the last bytes, as if [FRAME-18]'s wait came first [WS-7]", ["websocket/close-follows-goaway"], { closeLate: true }),
+  mutant("ws-close-unanswered", "ends TCP as soon as its close frame is out, not reading until the peer's answer [WS-7]", ["websocket/close-reads-until-answer"], { noCloseHandshake: true }, "Bun's ws client shows no TCP socket to stop reading from"),
   mutant("ws-upgrade-unbounded", "leaves a stalled upgrade to the HTTP server's own timeouts [WS-6]", ["websocket/upgrade-bounded-by-handshake-timer"], { unboundedUpgrade: true }),
 ];

@@ -6,6 +6,7 @@
 import type { ConnectionInfo, Transport, TransportHandlers } from "./transport.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
 import { releaseOutput } from "../wire/output-pool.ts";
+import { LINGER_MS } from "./lingering-close.ts";
 
 /** The subprotocol of Strata over WebSocket; the preface negotiates the version, so the name carries none [WS-1]. */
 export const WEBSOCKET_SUBPROTOCOL = "strata";
@@ -48,6 +49,8 @@ export class WebSocketStream implements Transport {
   private readonly owned: Uint8Array[] = [];
   private flushQueued = false;
   private drainTimer: Timer | undefined;
+  /** From the close frame on: ends TCP if the peer never answers it [WS-7]. */
+  private closeBound: Timer | undefined;
   private ended = false;
   private reported = false;
   /** Why we closed it, when a protocol rule did [WS-2]. */
@@ -70,6 +73,7 @@ export class WebSocketStream implements Transport {
     socket.addEventListener("message", ({ data }) => this.onMessage(data));
     socket.addEventListener("close", ({ code, reason }) => {
       this.stopDrainPolling();
+      this.closeBound?.clear();
       // A normal close (1000, or 1001 going away) is the stream's end; any other code is a broken connection.
       this.report(code === 1000 || code === 1001 ? undefined : new Error(`the WebSocket closed with code ${code}${reason ? ` (${reason})` : ""}`));
     });
@@ -107,8 +111,9 @@ export class WebSocketStream implements Transport {
     this.handlers = handlers;
     const early = this.early;
     this.early = undefined;
-    for (const chunk of early!) if (!this.reported) handlers.data(chunk);
+    // Resumed first, so that a pause the handlers make while they read (backpressure) stays [SEC-1].
     if (this.pausedEarly) this.socket.resume!();
+    for (const chunk of early!) if (!this.reported) handlers.data(chunk);
     const endedEarly = this.endedEarly;
     if (endedEarly !== undefined) queueMicrotask(() => this.report(endedEarly.error));
   }
@@ -205,6 +210,7 @@ export class WebSocketStream implements Transport {
     this.drainTimer = undefined;
   }
 
+  /** Sends the close frame; the peer's answer ends the connection, or the bound of [WS-7] does where the socket can end TCP itself (ws). */
   private closeSocket(code: number, reason: string): void {
     this.ended = true;
     this.stopDrainPolling();
@@ -212,6 +218,10 @@ export class WebSocketStream implements Transport {
       this.socket.close(code, reason);
     } catch {
       // Already closing.
+    }
+    const socket = this.socket as WebSocketLike & { terminate?(): void };
+    if (socket.terminate !== undefined && this.closeBound === undefined) {
+      this.closeBound = setTimer(() => socket.terminate!(), LINGER_MS, { keepAlive: false });
     }
   }
 
@@ -226,10 +236,8 @@ export class WebSocketStream implements Transport {
     this.pending = [];
     this.pendingBytes = 0;
     this.owned.length = 0;
-    // Past end() the close frame is out: the bound of [WS-7] ends TCP without the peer's answer, where ws can.
-    const terminate = (this.socket as { terminate?(): void }).terminate;
-    if (this.ended && terminate !== undefined) terminate.call(this.socket);
-    else this.closeSocket(1000, "");
+    // A close already sent keeps its handshake, which reads until the peer's answer [WS-7].
+    if (!this.ended) this.closeSocket(1000, "");
     this.report();
   }
 }
