@@ -36,6 +36,7 @@ export interface WebSocketLike {
 }
 
 const OPEN = 1;
+const CLOSED = 3;
 
 /** A WebSocket carrying a Strata connection [WS-2] [WS-3]. */
 export class WebSocketStream implements Transport {
@@ -220,7 +221,7 @@ export class WebSocketStream implements Transport {
       // Already closing.
     }
     const socket = this.socket as WebSocketLike & { terminate?(): void };
-    if (socket.terminate !== undefined && this.closeBound === undefined) {
+    if (socket.terminate !== undefined && this.closeBound === undefined && socket.readyState !== CLOSED) {
       this.closeBound = setTimer(() => socket.terminate!(), LINGER_MS, { keepAlive: false });
     }
   }
