@@ -5,8 +5,9 @@
 // the counters a drain and the limits read.
 
 import { CallMode, Compression, DispatchCode, encodeFrame, FrameType, gunzip, type FrameHeader, type FrameLimits } from "../wire/index.ts";
-import { dispatchCodeName, RpcError } from "../status/index.ts";
-import { handlerFailureBody, handlerFailureStatus, notProcessedCode, type ResponseStatus } from "../status/wire-status.ts";
+import { dispatchCodeName } from "../status/index.ts";
+import { notProcessedCode, type ResponseStatus } from "../status/wire-status.ts";
+import { handlerFailureAnswer } from "./handler-failure.ts";
 import type { ConnectionInfo } from "../transport/index.ts";
 import { setDeadlineAt } from "../util/deadline-timers.ts";
 import { RequestTable } from "../util/request-table.ts";
@@ -311,15 +312,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
         const metadata = context.metadataToSend;
         failed = !this.answer(call, metadata === undefined ? OK : { metadata }, output!);
       } else {
-        let body: Uint8Array;
-        try {
-          body = handlerFailureBody(error);
-        } catch {
-          body = EMPTY; // details that do not encode are dropped, the status still goes out [STATUS-9]
-        }
-        const status = handlerFailureStatus(error, this.settings.exposeHandlerErrors, context.responseMetadata);
-        // A status the handler chose is an answer; anything else it threw is a bug to report.
-        if (!RpcError.is(error)) this.logFailure(call, context, error);
+        const { status, body } = handlerFailureAnswer(error, { name: call.name, id: call.id, peer: context.peer }, context.responseMetadata, this.settings.exposeHandlerErrors, this.host.logger);
         this.answer(call, status, body);
       }
     } catch {
@@ -339,15 +332,6 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     this.calls.delete(call.id);
     call.moveTo(Phase.finished);
     this.connection.closeIfDrained();
-  }
-
-  /** Reports a handler failure no caller can act on; never with metadata values [SEC-2] [STATUS-11]. */
-  private logFailure(call: ServerCall, context: RequestContext<ServerCall>, error: unknown): void {
-    try {
-      this.host.logger.error(`${call.name} failed`, { method: call.name, requestId: call.id, peer: context.peer, error });
-    } catch {
-      // A logger that throws must not cost the caller its answer.
-    }
   }
 
   /**
