@@ -172,6 +172,25 @@ for (const [name, factory, address] of transports) {
     await close();
   });
 
+  // The memory transport has no queue of its own: what it was written is in the peer's inbox already, as bytes in a kernel's buffers are.
+  if (name !== "memory") {
+    test(`${name}: destroy() discards the output not yet sent: a peer that reads only afterwards gets less than was written, then the end`, async () => {
+      const { client, server, close } = await connected(factory, address);
+      client.pause?.();
+      const atClient = receive(client);
+      receive(server);
+      // Written in one turn, far past what a kernel's buffers take, and destroyed in the same turn.
+      const chunk = new Uint8Array(64 * 1024);
+      const written = 32 * 1024 * 1024;
+      for (let at = 0; at < written; at += chunk.length) server.write(chunk);
+      server.destroy();
+      client.resume?.();
+      await within(atClient.closed, 5000, "the end after destroy()");
+      assert.ok(atClient.total() < written, `${atClient.total()} of ${written} bytes arrived: the unsent output was sent after all`);
+      await close();
+    });
+  }
+
   test(`${name}: what the peer sent before start() and its end are delivered once start() comes [WS-2]`, async () => {
     const { client, server, close } = await connected(factory, address);
     const atServer = receive(server);

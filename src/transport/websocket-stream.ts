@@ -233,12 +233,24 @@ export class WebSocketStream implements Transport {
     this.closeSocket(1000, "");
   }
 
+  /**
+   * Ends it at once, discarding what is not yet sent: where the socket can end its TCP connection
+   * itself (ws), it does; the browser's API can only close. A close already sent keeps its
+   * handshake, which reads until the peer's answer [WS-7].
+   */
   destroy(): void {
     this.pending = [];
     this.pendingBytes = 0;
     this.owned.length = 0;
-    // A close already sent keeps its handshake, which reads until the peer's answer [WS-7].
-    if (!this.ended) this.closeSocket(1000, "");
+    if (!this.ended) {
+      const socket = this.socket as WebSocketLike & { terminate?(): void };
+      if (socket.terminate === undefined) this.closeSocket(1000, "");
+      else {
+        this.ended = true;
+        this.stopDrainPolling();
+        socket.terminate();
+      }
+    }
     this.report();
   }
 }
