@@ -6,7 +6,9 @@ import { allCases } from "../conformance/cases/index.ts";
 import { keyedDrainCases } from "../conformance/cases/drain-keyed.ts";
 import { keyCases } from "../conformance/cases/keys.ts";
 import { keyFailurePathCases } from "../conformance/cases/keys-failure-paths.ts";
-import { createReferenceServer } from "../conformance/reference/server-options.ts";
+import { createReferenceServer, serverOptionsFrom } from "../conformance/reference/server-options.ts";
+import { createServer } from "../src/node.ts";
+import { TestService, testService } from "./support/test-service.ts";
 import { runCases } from "../conformance/runner/run-cases.ts";
 import type { ServerSettings } from "../conformance/runner/case.ts";
 import { certificatesProblem, testCertificates } from "../conformance/runner/certificates.ts";
@@ -181,6 +183,35 @@ test("[TLS-4] [TLS-5] over wss the checks can fail: a suite trusting another CA 
   assert.is(unchecked!.failedRequirement, "TLS-5");
 });
 
+test("[TLS-3] [TLS-5] against a tls: server that requires client certificates, given one that it trusts (--cert), every section 19 case passes: each probe presents it unless the case says none", async () => {
+  const problem = certificatesProblem();
+  if (problem !== undefined) {
+    console.log(`\n  SKIPPED: the suite over TLS needs ${problem}\n`);
+    return;
+  }
+  const tls = spawnTls();
+  const requiring = (settings: ServerSettings) => spawnSettings({ ...settings, tls: { clientCertificate: settings.tls?.clientCertificate ?? "require" } }, tls);
+  const main = await startReference(requiring({}));
+  try {
+    const results = await runCases(allCases.filter((c) => c.section === "19 TLS"), {
+      address: main.address,
+      seed: 1,
+      runs: 3,
+      trace: true,
+      hasConformanceService: true,
+      features: new Set(),
+      startWith: (settings) => startReference(requiring(settings)),
+      tls,
+      caseTimeoutMs: 20_000,
+    });
+    const failures = results.filter((r) => r.status === "fail").map((r) => `${r.case.name}: expected ${r.expected}, got ${r.actual}`);
+    assert.equal(failures, [], failures.join("\n"));
+    assert.ok(results.filter((r) => r.case.name.startsWith("tls/alpn") && r.status === "pass").length >= 1, "the ALPN cases ran");
+  } finally {
+    await main.stop();
+  }
+});
+
 test("[KEYS-2] against a server without keyed dispatch, the refusal case passes and every other keyed-dispatch case skips", async () => {
   const server = createReferenceServer({}, { keyedDispatch: false });
   const address = await server.listen("127.0.0.1:0");
@@ -198,6 +229,31 @@ test("[KEYS-2] against a server without keyed dispatch, the refusal case passes 
     results.map((r) => [r.case.name, r.status]),
     keyedCases.map((c) => [c.name, c.name === "keys/refused-without-keyed-dispatch" ? "pass" : "skip"]),
   );
+  await server.close({ graceMs: 200 });
+});
+
+test("[CONF-1] against a server that offers no conformance service (a plain service only), every case that needs one skips and every other case passes: a case that uses the service without saying so fails here", async () => {
+  const { impl } = testService();
+  const plain = (settings: ServerSettings & { listen?: string }) => createServer(serverOptionsFrom(settings)).addService(TestService, impl);
+  const server = plain({});
+  const address = await server.listen("127.0.0.1:0");
+  const results = await runCases(allCases, {
+    address,
+    seed: 1,
+    runs: 3,
+    trace: true,
+    hasConformanceService: false,
+    features: new Set(),
+    startWith: async (settings) => {
+      const started = plain(settings);
+      return { address: await started.listen("127.0.0.1:0"), stop: () => started.close({ graceMs: 200 }) };
+    },
+    caseTimeoutMs: 20_000,
+  });
+  const failures = results.filter((r) => r.status === "fail").map((r) => `${r.case.name}: expected ${r.expected}, got ${r.actual}`);
+  assert.equal(failures, [], failures.join("\n"));
+  for (const r of results) if (r.case.usesConformanceService) assert.is(r.status, "skip", `${r.case.name} needs the conformance service`);
+  assert.ok(results.filter((r) => r.status === "pass").length >= 40, "the protocol's own cases ran");
   await server.close({ graceMs: 200 });
 });
 

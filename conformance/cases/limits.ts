@@ -349,6 +349,23 @@ const slotCases: ConformanceCase[] = [
   },
 ];
 
+/**
+ * Sends the requests `named` gives for the room the server's header limit leaves (names too long for
+ * a refusal quoting them in full to fit 4096 bytes), on a connection declaring max_header_size 4096,
+ * and checks each is refused with its not-processed code in a header of at most 4096 bytes [LIMIT-7].
+ */
+async function refusalsFitBaseline(ctx: CaseContext, named: (room: number) => Array<{ service: string; method: string; code: DispatchCode }>): Promise<void> {
+  const peer = await ctx.connect({ hello: { maxHeaderSize: 4096 } });
+  const limit = resolveFrameLimits(peer.hello!).maxHeaderSize;
+  for (const [i, c] of named(Math.min(limit, 16384) - 64).entries()) {
+    peer.send({ type: FrameType.REQUEST, requestId: i + 1, service: c.service, method: c.method });
+    const frame = await ctx.response(peer, i + 1);
+    const size = headerSize(frame.header, frame.body.length);
+    expect(frame.header.dispatchCode === c.code, `dispatch code ${c.code} (not processed), never RESPONSE_TOO_LARGE`, `dispatch code ${frame.header.dispatchCode}`, "LIMIT-7");
+    expect(size <= 4096 && frame.body.length === 0, "a header of at most 4096 bytes and no body", `${size} header bytes, ${frame.body.length} body bytes`, "LIMIT-7");
+  }
+}
+
 export const limitCases: ConformanceCase[] = [
   {
     name: "limits/over-max-concurrent-requests",
@@ -383,25 +400,21 @@ export const limitCases: ConformanceCase[] = [
     name: "limits/refusal-fits-client-limit",
     section: "14 Limits",
     requirements: ["LIMIT-7", "STATUS-6", "STATUS-4"],
-    title: "Refusals of requests with long unknown names, to a client declaring the baseline 4096, keep their not-processed code and fit the baseline",
-    async run(ctx) {
-      const peer = await ctx.connect({ hello: { maxHeaderSize: 4096 } });
-      const limit = resolveFrameLimits(peer.hello!).maxHeaderSize;
-      // Names as long as the server's header limit allows: a message quoting them in full would not fit 4096.
-      const room = Math.min(limit, 16384) - 64;
-      const cases = [
+    title: "Refusals of requests with long unknown service names, to a client declaring the baseline 4096, keep their not-processed code and fit the baseline",
+    run: (ctx) =>
+      refusalsFitBaseline(ctx, (room) => [
         { service: "s".repeat(room), method: "m", code: DispatchCode.UNKNOWN_SERVICE },
-        { service: "strata.conformance.v1.ConformanceService", method: "é".repeat(Math.floor(room / 2) - 40), code: DispatchCode.UNKNOWN_METHOD },
         { service: "x".repeat(room / 2), method: "y".repeat(room / 2 - 20), code: DispatchCode.UNKNOWN_SERVICE },
-      ];
-      for (const [i, c] of cases.entries()) {
-        peer.send({ type: FrameType.REQUEST, requestId: i + 1, service: c.service, method: c.method });
-        const frame = await ctx.response(peer, i + 1);
-        const size = headerSize(frame.header, frame.body.length);
-        expect(frame.header.dispatchCode === c.code, `dispatch code ${c.code} (not processed), never RESPONSE_TOO_LARGE`, `dispatch code ${frame.header.dispatchCode}`, "LIMIT-7");
-        expect(size <= 4096 && frame.body.length === 0, "a header of at most 4096 bytes and no body", `${size} header bytes, ${frame.body.length} body bytes`, "LIMIT-7");
-      }
-    },
+      ]),
+  },
+  {
+    name: "limits/unknown-method-refusal-fits-client-limit",
+    section: "14 Limits",
+    requirements: ["LIMIT-7", "STATUS-6", "STATUS-4"],
+    title: "The refusal of a request with a long unknown method name of a known service, to a client declaring the baseline 4096, keeps UNKNOWN_METHOD and fits the baseline",
+    // A known service is needed for UNKNOWN_METHOD: the conformance service is the one every server under test may offer.
+    usesConformanceService: true,
+    run: (ctx) => refusalsFitBaseline(ctx, (room) => [{ service: CONFORMANCE_SERVICE, method: "é".repeat(Math.floor(room / 2) - 40), code: DispatchCode.UNKNOWN_METHOD }]),
   },
   {
     name: "conformance-service/echo-response-size-bounded",

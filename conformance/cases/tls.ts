@@ -116,7 +116,7 @@ export const tlsCases: ConformanceCase[] = [
     async run(ctx) {
       const trusted = await probeTls(ctx, { client: trustedClient(ctx) });
       expect(trusted.outcome === "served", "a trusted client certificate served", show(trusted));
-      const none = await probeTls(ctx);
+      const none = await probeTls(ctx, { client: null });
       expect(none.outcome === "refused", "a client without a certificate refused, before any Strata byte", show(none), "TLS-5");
       const foreign = await probeTls(ctx, { client: foreignClient(ctx) });
       expect(foreign.outcome === "refused", "a certificate from an unknown CA refused, before any Strata byte", show(foreign), "TLS-5");
@@ -130,7 +130,7 @@ export const tlsCases: ConformanceCase[] = [
     settings: { tls: { clientCertificate: "request" } },
     title: "A server requesting client certificates serves clients without one, and refuses one that does not verify",
     async run(ctx) {
-      const none = await probeTls(ctx);
+      const none = await probeTls(ctx, { client: null });
       expect(none.outcome === "served", "a client without a certificate served", show(none));
       const foreign = await probeTls(ctx, { client: foreignClient(ctx) });
       expect(foreign.outcome === "refused", "a certificate from an unknown CA refused, before any Strata byte", show(foreign), "TLS-5");

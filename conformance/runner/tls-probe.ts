@@ -38,15 +38,17 @@ const handshake = () => Buffer.concat([encodePreface(), encodeFrame({ type: Fram
 
 /**
  * Opens a TLS connection offering `alpn` (default ["strata"]) and presenting
- * `client`, sends a preface and HELLO once the handshake completes, and
+ * `client` (default: the suite's client certificate, as every connection of
+ * the suite does; `null`: none), sends a preface and HELLO once the handshake completes, and
  * waits up to `waitMs` for the server's preface. To a wss:// target, the
  * same through a WebSocket upgrade, with no ALPN of its own [TLS-5].
  */
-export function probeTls(ctx: CaseContext, options: { alpn?: string[] | null; client?: KeyPair; waitMs?: number } = {}): Promise<TlsProbe> {
+export function probeTls(ctx: CaseContext, options: { alpn?: string[] | null; client?: KeyPair | null; waitMs?: number } = {}): Promise<TlsProbe> {
   if (ctx.address.startsWith("wss:")) return probeWss(ctx, options.client, options.waitMs ?? 5000);
   const { host, port } = target(ctx);
   const suite = ctx.tls!;
   const servername = suite.serverName ?? (net.isIP(host) === 0 ? host : undefined);
+  const client = options.client === null ? undefined : (options.client ?? suite.client);
   return new Promise((resolve) => {
     let alpn: string | false | undefined;
     let received = Buffer.alloc(0);
@@ -63,7 +65,7 @@ export function probeTls(ctx: CaseContext, options: { alpn?: string[] | null; cl
       port,
       ...(servername === undefined ? {} : { servername }),
       ...(suite.ca === undefined ? {} : { ca: suite.ca }),
-      ...(options.client ?? {}),
+      ...(client ?? {}),
       ...(options.alpn === null ? {} : { ALPNProtocols: options.alpn ?? ["strata"] }),
     });
     const timer = setTimeout(() => finish("silent"), options.waitMs ?? 5000);
@@ -82,9 +84,9 @@ export function probeTls(ctx: CaseContext, options: { alpn?: string[] | null; cl
   });
 }
 
-/** probeTls over wss: the upgrade with `client` (none by default), then a preface and HELLO; served once the server's preface arrives. */
-function probeWss(ctx: CaseContext, client: KeyPair | undefined, waitMs: number): Promise<TlsProbe> {
-  const probe = probeWebSocket(ctx, { client: client ?? null });
+/** probeTls over wss: the upgrade presenting `client` (the suite's by default, none for `null`), then a preface and HELLO; served once the server's preface arrives. */
+function probeWss(ctx: CaseContext, client: KeyPair | null | undefined, waitMs: number): Promise<TlsProbe> {
+  const probe = probeWebSocket(ctx, { client });
   return new Promise((resolve) => {
     let settled = false;
     const finish = (outcome: TlsProbe["outcome"], error?: string) => {
