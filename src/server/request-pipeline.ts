@@ -7,7 +7,7 @@
 import { CallMode, Compression, DispatchCode, encodeFrame, FrameType, gunzip, type FrameHeader, type FrameLimits } from "../wire/index.ts";
 import { dispatchCodeName } from "../status/index.ts";
 import { notProcessedCode, type ResponseStatus } from "../status/wire-status.ts";
-import { handlerFailureAnswer } from "./handler-failure.ts";
+import { handlerFailureAnswer, logUnsendableResponse } from "./handler-failure.ts";
 import type { ConnectionInfo } from "../transport/index.ts";
 import { setDeadlineAt } from "../util/deadline-timers.ts";
 import { RequestTable } from "../util/request-table.ts";
@@ -357,7 +357,8 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     try {
       this.send(call.id, status, body);
     } catch (error) {
-      // Whatever went wrong, the caller still gets its one answer [STATUS-11].
+      // Whatever went wrong, the caller still gets its one answer [STATUS-11], and the server's log says why.
+      logUnsendableResponse(this.host.logger, { name: call.name, id: call.id, peer: this.connection.info.peer }, error);
       const message = this.settings.exposeHandlerErrors ? `response could not be sent: ${(error as Error).message}` : "handler failed";
       this.send(call.id, { dispatchCode: DispatchCode.HANDLER_ERROR, dispatchMessage: message }, EMPTY);
       sent = false;

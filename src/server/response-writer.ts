@@ -14,6 +14,7 @@ import {
   type MetadataEntry,
 } from "../wire/index.ts";
 import { exceedsLimits, METADATA_KEY } from "../wire/request-rules.ts";
+import { metadataEntryProblem } from "../wire/header-codec.ts";
 import { releaseOutput, releaseOutputBody } from "../wire/output-pool.ts";
 import { dispatchProcessed } from "../status/index.ts";
 import type { ResponseStatus } from "../status/wire-status.ts";
@@ -23,9 +24,14 @@ const MAX_REFUSAL_MESSAGE = 256;
 const EMPTY_METADATA: MetadataEntry[] = [];
 const utf8 = new TextEncoder();
 
-/** Whether handler-supplied response metadata is valid to send [META-2] [META-6]. */
-function validMetadata(metadata: readonly MetadataEntry[]): boolean {
-  return metadata.every((e) => typeof e.key === "string" && METADATA_KEY.test(e.key) && e.value instanceof Uint8Array);
+/** What makes handler-supplied response metadata invalid to send, or undefined when it is valid [META-2] [META-6]. */
+function metadataProblem(metadata: readonly MetadataEntry[]): string | undefined {
+  for (const entry of metadata) {
+    const problem = metadataEntryProblem(entry);
+    if (problem !== undefined) return problem;
+    if (!METADATA_KEY.test(entry.key)) return `metadata key "${entry.key}" is not 1 to 128 bytes of a-z, 0-9, "-", "_" and "." [META-2]`;
+  }
+  return undefined;
 }
 
 /** `text` cut to at most `maxBytes` bytes of UTF-8, at a character boundary. */
@@ -67,8 +73,9 @@ export interface ByteSink {
  * own bytes, is written as it is and kept by no one here.
  */
 export function writeResponse(sink: ByteSink, id: number, status: ResponseStatus, body: Uint8Array, limits: FrameLimits): void {
-  if (status.metadata !== undefined && status.metadata.length > 0 && !validMetadata(status.metadata)) {
-    throw new TypeError("the handler set invalid response metadata [META-6]");
+  if (status.metadata !== undefined && status.metadata.length > 0) {
+    const problem = metadataProblem(status.metadata);
+    if (problem !== undefined) throw new TypeError(`the handler set invalid response metadata: ${problem} [META-6]`);
   }
   if (!(body instanceof Uint8Array)) throw new TypeError("the handler's output is not bytes");
   const fields = responseFields;

@@ -70,6 +70,7 @@ export class ServiceRegistry {
     for (const method of (service as DescService).methods) {
       const handler = implementations[method.localName];
       if (handler === undefined) continue;
+      if (typeof handler !== "function") throw new TypeError(`the handler of ${service.typeName}.${method.name} (${method.localName}) must be a function, not ${handler === null ? "null" : typeof handler}`);
       if (method.methodKind !== "unary") {
         throw new TypeError(`${service.typeName}.${method.name} is ${method.methodKind}; Strata v1 has unary methods only`);
       }
@@ -124,6 +125,7 @@ export class ServiceRegistry {
     this.checkName(serviceName);
     const methods = this.open(serviceName);
     for (const [name, handler] of Object.entries(handlers)) {
+      if (typeof handler !== "function") throw new TypeError(`the raw handler ${serviceName}/${name} must be a function, not ${handler === null ? "null" : typeof handler}`);
       const check = (output: unknown): Uint8Array => {
         if (!(output instanceof Uint8Array)) throw new TypeError(`raw handler ${serviceName}/${name} returned ${typeof output}, not a Uint8Array`);
         return output;

@@ -44,15 +44,27 @@ function namedDispatchCode(error: unknown): DispatchCode | undefined {
  * [STATUS-5] [STATUS-6] [STATUS-8] [STATUS-11].
  */
 export function handlerFailureStatus(error: unknown, expose: boolean, metadata: MetadataEntry[]): ResponseStatus {
-  if (RpcError.is(error) && error.layer === "application" && isAppCode(error.code)) {
-    return { appCode: error.code, appMessage: error.rawMessage, metadata };
-  }
-  const code = namedDispatchCode(error);
-  if (code !== undefined && HANDLER_DISPATCH_CODES.has(code)) {
-    return { dispatchCode: code, dispatchMessage: (error as RpcError).rawMessage, metadata };
+  if (isHandlerStatus(error)) {
+    const chosen = error as RpcError;
+    return chosen.layer === "application"
+      ? { appCode: chosen.code as number, appMessage: chosen.rawMessage, metadata }
+      : { dispatchCode: namedDispatchCode(chosen)!, dispatchMessage: chosen.rawMessage, metadata };
   }
   const message = expose && error instanceof Error ? `handler failed: ${error.message}` : "handler failed";
   return { dispatchCode: DispatchCode.HANDLER_ERROR, dispatchMessage: message };
+}
+
+/**
+ * Whether a handler's `error` is a status it can answer with, sent as it is
+ * by handlerFailureStatus: an application error, or a dispatch code that
+ * admits it ran (DEADLINE_EXCEEDED, CANCELLED, HANDLER_ERROR, ...); anything
+ * else it threw becomes HANDLER_ERROR [STATUS-8] [STATUS-11].
+ */
+export function isHandlerStatus(error: unknown): boolean {
+  if (!RpcError.is(error)) return false;
+  if (error.layer === "application") return isAppCode(error.code);
+  const code = namedDispatchCode(error);
+  return code !== undefined && HANDLER_DISPATCH_CODES.has(code);
 }
 
 /** The RESPONSE body for a handler failure: its application error details, if any [STATUS-9]. */

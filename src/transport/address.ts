@@ -9,8 +9,8 @@ export type SocketAddress = { host: string; port: number } | { path: string };
 const SCHEME = /^([a-z][a-z0-9+.-]*):(.*)$/s;
 
 /**
- * The scheme of an address: "tcp" for "host:port", "[v6]:port" and
- * "tcp:host:port"; otherwise the text before the first colon ("unix",
+ * The scheme of an address: "tcp" for "host:port", "[v6]:port",
+ * "tcp:host:port" and "tcp://host:port"; otherwise the text before the first colon ("unix",
  * "memory", "tls", "ws", ...). Throws a TypeError for an empty address.
  */
 export function addressScheme(address: string): string {
@@ -21,16 +21,17 @@ export function addressScheme(address: string): string {
   return match[1]!;
 }
 
-/** Parses "host:port", "[::1]:port", "tcp:host:port" or "unix:/path"; throws a TypeError naming the problem. */
+/** Parses "host:port", "[::1]:port", "tcp:host:port", "tcp://host:port" or "unix:/path"; throws a TypeError naming the problem. */
 export function parseSocketAddress(address: string): SocketAddress {
   if (address.startsWith("unix:")) {
     const path = address.slice(5);
     if (path === "") throw new TypeError(`invalid address "${address}": empty Unix socket path`);
     return { path };
   }
-  const hostPort = address.startsWith("tcp:") ? address.slice(4) : address;
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(hostPort);
-  if (!match) throw new TypeError(`invalid address "${address}": expected host:port, [ipv6]:port or unix:/path`);
+  const hostPort = address.startsWith("tcp://") ? address.slice(6) : address.startsWith("tcp:") ? address.slice(4) : address;
+  // A host is a name or an IPv4 address (no spaces, slashes or other URL parts), or an IPv6 address in brackets.
+  const match = /^(?:\[([0-9A-Fa-f:.]+(?:%[\w.-]+)?)\]|([^\s:/[\]@?#%]*)):(\d+)$/.exec(hostPort);
+  if (!match) throw new TypeError(`invalid address "${address}": expected host:port, [ipv6]:port, tcp://host:port or unix:/path`);
   const port = Number(match[3]);
   if (port > 65535) throw new TypeError(`invalid address "${address}": port above 65535`);
   return { host: match[1] ?? (match[2] || "127.0.0.1"), port };

@@ -83,11 +83,30 @@ function copyBytes(bytes: Uint8Array, buf: Uint8Array, pos: number): number {
   return pos + n;
 }
 
+/** Throws a TypeError for a metadata entry that is not a string key with bytes: it would encode as garbage [META-1] [META-3]. */
+function checkEntry(entry: MetadataEntry): void {
+  if (typeof entry?.key !== "string" || !(entry.value instanceof Uint8Array)) throw new TypeError(metadataEntryProblem(entry));
+}
+
 function entrySize(entry: MetadataEntry): number {
+  checkEntry(entry);
   let size = 0;
   if (entry.key.length > 0) size += stringFieldSize(entry.key);
   if (entry.value.length > 0) size += bytesFieldSize(entry.value);
   return size;
+}
+
+/**
+ * What is wrong with a metadata entry given to an encoder, or undefined when
+ * it is a string key with bytes (the key's syntax is not checked here) [META-1] [META-3].
+ */
+export function metadataEntryProblem(entry: unknown): string | undefined {
+  if (typeof entry !== "object" || entry === null) return `a metadata entry must be { key, value }, not ${entry === null ? "null" : typeof entry} [META-1]`;
+  const { key, value } = entry as { key: unknown; value: unknown };
+  if (typeof key !== "string") return `a metadata key must be a string, not ${key === null ? "null" : typeof key} [META-2]`;
+  if (value instanceof Uint8Array) return undefined;
+  const what = typeof value === "string" ? "a string: encode text first, e.g. new TextEncoder().encode(text)" : value === null ? "null" : typeof value;
+  return `metadata "${key}": the value must be bytes (a Uint8Array), not ${what} [META-3]`;
 }
 
 /**
@@ -174,6 +193,7 @@ export function writeHeader(header: FrameHeaderInit, bodySize: number, buf: Uint
   if (metadata !== undefined) {
     for (let i = 0; i < metadata.length; i++) {
       const entry = metadata[i]!;
+      checkEntry(entry);
       buf[pos++] = TAG_METADATA;
       // Reserve one byte for the entry's length and patch it afterwards;
       // a length of 128 or more needs more bytes, so the entry moves right.

@@ -89,6 +89,8 @@ export function encodeMessage(schema: DescMessage, value: unknown, allocate: (si
       if (lengths.length > MAX_KEPT_LENGTHS) lengths.length = 0;
     }
   }
+  // create() would make an empty message of a string or a number, and send it as if it were meant.
+  if (value !== undefined && value !== null && typeof value !== "object") throw new TypeError(`a ${schema.typeName} must be an object, not ${typeof value}`);
   // create() returns a message of the schema as it is.
   return toBinary(schema, create(schema, value as MessageInitShape<DescMessage>));
 }
