@@ -7,7 +7,7 @@ import { EchoRequestSchema } from "../gen/strata/conformance/v1/conformance_pb.t
 import { CaseSkip, expect } from "../runner/case-outcome.ts";
 import type { ConformanceCase } from "../runner/case.ts";
 import { CONFORMANCE_SERVICE, pause } from "../runner/context.ts";
-import { probeWebSocket, stalledUpgrade } from "../runner/websocket-probe.ts";
+import { probeWebSocket, stalledUpgrade, upgradeWithTarget } from "../runner/websocket-probe.ts";
 
 const section = "18 WebSocket mapping";
 const MiB = 1024 * 1024;
@@ -144,6 +144,23 @@ export const webSocketCases: ConformanceCase[] = [
       const none = probeWebSocket(ctx);
       expect((await none.status) === 101, "an upgrade without Origin served", `status ${await none.status}`);
       none.socket.close();
+    },
+  },
+  {
+    name: "websocket/odd-request-targets-refused",
+    section,
+    requirements: ["WS-8"],
+    websocket: "only",
+    title: "Upgrades whose request target is another path or no path at all (//, //[, *, http://[) are refused with an HTTP error, and the server serves on",
+    async run(ctx) {
+      const path = new URL(ctx.address).pathname;
+      for (const target of [`${path}-not`, "//", "//[", "//a:b@", "*", "http://["]) {
+        const status = await upgradeWithTarget(ctx, target);
+        expect(status !== undefined && status >= 400 && status < 500, `an HTTP 4xx answer to an upgrade for ${JSON.stringify(target)}`, status === undefined ? "no answer: the connection ended" : `status ${status}`, "WS-8");
+      }
+      const after = probeWebSocket(ctx);
+      expect((await after.status) === 101, "an upgrade for the path served afterwards", `status ${await after.status}`, "WS-8");
+      after.socket.close();
     },
   },
   {

@@ -39,6 +39,8 @@ export interface WebSocketDeviation {
   joinMessages?: boolean;
   /** Leave upgrades that never finish to the HTTP server's own timeouts [WS-6]. */
   unboundedUpgrade?: boolean;
+  /** Ends the connection of an upgrade for another path or no path without an HTTP answer, as a listener whose URL parser threw would [WS-8]. */
+  dropOtherTargets?: boolean;
   /** Send the close frame 1.5 s after the server's, not at once [WS-7]. */
   closeLate?: boolean;
   /** End TCP right after the close frame, without reading until the peer's answer [WS-7]. */

@@ -3,8 +3,8 @@
 // WebSocket: text messages ignored instead of closing, upgrades accepted
 // without the subprotocol, permessage-deflate accepted, any Origin
 // accepted, the server's messages joined past 1 MiB, stalled upgrades left
-// open, the close held back after the last bytes or sent without reading
-// until its answer. Each is a ws-to-ws proxy, so the reference server
+// open, upgrades for other targets dropped unanswered, the close held back
+// after the last bytes or sent without reading until its answer. Each is a ws-to-ws proxy, so the reference server
 // itself stays correct.
 
 import * as http from "node:http";
@@ -25,6 +25,11 @@ export async function startWebSocketFront(upstream: string, deviation: WebSocket
         if (!upgraded.has(socket)) socket.destroy();
       }, handshakeTimeoutMs);
       socket.once("close", () => clearTimeout(timer));
+    });
+  }
+  if (deviation.dropOtherTargets) {
+    web.prependListener("upgrade", (request: http.IncomingMessage, socket: net.Socket) => {
+      if (!/^\/strata(\?|$)/.test(request.url ?? "")) socket.destroy();
     });
   }
   const upgraded = new WeakSet<net.Socket>();
@@ -103,5 +108,6 @@ export const webSocketMutants: Mutant[] = [
   mutant("ws-messages-joined", "joins the server's messages into ones larger than 1 MiB [WS-3]", ["websocket/message-sizes"], { joinMessages: true }),
   mutant("ws-close-late", "holds its close frame back 1.5 s after the last bytes, as if [FRAME-18]'s wait came first [WS-7]", ["websocket/close-follows-goaway"], { closeLate: true }),
   mutant("ws-close-unanswered", "ends TCP as soon as its close frame is out, not reading until the peer's answer [WS-7]", ["websocket/close-reads-until-answer"], { noCloseHandshake: true }, "Bun's ws client shows no TCP socket to stop reading from"),
+  mutant("ws-other-target-dropped", "ends the connection of an upgrade for another path or no path (//, *) without an HTTP answer [WS-8]", ["websocket/odd-request-targets-refused"], { dropOtherTargets: true }),
   mutant("ws-upgrade-unbounded", "leaves a stalled upgrade to the HTTP server's own timeouts [WS-6]", ["websocket/upgrade-bounded-by-handshake-timer"], { unboundedUpgrade: true }),
 ];

@@ -64,14 +64,9 @@ export function probeWebSocket(ctx: CaseContext, options: { protocols?: string[]
  * undefined when it was still open after `waitMs` [WS-6].
  */
 export function stalledUpgrade(ctx: CaseContext, waitMs: number): Promise<number | undefined> {
-  const url = new URL(ctx.address);
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  const secure = url.protocol === "wss:";
-  const port = Number(url.port || (secure ? 443 : 80));
   const started = performance.now();
-  const partial = `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\n`;
   return new Promise((resolve) => {
-    const socket: net.Socket = secure ? tls.connect({ host, port, ...probeTls(ctx, undefined) }, () => socket.write(partial)) : net.connect({ host, port }, () => socket.write(partial));
+    const socket = rawConnection(ctx, (url) => `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\n`);
     const timer = setTimeout(() => {
       socket.destroy();
       resolve(undefined);
@@ -81,5 +76,43 @@ export function stalledUpgrade(ctx: CaseContext, waitMs: number): Promise<number
       clearTimeout(timer);
       resolve(performance.now() - started);
     });
+  });
+}
+
+/** A TCP connection to the target (over wss, TLS with the suite's material) that writes `request(url)` once connected. */
+function rawConnection(ctx: CaseContext, request: (url: URL) => string): net.Socket {
+  const url = new URL(ctx.address);
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const secure = url.protocol === "wss:";
+  const port = Number(url.port || (secure ? 443 : 80));
+  const socket: net.Socket = secure ? tls.connect({ host, port, ...probeTls(ctx, undefined) }, () => socket.write(request(url))) : net.connect({ host, port }, () => socket.write(request(url)));
+  return socket;
+}
+
+/**
+ * Sends a whole upgrade request for the subprotocol strata with `target` as
+ * its request target, byte for byte (`//`, `*`: what no WebSocket client
+ * would send), and resolves with the HTTP status of the answer, or undefined
+ * when the connection ended without one or none came in `waitMs` [WS-8].
+ */
+export function upgradeWithTarget(ctx: CaseContext, target: string, waitMs = 5000): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    let answer = "";
+    const socket = rawConnection(ctx, (url) =>
+      [`GET ${target} HTTP/1.1`, `Host: ${url.host}`, "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol: strata", "", ""].join("\r\n"),
+    );
+    const finish = (status: number | undefined) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(status);
+    };
+    const timer = setTimeout(() => finish(undefined), waitMs);
+    socket.on("data", (chunk: Buffer) => {
+      answer += chunk.toString("latin1");
+      const line = /^HTTP\/1\.[01] (\d{3})/.exec(answer);
+      if (line !== null) finish(Number(line[1]));
+    });
+    socket.on("error", () => {}); // a reset is an end too
+    socket.on("close", () => finish(undefined));
   });
 }

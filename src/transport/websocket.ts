@@ -59,6 +59,20 @@ function refuse(socket: net.Socket, status: number, reason: string, text: string
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
 }
 
+/**
+ * The path of an HTTP request target: origin form ("/strata?x") or absolute
+ * form ("http://host/strata"); undefined for anything else ("//", "*"),
+ * which a peer may send and must not make the listener throw [WS-1].
+ */
+export function pathOfTarget(target: string | undefined): string | undefined {
+  if (target === undefined || target === "") return undefined;
+  try {
+    return target.startsWith("/") ? new URL(`http://x${target}`).pathname : /^https?:\/\//i.test(target) ? new URL(target).pathname : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Listens for WebSocket upgrades on the address's host, port and path [WS-1] [WS-4] [WS-5]. */
 async function listen(address: string, options: ListenOptions, accept: (transport: Transport) => void, wsOptions: WebSocketOptions, clientCertificate: ClientCertificateMode): Promise<TransportListener> {
   const url = parseWebSocketAddress(address, { listening: true });
@@ -134,7 +148,8 @@ async function listen(address: string, options: ListenOptions, accept: (transpor
   };
   server.on("upgrade", (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on("error", () => socket.destroy());
-    const requestPath = new URL(request.url ?? "/", "http://x").pathname;
+    const requestPath = pathOfTarget(request.url);
+    if (requestPath === undefined) return refuse(socket, 400, "Bad Request", "the request target is not a path or an absolute URL\n");
     if (requestPath !== path) return refuse(socket, 404, "Not Found", `no Strata WebSocket at ${requestPath}; it is at ${path}\n`);
     const offered = String(request.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
     if (!offered.includes(WEBSOCKET_SUBPROTOCOL)) return refuse(socket, 400, "Bad Request", `request the WebSocket subprotocol "${WEBSOCKET_SUBPROTOCOL}" [WS-1]\n`);
