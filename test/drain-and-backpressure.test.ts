@@ -5,7 +5,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { EchoRequestSchema } from "./gen/stratatest/v1/testing_pb.ts";
-import { CallMode, createClient, createServer, FrameType, RpcError } from "../src/node.ts";
+import { CallMode, createClient, createFrameDecoder, createServer, encodeFrame, encodeHello, encodePreface, FrameType, memoryPair, PREFACE_SIZE, RpcError, type Transport } from "../src/node.ts";
 import { RawPeer } from "./support/raw-peer.ts";
 import { TestService, testService } from "./support/test-service.ts";
 
@@ -139,6 +139,59 @@ test("[SEC-1] backpressure: a client that stops reading does not make the server
     peer.destroy();
     await within(server.close({ graceMs: 500 }), 5000, "server.close()");
   }
+});
+
+test("[SEC-6] input that arrives while frames wait is kept as it came, not decoded ahead: one 1 MiB read of 6-byte frames behind 256 requests makes no frame objects", async () => {
+  const server = createServer({ maxConcurrentRequests: 0, idleTimeoutMs: 0 }).addService(TestService, testService().impl);
+  const echo = (id: number) => encodeFrame({ type: FrameType.REQUEST, requestId: id, service: SERVICE, method: "Echo", callMode: CallMode.UNARY }, toBinary(EchoRequestSchema, create(EchoRequestSchema, { text: "x", payloadSize: 16 * 1024 })));
+  // A frame of an unknown type, which a receiver ignores [FRAME-8]: 6 bytes on the wire.
+  const unknown = Uint8Array.of(0, 0, 0, 2, 0x08, 0x63);
+  const peers: Transport[] = [];
+  // The first peer counts the RESPONSEs it gets once it reads again.
+  const answered: number[] = [];
+  const responses = createFrameDecoder({ limits: { maxHeaderSize: 4096, maxBodySize: 1024 * 1024 }, onFrame: (frame) => frame.header.type === FrameType.RESPONSE && answered.push(frame.header.requestId) });
+  let prefaceLeft = PREFACE_SIZE;
+  const heapBefore = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 8; i++) {
+    // One read carries it all, as one WebSocket message does.
+    const [peer, end] = memoryPair({ chunkBytes: 2 * 1024 * 1024 });
+    const counts = i === 0;
+    peer.start({
+      data: (chunk) => {
+        if (!counts) return;
+        const skipped = Math.min(prefaceLeft, chunk.length);
+        prefaceLeft -= skipped;
+        responses.push(chunk.subarray(skipped));
+      },
+      closed: () => {},
+      drain: () => {},
+    });
+    peer.pause!(); // reads nothing: the responses fill the server's output
+    server.serve(end);
+    const parts = [encodePreface(), encodeFrame({ type: FrameType.HELLO }, encodeHello({ pingIntervalMs: 60_000 }))];
+    // The 256th request makes the server yield, and the 16 KiB responses pass its high-water mark.
+    for (let id = 1; id <= 256; id++) parts.push(echo(id));
+    for (let n = 0; n < 170_000; n++) parts.push(unknown);
+    parts.push(echo(257)); // after them all: answered once the rest has been decoded, in order
+    const bytes = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      bytes.set(part, at);
+      at += part.length;
+    }
+    peer.write(bytes);
+    peers.push(peer);
+    // The server has taken the whole read once nothing is left for it in the pipe.
+    await until(() => peer.bufferedAmount === 0, 10_000, "the server reading what was sent");
+  }
+  const grewMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
+  // Decoded ahead, the 1.36 million frames held some 600 MiB of heap; kept as bytes, the 8 MiB are buffers, not heap.
+  assert.ok(grewMiB < 64, `the heap grew by ${grewMiB.toFixed(0)} MiB while 8 MiB waited`);
+  peers[0]!.resume!();
+  await until(() => answered.length === 257, 20_000, "every request of the peer that reads again answered");
+  assert.equal(answered, Array.from({ length: 257 }, (_, i) => i + 1), "in order");
+  for (const peer of peers) peer.destroy();
+  await server.close({ graceMs: 0 });
 });
 
 test.run();

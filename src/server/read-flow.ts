@@ -1,7 +1,8 @@
 // Backpressure on one server connection: output past the high-water mark
-// stops reading until the peer takes it, frames already read wait in a
-// backlog instead of starting more work, a burst of requests yields to the
-// event loop, and output a peer leaves unread is bounded [SEC-1] [SEC-3].
+// stops reading until the peer takes it, input already read waits
+// undecoded instead of starting more work, a burst of requests yields to
+// the event loop, and output a peer leaves unread is bounded [SEC-1]
+// [SEC-3] [SEC-6].
 
 import type { Frame } from "../wire/index.ts";
 import type { Transport } from "../transport/index.ts";
@@ -18,6 +19,12 @@ export interface FlowOwner {
   protocolError(error: unknown): void;
   /** Output waits past the connection's or the server's bound: the connection must be closed at once [SEC-3]. */
   outputOverflow(): void;
+  /** Stops decoding the chunk being decoded after the frame just read; the rest comes back through hold() [SEC-6]. */
+  stopDecoding(): void;
+  /** Decodes bytes kept while reading waited, received at `receivedAt`; their frames come back through frameRead() [SEC-6]. */
+  decodeHeld(bytes: Uint8Array, receivedAt: number): void;
+  /** The peer sent more than the connection keeps while reading waits: it must be closed at once [SEC-6]. */
+  inputOverflow(): void;
 }
 
 /** How a connection reports its unwritten output to the server [SEC-3]. */
@@ -36,6 +43,8 @@ const REQUESTS_PER_TURN = 256;
 
 /** The backlog of every connection that has never held a frame back; never written to. */
 const NO_BACKLOG: Array<{ frame: Frame; receivedAt: number }> = [];
+/** The held input of every connection that has never kept any; never written to. */
+const NO_HELD: Array<{ bytes: Uint8Array; receivedAt: number }> = [];
 
 /** Reading and writing of one connection under backpressure [SEC-1] [SEC-3]. */
 export class ReadFlow {
@@ -47,6 +56,16 @@ export class ReadFlow {
    * socket alone would not bound the work admitted [SEC-1].
    */
   private backlog: Array<{ frame: Frame; receivedAt: number }> = NO_BACKLOG;
+  /**
+   * Input received while frames must wait, kept as it came and decoded
+   * only once they can be handled: a decoded frame costs a hundred bytes or
+   * more however small it is, so frames decoded ahead of a pause let a
+   * 1 MiB message of 6-byte frames hold some 70 MiB [SEC-6].
+   */
+  private held: Array<{ bytes: Uint8Array; receivedAt: number }> = NO_HELD;
+  private heldBytes = 0;
+  /** Input this connection keeps while frames wait, at most [SEC-6]. */
+  private readonly maxHeldBytes: number;
   /**
    * Requests handled in this turn of the event loop. Handlers answer
    * asynchronously, so the high-water mark cannot be seen while one chunk is
@@ -63,11 +82,31 @@ export class ReadFlow {
   /** Unwritten output this connection may hold; 0 = no bound [SEC-3]. */
   private readonly maxOutputBytes: number;
 
-  constructor(transport: Transport, owner: FlowOwner, ledger: OutputLedger, maxOutputBytes: number) {
+  constructor(transport: Transport, owner: FlowOwner, ledger: OutputLedger, maxOutputBytes: number, maxHeldBytes: number) {
     this.transport = transport;
     this.owner = owner;
     this.ledger = ledger;
     this.maxOutputBytes = maxOutputBytes;
+    this.maxHeldBytes = maxHeldBytes;
+  }
+
+  /** Whether a chunk that arrives now must be kept for later, not decoded: frames wait, or input kept earlier does [SEC-6]. */
+  get holding(): boolean {
+    return this.paused || this.yieldTimer !== undefined || this.backlog.length > 0 || this.held.length > 0;
+  }
+
+  /**
+   * Keeps input to decode once frames can be handled: behind what is kept
+   * already, or before it (`first`) for the rest of the chunk being decoded.
+   * Past the bound (a transport that cannot pause, or a peer that sent far
+   * more than one read), the connection is closed [SEC-6].
+   */
+  hold(bytes: Uint8Array, receivedAt: number, first = false): void {
+    if (this.held === NO_HELD) this.held = [];
+    if (first) this.held.unshift({ bytes, receivedAt });
+    else this.held.push({ bytes, receivedAt });
+    this.heldBytes += bytes.length;
+    if (this.heldBytes > this.maxHeldBytes) this.owner.inputOverflow();
   }
 
   /** True for the one turn reading yields to the event loop: ours alone, not the peer's silence [IDLE-3]. */
@@ -86,6 +125,8 @@ export class ReadFlow {
       // Made for the first frame that must wait: most connections never need one.
       if (this.backlog === NO_BACKLOG) this.backlog = [];
       this.backlog.push({ frame, receivedAt });
+      // The rest of its chunk stays undecoded until this frame can be handled [SEC-6].
+      this.owner.stopDecoding();
       return;
     }
     this.handleCounted(frame, receivedAt);
@@ -104,12 +145,19 @@ export class ReadFlow {
     }, 0);
   }
 
-  /** Handles frames read earlier, in order, while output has room and no yield is pending; then reads again. */
+  /** Handles frames read earlier, then decodes input kept, in order, while output has room and no yield is pending; then reads again. */
   private pumpBacklog(): void {
     try {
-      while (this.backlog.length > 0 && !this.paused && this.yieldTimer === undefined && !this.owner.closed) {
-        const next = this.backlog.shift()!;
-        this.handleCounted(next.frame, next.receivedAt);
+      while (!this.paused && this.yieldTimer === undefined && !this.owner.closed) {
+        if (this.backlog.length > 0) {
+          const next = this.backlog.shift()!;
+          this.handleCounted(next.frame, next.receivedAt);
+          continue;
+        }
+        if (this.held.length === 0) break;
+        const kept = this.held.shift()!;
+        this.heldBytes -= kept.bytes.length;
+        this.owner.decodeHeld(kept.bytes, kept.receivedAt);
       }
     } catch (error) {
       this.owner.protocolError(error);
@@ -155,10 +203,12 @@ export class ReadFlow {
     this.pumpBacklog();
   }
 
-  /** The connection closed: its output no longer counts, and no yield is pending. */
+  /** The connection closed: its output no longer counts, its kept input is dropped, and no yield is pending. */
   close(): void {
     if (this.heldOutput > 0) this.ledger.holdOutput(-this.heldOutput);
     this.heldOutput = 0;
+    this.held = NO_HELD;
+    this.heldBytes = 0;
     this.yieldTimer?.clear();
   }
 }

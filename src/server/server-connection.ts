@@ -39,6 +39,15 @@ type State = (typeof State)[keyof typeof State];
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * The input a connection keeps while its frames wait, at most: twice its
+ * largest frame, and 8 MiB at least. A transport that pauses delivers little
+ * more than the read it was in [SEC-6].
+ */
+function keptInputBound(limits: FrameLimits): number {
+  return Math.max(8 * 1024 * 1024, 2 * (4 + limits.maxHeaderSize + limits.maxBodySize));
+}
+
 /** The server side of one connection [PREFACE-2] [HELLO-1] [FRAME-14] [DRAIN-2]. */
 export class ServerConnection implements PipelineConnection, FlowOwner, FrameTimeoutListener, PingRecord {
   private state: State = State.preface;
@@ -58,6 +67,8 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
   lastPingAt = -Infinity;
   pingStrikes = 0;
   private lastByteAt = now();
+  /** When the chunk being decoded arrived: the time of frames read from it [DEADLINE-2]. */
+  private chunkAt = this.lastByteAt;
   /** When the header of the frame whose body is arriving was read [DEADLINE-2]. */
   private headerReadAt: number | undefined;
   /** When the peer last took some of our output (or had none pending), and how much was pending then [IDLE-3]. */
@@ -76,7 +87,7 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
     this.host = host;
     this.decoder = createFrameDecoder({ limits: settings.limits, onFrame: (frame) => this.onFrame(frame) });
     this.requests = new RequestPipeline(this, settings, host);
-    this.flow = new ReadFlow(transport, this, host, settings.maxConnectionOutputBytes);
+    this.flow = new ReadFlow(transport, this, host, settings.maxConnectionOutputBytes, keptInputBound(settings.limits));
     this.partialFrame = new PartialFrameWatch(this.decoder, host, settings.frameTransferTimeoutMs, this);
   }
 
@@ -166,15 +177,41 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
         if (rest === undefined || rest.length === 0) return;
         chunk = rest;
       }
-      this.decoder.push(chunk);
-      // A header read in this chunk whose body is still to come: its frame was received now [DEADLINE-2].
-      if (this.headerReadAt === undefined && this.decoder.readingBody) this.headerReadAt = this.lastByteAt;
-      if (this.state === State.open || this.state === State.draining) this.partialFrame.afterChunk();
+      // While frames wait, what arrives is kept as it came, behind what was kept before [SEC-6].
+      if (this.flow.holding) this.flow.hold(chunk, this.lastByteAt);
+      else this.decodeChunk(chunk, this.lastByteAt);
     } catch (error) {
       this.onProtocolError(error);
     } finally {
       this.requests.runs.chunkRead();
     }
+  }
+
+  /** Decodes input received at `receivedAt`; what a stop left of it is kept first, for when frames can be handled again [SEC-6]. */
+  private decodeChunk(chunk: Uint8Array, receivedAt: number): void {
+    this.chunkAt = receivedAt;
+    this.decoder.push(chunk);
+    const rest = this.decoder.takeRest();
+    if (rest !== undefined) this.flow.hold(rest, receivedAt, true);
+    // A header read in this chunk whose body is still to come: its frame was received now [DEADLINE-2].
+    if (this.headerReadAt === undefined && this.decoder.readingBody) this.headerReadAt = receivedAt;
+    if (this.state === State.open || this.state === State.draining) this.partialFrame.afterChunk();
+  }
+
+  /** Input kept while frames waited can be decoded now (called by the read flow) [SEC-6]. */
+  decodeHeld(bytes: Uint8Array, receivedAt: number): void {
+    if (this.state !== State.closed) this.decodeChunk(bytes, receivedAt);
+  }
+
+  /** The frame just read must wait: the rest of its chunk is kept undecoded (called by the read flow) [SEC-6]. */
+  stopDecoding(): void {
+    this.decoder.stop();
+  }
+
+  /** The peer sent more than is kept while frames wait [SEC-6]. */
+  inputOverflow(): void {
+    this.endRequests("the peer sent more than the server keeps while it cannot read", "error");
+    this.finish(false);
   }
 
   /** A frame took longer than the frame transfer timeout to arrive: GOAWAY(IDLE_TIMEOUT) and close [FRAME-19]. */
@@ -222,7 +259,7 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
     if (this.state === State.closed) return;
     // Stamped with the time its header was read (the chunk that completed
     // it), however long its body took or the frame then waits [DEADLINE-2].
-    const receivedAt = this.headerReadAt ?? this.lastByteAt;
+    const receivedAt = this.headerReadAt ?? this.chunkAt;
     this.headerReadAt = undefined;
     this.flow.frameRead(frame, receivedAt);
   }

@@ -84,6 +84,10 @@ export class FrameDecoder {
   private partial: Uint8Array = EMPTY;
   private filled = 0;
   private failure: unknown;
+  /** Set by stop() from within onFrame: decoding ends after that frame. */
+  private stopping = false;
+  /** What a stop left of the chunk being decoded, until takeRest(). */
+  private rest: Uint8Array | undefined;
 
   constructor(options: FrameDecoderOptions) {
     this.limits = options.limits ?? DEFAULT_LIMITS;
@@ -129,6 +133,23 @@ export class FrameDecoder {
   }
 
   /**
+   * Called from `onFrame`: decodes nothing more of the chunk being pushed
+   * after this frame. The rest of the chunk, as received, is then
+   * takeRest()'s, for a receiver that must not decode ahead of what it can
+   * handle to push again later [SEC-6].
+   */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  /** The bytes a stop() left undecoded in the last push, once; undefined when it decoded the whole chunk [SEC-6]. */
+  takeRest(): Uint8Array | undefined {
+    const rest = this.rest;
+    this.rest = undefined;
+    return rest;
+  }
+
+  /**
    * Signals the end of the stream. Throws a ProtocolError citing [FRAME-12]
    * when it cuts a frame short: the partial frame is discarded, never acted
    * on, and no GOAWAY follows (its goawayCode is undefined): the connection
@@ -152,6 +173,11 @@ export class FrameDecoder {
     const buffer = chunk.buffer;
     const base = chunk.byteOffset;
     while (pos < length) {
+      if (this.stopping) {
+        this.stopping = false;
+        this.rest = new Uint8Array(buffer, base + pos, length - pos);
+        return;
+      }
       if (this.state === State.size) {
         // Fast path: the whole size prefix is in this chunk.
         if (this.sizeBytes === 0 && length - pos >= 4) {
@@ -201,6 +227,8 @@ export class FrameDecoder {
         this.onFrame({ header, body });
       }
     }
+    // A stop after the chunk's last frame leaves nothing.
+    this.stopping = false;
   }
 
   /** Validates the size prefix just read [FRAME-4] [FRAME-5]. */
