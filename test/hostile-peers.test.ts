@@ -2,11 +2,11 @@
 // sockets: every hostile input gets a clear protocol answer and the server's
 // memory stays within its bounds. Cites [EXT-9] [LIMIT-7] [STATUS-6]
 // [COMP-3] [COMP-6] [COMP-9] [SEC-3] [SEC-4] [IDLE-3] [FRAME-19] [FRAME-20]
-// [LIMIT-8].
+// [FRAME-21] [LIMIT-8].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { gzipSync } from "node:zlib";
-import { CallMode, Compression, crc32, createServer, decodeGoaway, DispatchCode, encodeFrame, FrameType, GoawayCode, MAX_UNKNOWN_FIELDS, type Server } from "../src/node.ts";
+import { CallMode, Compression, crc32, createClient, createServer, decodeGoaway, DispatchCode, encodeFrame, encodePreface, FrameType, GoawayCode, MAX_UNKNOWN_FIELDS, type Server } from "../src/node.ts";
 import { sleep } from "../src/util/timer.ts";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { EchoRequestSchema } from "./gen/stratatest/v1/testing_pb.ts";
@@ -239,8 +239,9 @@ test("[FRAME-20] partial frames of many connections are bounded server-wide: pas
   const peers: RawPeer[] = [];
   for (let i = 0; i < 4; i++) {
     const peer = await RawPeer.connect(address);
+    // All of a 3 MiB body but its last byte: memory the server really holds.
     peer.write(requestHead(1, 3 * 1024 * 1024));
-    peer.write(new Uint8Array(1000));
+    peer.write(new Uint8Array(3 * 1024 * 1024 - 1));
     peers.push(peer);
   }
   await waitUntil(() => peers.filter((p) => p.frames.some((f) => f.header.type === FrameType.GOAWAY)).length >= 2, 5000);
@@ -250,6 +251,50 @@ test("[FRAME-20] partial frames of many connections are bounded server-wide: pas
     assert.ok(goaway.message.startsWith("[FRAME-20]"), goaway.message);
   }
   assert.is(refused.length, 2, "two 3 MiB partial frames fit 8 MiB; the other two do not");
+  for (const peer of peers) peer.destroy();
+  await server.close({ graceMs: 200 });
+});
+
+test("[FRAME-21] [FRAME-20] headers declaring large bodies that never come hold no memory: 64 of them (192 MiB declared) leave an 8 MiB bound to a client whose 1 MiB calls span reads", async () => {
+  const server = createServer({ maxPartialFrameBytes: 8 * 1024 * 1024 }).addService(TestService, testService().impl);
+  const address = await server.listen("127.0.0.1:0");
+  const peers: RawPeer[] = [];
+  for (let i = 0; i < 64; i++) {
+    const peer = await RawPeer.connect(address);
+    peer.write(requestHead(1, 3 * 1024 * 1024));
+    peers.push(peer);
+  }
+  const client = createClient(TestService, { address });
+  for (let i = 0; i < 4; i++) {
+    const text = `${i}`.repeat(1024 * 1024);
+    const reply = await client.echo({ text });
+    assert.ok(reply.text === text, `call ${i} echoed`);
+  }
+  assert.equal(peers.filter((p) => p.frames.some((f) => f.header.type === FrameType.GOAWAY)).length, 0, "no header-only peer was refused either");
+  await client.$close();
+  for (const peer of peers) peer.destroy();
+  await server.close({ graceMs: 200 });
+});
+
+test("[FRAME-20] a HELLO still arriving counts toward the bound too: of three handshakes each 3 MiB into a HELLO body, the one past 8 MiB is closed", async () => {
+  const server = createServer({ maxPartialFrameBytes: 8 * 1024 * 1024 }).addService(TestService, testService().impl);
+  const address = await server.listen("127.0.0.1:0");
+  const peers: RawPeer[] = [];
+  const helloHead = (() => {
+    const frame = encodeFrame({ type: FrameType.HELLO }, new Uint8Array(3 * 1024 * 1024));
+    return frame.subarray(0, frame.length - 3 * 1024 * 1024);
+  })();
+  for (let i = 0; i < 3; i++) {
+    const peer = await RawPeer.connect(address, { handshake: false });
+    peer.write(encodePreface());
+    peer.write(helloHead);
+    peer.write(new Uint8Array(3 * 1024 * 1024 - 1));
+    peers.push(peer);
+  }
+  await waitUntil(() => peers.some((p) => p.frames.some((f) => f.header.type === FrameType.GOAWAY)), 5000);
+  const goaways = peers.flatMap((p) => p.frames.filter((f) => f.header.type === FrameType.GOAWAY)).map((f) => decodeGoaway(f.body).message);
+  assert.equal(goaways.length, 1, "two fit 8 MiB, the third does not");
+  assert.ok(goaways[0]!.startsWith("[FRAME-20]"), goaways[0]);
   for (const peer of peers) peer.destroy();
   await server.close({ graceMs: 200 });
 });

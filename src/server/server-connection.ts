@@ -195,7 +195,8 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
     if (rest !== undefined) this.flow.hold(rest, receivedAt, true);
     // A header read in this chunk whose body is still to come: its frame was received now [DEADLINE-2].
     if (this.headerReadAt === undefined && this.decoder.readingBody) this.headerReadAt = receivedAt;
-    if (this.state === State.open || this.state === State.draining) this.partialFrame.afterChunk();
+    // From the HELLO on: a handshake whose HELLO declares a large body holds memory too [FRAME-20].
+    if (this.state === State.hello || this.state === State.open || this.state === State.draining) this.partialFrame.afterChunk();
   }
 
   /** Input kept while frames waited can be decoded now (called by the read flow) [SEC-6]. */

@@ -61,11 +61,15 @@ function checkHeader(header: FrameHeader, limits: FrameLimits): void {
   }
 }
 
+/** The first buffer of a body that spans reads, unless the body is smaller [FRAME-21]. */
+const MIN_BODY_BUFFER = 16 * 1024;
+
 /**
  * An incremental, push-based frame decoder: give it chunks of any size, it
  * calls `onFrame` for each whole frame. Sizes are checked against the limits
  * before anything is allocated, so it never buffers more than one header and
- * one body within those limits. Violations are thrown as ProtocolError, and
+ * one body within those limits, and a body's buffer grows as its bytes
+ * arrive [FRAME-21]. Violations are thrown as ProtocolError, and
  * decoding throws nothing else (an exception from `onFrame` passes through
  * unchanged); after either, the decoder stays failed. A body may be a view
  * into the pushed chunk: the decoder never writes to chunks.
@@ -101,7 +105,7 @@ export class FrameDecoder {
     return this.decoded;
   }
 
-  /** Bytes set aside for the frame in progress (its header or body buffer), for a receiver's memory bound [FRAME-20]. */
+  /** Bytes set aside for the frame in progress (its header or body buffer, as far as it has arrived), for a receiver's memory bound [FRAME-20] [FRAME-21]. */
   get reserved(): number {
     return this.partial.length;
   }
@@ -212,11 +216,13 @@ export class FrameDecoder {
         this.size = 0;
         pos = this.startBody(header, chunk, buffer, base, pos);
       } else {
-        const n = Math.min(this.partial.length - this.filled, length - pos);
+        const bodySize = this.header!.bodySize;
+        const n = Math.min(bodySize - this.filled, length - pos);
+        if (this.filled + n > this.partial.length) this.growBody(bodySize, this.filled + n);
         this.partial.set(chunk.subarray(pos, pos + n), this.filled);
         this.filled += n;
         pos += n;
-        if (this.filled < this.partial.length) return;
+        if (this.filled < bodySize) return;
         const body = this.partial;
         const header = this.header!;
         this.partial = EMPTY;
@@ -262,10 +268,23 @@ export class FrameDecoder {
       return pos + bodySize;
     }
     this.header = header;
-    this.partial = allocateBytes(bodySize);
+    // Set aside as the body arrives, not by its declared size: headers alone must not hold memory [FRAME-21].
+    this.partial = EMPTY;
     this.filled = 0;
     this.state = State.body;
     return pos;
+  }
+
+  /**
+   * Makes room for `needed` bytes of a body of `bodySize`: four times what
+   * has arrived (at least 16 KiB), at most the body, so that a body that
+   * arrives whole gets one buffer of its size and one that trickles in
+   * holds at most four times its bytes [FRAME-21].
+   */
+  private growBody(bodySize: number, needed: number): void {
+    const grown = allocateBytes(Math.min(bodySize, Math.max(MIN_BODY_BUFFER, 4 * needed)));
+    if (this.filled > 0) grown.set(this.partial.subarray(0, this.filled));
+    this.partial = grown;
   }
 }
 
