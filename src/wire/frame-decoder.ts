@@ -276,13 +276,14 @@ export class FrameDecoder {
   }
 
   /**
-   * Makes room for `needed` bytes of a body of `bodySize`: four times what
-   * has arrived (at least 16 KiB), at most the body, so that a body that
-   * arrives whole gets one buffer of its size and one that trickles in
-   * holds at most four times its bytes [FRAME-21].
+   * Makes room for `needed` bytes of a body of `bodySize`: the whole body
+   * once a thirty-second of it has arrived, else four times what has (at
+   * least 16 KiB). A body that arrives in reads of a thirty-second or more
+   * (64 KiB reads of a 1 MiB body) gets one buffer of its size, copied into
+   * once, and one that trickles in holds at most 32 times its bytes [FRAME-21].
    */
   private growBody(bodySize: number, needed: number): void {
-    const grown = allocateBytes(Math.min(bodySize, Math.max(MIN_BODY_BUFFER, 4 * needed)));
+    const grown = allocateBytes(needed * 32 >= bodySize ? bodySize : Math.min(bodySize, Math.max(MIN_BODY_BUFFER, 4 * needed)));
     if (this.filled > 0) grown.set(this.partial.subarray(0, this.filled));
     this.partial = grown;
   }
