@@ -14,6 +14,7 @@ import { conformanceService } from "../conformance/reference/conformance-service
 import { RawPeer } from "./support/raw-peer.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
 import { waitUntil } from "./support/wait.ts";
+import { TestService, testService } from "./support/test-service.ts";
 
 const test = suite("keyed dispatch");
 const SERVICE = ConformanceService.typeName;
@@ -291,6 +292,33 @@ test("[KEYS-1] the client refuses keys it cannot send, without sending anything"
   assert.equal(s.work(), ["start:sixteen", "end:sixteen"]);
   assert.is(s.server.stats().requests.total, 1, "nothing else reached the server");
   await s.stop();
+});
+
+test("[KEYS-11] [DRAIN-15] requests waiting for a key are bounded server-wide in bytes, those of closed connections too: past 64 KiB a oneway one is dropped and a unary one refused OVERLOADED; what waited runs once the key is free, and the room comes back", async () => {
+  const { impl, log } = testService();
+  const server = createServer({ maxKeyWaitingBytes: 64 * 1024 }).addService(TestService, impl);
+  const address = await server.listen("memory:");
+  const holder = createClient(TestService, { address });
+  const release = new AbortController();
+  const held = holder.wait({ ms: 60_000, tag: "holder" }, { keys: ["k"], signal: release.signal, timeoutMs: 120_000 }).catch((error: unknown) => error);
+  // Each from its own connection, closed right after: 10 requests of about 8.5 KiB each, of which 7 fit 64 KiB.
+  for (let i = 0; i < 10; i++) {
+    const sender = createClient(TestService, { address });
+    await sender.$oneway.record({ tag: `${i}`.padEnd(8000, "x") }, { keys: ["k"] });
+    await sender.$close();
+  }
+  await waitUntil(() => (server.stats().keys?.waiting ?? 0) >= 7, 5000);
+  const refused = await rpcFailure(holder.record({ tag: "unary".padEnd(8000, "x") }, { keys: ["k"] }));
+  assert.equal([refused.code, refused.processed], ["OVERLOADED", "no"]);
+  assert.match(refused.rawMessage, "[KEYS-11]");
+  release.abort();
+  await held;
+  await waitUntil(() => log.recorded.length === 7, 5000);
+  assert.equal(log.recorded.map((tag) => tag[0]), ["0", "1", "2", "3", "4", "5", "6"], "the first seven, in arrival order");
+  await holder.record({ tag: "after" }, { keys: ["k"] });
+  assert.is(log.recorded.at(-1), "after", "the bound has room again");
+  await holder.$close();
+  await server.close({ graceMs: 0 });
 });
 
 test.run();

@@ -60,6 +60,8 @@ export interface ConnectionHost {
    * the server's bound [FRAME-20].
    */
   holdPartialFrame(delta: number): boolean;
+  /** The bodies of requests waiting for keys changed by `delta` bytes; false when that takes them past the server's bound [KEYS-11]. */
+  holdKeyWaiting(delta: number): boolean;
   /** Takes a server-wide request slot; false when the server is at its limit [LIMIT-5]. */
   acquireSlot(): boolean;
   releaseSlot(): void;

@@ -45,6 +45,8 @@ export interface PipelineConnection extends ByteSink {
  */
 export type Ending = "eof" | "grace" | "error";
 
+/** What a request waiting for its keys costs beyond its body (its header, call and closures), counted toward [KEYS-11]'s bound. */
+const WAITING_REQUEST_BYTES = 512;
 const EMPTY = new Uint8Array(0);
 /** The status of a handler's output sent without metadata [CALL-3]. */
 const OK: ResponseStatus = Object.freeze({});
@@ -184,7 +186,13 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
       this.connection.write(ackFrame(call.id));
     }
     if (call.ticket === undefined || call.ticket.granted) this.run(header, input, method, deadline, call);
-    else call.start = () => this.run(header, input, method, deadline, call);
+    else {
+      // Waiting for its keys, perhaps past its connection's end: counted toward the server's bound [KEYS-11].
+      const cost = body.length + WAITING_REQUEST_BYTES;
+      if (!this.host.holdKeyWaiting(cost)) return this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many requests waiting for keys as it can [KEYS-11]");
+      call.waitingBytes = cost;
+      call.start = () => this.run(header, input, method, deadline, call);
+    }
     // Armed only for a request still in progress: no timer fires while a handler runs without
     // yielding, so one that answered synchronously never needed it, and costs no timer work.
     if (deadline !== undefined && call.phase !== Phase.finished) call.timer = setDeadlineAt(() => this.onDeadline(call), deadline);
@@ -236,6 +244,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
    */
   private remove(calls: ServerCall[]): void {
     for (const call of calls) {
+      this.stopWaiting(call);
       const queued = call.phase === Phase.queued;
       call.timer?.clear();
       this.calls.delete(call.id);
@@ -244,6 +253,13 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
       if (queued) call.abort.abort(new DOMException("the request was removed before it started", "AbortError"));
     }
     for (const call of calls) call.ticket?.release();
+  }
+
+  /** A request no longer waits for its keys: its body stops counting toward the server's bound [KEYS-11]. */
+  private stopWaiting(call: ServerCall): void {
+    if (call.waitingBytes === 0) return;
+    this.host.holdKeyWaiting(-call.waitingBytes);
+    call.waitingBytes = 0;
   }
 
   /** A handler asked for a drain once its request is answered: now if it already is [DRAIN-2]. */
@@ -269,6 +285,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
 
   /** Starts the handler of an admitted request that holds its keys, if it has any [KEYS-5]. */
   private run(header: FrameHeader, input: unknown, method: RegisteredMethod, deadline: number | undefined, call: ServerCall): void {
+    this.stopWaiting(call);
     if (call.phase === Phase.finished) return;
     const started = now();
     // The run before it, if it is still untimed, ended here: counted before this handler can read the stats [EXT-8].

@@ -50,6 +50,8 @@ export class ServerCall {
   ticket: KeyTicket | undefined;
   /** Starts the request once admitted; the key queues call it when they grant the keys [KEYS-5]. */
   start: (() => void) | undefined;
+  /** The body bytes it counts toward the server's bound while it waits for its keys [KEYS-11]. */
+  waitingBytes = 0;
   /** A drain the handler asked for, started once this request is answered [DRAIN-2]. */
   drainAfterMs: number | undefined;
   timer: LongTimeout | undefined;

@@ -126,6 +126,8 @@ export function createServer(options: ServerOptions = {}): Server {
   };
   const maxPartialFrameBytes = options.maxPartialFrameBytes ?? 256 * 1024 * 1024;
   let partialFrameBytes = 0;
+  const maxKeyWaitingBytes = options.maxKeyWaitingBytes ?? 256 * 1024 * 1024;
+  let keyWaitingBytes = 0;
   const maxConnectionsPerClient = options.maxConnectionsPerClient ?? 256;
   /** Open connections by client IP address, when they are bounded [SEC-4]. */
   const perClient = new Map<string, number>();
@@ -157,6 +159,11 @@ export function createServer(options: ServerOptions = {}): Server {
     holdPartialFrame: (delta: number) => {
       partialFrameBytes += delta;
       return maxPartialFrameBytes <= 0 || delta <= 0 || partialFrameBytes <= maxPartialFrameBytes;
+    },
+    holdKeyWaiting: (delta: number) => {
+      if (delta > 0 && maxKeyWaitingBytes > 0 && keyWaitingBytes + delta > maxKeyWaitingBytes) return false;
+      keyWaitingBytes += delta;
+      return true;
     },
     holdOutput: (delta: number) => {
       outputHeld += delta;
