@@ -4,6 +4,7 @@
 // replay lines that rerun a failed case with the same program.
 import { readFileSync, writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
+import { checkedPem } from "../src/transport/pem.ts";
 import { FrameType } from "../src/wire/index.ts";
 import { allCases } from "./cases/index.ts";
 import type { ConformanceCase } from "./runner/case.ts";
@@ -222,6 +223,10 @@ export async function runSuite(options: SuiteOptions): Promise<number> {
     if (options.junit) writeFileSync(options.junit, junitReport(results));
     return results.some((r) => r.status === "fail") ? 1 : 0;
   } catch (error) {
+    if (error instanceof FileFlagError) {
+      process.stderr.write(`${options.program}: ${error.message}\n`);
+      return 2;
+    }
     if (error instanceof HarnessError) {
       process.stderr.write(`${options.program}: harness error: ${error.message}\n`);
       return 3;
@@ -259,11 +264,20 @@ function tlsFlags(options: SuiteOptions): string[] {
   ];
 }
 
+/** A flag names a file that cannot serve: exit 2, as for any usage error, not 3 (the server is not at fault). */
+class FileFlagError extends Error {}
+
 function readPem(file: string): string {
+  let text: string;
   try {
-    return readFileSync(file, "utf8");
+    text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new HarnessError(`cannot read ${file}: ${(error as Error).message}`);
+    throw new FileFlagError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return checkedPem(file, text);
+  } catch (error) {
+    throw new FileFlagError((error as Error).message);
   }
 }
 

@@ -229,7 +229,11 @@ test("[TLS-4] [TLS-5] call over tls: and wss: with --ca, --cert, --key and --ser
       [["call", address, "stratatest.v1.TestService/Echo", "--ca", files.ca!], "--ca is for a TLS server"],
       [["call", tlsAddress, "stratatest.v1.TestService/Echo", "--cert", files.cert!], "--cert and --key go together"],
       [["call", tlsAddress, "stratatest.v1.TestService/Echo", "--ca", join(work, "missing.pem")], "--ca"],
+      [["call", tlsAddress, "stratatest.v1.TestService/Echo", "--ca", join(work, "not-pem.txt")], "holds no PEM block"],
+      [["conformance", "server", "--target", tlsAddress, "--ca", join(work, "missing.pem")], "cannot read"],
+      [["conformance", "server", "--target", tlsAddress, "--ca", join(work, "not-pem.txt")], "holds no PEM block"],
     ];
+    writeFileSync(join(work, "not-pem.txt"), "this is no certificate\n");
     for (const [args, message] of usage) {
       const run = await strata(args);
       expectExit(run, 2, args.join(" "));

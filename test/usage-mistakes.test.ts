@@ -3,10 +3,10 @@
 // that are not bytes, handlers that are not functions or return no message,
 // errors a handler cannot answer with, malformed addresses. Over the
 // in-memory transport unless an address is the point. Cites [META-3]
-// [META-6] [STATUS-11] [SEC-2].
+// [META-6] [STATUS-11] [SEC-2] [TLS-4] [TLS-5].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { bearer, bearerAuth, createClient, createContextKey, createServer, RpcError, TransportCode, type Logger, type ServerOptions } from "../src/node.ts";
+import { bearer, bearerAuth, createClient, createContextKey, createServer, RpcError, tlsTransport, TransportCode, webSocketTransport, type Logger, type ServerOptions } from "../src/node.ts";
 import { TestService, testService } from "./support/test-service.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
 
@@ -139,6 +139,13 @@ test("a tcp:// address is TCP on both sides; one with a space, a slash or a brac
     );
   }
   await server.close();
+});
+
+test("[TLS-4] [TLS-5] a certificate, key or CA given as a path or as bytes without a PEM block is a TypeError when the transport is made, naming the option", () => {
+  assert.throws(() => tlsTransport({ cert: "server.pem", key: "server.key" }), /tlsTransport: cert is not PEM text .*readFileSync\("server\.pem"\)/);
+  assert.throws(() => tlsTransport({ ca: ["-----BEGIN CERTIFICATE-----\n", "ca.pem"] }), /tlsTransport: ca\[1\] is not PEM text/);
+  assert.throws(() => webSocketTransport({ clientTls: { ca: Uint8Array.of(0x30, 0x82) } }), /webSocketTransport: clientTls\.ca holds no PEM block/);
+  assert.throws(() => webSocketTransport({ cert: "c.pem", key: "k.pem" }), /webSocketTransport: cert is not PEM text/);
 });
 
 test.run();

@@ -2,6 +2,7 @@
 // deadline, -v, which logs each frame and the timings to stderr, and for a
 // TLS server (tls: or wss:) the CA, client certificate and name to expect.
 import { readFileSync } from "node:fs";
+import { checkedPem } from "../transport/pem.ts";
 import { SOCKET_TRANSPORTS, tlsTransport, webSocketTransport, type ClientOptions } from "../node.ts";
 import type { TransportsByScheme } from "../transport/default-transport.ts";
 import { loggingTransport } from "./frame-log.ts";
@@ -46,11 +47,13 @@ function tlsTransports(address: string, flags: TlsFlags): TransportsByScheme | u
   const pem = (name: "ca" | "cert" | "key") => {
     const file = flags[name];
     if (file === undefined) return undefined;
+    let text: string;
     try {
-      return readFileSync(file, "utf8");
+      text = readFileSync(file, "utf8");
     } catch (error) {
       throw new Error(`${flag(name)} ${file}: ${(error as Error).message}`);
     }
+    return checkedPem(`${flag(name)} ${file}`, text);
   };
   const ca = pem("ca");
   const cert = pem("cert");

@@ -10,6 +10,7 @@ import { checkClientCertificateMode, clientCertificateOptions, refusesClient, ve
 import { parseTlsAddress } from "./address.ts";
 import { formatAddress, SocketTransport, type TlsInfo } from "./socket-transport.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
+import { checkedPem, type Pem } from "./pem.ts";
 
 /** The ALPN protocol id of Strata over TLS; the preface negotiates the version, so the id carries none [TLS-3]. */
 export const TLS_ALPN_PROTOCOL = "strata";
@@ -18,8 +19,7 @@ const DEFAULT_BACKLOG = 511;
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/** PEM text or bytes. */
-export type Pem = string | Uint8Array;
+export type { Pem } from "./pem.ts";
 
 /** How a TLS transport authenticates itself and its peers (spec section 19). */
 export interface TlsOptions {
@@ -43,7 +43,8 @@ export interface TlsOptions {
 }
 
 const asBuffer = (pem: Pem): string | Buffer => (typeof pem === "string" ? pem : Buffer.from(pem.buffer, pem.byteOffset, pem.byteLength));
-const trusted = (ca: TlsOptions["ca"]) => (ca === undefined ? undefined : Array.isArray(ca) ? ca.map(asBuffer) : [asBuffer(ca as Pem)]);
+const trusted = (ca: TlsOptions["ca"]) =>
+  ca === undefined ? undefined : (Array.isArray(ca) ? ca : [ca as Pem]).map((one, i) => asBuffer(checkedPem(`tlsTransport: ca${Array.isArray(ca) ? `[${i}]` : ""}`, one)));
 
 function tlsInfo(socket: tls.TLSSocket): TlsInfo {
   const protocol = socket.alpnProtocol;
@@ -53,7 +54,7 @@ function tlsInfo(socket: tls.TLSSocket): TlsInfo {
 /** A TLS transport: `tls:host:port` addresses, the server's certificate verified against `ca` or the runtime's CAs [TLS-4]. */
 export function tlsTransport(options: TlsOptions = {}): TransportFactory {
   const ca = trusted(options.ca);
-  const own = options.cert === undefined || options.key === undefined ? {} : { cert: asBuffer(options.cert), key: asBuffer(options.key) };
+  const own = options.cert === undefined || options.key === undefined ? {} : { cert: asBuffer(checkedPem("tlsTransport: cert", options.cert)), key: asBuffer(checkedPem("tlsTransport: key", options.key)) };
   if ((options.cert === undefined) !== (options.key === undefined)) throw new TypeError("tlsTransport: cert and key go together: give both or neither");
   const clientCertificate = checkClientCertificateMode("tlsTransport", options.clientCertificate, ca, "ca");
 

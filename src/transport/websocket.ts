@@ -11,7 +11,7 @@ import type { ListenOptions, Transport, TransportFactory, TransportListener } fr
 import { formatHostPort } from "./address.ts";
 import { parseWebSocketAddress, webSocketClientTransport, type WebSocketClientTls } from "./websocket-client.ts";
 import { MAX_WEBSOCKET_MESSAGE, WEBSOCKET_SUBPROTOCOL, WebSocketStream, type WebSocketLike } from "./websocket-stream.ts";
-import type { Pem } from "./tls.ts";
+import { checkedPem, type Pem } from "./pem.ts";
 import { checkClientCertificateMode, clientCertificateOptions, refusesClient, verifiedPeerCertificate, type ClientCertificateMode } from "./client-certificate.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
 
@@ -199,6 +199,15 @@ async function listen(address: string, options: ListenOptions, accept: (transpor
  */
 export function webSocketTransport(options: WebSocketOptions = {}): TransportFactory {
   const clientCertificate = checkClientCertificateMode("webSocketTransport", options.clientCertificate, options.clientCa, "clientCa");
+  checkedPem("webSocketTransport: cert", options.cert);
+  checkedPem("webSocketTransport: key", options.key);
+  for (const [i, ca] of (Array.isArray(options.clientCa) ? options.clientCa : [options.clientCa]).entries()) checkedPem(`webSocketTransport: clientCa${Array.isArray(options.clientCa) ? `[${i}]` : ""}`, ca as Pem | undefined);
+  const tls = options.clientTls;
+  if (tls !== undefined) {
+    for (const [i, ca] of (Array.isArray(tls.ca) ? tls.ca : [tls.ca]).entries()) checkedPem(`webSocketTransport: clientTls.ca${Array.isArray(tls.ca) ? `[${i}]` : ""}`, ca as Pem | undefined);
+    checkedPem("webSocketTransport: clientTls.cert", tls.cert);
+    checkedPem("webSocketTransport: clientTls.key", tls.key);
+  }
   const client = webSocketClientTransport({
     ...(options.clientTls === undefined ? {} : { tls: options.clientTls }),
     ...(options.clientHeaders === undefined ? {} : { headers: options.clientHeaders }),
