@@ -36,6 +36,12 @@ test("[STATUS-9] details built with errorDetail() reach the caller, and findDeta
   assert.equal(findDetails(error, ErrorDetailsSchema), [], "no detail of that type");
   const result = await client.$result.echo({ text: "x" });
   assert.equal(findDetails(result.application, WaitRequestSchema).map((d) => d.tag), ["first", "second"]);
+  // `ok` narrows the result (a type check as much as a test): the error without `!`, the value likewise.
+  if (result.ok) assert.unreachable("the call failed");
+  else {
+    const failure: RpcError = result.error;
+    assert.is(failure.code, 9);
+  }
   assert.equal(findDetails(undefined, WaitRequestSchema), []);
   await client.$close();
   await server.close();

@@ -14,12 +14,24 @@ export interface LayerStatus<C> {
  * Implements the three-layer status of [STATUS-1] for callers that prefer
  * results; also what each call of a batch reports [CALL-9].
  */
-export interface CallResult<T> {
-  /** True when the call succeeded; then `value` is set. */
-  ok: boolean;
-  value: T | undefined;
-  /** The same failure as an RpcError, when the call failed. */
-  error: RpcError | undefined;
+export type CallResult<T> = CallSucceeded<T> | CallFailed;
+
+/** A call that succeeded: `if (result.ok)` narrows a CallResult to it [STATUS-1]. */
+export interface CallSucceeded<T> extends CallLayers {
+  ok: true;
+  value: T;
+  error: undefined;
+}
+
+/** A call that failed, with the same failure as an RpcError [STATUS-1]. */
+export interface CallFailed extends CallLayers {
+  ok: false;
+  value: undefined;
+  error: RpcError;
+}
+
+/** What every CallResult reports, success or not: how far the call got in each layer [STATUS-1]. */
+export interface CallLayers {
   processed: Processed;
   /** Set when the client failed the call (the request may not have reached the server) [STATUS-2]. */
   transport: LayerStatus<string> | undefined;

@@ -1,6 +1,6 @@
 // strata-rpc/client: the reference client.
 export { createClient, type AckedCall, type CallOptions, type Client, type ClientOptions } from "./client.ts";
-export type { CallResult, LayerStatus } from "./call-result.ts";
+export type { CallFailed, CallLayers, CallResult, CallSucceeded, LayerStatus } from "./call-result.ts";
 export { fetchServiceRegistry, type ReflectionClient } from "./reflection.ts";
 export type { BackoffOptions } from "./subchannel.ts";
 export { Subchannel } from "./subchannel.ts";
