@@ -50,6 +50,7 @@ function assertNotConnected(error: RpcError, mentions: RegExp): void {
   assert.is(error.code, TransportCode.CONNECT_FAILED, `${error.code}: ${error.message}`);
   assert.is(error.processed, "no", error.message);
   assert.match(error.message, mentions);
+  assert.not.match(error.rawMessage, /\n/, "one line, OpenSSL's newlines included");
 }
 
 const client = (address: string, options: TlsOptions) => createClient(TestService, { address, transports: { tls: tlsTransport(options) } });

@@ -34,7 +34,7 @@ export async function openClientConnection(factory: TransportFactory, address: s
   try {
     transport = await factory.connect(address, { timeoutMs: settings.connectTimeoutMs });
   } catch (error) {
-    throw RpcError.transport(TransportCode.CONNECT_FAILED, `cannot connect to ${address}: ${(error as Error).message}`, "no", error);
+    throw RpcError.transport(TransportCode.CONNECT_FAILED, `cannot connect to ${address}: ${oneLine(error)}`, "no", error);
   }
   return new Promise<ClientConnection>((resolve, reject) => {
     let received = new Uint8Array(0);
@@ -114,7 +114,7 @@ export async function openClientConnection(factory: TransportFactory, address: s
       },
       closed: (error) => {
         if (connection !== undefined && settled) connection.onClosed(error);
-        else fail(RpcError.transport(TransportCode.CONNECT_FAILED, `${address} closed the connection during the handshake${error === undefined ? "" : `: ${error.message}`}`, "no", error));
+        else fail(RpcError.transport(TransportCode.CONNECT_FAILED, `${address} closed the connection during the handshake${error === undefined ? "" : `: ${oneLine(error)}`}`, "no", error));
       },
       drain: () => connection?.onDrain(),
     });
@@ -127,4 +127,9 @@ export async function openClientConnection(factory: TransportFactory, address: s
       agent: AGENT,
     })));
   });
+}
+
+/** An error's message on one line: OpenSSL's end in a newline, and some hold several. */
+function oneLine(error: unknown): string {
+  return String((error as Error)?.message ?? error).trim().replace(/\s*\n\s*/g, "; ");
 }
