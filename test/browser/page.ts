@@ -39,6 +39,12 @@ async function run(): Promise<void> {
     const e = error as RpcError;
     results.error = { layer: e.layer, code: e.code, message: e.rawMessage, details: findDetails(e, EchoResponseSchema).map((d) => d.text) };
   }
+  try {
+    createClient(TestService, { address: "127.0.0.1:7400" });
+    results.tcpAddress = "accepted";
+  } catch (error) {
+    results.tcpAddress = String((error as Error).message);
+  }
   const started = performance.now();
   let calls = 0;
   const lanes = Array.from({ length: 100 }, async () => {
