@@ -32,11 +32,11 @@ export function transportForNow(address: string, choice: TransportChoice): Trans
   if (registered !== undefined) return registered;
   if (scheme === "memory") return memoryTransport;
   const known = ["memory", ...Object.keys(choice.transports ?? {})].join(", ");
-  // A web page has no sockets but WebSocket: the Node hint would mislead there.
+  // A web page has no sockets of its own to offer: the Node hint would mislead there.
   const inPage = typeof (globalThis as { document?: unknown }).document === "object" && typeof (globalThis as { process?: unknown }).process === "undefined";
   const hint =
     (scheme === "tcp" || scheme === "unix") && inPage
-      ? "; a web page reaches a Strata server over WebSocket only: give its ws:// or wss:// address [WS-1]"
+      ? "; a web page reaches a Strata server only through ws:// and wss:// addresses [WS-1]"
       : scheme === "tcp" || scheme === "unix"
       ? `; import createServer and createClient from "strata-rpc" (Node, Bun, Deno), which include TCP and Unix sockets, or pass { transports: { ${scheme}: tcpTransport } } from "strata-rpc/tcp"`
       : `; pass one in the transports option${/^[a-z][a-z0-9+.-]*:[^/]*$/.test(address) ? ", or, for TCP, write host:port with a numeric port" : ""}`;
