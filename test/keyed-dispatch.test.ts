@@ -311,6 +311,9 @@ test("[KEYS-11] [DRAIN-15] requests waiting for a key are bounded server-wide in
   const refused = await rpcFailure(holder.record({ tag: "unary".padEnd(8000, "x") }, { keys: ["k"] }));
   assert.equal([refused.code, refused.processed], ["OVERLOADED", "no"]);
   assert.match(refused.rawMessage, "[KEYS-11]");
+  // An acked one is refused before any ACK: acceptance is not promised for a request then refused [CALL-6].
+  const refusedAcked = await rpcFailure(holder.$acked.record({ tag: "acked".padEnd(8000, "x") }, { keys: ["k"] }));
+  assert.equal([refusedAcked.code, refusedAcked.processed], ["OVERLOADED", "no"]);
   release.abort();
   await held;
   await waitUntil(() => log.recorded.length === 7, 5000);

@@ -177,6 +177,10 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
       return this.refuse(call, DispatchCode.INVALID_ARGUMENT, `the body is not ${header.service}/${header.method}'s input: ${(error as Error).message}`);
     }
     if (call.phase === Phase.admitting && !this.claimSlot(call)) return;
+    const waits = call.ticket !== undefined && !call.ticket.granted;
+    // Waiting for its keys, perhaps past its connection's end: counted toward the server's bound, an
+    // admission check like the others, so before any ACK [KEYS-11] [CALL-6].
+    if (waits && !this.holdWhileWaiting(header, body, call)) return this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many requests waiting for keys as it can [KEYS-11]");
     if (header.callMode === CallMode.ACKED) {
       // The deadline was checked as of the frame's arrival; an ACK says the request was admitted, so
       // the check is made again now: the frame may have waited behind other handlers or a paused read [CALL-6].
@@ -185,14 +189,8 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
       }
       this.connection.write(ackFrame(call.id));
     }
-    if (call.ticket === undefined || call.ticket.granted) this.run(header, input, method, deadline, call);
-    else {
-      // Waiting for its keys, perhaps past its connection's end: counted toward the server's bound [KEYS-11].
-      const cost = body.length + WAITING_REQUEST_BYTES;
-      if (!this.host.holdKeyWaiting(cost)) return this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many requests waiting for keys as it can [KEYS-11]");
-      call.waitingBytes = cost;
-      call.start = () => this.run(header, input, method, deadline, call);
-    }
+    if (!waits) this.run(header, input, method, deadline, call);
+    else call.start = () => this.run(header, input, method, deadline, call);
     // Armed only for a request still in progress: no timer fires while a handler runs without
     // yielding, so one that answered synchronously never needed it, and costs no timer work.
     if (deadline !== undefined && call.phase !== Phase.finished) call.timer = setDeadlineAt(() => this.onDeadline(call), deadline);
@@ -253,6 +251,21 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
       if (queued) call.abort.abort(new DOMException("the request was removed before it started", "AbortError"));
     }
     for (const call of calls) call.ticket?.release();
+  }
+
+  /**
+   * Counts a request that waits for its keys toward the server's bound: its
+   * body, its metadata and what is kept for it; false when over the bound.
+   * Its metadata values, views into the read they came in, are copied, so
+   * that a waiting request keeps no more than it counts [KEYS-11].
+   */
+  private holdWhileWaiting(header: FrameHeader, body: Uint8Array, call: ServerCall): boolean {
+    let cost = body.length + WAITING_REQUEST_BYTES;
+    for (const entry of header.metadata) cost += entry.key.length + entry.value.length;
+    if (!this.host.holdKeyWaiting(cost)) return false;
+    call.waitingBytes = cost;
+    if (header.metadata.length > 0) header.metadata = header.metadata.map((entry) => ({ key: entry.key, value: entry.value.slice() }));
+    return true;
   }
 
   /** A request no longer waits for its keys: its body stops counting toward the server's bound [KEYS-11]. */
