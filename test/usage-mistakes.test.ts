@@ -9,6 +9,7 @@ import * as assert from "uvu/assert";
 import { bearer, bearerAuth, createClient, createContextKey, createServer, RpcError, tlsTransport, TransportCode, webSocketTransport, type Logger, type ServerOptions } from "../src/node.ts";
 import { TestService, testService } from "./support/test-service.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
+import { runInNewContext } from "node:vm";
 
 const test = suite("usage mistakes");
 
@@ -146,6 +147,15 @@ test("[TLS-4] [TLS-5] a certificate, key or CA given as a path or as bytes witho
   assert.throws(() => tlsTransport({ ca: ["-----BEGIN CERTIFICATE-----\n", "ca.pem"] }), /tlsTransport: ca\[1\] is not PEM text/);
   assert.throws(() => webSocketTransport({ clientTls: { ca: Uint8Array.of(0x30, 0x82) } }), /webSocketTransport: clientTls\.ca holds no PEM block/);
   assert.throws(() => webSocketTransport({ cert: "c.pem", key: "k.pem" }), /webSocketTransport: cert is not PEM text/);
+});
+
+test("[META-3] bytes made in another realm (a node:vm context, a test runner's sandbox) are bytes: sent as metadata values and taken as PEM bytes", async () => {
+  const foreign = runInNewContext("new Uint8Array([104, 105])") as Uint8Array;
+  assert.not.ok(foreign instanceof Uint8Array, "the test needs bytes instanceof does not know");
+  const { client, stop } = await pair();
+  assert.equal((await client.echo({ text: "a" }, { metadata: [{ key: "x-token", value: foreign }] })).metadataKeys, ["x-token"]);
+  await stop();
+  assert.throws(() => tlsTransport({ ca: runInNewContext("new Uint8Array([1])") as Uint8Array }), /holds no PEM block/, "checked as bytes, not refused as an object");
 });
 
 test.run();

@@ -218,6 +218,9 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
   /** A frame took longer than the frame transfer timeout to arrive: GOAWAY(IDLE_TIMEOUT) and close [FRAME-19]. */
   frameTransferTimedOut(limit: number): void {
     if (this.state === State.closed) return;
+    // The rest of the frame may be here already, kept undecoded while frames wait: our delay, not the
+    // peer's. Its decoding starts the clock again [FRAME-19] [SEC-6].
+    if (this.flow.holding) return;
     this.sendGoaway(GoawayCode.IDLE_TIMEOUT, `[FRAME-19] a frame took more than ${limit} ms to arrive`);
     this.endRequests("frame transfer timeout", "eof");
     this.finish();

@@ -2,6 +2,8 @@
 // is some, so that a path or a DER file fails at once with its name rather
 // than at listen or connect with an OpenSSL code (spec section 19).
 
+import { isBytes } from "../wire/is-bytes.ts";
+
 /** PEM text or its bytes. */
 export type Pem = string | Uint8Array;
 
@@ -11,7 +13,7 @@ export type Pem = string | Uint8Array;
  */
 export function checkedPem<T extends Pem | undefined>(what: string, value: T): T {
   if (value === undefined) return value;
-  if (typeof value !== "string" && !(value instanceof Uint8Array)) throw new TypeError(`${what} must be PEM text or its bytes, not ${value === null ? "null" : typeof value}`);
+  if (typeof value !== "string" && !isBytes(value)) throw new TypeError(`${what} must be PEM text or its bytes, not ${value === null ? "null" : typeof value}`);
   const text = typeof value === "string" ? value : new TextDecoder("latin1").decode(value.subarray(0, 64 * 1024));
   if (text.includes("-----BEGIN ")) return value;
   // One line of no great length reads as a path given in place of the file's contents.

@@ -4,6 +4,7 @@
 // encoder may produce: fields in any order, repeated scalars (last one wins),
 // unknown fields skipped [FRAME-11].
 
+import { isBytes } from "./is-bytes.ts";
 import type { CallMode, Compression, DispatchCode, FrameType } from "../gen/strata/v1/frame_pb.ts";
 import { malformed, ProtoReader } from "./proto-reader.ts";
 import { int32VarintSize, varintSize, writeInt32Varint, writeVarint } from "./varint.ts";
@@ -85,7 +86,7 @@ function copyBytes(bytes: Uint8Array, buf: Uint8Array, pos: number): number {
 
 /** Throws a TypeError for a metadata entry that is not a string key with bytes: it would encode as garbage [META-1] [META-3]. */
 function checkEntry(entry: MetadataEntry): void {
-  if (typeof entry?.key !== "string" || !(entry.value instanceof Uint8Array)) throw new TypeError(metadataEntryProblem(entry));
+  if (typeof entry?.key !== "string" || !isBytes(entry.value)) throw new TypeError(metadataEntryProblem(entry));
 }
 
 function entrySize(entry: MetadataEntry): number {
@@ -104,7 +105,7 @@ export function metadataEntryProblem(entry: unknown): string | undefined {
   if (typeof entry !== "object" || entry === null) return `a metadata entry must be { key, value }, not ${entry === null ? "null" : typeof entry} [META-1]`;
   const { key, value } = entry as { key: unknown; value: unknown };
   if (typeof key !== "string") return `a metadata key must be a string, not ${key === null ? "null" : typeof key} [META-2]`;
-  if (value instanceof Uint8Array) return undefined;
+  if (isBytes(value)) return undefined;
   const what = typeof value === "string" ? "a string: encode text first, e.g. new TextEncoder().encode(text)" : value === null ? "null" : typeof value;
   return `metadata "${key}": the value must be bytes (a Uint8Array), not ${what} [META-3]`;
 }
