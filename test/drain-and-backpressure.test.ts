@@ -194,4 +194,53 @@ test("[SEC-6] input that arrives while frames wait is kept as it came, not decod
   await server.close({ graceMs: 0 });
 });
 
+/** The server end without pause and resume: a socket that cannot stop reading (ws delivers the rest of a read after pause()). */
+function unpausable(end: Transport): Transport {
+  return {
+    get info() {
+      return end.info;
+    },
+    get bufferedAmount() {
+      return end.bufferedAmount;
+    },
+    write: (bytes, owned) => end.write(bytes, owned),
+    start: (handlers) => end.start(handlers),
+    end: () => end.end(),
+    destroy: () => end.destroy(),
+  };
+}
+
+for (const pauses of [true, false]) {
+  test(`[FRAME-19] [SEC-6] a frame whose bytes all came within 50 ms is not timed out while the server itself holds it back (its output waits; the server's transport ${pauses ? "pauses" : "cannot pause"})`, async () => {
+    const server = createServer({ frameTransferTimeoutMs: 300, idleTimeoutMs: 0, maxConcurrentRequests: 0 }).addService(TestService, testService().impl);
+    const [peer, end] = memoryPair({ highWaterMark: 64 * 1024 });
+    const seen: string[] = [];
+    const frames = createFrameDecoder({ limits: { maxHeaderSize: 16384, maxBodySize: 8 * 1024 * 1024 }, onFrame: (f) => seen.push(f.header.type === FrameType.GOAWAY ? `GOAWAY ${new TextDecoder().decode(f.body)}` : `${f.header.type}#${f.header.requestId}`) });
+    let prefaceLeft = PREFACE_SIZE;
+    peer.start({
+      data: (chunk) => {
+        const skipped = Math.min(prefaceLeft, chunk.length);
+        prefaceLeft -= skipped;
+        frames.push(chunk.subarray(skipped));
+      },
+      closed: () => {},
+      drain: () => {},
+    });
+    peer.pause!(); // reads nothing for now: the 256 KiB response passes the server's mark
+    server.serve(pauses ? end : unpausable(end));
+    const echo = (id: number, payloadSize: number) => encodeFrame({ type: FrameType.REQUEST, requestId: id, service: SERVICE, method: "Echo", callMode: CallMode.UNARY }, toBinary(EchoRequestSchema, create(EchoRequestSchema, { text: "x", payloadSize })));
+    const second = echo(2, 10);
+    for (const part of [encodePreface(), encodeFrame({ type: FrameType.HELLO }, encodeHello({ pingIntervalMs: 60_000 })), echo(1, 256 * 1024), second.subarray(0, 10)]) peer.write(part);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    peer.write(second.subarray(10)); // all of request 2, 50 ms after its first bytes
+    // Longer than the 300 ms transfer timeout, with the server holding the frame all along.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    peer.resume!();
+    await until(() => seen.some((f) => f === `${FrameType.RESPONSE}#2` || f.startsWith("GOAWAY")), 5000, "request 2 answered, or a GOAWAY");
+    assert.equal(seen.filter((f) => f.startsWith("GOAWAY")), [], "no [FRAME-19] GOAWAY");
+    peer.destroy();
+    await server.close({ graceMs: 0 });
+  });
+}
+
 test.run();
