@@ -324,4 +324,23 @@ test("[KEYS-11] [DRAIN-15] requests waiting for a key are bounded server-wide in
   await server.close({ graceMs: 0 });
 });
 
+test("[KEYS-11] a waiting request's metadata counts toward the bound: of five calls with 15 KiB of metadata each under a 64 KiB bound, the fifth is refused at once; the four run once the key is free", async () => {
+  const { impl } = testService();
+  const server = createServer({ maxKeyWaitingBytes: 64 * 1024 }).addService(TestService, impl);
+  const address = await server.listen("memory:");
+  const holder = createClient(TestService, { address });
+  const release = new AbortController();
+  const held = holder.wait({ ms: 60_000, tag: "holder" }, { keys: ["k"], signal: release.signal, timeoutMs: 120_000 }).catch((error: unknown) => error);
+  const client = createClient(TestService, { address });
+  const calls = Array.from({ length: 5 }, (_, i) => client.record({ tag: `${i}` }, { keys: ["k"], metadata: { blob: "x".repeat(15_000) }, timeoutMs: 30_000 }));
+  const fifth = await rpcFailure(calls[4]!);
+  assert.equal([fifth.code, fifth.processed], ["OVERLOADED", "no"]);
+  release.abort();
+  await held;
+  await Promise.all(calls.slice(0, 4));
+  await client.$close();
+  await holder.$close();
+  await server.close({ graceMs: 0 });
+});
+
 test.run();
