@@ -22,6 +22,7 @@ import { Phase, ServerCall, type CallLedger } from "./server-call.ts";
 import type { RegisteredMethod } from "./service-registry.ts";
 import { UNOFFERED_METHODS } from "./server-stats.ts";
 import { TaskLimiter } from "./task-limiter.ts";
+import { holdWhileWaiting, stopWaiting } from "./key-waiting.ts";
 import { now } from "../util/clock.ts";
 
 /** What the pipeline needs from its connection. */
@@ -45,8 +46,6 @@ export interface PipelineConnection extends ByteSink {
  */
 export type Ending = "eof" | "grace" | "error";
 
-/** What a request waiting for its keys costs beyond its body (its header, call and closures), counted toward [KEYS-11]'s bound. */
-const WAITING_REQUEST_BYTES = 512;
 const EMPTY = new Uint8Array(0);
 /** The status of a handler's output sent without metadata [CALL-3]. */
 const OK: ResponseStatus = Object.freeze({});
@@ -180,7 +179,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     const waits = call.ticket !== undefined && !call.ticket.granted;
     // Waiting for its keys, perhaps past its connection's end: counted toward the server's bound, an
     // admission check like the others, so before any ACK [KEYS-11] [CALL-6].
-    if (waits && !this.holdWhileWaiting(header, body, call)) return this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many requests waiting for keys as it can [KEYS-11]");
+    if (waits && !holdWhileWaiting(this.host, header, body, call)) return this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many requests waiting for keys as it can [KEYS-11]");
     if (header.callMode === CallMode.ACKED) {
       // The deadline was checked as of the frame's arrival; an ACK says the request was admitted, so
       // the check is made again now: the frame may have waited behind other handlers or a paused read [CALL-6].
@@ -242,7 +241,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
    */
   private remove(calls: ServerCall[]): void {
     for (const call of calls) {
-      this.stopWaiting(call);
+      stopWaiting(this.host, call);
       const queued = call.phase === Phase.queued;
       call.timer?.clear();
       this.calls.delete(call.id);
@@ -251,28 +250,6 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
       if (queued) call.abort.abort(new DOMException("the request was removed before it started", "AbortError"));
     }
     for (const call of calls) call.ticket?.release();
-  }
-
-  /**
-   * Counts a request that waits for its keys toward the server's bound: its
-   * body, its metadata and what is kept for it; false when over the bound.
-   * Its metadata values, views into the read they came in, are copied, so
-   * that a waiting request keeps no more than it counts [KEYS-11].
-   */
-  private holdWhileWaiting(header: FrameHeader, body: Uint8Array, call: ServerCall): boolean {
-    let cost = body.length + WAITING_REQUEST_BYTES;
-    for (const entry of header.metadata) cost += entry.key.length + entry.value.length;
-    if (!this.host.holdKeyWaiting(cost)) return false;
-    call.waitingBytes = cost;
-    if (header.metadata.length > 0) header.metadata = header.metadata.map((entry) => ({ key: entry.key, value: entry.value.slice() }));
-    return true;
-  }
-
-  /** A request no longer waits for its keys: its body stops counting toward the server's bound [KEYS-11]. */
-  private stopWaiting(call: ServerCall): void {
-    if (call.waitingBytes === 0) return;
-    this.host.holdKeyWaiting(-call.waitingBytes);
-    call.waitingBytes = 0;
   }
 
   /** A handler asked for a drain once its request is answered: now if it already is [DRAIN-2]. */
@@ -298,7 +275,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
 
   /** Starts the handler of an admitted request that holds its keys, if it has any [KEYS-5]. */
   private run(header: FrameHeader, input: unknown, method: RegisteredMethod, deadline: number | undefined, call: ServerCall): void {
-    this.stopWaiting(call);
+    stopWaiting(this.host, call);
     if (call.phase === Phase.finished) return;
     const started = now();
     // The run before it, if it is still untimed, ended here: counted before this handler can read the stats [EXT-8].

@@ -1,0 +1,31 @@
+// What a request waiting for its keys counts toward the server's bound on
+// such requests, all connections together and closed ones too [KEYS-11].
+
+import type { FrameHeader } from "../wire/index.ts";
+import type { ConnectionHost } from "./connection-host.ts";
+import type { ServerCall } from "./server-call.ts";
+
+/** What a request waiting for its keys costs beyond its body and metadata (its header, call and closures). */
+const WAITING_REQUEST_BYTES = 512;
+
+/**
+ * Counts `call`, which waits for its keys, toward the server's bound: its
+ * body, its metadata and what is kept for it; false when over the bound.
+ * Its metadata values, views into the read they came in, are copied, so
+ * that a waiting request keeps no more than it counts [KEYS-11].
+ */
+export function holdWhileWaiting(host: ConnectionHost, header: FrameHeader, body: Uint8Array, call: ServerCall): boolean {
+  let cost = body.length + WAITING_REQUEST_BYTES;
+  for (const entry of header.metadata) cost += entry.key.length + entry.value.length;
+  if (!host.holdKeyWaiting(cost)) return false;
+  call.waitingBytes = cost;
+  if (header.metadata.length > 0) header.metadata = header.metadata.map((entry) => ({ key: entry.key, value: entry.value.slice() }));
+  return true;
+}
+
+/** `call` no longer waits for its keys (it starts, or leaves): it stops counting toward the bound; a no-op if it never did [KEYS-11]. */
+export function stopWaiting(host: ConnectionHost, call: ServerCall): void {
+  if (call.waitingBytes === 0) return;
+  host.holdKeyWaiting(-call.waitingBytes);
+  call.waitingBytes = 0;
+}
