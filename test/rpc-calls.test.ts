@@ -384,6 +384,19 @@ test("[DEADLINE-1] [DEADLINE-2] the handler sees the remaining time the client s
   assert.ok(none.remainingMs > 1500);
 });
 
+test("[DEADLINE-7] [DEADLINE-9] a call without a deadline reaches the handler without one; a finite time past uint32 is capped", async () => {
+  const { impl } = testService();
+  const seen: Array<number | undefined> = [];
+  const server = createServer().addService(TestService, { ...impl, echo: (_request, context) => (seen.push(context.remainingMs()), {}) });
+  const client = createClient(TestService, { address: await server.listen("memory:") });
+  await client.echo({}, { timeoutMs: Infinity });
+  await client.echo({}, { timeoutMs: 2 ** 40 });
+  assert.is(seen[0], undefined, "no deadline: timeout_ms absent");
+  assert.ok(seen[1]! > 0xffffffff - 60_000 && seen[1]! <= 0xffffffff, `capped: ${seen[1]}`);
+  client.$close();
+  await server.close({ graceMs: 100 });
+});
+
 test("[DEADLINE-4] [DEADLINE-6] a deadline passing mid-call: TIMEOUT at the client, the handler's signal fires", async () => {
   const started = performance.now();
   const error = await rpcFailure(ctx.client.wait({ ms: 5000, tag: "deadline" }, { timeoutMs: 100 }));

@@ -135,7 +135,7 @@ export class ClientConnection implements CallConnection {
    * limits [LIMIT-4]. Oneway calls register no handlers.
    * `at` is the current time when the caller has just read the clock.
    */
-  private send(head: RequestHead, timeoutMs: number, body: Uint8Array, compression: Compression, size: number, handlers: CallHandlers | undefined, at: number): number {
+  private send(head: RequestHead, timeoutMs: number | undefined, body: Uint8Array, compression: Compression, size: number, handlers: CallHandlers | undefined, at: number): number {
     const id = this.nextId;
     const frame = this.requests.encode(head, id, timeoutMs, body, compression, size);
     // The id is used up only once the request is written [ID-7].

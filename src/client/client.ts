@@ -27,7 +27,7 @@ import { now } from "../util/clock.ts";
 
 /** Options of one call. */
 export interface CallOptions {
-  /** The call fails with TIMEOUT after this long; the client's default otherwise (3 s) [DEADLINE-1]. */
+  /** The call fails with TIMEOUT after this long; the client's default otherwise (3 s). Infinity: no deadline [DEADLINE-1] [DEADLINE-9]. */
   timeoutMs?: number;
   /** Request metadata: entries in order, or a record of text / byte values [META-1]. */
   metadata?: MetadataEntry[] | Record<string, string | Uint8Array>;
@@ -83,7 +83,7 @@ export interface ClientOptions {
    * router's own subchannels.
    */
   router?: Router;
-  /** Default call timeout. Default 3000 ms. */
+  /** Default call timeout. Default 3000 ms; Infinity: no deadline [DEADLINE-9]. */
   timeoutMs?: number;
   /**
    * After a written call's deadline, how long its TIMEOUT waits for the

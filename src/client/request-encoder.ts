@@ -48,7 +48,7 @@ export class RequestEncoder {
    * when the frame exceeds the server's limits, `size` being the body's size
    * once decompressed; both not processed, and nothing is bound [LIMIT-4].
    */
-  encode(head: RequestHead, id: number, timeoutMs: number, body: Uint8Array, compression: Compression, size: number): Uint8Array {
+  encode(head: RequestHead, id: number, timeoutMs: number | undefined, body: Uint8Array, compression: Compression, size: number): Uint8Array {
     const fields = this.fields;
     fields.requestId = id;
     this.binding = this.nameMethod(head);

@@ -37,9 +37,12 @@ export function keysProblem(keys: readonly unknown[]): string | undefined {
   return undefined;
 }
 
-/** The timeout_ms to write for a deadline `remainingMs` away: never rounded down to 0 [DEADLINE-5], capped at the uint32 maximum [DEADLINE-7]. */
-export function timeoutField(remainingMs: number): number {
-  return Math.min(Math.ceil(remainingMs), 0xffffffff);
+/**
+ * The timeout_ms to write for a deadline `remainingMs` away: never rounded down to 0 [DEADLINE-5],
+ * capped at the uint32 maximum [DEADLINE-7], and absent for a call with no deadline [DEADLINE-9].
+ */
+export function timeoutField(remainingMs: number): number | undefined {
+  return remainingMs === Infinity ? undefined : Math.min(Math.ceil(remainingMs), 0xffffffff);
 }
 
 /** Whether a frame with a header of `headerSize` and a body of `bodySize` bytes is more than a receiver with `limits` accepts [LIMIT-2] [LIMIT-3]. */
