@@ -214,6 +214,20 @@ test("[FRAME-19] a frame trickled one byte every 40 ms is cut off by the frame t
   await server.close({ graceMs: 200 });
 });
 
+test("[FRAME-19] a frame whose header arrives whole, and then none of its body, is cut off by the frame transfer timeout", async () => {
+  const server = createServer({ frameTransferTimeoutMs: 400, idleTimeoutMs: 60_000 }).addService(TestService, testService().impl);
+  const peer = await RawPeer.connect(await server.listen("127.0.0.1:0"));
+  // The size prefix and header in one write, ending where the body would begin.
+  peer.write(requestHead(1, 1024));
+  const started = performance.now();
+  const goaway = await peer.waitFor((f) => f.header.type === FrameType.GOAWAY, 5000);
+  const ms = performance.now() - started;
+  assert.ok(ms >= 380 && ms < 3000, `cut off after ${ms.toFixed(0)} ms`);
+  assert.ok(decodeGoaway(goaway.body).message.startsWith("[FRAME-19]"), decodeGoaway(goaway.body).message);
+  peer.destroy();
+  await server.close({ graceMs: 200 });
+});
+
 test("[FRAME-19] frames that each arrive in time keep a connection open however long the stream of them lasts", async () => {
   const server = createServer({ frameTransferTimeoutMs: 300 }).addService(TestService, testService().impl);
   const peer = await RawPeer.connect(await server.listen("127.0.0.1:0"));

@@ -51,7 +51,8 @@ export class PartialFrameWatch {
     }
     const limit = this.limitMs;
     if (limit <= 0) return;
-    if (decoder.buffered === 0) {
+    // A header read to its end, with its body still to come, is a frame in progress too.
+    if (decoder.buffered === 0 && !decoder.readingBody) {
       this.timer?.clear();
       this.timer = undefined;
       return;
