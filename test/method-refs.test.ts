@@ -2,7 +2,8 @@
 // wire by a scripted server: each method is bound by its first request on a
 // connection and then named by its reference alone; nothing is bound by a
 // request that is never written; no reference goes to a server that does
-// not list method-refs; two clients of one router share the bindings. Cites [REF-1] [REF-2] [REF-3] [REF-4].
+// not list method-refs; two clients of one router share the bindings; the
+// names bound never pass what a server keeps. Cites [REF-1] [REF-2] [REF-3] [REF-4] [REF-5].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
@@ -174,6 +175,54 @@ test("[REF-2] [REF-3] a reference names the service bound, also one added after 
     assert.is(await answer({ methodRef: 2 }), DispatchCode.OK);
   } finally {
     peer.destroy();
+    await server.close({ graceMs: 100 });
+  }
+});
+
+test("[REF-5] [REF-2] the client's bindings never pass the 64 KiB of names a server keeps: against the reference server, no request by reference is refused, whatever the names' sizes", async () => {
+  const server = createServer();
+  const address = await server.listen("127.0.0.1:0");
+  try {
+    await checkProperty(
+      fc.asyncProperty(
+        // Service names up to the default header limit's 16 KiB, long ones as often as short; every
+        // method called once, then all again and in a random order, so that each is sent by reference.
+        fc.array(fc.oneof(fc.integer({ min: 1, max: 16_000 }), fc.integer({ min: 8_000, max: 16_000 })), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        async (lengths, shuffled) => {
+          const order = [...lengths.keys(), ...lengths.keys(), ...shuffled];
+          const heads = lengths.map((length, i): RequestHead => {
+            const service = `s${i}.`.padEnd(length + 3, "x");
+            return { service, method: "M", callMode: CallMode.UNARY, metadata: [], keys: [], group: undefined, routingKey: undefined, route: encodeRoute(service, "M") };
+          });
+          const requests = new RequestEncoder(DEFAULT_LIMITS, true);
+          const peer = await RawPeer.connect(address);
+          try {
+            let id = 0;
+            for (const index of order) {
+              const head = heads[index % heads.length]!;
+              let frame: Uint8Array;
+              try {
+                frame = requests.encode(head, ++id, 1000, new Uint8Array(0), 0, 0);
+              } catch {
+                id--;
+                continue; // over the header limit: failed locally, never written
+              }
+              requests.writing(head);
+              peer.write(frame);
+              const requestId = id;
+              const answer = await peer.waitFor((f) => f.header.type === FrameType.RESPONSE && f.header.requestId === requestId);
+              // No such service: UNKNOWN_SERVICE by name and by a bound reference alike; INVALID_REQUEST is a reference the server declined.
+              assert.is(answer.header.dispatchCode, DispatchCode.UNKNOWN_SERVICE, `call ${requestId} to service ${index % heads.length} of ${lengths.length} (${head.service.length} bytes)`);
+            }
+          } finally {
+            peer.destroy();
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  } finally {
     await server.close({ graceMs: 100 });
   }
 });

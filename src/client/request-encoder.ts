@@ -10,7 +10,7 @@
 
 import { Compression, encodeFrame, encodeFrameHead, FrameType, SEPARATE_BODY_BYTES, type FrameHeaderInit, type FrameLimits } from "../wire/index.ts";
 import { RpcError, TransportCode } from "../status/index.ts";
-import { exceedsLimits, MAX_METHOD_REF } from "../wire/request-rules.ts";
+import { exceedsLimits, MAX_METHOD_REF, MAX_BOUND_NAME_BYTES } from "../wire/request-rules.ts";
 import type { RequestHead } from "./call-ticket.ts";
 
 /** Encodes the requests of one connection [FRAME-1] [LIMIT-4] [REF-2] [REF-3] [REF-4]. */
@@ -34,6 +34,8 @@ export class RequestEncoder {
   };
   /** The reference the request encoded last binds, or 0. */
   private binding = 0;
+  /** Bytes of the names bound on the connection, as their encoded header fields: at most MAX_BOUND_NAME_BYTES [REF-5]. */
+  private boundBytes = 0;
 
   /** For a server with these limits; `methodRefs`: whether it lists method-refs [REF-1]. */
   constructor(limits: FrameLimits, methodRefs: boolean) {
@@ -85,7 +87,10 @@ export class RequestEncoder {
    * reference, not this one.
    */
   writing(head: RequestHead): void {
-    if (this.binding !== 0) this.refs!.set(head.route!, this.binding);
+    if (this.binding !== 0) {
+      this.refs!.set(head.route!, this.binding);
+      this.boundBytes += head.route!.length;
+    }
     this.binding = 0;
   }
 
@@ -114,7 +119,8 @@ export class RequestEncoder {
     fields.method = head.method;
     fields.route = route;
     const refs = this.refs;
-    const next = refs === undefined || route === undefined || refs.size >= MAX_METHOD_REF ? 0 : refs.size + 1;
+    // The encoded names count their tags and lengths too: never less than their UTF-8 bytes [REF-5].
+    const next = refs === undefined || route === undefined || refs.size >= MAX_METHOD_REF || this.boundBytes + route.length > MAX_BOUND_NAME_BYTES ? 0 : refs.size + 1;
     fields.methodRef = next;
     return next;
   }

@@ -22,6 +22,8 @@ export const MAX_METHOD_REF = 256;
  * to, so nothing within the spec's bound is declined.
  */
 export const MAX_BOUND_NAME_UNITS = 65536;
+/** A client binds at most this many bytes of names per connection, so that no server declines a binding [REF-5]. */
+export const MAX_BOUND_NAME_BYTES = 65536;
 
 const utf8 = new TextEncoder();
 
