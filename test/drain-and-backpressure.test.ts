@@ -211,7 +211,7 @@ function unpausable(end: Transport): Transport {
 }
 
 for (const pauses of [true, false]) {
-  test(`[FRAME-19] [SEC-6] a frame whose bytes all came within 50 ms is not timed out while the server itself holds it back (its output waits; the server's transport ${pauses ? "pauses" : "cannot pause"})`, async () => {
+  test(`[FRAME-22] [FRAME-19] [SEC-6] a frame whose bytes all came within 50 ms is not timed out while the server itself holds it back (its output waits; the server's transport ${pauses ? "pauses" : "cannot pause"})`, async () => {
     const server = createServer({ frameTransferTimeoutMs: 300, idleTimeoutMs: 0, maxConcurrentRequests: 0 }).addService(TestService, testService().impl);
     const [peer, end] = memoryPair({ highWaterMark: 64 * 1024 });
     const seen: string[] = [];

@@ -219,7 +219,7 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
   frameTransferTimedOut(limit: number): void {
     if (this.state === State.closed) return;
     // The rest of the frame may be here already, kept undecoded while frames wait: our delay, not the
-    // peer's. Its decoding starts the clock again [FRAME-19] [SEC-6].
+    // peer's. Its decoding starts the clock again [FRAME-22] [SEC-6].
     if (this.flow.holding) return;
     this.sendGoaway(GoawayCode.IDLE_TIMEOUT, `[FRAME-19] a frame took more than ${limit} ms to arrive`);
     this.endRequests("frame transfer timeout", "eof");

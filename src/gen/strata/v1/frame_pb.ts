@@ -677,7 +677,8 @@ export const GoawayCode = {
   FRAME_TOO_LARGE: 2,
 
   /**
-   * Nothing was received for the idle timeout.
+   * Nothing was received for the idle timeout [IDLE-1], or one frame took longer to
+   * arrive than the receiver allows [FRAME-19].
    *
    * @generated from enum value: GOAWAY_CODE_IDLE_TIMEOUT = 3;
    */
