@@ -1,11 +1,11 @@
 // Server drain under load and write-side backpressure, against the reference
 // server over real sockets on 127.0.0.1. Cites [DRAIN-2] [DRAIN-3] [DRAIN-8]
-// [DRAIN-16] [SEC-1].
+// [DRAIN-16] [SEC-1] [SEC-6] [FRAME-22] [DEADLINE-10].
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { EchoRequestSchema } from "./gen/stratatest/v1/testing_pb.ts";
-import { CallMode, createClient, createFrameDecoder, createServer, encodeFrame, encodeHello, encodePreface, FrameType, memoryPair, PREFACE_SIZE, RpcError, type Transport } from "../src/node.ts";
+import { CallMode, createClient, DispatchCode, createFrameDecoder, createServer, encodeFrame, encodeHello, encodePreface, FrameType, memoryPair, PREFACE_SIZE, RpcError, type Transport } from "../src/node.ts";
 import { RawPeer } from "./support/raw-peer.ts";
 import { TestService, testService } from "./support/test-service.ts";
 
@@ -242,5 +242,38 @@ for (const pauses of [true, false]) {
     await server.close({ graceMs: 0 });
   });
 }
+
+test("[DEADLINE-10] [DEADLINE-2] [SEC-6] requests the server took while its output waited are dated by when they came, not by when it decoded them", async () => {
+  const server = createServer({ idleTimeoutMs: 0, maxConcurrentRequests: 0 }).addService(TestService, testService().impl);
+  const [peer, end] = memoryPair({ highWaterMark: 64 * 1024 });
+  const answers = new Map<number, number>();
+  const frames = createFrameDecoder({ limits: { maxHeaderSize: 16384, maxBodySize: 8 * 1024 * 1024 }, onFrame: (f) => void (f.header.type === FrameType.RESPONSE && answers.set(f.header.requestId, f.header.dispatchCode)) });
+  let prefaceLeft = PREFACE_SIZE;
+  peer.start({
+    data: (chunk) => {
+      const skipped = Math.min(prefaceLeft, chunk.length);
+      prefaceLeft -= skipped;
+      frames.push(chunk.subarray(skipped));
+    },
+    closed: () => {},
+    drain: () => {},
+  });
+  peer.pause!(); // the 256 KiB response passes the server's mark: it handles no more frames
+  server.serve(unpausable(end)); // and its transport cannot stop taking bytes: they are kept [SEC-6]
+  const echo = (id: number, payloadSize: number, timeoutMs: number) => encodeFrame({ type: FrameType.REQUEST, requestId: id, service: SERVICE, method: "Echo", callMode: CallMode.UNARY, timeoutMs }, toBinary(EchoRequestSchema, create(EchoRequestSchema, { text: "x", payloadSize })));
+  for (const part of [encodePreface(), encodeFrame({ type: FrameType.HELLO }, encodeHello({ pingIntervalMs: 60_000 })), echo(1, 256 * 1024, 60_000)]) peer.write(part);
+  await until(() => end.bufferedAmount > 64 * 1024, 5000, "request 1's response waiting in the server");
+  peer.write(echo(2, 10, 200));
+  peer.write(echo(3, 10, 60_000));
+  // Past request 2's 200 ms, with the server holding it all along.
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  assert.is(answers.size, 0, "nothing answered while the peer reads nothing");
+  peer.resume!();
+  await until(() => answers.size === 3, 5000, "all three requests answered");
+  assert.is(answers.get(2), DispatchCode.DEADLINE_EXPIRED, "request 2 expired while kept: its deadline ran from its arrival");
+  assert.is(answers.get(3), DispatchCode.OK);
+  peer.destroy();
+  await server.close({ graceMs: 0 });
+});
 
 test.run();
