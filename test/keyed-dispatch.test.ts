@@ -3,7 +3,7 @@
 // bound), when keys are released, ordering with compressed bodies, limits
 // and the key stats. The conformance suite checks the wire-visible rules on
 // any server; these tests pin the reference server's own behaviour.
-// Cites [KEYS-3] [KEYS-4] [KEYS-6] [KEYS-8] [CANCEL-4] [LIMIT-5] [DRAIN-10] [DRAIN-14] [DRAIN-15].
+// Cites [KEYS-3] [KEYS-4] [KEYS-6] [KEYS-8] [KEYS-11] [CANCEL-4] [LIMIT-5] [DRAIN-10] [DRAIN-14] [DRAIN-15].
 import { gzipSync } from "node:zlib";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { suite } from "uvu";
@@ -340,6 +340,43 @@ test("[KEYS-11] a waiting request's metadata counts toward the bound: of five ca
   await Promise.all(calls.slice(0, 4));
   await client.$close();
   await holder.$close();
+  await server.close({ graceMs: 0 });
+});
+
+test("[KEYS-11] a waiting request keeps a body of its own, not a view into the read it came in: 300 oneway requests of 10 bytes, each read with 60 KiB of other frames, hold their bodies alone", async () => {
+  const release: Array<() => void> = [];
+  const bodies: Uint8Array[] = [];
+  const server = createServer().addRawService("test.Raw", {
+    Hold: () => new Promise<Uint8Array>((resolve) => release.push(() => resolve(new Uint8Array(0)))),
+    Sink: (body) => (bodies.push(body), new Uint8Array(0)),
+  });
+  const address = await server.listen("127.0.0.1:0");
+  const holder = await RawPeer.connect(address);
+  holder.send({ type: FrameType.REQUEST, requestId: 1, service: "test.Raw", method: "Hold", callMode: CallMode.UNARY, keys: ["k"] });
+  await waitUntil(() => release.length === 1, 5000);
+  // Frames of an unknown type are skipped [FRAME-12]: each read is one request and 60 KiB of them.
+  const filler = encodeFrame({ type: 42 as FrameType }, new Uint8Array(60_000));
+  const counted = 300;
+  for (let c = 0; c < counted / 100; c++) {
+    const peer = await RawPeer.connect(address); // at most 100 requests of a connection are in flight [LIMIT-5]
+    for (let i = 1; i <= 100; i++) {
+      const request = encodeFrame({ type: FrameType.REQUEST, requestId: i, service: "test.Raw", method: "Sink", callMode: CallMode.ONEWAY, keys: ["k"] }, new Uint8Array(10).fill(i));
+      const read = new Uint8Array(request.length + filler.length);
+      read.set(request);
+      read.set(filler, request.length);
+      peer.write(read);
+      // Taken before the next is sent: one read each, not coalesced.
+      await waitUntil(() => server.stats().keys?.waiting === c * 100 + i, 5000);
+    }
+    peer.destroy(); // oneway requests outlive their connection [DRAIN-15]
+  }
+  await waitUntil(() => (server.stats().keys?.waiting ?? 0) === counted, 10_000);
+  release[0]!();
+  await waitUntil(() => bodies.length === counted, 10_000);
+  const viewing = bodies.filter((body) => body.buffer.byteLength > body.byteLength).length;
+  assert.is(viewing, 0, `${viewing} of ${counted} waited as views into larger buffers`);
+  assert.ok(bodies.every((body, i) => body.length === 10 && body[0] === (i % 100) + 1), "each its own bytes, in arrival order");
+  holder.destroy();
   await server.close({ graceMs: 0 });
 });
 

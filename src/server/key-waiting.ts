@@ -29,3 +29,8 @@ export function stopWaiting(host: ConnectionHost, call: ServerCall): void {
   host.holdKeyWaiting(-call.waitingBytes);
   call.waitingBytes = 0;
 }
+
+/** `bytes` in a buffer of their own: a copy when they are a view into a larger one [KEYS-11]. */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+}

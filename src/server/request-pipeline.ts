@@ -22,7 +22,7 @@ import { Phase, ServerCall, type CallLedger } from "./server-call.ts";
 import type { RegisteredMethod } from "./service-registry.ts";
 import { UNOFFERED_METHODS } from "./server-stats.ts";
 import { TaskLimiter } from "./task-limiter.ts";
-import { holdWhileWaiting, stopWaiting } from "./key-waiting.ts";
+import { holdWhileWaiting, ownBytes, stopWaiting } from "./key-waiting.ts";
 import { now } from "../util/clock.ts";
 
 /** What the pipeline needs from its connection. */
@@ -169,6 +169,10 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
    * request runs, at once or when it holds its keys [CALL-6] [LIMIT-5] [KEYS-5].
    */
   private admit(header: FrameHeader, body: Uint8Array, method: RegisteredMethod, deadline: number | undefined, call: ServerCall): void {
+    const waits = call.ticket !== undefined && !call.ticket.granted;
+    // A request that waits keeps its input, and what the input views, for as long as it waits: a view
+    // into the read it came in would keep all of that read, which [KEYS-11] does not count.
+    if (waits) body = ownBytes(body);
     let input: unknown;
     try {
       input = method.decode(body);
@@ -176,7 +180,6 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
       return this.refuse(call, DispatchCode.INVALID_ARGUMENT, `the body is not ${header.service}/${header.method}'s input: ${(error as Error).message}`);
     }
     if (call.phase === Phase.admitting && !this.claimSlot(call)) return;
-    const waits = call.ticket !== undefined && !call.ticket.granted;
     // Waiting for its keys, perhaps past its connection's end: counted toward the server's bound, an
     // admission check like the others, so before any ACK [KEYS-11] [CALL-6].
     if (waits && !holdWhileWaiting(this.host, header, body, call)) return this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many requests waiting for keys as it can [KEYS-11]");
