@@ -102,6 +102,25 @@ export const deadlineCases: ConformanceCase[] = [
     },
   },
   {
+    name: "deadlines/long-timeouts-not-expired",
+    section,
+    requirements: ["DEADLINE-2", "DEADLINE-3"],
+    title: "timeout_ms of 2^31-1, 2^31 and 2^32-1 (what clients send for long deadlines [DEADLINE-7]) is a deadline that far off: Info sees it, and a Sleep of 100 ms under it completes (runtime timers end such delays after 1 ms)",
+    usesConformanceService: true,
+    async run(ctx) {
+      const peer = await ctx.connect();
+      for (const [i, timeoutMs] of [2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1].entries()) {
+        const info = await ctx.call(peer, "info", {}, { id: 100 * i + 1, timeoutMs });
+        expect(info.hasDeadline && info.remainingMs > timeoutMs - 60_000, `timeout_ms ${timeoutMs}: a deadline with more than ${timeoutMs - 60_000} ms left`, `has_deadline ${info.hasDeadline}, remaining ${info.remainingMs}`, "DEADLINE-2");
+        const tag = ctx.uniqueTag(`long-deadline-${i}`);
+        ctx.sendCall(peer, "sleep", { ms: 100, tag }, { id: 100 * i + 2, timeoutMs });
+        expectDispatch(await ctx.response(peer, 100 * i + 2), DispatchCode.OK, "DEADLINE-3");
+        const entries = await ctx.pollLog(`sleep:${tag}`);
+        expect(entries[0] === `sleep:${tag}:completed`, `timeout_ms ${timeoutMs}: sleep:${tag}:completed`, JSON.stringify(entries), "DEADLINE-2");
+      }
+    },
+  },
+  {
     name: "cancel/signal-fires-on-cancel",
     section,
     requirements: ["CANCEL-1", "CANCEL-2"],

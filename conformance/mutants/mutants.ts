@@ -358,6 +358,16 @@ export const mutants: Mutant[] = [
     },
   },
   {
+    name: "deadline-in-signed-32-bit-timer",
+    description: "arms a request's deadline with a runtime timer as it is, which ends a timeout_ms of 2^31 or more after 1 ms [DEADLINE-2]",
+    caughtBy: ["deadlines/long-timeouts-not-expired"],
+    clientFrame: (frame) => {
+      const timeoutMs = frame.header.timeoutMs;
+      if (frame.header.type !== FrameType.REQUEST || timeoutMs === undefined || timeoutMs < 2 ** 31) return [frame];
+      return [{ header: { ...frame.header, timeoutMs: 1 }, body: frame.body }];
+    },
+  },
+  {
     name: "idle-reset-by-whole-frames-only",
     description: "counts only whole frames as activity, so a frame whose bytes trickle in is closed as idle [IDLE-1]",
     caughtBy: ["idle/trickled-frame-keeps-connection-open"],
