@@ -9,7 +9,7 @@ import { expectDispatch } from "../runner/expectations.ts";
 
 const section = "9 Deadlines and cancellation";
 
-/** uint32 delays that runtime timers (signed 32-bit) end after 1 ms: 2^31-1 is the last they honour. */
+/** uint32 delays from the largest a runtime timer honours (2^31-1) up: the larger ones it ends after 1 ms. */
 const PAST_RUNTIME_TIMERS = [2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1];
 
 export const deadlineCases: ConformanceCase[] = [
