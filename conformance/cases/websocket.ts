@@ -151,16 +151,36 @@ export const webSocketCases: ConformanceCase[] = [
     section,
     requirements: ["WS-8"],
     websocket: "only",
-    title: "Upgrades whose request target is another path or no path at all (//, //[, *, http://[) are refused with an HTTP error, and the server serves on",
+    title: "Upgrades for another path (PATH-not, //, //[, //a:b@) are answered 404 and those whose target is no path (*, http://[) 400, and the server serves on",
     async run(ctx) {
       const path = new URL(ctx.address).pathname;
-      for (const target of [`${path}-not`, "//", "//[", "//a:b@", "*", "http://["]) {
+      const targets: Array<[string, number]> = [[`${path}-not`, 404], ["//", 404], ["//[", 404], ["//a:b@", 404], ["*", 400], ["http://[", 400]];
+      for (const [target, expected] of targets) {
         const status = await upgradeWithTarget(ctx, target);
-        expect(status !== undefined && status >= 400 && status < 500, `an HTTP 4xx answer to an upgrade for ${JSON.stringify(target)}`, status === undefined ? "no answer: the connection ended" : `status ${status}`, "WS-8");
+        expect(status === expected, `HTTP ${expected} to an upgrade for ${JSON.stringify(target)}`, status === undefined ? "no answer: the connection ended" : `status ${status}`, "WS-8");
       }
       const after = probeWebSocket(ctx);
       expect((await after.status) === 101, "an upgrade for the path served afterwards", `status ${await after.status}`, "WS-8");
       after.socket.close();
+    },
+  },
+  {
+    name: "websocket/target-path-rules",
+    section,
+    requirements: ["WS-9"],
+    websocket: "only",
+    title: "The path of an upgrade's target is what precedes its query, also in absolute form (PATH?x=1 and http://HOST/PATH are upgraded), and another path is 404 before the subprotocol or Origin is looked at",
+    async run(ctx) {
+      const url = new URL(ctx.address);
+      const path = url.pathname;
+      for (const target of [`${path}?session=1`, `http://${url.host}${path}`]) {
+        const status = await upgradeWithTarget(ctx, target);
+        expect(status === 101, `HTTP 101 to an upgrade for ${JSON.stringify(target)}`, status === undefined ? "no answer: the connection ended" : `status ${status}`, "WS-9");
+      }
+      const bare = await upgradeWithTarget(ctx, `${path}-not`, { subprotocol: false });
+      expect(bare === 404, "HTTP 404 to an upgrade for another path that does not request strata", bare === undefined ? "no answer" : `status ${bare}`, "WS-9");
+      const foreign = await upgradeWithTarget(ctx, `${path}-not`, { origin: "https://elsewhere.example" });
+      expect(foreign === 404, "HTTP 404 to an upgrade for another path from a foreign Origin", foreign === undefined ? "no answer" : `status ${foreign}`, "WS-9");
     },
   },
   {

@@ -41,6 +41,10 @@ export interface WebSocketDeviation {
   unboundedUpgrade?: boolean;
   /** Ends the connection of an upgrade for another path or no path without an HTTP answer, as a listener whose URL parser threw would [WS-8]. */
   dropOtherTargets?: boolean;
+  /** Compare the whole target, query included, with the path [WS-9]. */
+  queryInPath?: boolean;
+  /** Check the subprotocol before the target: 400 for another path that lacks it [WS-9]. */
+  subprotocolBeforeTarget?: boolean;
   /** Send the close frame 1.5 s after the server's, not at once [WS-7]. */
   closeLate?: boolean;
   /** End TCP right after the close frame, without reading until the peer's answer [WS-7]. */

@@ -3,13 +3,15 @@
 // WebSocket: text messages ignored instead of closing, upgrades accepted
 // without the subprotocol, permessage-deflate accepted, any Origin
 // accepted, the server's messages joined past 1 MiB, stalled upgrades left
-// open, upgrades for other targets dropped unanswered, the close held back
+// open, upgrades for other targets dropped unanswered, a query taken as part
+// of the path, the subprotocol checked before the target, the close held back
 // after the last bytes or sent without reading until its answer. Each is a ws-to-ws proxy, so the reference server
 // itself stays correct.
 
 import * as http from "node:http";
 import type * as net from "node:net";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
+import { pathOfTarget } from "../../src/transport/websocket.ts";
 import type { Mutant, WebSocketDeviation } from "./mutating-proxy.ts";
 
 /**
@@ -27,15 +29,9 @@ export async function startWebSocketFront(upstream: string, deviation: WebSocket
       socket.once("close", () => clearTimeout(timer));
     });
   }
-  if (deviation.dropOtherTargets) {
-    web.prependListener("upgrade", (request: http.IncomingMessage, socket: net.Socket) => {
-      if (!/^\/strata(\?|$)/.test(request.url ?? "")) socket.destroy();
-    });
-  }
   const upgraded = new WeakSet<net.Socket>();
   const front = new WebSocketServer({
-    server: web,
-    path: "/strata",
+    noServer: true,
     perMessageDeflate: deviation.deflate ?? false,
     maxPayload: 1024 * 1024,
     handleProtocols: (offered: Set<string>) => (offered.has("strata") || deviation.anySubprotocol ? "strata" : false),
@@ -45,6 +41,19 @@ export async function startWebSocketFront(upstream: string, deviation: WebSocket
       if (info.origin !== undefined && info.origin !== "" && !deviation.anyOrigin) return done(false, 403);
       done(true);
     },
+  });
+  web.on("upgrade", (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    socket.on("error", () => {});
+    const target = request.url ?? "";
+    const path = deviation.queryInPath ? (target.startsWith("/") ? target : undefined) : pathOfTarget(target);
+    const offersStrata = String(request.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).includes("strata");
+    if (deviation.subprotocolBeforeTarget && !offersStrata) return refuse(socket, 400, "Bad Request");
+    if (path !== "/strata") {
+      // As a listener whose URL parser threw would [WS-8].
+      if (deviation.dropOtherTargets) return socket.destroy();
+      return path === undefined ? refuse(socket, 400, "Bad Request") : refuse(socket, 404, "Not Found"); // [WS-8] [WS-9]
+    }
+    front.handleUpgrade(request, socket, head, (client) => front.emit("connection", client, request));
   });
   await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", () => resolve()));
   front.on("connection", (client: WebSocket, request: http.IncomingMessage) => {
@@ -91,6 +100,10 @@ export async function startWebSocketFront(upstream: string, deviation: WebSocket
   };
 }
 
+function refuse(socket: net.Socket, status: number, reason: string): void {
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
 const mutant = (name: string, description: string, caughtBy: string[], deviation: WebSocketDeviation, uncaughtOnBun?: string): Mutant => ({
   name,
   description,
@@ -109,5 +122,7 @@ export const webSocketMutants: Mutant[] = [
   mutant("ws-close-late", "holds its close frame back 1.5 s after the last bytes, as if [FRAME-18]'s wait came first [WS-7]", ["websocket/close-follows-goaway"], { closeLate: true }),
   mutant("ws-close-unanswered", "ends TCP as soon as its close frame is out, not reading until the peer's answer [WS-7]", ["websocket/close-reads-until-answer"], { noCloseHandshake: true }, "Bun's ws client shows no TCP socket to stop reading from"),
   mutant("ws-other-target-dropped", "ends the connection of an upgrade for another path or no path (//, *) without an HTTP answer [WS-8]", ["websocket/odd-request-targets-refused"], { dropOtherTargets: true }),
+  mutant("ws-query-in-path", "compares the whole request target with its path, query included, so /strata?x=1 is another path [WS-9]", ["websocket/target-path-rules"], { queryInPath: true }),
+  mutant("ws-subprotocol-before-target", "checks the subprotocol before the target, answering 400, not 404, to an upgrade for another path that lacks it [WS-9]", ["websocket/target-path-rules"], { subprotocolBeforeTarget: true }),
   mutant("ws-upgrade-unbounded", "leaves a stalled upgrade to the HTTP server's own timeouts [WS-6]", ["websocket/upgrade-bounded-by-handshake-timer"], { unboundedUpgrade: true }),
 ];

@@ -89,17 +89,36 @@ function rawConnection(ctx: CaseContext, request: (url: URL) => string): net.Soc
   return socket;
 }
 
+/** What an upgrade request of upgradeWithTarget carries besides its target. */
+export interface UpgradeHeaders {
+  /** Whether it requests the subprotocol strata (default true) [WS-1]. */
+  subprotocol?: boolean;
+  /** An Origin header to send [WS-5]. */
+  origin?: string;
+}
+
 /**
- * Sends a whole upgrade request for the subprotocol strata with `target` as
- * its request target, byte for byte (`//`, `*`: what no WebSocket client
- * would send), and resolves with the HTTP status of the answer, or undefined
- * when the connection ended without one or none came in `waitMs` [WS-8].
+ * Sends a whole upgrade request with `target` as its request target, byte
+ * for byte (`//`, `*`: what no WebSocket client would send), and resolves
+ * with the HTTP status of the answer, or undefined when the connection ended
+ * without one or none came in `waitMs` [WS-8] [WS-9].
  */
-export function upgradeWithTarget(ctx: CaseContext, target: string, waitMs = 5000): Promise<number | undefined> {
+export function upgradeWithTarget(ctx: CaseContext, target: string, { subprotocol = true, origin }: UpgradeHeaders = {}, waitMs = 5000): Promise<number | undefined> {
   return new Promise((resolve) => {
     let answer = "";
     const socket = rawConnection(ctx, (url) =>
-      [`GET ${target} HTTP/1.1`, `Host: ${url.host}`, "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol: strata", "", ""].join("\r\n"),
+      [
+        `GET ${target} HTTP/1.1`,
+        `Host: ${url.host}`,
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        ...(subprotocol ? ["Sec-WebSocket-Protocol: strata"] : []),
+        ...(origin === undefined ? [] : [`Origin: ${origin}`]),
+        "",
+        "",
+      ].join("\r\n"),
     );
     const finish = (status: number | undefined) => {
       clearTimeout(timer);

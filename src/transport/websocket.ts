@@ -60,9 +60,10 @@ function refuse(socket: net.Socket, status: number, reason: string, text: string
 }
 
 /**
- * The path of an HTTP request target: origin form ("/strata?x") or absolute
- * form ("http://host/strata"); undefined for anything else ("//", "*"),
- * which a peer may send and must not make the listener throw [WS-1].
+ * The path of an HTTP request target: origin form ("/strata?x", "//") or
+ * absolute form ("http://host/strata"), without its query; undefined for
+ * anything else ("*", "http://["), which a peer may send and must not make
+ * the listener throw [WS-8] [WS-9].
  */
 export function pathOfTarget(target: string | undefined): string | undefined {
   if (target === undefined || target === "") return undefined;
