@@ -1,7 +1,7 @@
 // TLS listeners that get section 19 wrong on purpose, each in one way an
 // implementer could: serving plaintext on the TLS port too, ignoring ALPN,
 // not checking the client certificates it asks for, leaving the TLS
-// handshake unbounded, hiding the client's identity from handlers. A mutant
+// handshake unbounded or bounding it by inactivity, hiding the client's identity from handlers. A mutant
 // with `tls` runs over TLS, without the proxy (the deviation is in the
 // listener).
 
@@ -25,6 +25,8 @@ export interface TlsDeviation {
   handshakeTimeoutMs?: number;
   /** Never tell handlers the client's identity [TLS-6]. */
   hideIdentity?: boolean;
+  /** Bound the handshake by inactivity, a timer each byte restarts, instead of from accept [TLS-7]. */
+  idleHandshakeBound?: boolean;
 }
 
 function info(socket: tls.TLSSocket, deviation: TlsDeviation): TlsInfo {
@@ -52,7 +54,7 @@ export function mutantTlsTransport(settings: SpawnTls, deviation: TlsDeviation):
         requestCert: mode !== "none",
         rejectUnauthorized: mode === "require" && !deviation.acceptAnyCertificate,
         ...(deviation.noAlpn ? {} : { ALPNProtocols: ["strata"] }),
-        handshakeTimeout: deviation.handshakeTimeoutMs ?? options.handshakeTimeoutMs ?? 10_000,
+        handshakeTimeout: deviation.idleHandshakeBound ? 120_000 : (deviation.handshakeTimeoutMs ?? options.handshakeTimeoutMs ?? 10_000),
       };
       const secured = (socket: tls.TLSSocket) => {
         if (!deviation.acceptAnyCertificate && mode !== "none" && !socket.authorized && (mode === "require" || socket.getPeerX509Certificate() !== undefined)) return void socket.destroy();
@@ -61,7 +63,9 @@ export function mutantTlsTransport(settings: SpawnTls, deviation: TlsDeviation):
       const tlsServer = tls.createServer(secureOptions, secured);
       tlsServer.on("tlsClientError", (_error, socket) => socket.destroy());
       // plaintextToo: a plain listener in front that peeks at the first byte and hands TLS on.
-      const server = deviation.plaintextToo
+      const server = deviation.idleHandshakeBound
+        ? idleBoundFront(tlsServer, options.handshakeTimeoutMs ?? 10_000)
+        : deviation.plaintextToo
         ? net.createServer({ pauseOnConnect: true }, (socket) => {
             socket.once("data", (first: Buffer) => {
               socket.pause();
@@ -83,6 +87,44 @@ export function mutantTlsTransport(settings: SpawnTls, deviation: TlsDeviation):
   };
 }
 
+/**
+ * A plain TCP front for `tlsServer` (which it starts on a port of its own)
+ * that closes a connection once the client has sent nothing for `idleMs`
+ * while the server has not yet answered: a bound each byte restarts [TLS-7].
+ */
+function idleBoundFront(tlsServer: tls.Server, idleMs: number): net.Server {
+  const behind = new Promise<number>((resolve) => tlsServer.listen(0, "127.0.0.1", () => resolve((tlsServer.address() as net.AddressInfo).port)));
+  const front = net.createServer(async (client) => {
+    const upstream = net.connect(await behind, "127.0.0.1");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const end = () => {
+      clearTimeout(timer);
+      client.destroy();
+      upstream.destroy();
+    };
+    const restart = () => {
+      clearTimeout(timer);
+      timer = setTimeout(end, idleMs);
+    };
+    restart();
+    client.on("data", (chunk: Buffer) => {
+      if (timer !== undefined) restart();
+      upstream.write(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      clearTimeout(timer); // the handshake goes on: no bound from here
+      timer = undefined;
+      client.write(chunk);
+    });
+    for (const socket of [client, upstream]) {
+      socket.on("error", end);
+      socket.on("close", end);
+    }
+  });
+  front.on("close", () => tlsServer.close());
+  return front;
+}
+
 const mutant = (name: string, description: string, caughtBy: string[], deviation: TlsDeviation): Mutant => ({
   name,
   description,
@@ -96,5 +138,6 @@ export const tlsMutants: Mutant[] = [
   mutant("tls-alpn-ignored", "configures no ALPN: selects nothing, and serves clients that offer only other protocols [TLS-3]", ["tls/alpn-strata-selected", "tls/offer-without-strata-refused"], { noAlpn: true }),
   mutant("tls-client-certificate-unchecked", "asks for client certificates and accepts any, verified or not [TLS-5]", ["tls/client-certificate-required", "tls/requested-certificate-verified"], { acceptAnyCertificate: true }),
   mutant("tls-handshake-unbounded", "leaves the TLS handshake to node's 120 s default, not the handshake timeout [TLS-7]", ["tls/handshake-bounded"], { handshakeTimeoutMs: 120_000 }),
+  mutant("tls-handshake-idle-bound", "bounds the TLS handshake by inactivity, so a ClientHello trickled a byte at a time keeps the connection open [TLS-7]", ["tls/handshake-bounded"], { idleHandshakeBound: true }),
   mutant("tls-identity-hidden", "never shows handlers the client's verified certificate [TLS-6]", ["tls/handler-sees-identity"], { hideIdentity: true }),
 ];

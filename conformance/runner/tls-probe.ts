@@ -112,8 +112,12 @@ function probeWss(ctx: CaseContext, client: KeyPair | null | undefined, waitMs: 
   });
 }
 
-/** Sends `bytes` (if any) on a plain TCP connection to the TLS port; resolves with what arrived and when it closed, within `waitMs`. */
-export function plainExchange(ctx: CaseContext, bytes: Uint8Array | undefined, waitMs: number): Promise<{ received: Uint8Array; closedAfterMs: number | undefined }> {
+/**
+ * Sends `bytes` (if any) on a plain TCP connection to the TLS port, at once
+ * or one byte every `trickleMs`; resolves with what arrived and when it
+ * closed, within `waitMs`.
+ */
+export function plainExchange(ctx: CaseContext, bytes: Uint8Array | undefined, waitMs: number, trickleMs = 0): Promise<{ received: Uint8Array; closedAfterMs: number | undefined }> {
   const { host, port } = target(ctx);
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -126,9 +130,16 @@ export function plainExchange(ctx: CaseContext, bytes: Uint8Array | undefined, w
       socket.destroy();
       resolve({ received: Buffer.concat(chunks), closedAfterMs: closed ? performance.now() - started : undefined });
     };
+    let trickle: ReturnType<typeof setInterval> | undefined;
     const socket = net.connect({ host, port }, () => {
-      if (bytes !== undefined) socket.write(bytes);
+      if (bytes === undefined) return;
+      if (trickleMs <= 0) return void socket.write(bytes);
+      let sent = 0;
+      trickle = setInterval(() => {
+        if (sent < bytes.length) socket.write(bytes.subarray(sent, ++sent));
+      }, trickleMs);
     });
+    socket.once("close", () => clearInterval(trickle));
     const timer = setTimeout(() => finish(false), waitMs);
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));
     socket.on("error", () => finish(true));
