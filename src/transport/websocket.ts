@@ -111,6 +111,8 @@ async function listen(address: string, options: ListenOptions, accept: (transpor
         answerPlainHttp,
       )
     : http.createServer(answerPlainHttp);
+  // A handshake that fails or times out ends its TCP connection at once, not left to the WS-6 timer [TLS-7].
+  if (secure) server.on("tlsClientError", (_error: Error, socket: net.Socket) => socket.destroy());
   if (secure && clientCertificate !== "none") {
     // Bun's node:https is not built on node:tls: its sockets show neither the certificate to check nor the identity [TLS-6].
     if (!(server instanceof tls.Server)) {
