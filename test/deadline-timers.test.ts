@@ -1,13 +1,12 @@
 // The shared deadline timer: every deadline fires once, never early, in due
 // order; cleared ones never fire; nothing is left pending; cleared entries
 // neither pile up nor keep their callbacks alive. Cites [DEADLINE-2].
-import v8 from "node:v8";
-import vm from "node:vm";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
 import { heldDeadlines, pendingDeadlines, setDeadline, type LongTimeout } from "../src/util/deadline-timers.ts";
 import { checkProperty } from "./support/property.ts";
+import { garbageCollector } from "./support/garbage.ts";
 
 const test = suite("deadline timers");
 
@@ -89,8 +88,7 @@ async function released(collect: () => void): Promise<void> {
 }
 
 test("[DEADLINE-2] a cleared deadline still in the heap keeps nothing its callback holds alive", async () => {
-  v8.setFlagsFromString("--expose-gc");
-  const collect = typeof (globalThis as { Bun?: { gc(sync: boolean): void } }).Bun !== "undefined" ? () => (globalThis as unknown as { Bun: { gc(sync: boolean): void } }).Bun.gc(true) : (vm.runInNewContext("gc") as () => void);
+  const collect = garbageCollector();
   const keep = setDeadline(() => {}, 60_000);
   // The callback closes over the call itself, as a call's deadline does; the test keeps only a weak reference.
   const deadlineOfCall = () => {

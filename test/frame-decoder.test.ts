@@ -317,4 +317,27 @@ test("an exception thrown by onFrame passes through unchanged and stops the deco
   assert.throws(() => decoder.push(ping), (e: unknown) => e === boom);
 });
 
+test("[FRAME-20] discard() drops a partial frame, also when called from within onFrame: no frame after it, nothing kept, later pushes throw", () => {
+  const seen: number[] = [];
+  const decoder = createFrameDecoder({ limits: LIMITS, onFrame: (frame) => {
+    seen.push(frame.header.requestId);
+    if (frame.header.requestId === 2) decoder.discard();
+  } });
+  const ping = (id: number) => encodeFrame({ type: FrameType.CANCEL, requestId: id });
+  const big = encodeFrame({ type: FrameType.RESPONSE, requestId: 4 }, new Uint8Array(1000));
+  const chunk = new Uint8Array([...ping(1), ...ping(2), ...ping(3), ...big.subarray(0, 500)]);
+  decoder.push(chunk);
+  assert.equal(seen, [1, 2], "decoding ends with the frame that discarded");
+  assert.is(decoder.takeRest(), undefined, "the rest of the chunk is not kept");
+  assert.is(decoder.reserved, 0);
+  assert.throws(() => decoder.push(ping(5)));
+  // Outside onFrame: the partial body goes.
+  const other = createFrameDecoder({ limits: LIMITS, onFrame: () => {} });
+  other.push(big.subarray(0, 500));
+  assert.ok(other.reserved > 0);
+  other.discard();
+  assert.is(other.reserved, 0);
+  assert.is(other.buffered, 0);
+});
+
 test.run();

@@ -8,12 +8,13 @@ import { gzipSync } from "node:zlib";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { CallMode, Compression, createClient, createServer, DispatchCode, encodeFrame, FrameType, RpcError, type ServerOptions } from "../src/node.ts";
+import { CallMode, Compression, createClient, createServer, DispatchCode, encodeFrame, encodeFrameHead, FrameType, RpcError, type ServerOptions } from "../src/node.ts";
 import { ConformanceService, KeyedWorkRequestSchema } from "../conformance/gen/strata/conformance/v1/conformance_pb.ts";
 import { conformanceService } from "../conformance/reference/conformance-service.ts";
 import { RawPeer } from "./support/raw-peer.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
 import { waitUntil } from "./support/wait.ts";
+import { bufferBytes, garbageCollector } from "./support/garbage.ts";
 import { TestService, testService } from "./support/test-service.ts";
 
 const test = suite("keyed dispatch");
@@ -376,6 +377,39 @@ test("[KEYS-11] a waiting request keeps a body of its own, not a view into the r
   const viewing = bodies.filter((body) => body.buffer.byteLength > body.byteLength).length;
   assert.is(viewing, 0, `${viewing} of ${counted} waited as views into larger buffers`);
   assert.ok(bodies.every((body, i) => body.length === 10 && body[0] === (i % 100) + 1), "each its own bytes, in arrival order");
+  holder.destroy();
+  await server.close({ graceMs: 0 });
+});
+
+test("[DRAIN-15] [FRAME-20] a closed connection kept alive by a oneway request waiting for its key keeps none of its partial frame: 24 connections cut off 4 MiB into a body hold no 96 MiB", async () => {
+  const collect = garbageCollector();
+  const release: Array<() => void> = [];
+  const server = createServer().addRawService("test.Raw", {
+    Hold: () => new Promise<Uint8Array>((resolve) => release.push(() => resolve(new Uint8Array(0)))),
+    Sink: () => new Uint8Array(0),
+  });
+  const address = await server.listen("127.0.0.1:0");
+  const holder = await RawPeer.connect(address);
+  holder.send({ type: FrameType.REQUEST, requestId: 1, service: "test.Raw", method: "Hold", callMode: CallMode.UNARY, keys: ["k"] });
+  await waitUntil(() => release.length === 1, 5000);
+  collect();
+  const before = bufferBytes();
+  const size = 4 * 1024 * 1024;
+  const almostAll = new Uint8Array(size - 1).fill(7);
+  for (let i = 0; i < 24; i++) {
+    const peer = await RawPeer.connect(address);
+    peer.send({ type: FrameType.REQUEST, requestId: 1, service: "test.Raw", method: "Sink", callMode: CallMode.ONEWAY, keys: ["k"] });
+    peer.write(encodeFrameHead({ type: FrameType.REQUEST, requestId: 3, service: "test.Raw", method: "Sink", callMode: CallMode.ONEWAY }, size));
+    peer.write(almostAll);
+    peer.end(); // after all its bytes: the server reads them, then EOF
+    await waitUntil(() => server.stats().keys?.waiting === i + 1 && server.stats().connections.current === 1, 10_000);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  collect();
+  const grewMiB = (bufferBytes() - before) / 2 ** 20;
+  assert.ok(grewMiB < 32, `buffers grew by ${grewMiB.toFixed(0)} MiB with no connection but the holder's open`);
+  release[0]!();
+  await waitUntil(() => server.stats().keys?.waiting === 0, 5000);
   holder.destroy();
   await server.close({ graceMs: 0 });
 });

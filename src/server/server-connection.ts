@@ -433,6 +433,8 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
     this.state = State.closed;
     this.flow.close();
     this.partialFrame.close();
+    // Oneway requests may keep this connection alive after it ends [DRAIN-15]: not its partial frame.
+    this.decoder.discard();
     this.idleTimer?.clear();
     this.handshakeTimer?.clear();
     this.graceTimer?.clear();

@@ -154,6 +154,23 @@ export class FrameDecoder {
   }
 
   /**
+   * The stream is gone, whatever it was in the middle of: drops the partial
+   * frame and any kept rest, so that a receiver that outlives its stream
+   * holds none of it [FRAME-20]; later pushes throw. May be called from
+   * within onFrame.
+   */
+  discard(): void {
+    this.stopping = true; // called from within onFrame, decoding ends after that frame
+    this.state = State.failed;
+    this.partial = EMPTY;
+    this.filled = 0;
+    this.sizeBytes = 0;
+    this.header = undefined;
+    this.rest = undefined;
+    this.failure ??= new ProtocolError("FRAME-12", "the stream was discarded", null);
+  }
+
+  /**
    * Signals the end of the stream. Throws a ProtocolError citing [FRAME-12]
    * when it cuts a frame short: the partial frame is discarded, never acted
    * on, and no GOAWAY follows (its goawayCode is undefined): the connection
@@ -179,7 +196,8 @@ export class FrameDecoder {
     while (pos < length) {
       if (this.stopping) {
         this.stopping = false;
-        this.rest = new Uint8Array(buffer, base + pos, length - pos);
+        // After discard(), from within onFrame: the rest is dropped, not kept.
+        if (this.state !== State.failed) this.rest = new Uint8Array(buffer, base + pos, length - pos);
         return;
       }
       if (this.state === State.size) {

@@ -1,0 +1,22 @@
+// Collecting garbage on demand, and how much memory buffers hold, on Node,
+// Bun and Deno alike, for tests that check what the server keeps alive.
+import * as v8 from "node:v8";
+import * as vm from "node:vm";
+
+interface BunGlobal {
+  gc(sync: boolean): void;
+}
+const bun = (globalThis as { Bun?: BunGlobal }).Bun;
+
+/** A function that runs a full garbage collection now. */
+export function garbageCollector(): () => void {
+  if (bun !== undefined) return () => bun.gc(true);
+  v8.setFlagsFromString("--expose-gc");
+  return vm.runInNewContext("gc") as () => void;
+}
+
+/** Bytes held outside the JS heap (ArrayBuffers among them); on Bun, which reports none, the process's RSS. */
+export function bufferBytes(): number {
+  const usage = process.memoryUsage();
+  return bun !== undefined ? usage.rss : usage.external;
+}
