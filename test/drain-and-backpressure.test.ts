@@ -5,7 +5,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { EchoRequestSchema } from "./gen/stratatest/v1/testing_pb.ts";
-import { CallMode, createClient, DispatchCode, createFrameDecoder, createServer, encodeFrame, encodeHello, encodePreface, FrameType, memoryPair, PREFACE_SIZE, RpcError, type Transport } from "../src/node.ts";
+import { CallMode, createClient, DispatchCode, createFrameDecoder, createServer, encodeFrame, encodeHello, encodePreface, FrameType, memoryPair, PREFACE_SIZE, RpcError, type Frame, type Transport } from "../src/node.ts";
 import { RawPeer } from "./support/raw-peer.ts";
 import { TestService, testService } from "./support/test-service.ts";
 
@@ -210,27 +210,44 @@ function unpausable(end: Transport): Transport {
   };
 }
 
+/**
+ * A memory pair whose peer end decodes the server's frames (after its preface) into `onFrame`, and
+ * reads nothing until resumed: the server's responses wait in its output.
+ */
+function nonReadingPeer(onFrame: (frame: Frame) => void): [Transport, Transport] {
+  const [peer, end] = memoryPair({ highWaterMark: 64 * 1024 });
+  const frames = createFrameDecoder({ limits: { maxHeaderSize: 16384, maxBodySize: 8 * 1024 * 1024 }, onFrame });
+  let prefaceLeft = PREFACE_SIZE;
+  peer.start({
+    data: (chunk) => {
+      const skipped = Math.min(prefaceLeft, chunk.length);
+      prefaceLeft -= skipped;
+      frames.push(chunk.subarray(skipped));
+    },
+    closed: () => {},
+    drain: () => {},
+  });
+  peer.pause!();
+  return [peer, end];
+}
+
+/** A unary Echo REQUEST asking for a `payloadSize`-byte response. */
+function echoRequest(id: number, payloadSize: number, timeoutMs?: number): Uint8Array {
+  return encodeFrame({ type: FrameType.REQUEST, requestId: id, service: SERVICE, method: "Echo", callMode: CallMode.UNARY, timeoutMs }, toBinary(EchoRequestSchema, create(EchoRequestSchema, { text: "x", payloadSize })));
+}
+
+/** The client's side of the handshake: preface and HELLO. */
+const handshake = () => [encodePreface(), encodeFrame({ type: FrameType.HELLO }, encodeHello({ pingIntervalMs: 60_000 }))];
+
 for (const pauses of [true, false]) {
   test(`[FRAME-22] [FRAME-19] [SEC-6] a frame whose bytes all came within 50 ms is not timed out while the server itself holds it back (its output waits; the server's transport ${pauses ? "pauses" : "cannot pause"})`, async () => {
     const server = createServer({ frameTransferTimeoutMs: 300, idleTimeoutMs: 0, maxConcurrentRequests: 0 }).addService(TestService, testService().impl);
-    const [peer, end] = memoryPair({ highWaterMark: 64 * 1024 });
     const seen: string[] = [];
-    const frames = createFrameDecoder({ limits: { maxHeaderSize: 16384, maxBodySize: 8 * 1024 * 1024 }, onFrame: (f) => seen.push(f.header.type === FrameType.GOAWAY ? `GOAWAY ${new TextDecoder().decode(f.body)}` : `${f.header.type}#${f.header.requestId}`) });
-    let prefaceLeft = PREFACE_SIZE;
-    peer.start({
-      data: (chunk) => {
-        const skipped = Math.min(prefaceLeft, chunk.length);
-        prefaceLeft -= skipped;
-        frames.push(chunk.subarray(skipped));
-      },
-      closed: () => {},
-      drain: () => {},
-    });
-    peer.pause!(); // reads nothing for now: the 256 KiB response passes the server's mark
+    // Reads nothing for now: the 256 KiB response passes the server's mark.
+    const [peer, end] = nonReadingPeer((f) => seen.push(f.header.type === FrameType.GOAWAY ? `GOAWAY ${new TextDecoder().decode(f.body)}` : `${f.header.type}#${f.header.requestId}`));
     server.serve(pauses ? end : unpausable(end));
-    const echo = (id: number, payloadSize: number) => encodeFrame({ type: FrameType.REQUEST, requestId: id, service: SERVICE, method: "Echo", callMode: CallMode.UNARY }, toBinary(EchoRequestSchema, create(EchoRequestSchema, { text: "x", payloadSize })));
-    const second = echo(2, 10);
-    for (const part of [encodePreface(), encodeFrame({ type: FrameType.HELLO }, encodeHello({ pingIntervalMs: 60_000 })), echo(1, 256 * 1024), second.subarray(0, 10)]) peer.write(part);
+    const second = echoRequest(2, 10);
+    for (const part of [...handshake(), echoRequest(1, 256 * 1024), second.subarray(0, 10)]) peer.write(part);
     await new Promise((resolve) => setTimeout(resolve, 50));
     peer.write(second.subarray(10)); // all of request 2, 50 ms after its first bytes
     // Longer than the 300 ms transfer timeout, with the server holding the frame all along.
@@ -245,26 +262,14 @@ for (const pauses of [true, false]) {
 
 test("[DEADLINE-10] [DEADLINE-2] [SEC-6] requests the server took while its output waited are dated by when they came, not by when it decoded them", async () => {
   const server = createServer({ idleTimeoutMs: 0, maxConcurrentRequests: 0 }).addService(TestService, testService().impl);
-  const [peer, end] = memoryPair({ highWaterMark: 64 * 1024 });
   const answers = new Map<number, number>();
-  const frames = createFrameDecoder({ limits: { maxHeaderSize: 16384, maxBodySize: 8 * 1024 * 1024 }, onFrame: (f) => void (f.header.type === FrameType.RESPONSE && answers.set(f.header.requestId, f.header.dispatchCode)) });
-  let prefaceLeft = PREFACE_SIZE;
-  peer.start({
-    data: (chunk) => {
-      const skipped = Math.min(prefaceLeft, chunk.length);
-      prefaceLeft -= skipped;
-      frames.push(chunk.subarray(skipped));
-    },
-    closed: () => {},
-    drain: () => {},
-  });
-  peer.pause!(); // the 256 KiB response passes the server's mark: it handles no more frames
+  // The 256 KiB response passes the server's mark: it handles no more frames.
+  const [peer, end] = nonReadingPeer((f) => void (f.header.type === FrameType.RESPONSE && answers.set(f.header.requestId, f.header.dispatchCode)));
   server.serve(unpausable(end)); // and its transport cannot stop taking bytes: they are kept [SEC-6]
-  const echo = (id: number, payloadSize: number, timeoutMs: number) => encodeFrame({ type: FrameType.REQUEST, requestId: id, service: SERVICE, method: "Echo", callMode: CallMode.UNARY, timeoutMs }, toBinary(EchoRequestSchema, create(EchoRequestSchema, { text: "x", payloadSize })));
-  for (const part of [encodePreface(), encodeFrame({ type: FrameType.HELLO }, encodeHello({ pingIntervalMs: 60_000 })), echo(1, 256 * 1024, 60_000)]) peer.write(part);
+  for (const part of [...handshake(), echoRequest(1, 256 * 1024, 60_000)]) peer.write(part);
   await until(() => end.bufferedAmount > 64 * 1024, 5000, "request 1's response waiting in the server");
-  peer.write(echo(2, 10, 200));
-  peer.write(echo(3, 10, 60_000));
+  peer.write(echoRequest(2, 10, 200));
+  peer.write(echoRequest(3, 10, 60_000));
   // Past request 2's 200 ms, with the server holding it all along.
   await new Promise((resolve) => setTimeout(resolve, 600));
   assert.is(answers.size, 0, "nothing answered while the peer reads nothing");
