@@ -6,7 +6,7 @@
 // cannot make the server keep more than a few requests' worth of them.
 
 import { DispatchCode, type FrameHeader } from "../wire/index.ts";
-import { MAX_BOUND_NAME_UNITS, MAX_METHOD_REF } from "../wire/request-rules.ts";
+import { MAX_BOUND_NAME_BYTES, MAX_METHOD_REF } from "../wire/request-rules.ts";
 import type { Refusal } from "./admission.ts";
 
 /** A reference's names. */
@@ -23,7 +23,7 @@ function invalid(message: string): Refusal {
 export class MethodRefTable {
   /** By reference, 1 to 256; grows only as far as the highest reference bound. */
   private readonly bindings: Array<Binding | undefined> = [];
-  /** UTF-16 units of the names bound now, all bindings together: at most MAX_BOUND_NAME_UNITS. */
+  /** UTF-16 units of the names bound now, all bindings together: at most MAX_BOUND_NAME_BYTES. */
   private units = 0;
 
   /**
@@ -53,7 +53,7 @@ export class MethodRefTable {
     const earlier = this.bindings[ref];
     if (earlier !== undefined) this.units -= earlier.service.length + earlier.method.length;
     const units = service.length + method.length;
-    if (this.units + units > MAX_BOUND_NAME_UNITS) {
+    if (this.units + units > MAX_BOUND_NAME_BYTES) {
       this.bindings[ref] = undefined;
       return;
     }

@@ -17,12 +17,11 @@ export const METHOD_REFS_FEATURE = "method-refs";
 /** Method references are 1 to this; a server keeps at most this many bindings per connection [REF-2]. */
 export const MAX_METHOD_REF = 256;
 /**
- * A server keeps at most 65536 bytes of bound names per connection [REF-2];
- * counted here in UTF-16 units, never more than the UTF-8 bytes they encode
- * to, so nothing within the spec's bound is declined.
+ * Bytes of names bound on one connection, all bindings together: a server may
+ * decline a binding past them [REF-2], so a client binds no more [REF-5]. The
+ * reference server counts UTF-16 units against it, never more than the UTF-8
+ * bytes they encode to, so it declines nothing within the bound.
  */
-export const MAX_BOUND_NAME_UNITS = 65536;
-/** A client binds at most this many bytes of names per connection, so that no server declines a binding [REF-5]. */
 export const MAX_BOUND_NAME_BYTES = 65536;
 
 const utf8 = new TextEncoder();
