@@ -11,7 +11,7 @@
 import * as http from "node:http";
 import type * as net from "node:net";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
-import { pathOfTarget } from "../../src/transport/websocket.ts";
+import { pathOfTarget, refuseUpgrade } from "../../src/transport/websocket.ts";
 import type { Mutant, WebSocketDeviation } from "./mutating-proxy.ts";
 
 /**
@@ -36,8 +36,7 @@ export async function startWebSocketFront(upstream: string, deviation: WebSocket
     maxPayload: 1024 * 1024,
     handleProtocols: (offered: Set<string>) => (offered.has("strata") || deviation.anySubprotocol ? "strata" : false),
     verifyClient: (info: { origin?: string; req: { headers: Record<string, string | string[] | undefined> } }, done: (ok: boolean, status?: number) => void) => {
-      const offered = String(info.req.headers["sec-websocket-protocol"] ?? "");
-      if (!offered.split(",").map((p) => p.trim()).includes("strata") && !deviation.anySubprotocol) return done(false, 400);
+      if (!offersStrata(info.req.headers) && !deviation.anySubprotocol) return done(false, 400);
       if (info.origin !== undefined && info.origin !== "" && !deviation.anyOrigin) return done(false, 403);
       done(true);
     },
@@ -46,12 +45,11 @@ export async function startWebSocketFront(upstream: string, deviation: WebSocket
     socket.on("error", () => {});
     const target = request.url ?? "";
     const path = deviation.queryInPath ? (target.startsWith("/") ? target : undefined) : pathOfTarget(target);
-    const offersStrata = String(request.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).includes("strata");
-    if (deviation.subprotocolBeforeTarget && !offersStrata) return refuse(socket, 400, "Bad Request");
+    if (deviation.subprotocolBeforeTarget && !offersStrata(request.headers)) return refuseUpgrade(socket, 400, "Bad Request", "");
     if (path !== "/strata") {
       // As a listener whose URL parser threw would [WS-8].
       if (deviation.dropOtherTargets) return socket.destroy();
-      return path === undefined ? refuse(socket, 400, "Bad Request") : refuse(socket, 404, "Not Found"); // [WS-8] [WS-9]
+      return path === undefined ? refuseUpgrade(socket, 400, "Bad Request", "") : refuseUpgrade(socket, 404, "Not Found", ""); // [WS-8] [WS-9]
     }
     front.handleUpgrade(request, socket, head, (client) => front.emit("connection", client, request));
   });
@@ -100,8 +98,9 @@ export async function startWebSocketFront(upstream: string, deviation: WebSocket
   };
 }
 
-function refuse(socket: net.Socket, status: number, reason: string): void {
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+/** Whether an upgrade request offers the subprotocol strata [WS-1]. */
+function offersStrata(headers: http.IncomingHttpHeaders | Record<string, string | string[] | undefined>): boolean {
+  return String(headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).includes("strata");
 }
 
 const mutant = (name: string, description: string, caughtBy: string[], deviation: WebSocketDeviation, uncaughtOnBun?: string): Mutant => ({

@@ -54,8 +54,8 @@ async function loadWs(): Promise<WsServerModule> {
   }
 }
 
-/** Refuses an upgrade with a plain HTTP answer. */
-function refuse(socket: net.Socket, status: number, reason: string, text: string): void {
+/** Refuses an upgrade with a plain HTTP answer and no WebSocket [WS-1] [WS-5] [WS-8]. */
+export function refuseUpgrade(socket: net.Socket, status: number, reason: string, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
 }
 
@@ -152,13 +152,13 @@ async function listen(address: string, options: ListenOptions, accept: (transpor
   server.on("upgrade", (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     const requestPath = pathOfTarget(request.url);
-    if (requestPath === undefined) return refuse(socket, 400, "Bad Request", "the request target is not a path or an absolute URL\n");
-    if (requestPath !== path) return refuse(socket, 404, "Not Found", `no Strata WebSocket at ${requestPath}; it is at ${path}\n`);
+    if (requestPath === undefined) return refuseUpgrade(socket, 400, "Bad Request", "the request target is not a path or an absolute URL\n");
+    if (requestPath !== path) return refuseUpgrade(socket, 404, "Not Found", `no Strata WebSocket at ${requestPath}; it is at ${path}\n`);
     const offered = String(request.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
-    if (!offered.includes(WEBSOCKET_SUBPROTOCOL)) return refuse(socket, 400, "Bad Request", `request the WebSocket subprotocol "${WEBSOCKET_SUBPROTOCOL}" [WS-1]\n`);
+    if (!offered.includes(WEBSOCKET_SUBPROTOCOL)) return refuseUpgrade(socket, 400, "Bad Request", `request the WebSocket subprotocol "${WEBSOCKET_SUBPROTOCOL}" [WS-1]\n`);
     const origin = request.headers.origin;
     const allowed = wsOptions.allowedOrigins;
-    if (origin !== undefined && allowed !== "*" && !(allowed ?? []).includes(origin)) return refuse(socket, 403, "Forbidden", `origin ${origin} is not allowed [WS-5]\n`);
+    if (origin !== undefined && allowed !== "*" && !(allowed ?? []).includes(origin)) return refuseUpgrade(socket, 403, "Forbidden", `origin ${origin} is not allowed [WS-5]\n`);
     sockets.handleUpgrade(request, socket, head, (ws) => {
       const remote = request.socket;
       // A listener that asks for no certificate has none verified (and Bun's sockets could not tell) [TLS-6].
