@@ -14,7 +14,7 @@ import { conformanceService } from "../conformance/reference/conformance-service
 import { RawPeer } from "./support/raw-peer.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
 import { waitUntil } from "./support/wait.ts";
-import { bufferBytes, garbageCollector } from "./support/garbage.ts";
+import { bufferBytes, garbageCollector, heldBytes } from "./support/garbage.ts";
 import { TestService, testService } from "./support/test-service.ts";
 
 const test = suite("keyed dispatch");
@@ -411,6 +411,57 @@ test("[DRAIN-15] [FRAME-20] a closed connection kept alive by a oneway request w
   release[0]!();
   await waitUntil(() => server.stats().keys?.waiting === 0, 5000);
   holder.destroy();
+  await server.close({ graceMs: 0 });
+});
+
+test("[KEYS-11] what requests waiting for their keys hold stays within twice the bound, whatever they carry: 16 keys of 256 bytes each, a body that decodes into 30,000 objects, 8 KB of metadata", async () => {
+  const collect = garbageCollector();
+  // Large enough that the heap's own noise, a few MiB, is small beside it.
+  const bound = 24 * 1024 * 1024;
+  const { service, impl } = conformanceService();
+  const server = createServer({ maxKeyWaitingBytes: bound }).addBuiltinService(service, impl);
+  const address = await server.listen("memory:");
+  const holder = createClient(ConformanceService, { address });
+  const echo = `${SERVICE}/Echo`;
+  // A chain behind the holder's key: each request shares a key with the one before, so all of them
+  // wait, and no key's queue holds more than two [KEYS-8].
+  const chain = (i: number) => [i === 0 ? "h" : `c${i - 1}`.padEnd(256, "k"), `c${i}`.padEnd(256, "k")];
+  const shapes: Record<string, (i: number) => [Parameters<typeof holder.echo>[0], { keys: string[]; metadata?: Record<string, string> }]> = {
+    // The most keys, of the largest size [KEYS-1].
+    "16 keys": (i) => [{}, { keys: [...chain(i), ...Array.from({ length: 14 }, (_, j) => `o${i}.${j}`.padEnd(256, "k"))] }],
+    // Two bytes on the wire for each entry, an object for each once decoded.
+    "30,000 empty messages": (i) => [{ responseMetadata: Array.from({ length: 30_000 }, () => ({})) }, { keys: chain(i) }],
+    "8 KB of metadata": (i) => [{}, { keys: chain(i), metadata: { m: "v".repeat(8000) } }],
+  };
+  for (const [shape, request] of Object.entries(shapes)) {
+    const release = new AbortController();
+    const held = holder.sleep({ ms: 60_000, tag: "h" }, { keys: ["h"], signal: release.signal, timeoutMs: 120_000 }).catch((error: unknown) => error);
+    await waitUntil(() => server.stats().keys?.running === 1, 5000);
+    collect();
+    const before = heldBytes();
+    const refusedBefore = server.stats().methods[echo]?.rejected.OVERLOADED ?? 0;
+    // Oneway requests from connections closed right after, 100 each [LIMIT-5] [DRAIN-15], until the
+    // bound refuses one, or what they hold is already too much.
+    for (let sent = 0; (server.stats().methods[echo]?.rejected.OVERLOADED ?? 0) === refusedBefore && heldBytes() - before < 4 * bound; ) {
+      const sender = createClient(ConformanceService, { address });
+      const total = server.stats().requests.total;
+      for (let i = 0; i < 100; i++, sent++) {
+        const [input, options] = request(sent);
+        // No deadline: one that passed would break the chain, and what came after would run at once.
+        void sender.$oneway.echo(input, { ...options, timeoutMs: Infinity });
+      }
+      await waitUntil(() => server.stats().requests.total === total + 100, 10_000);
+      await sender.$close();
+    }
+    collect();
+    const grew = heldBytes() - before;
+    const waiting = server.stats().keys!.waiting;
+    assert.ok(grew < 2 * bound, `${shape}: ${waiting} waiting requests hold ${(grew / 2 ** 20).toFixed(0)} MiB against a bound of ${bound / 2 ** 20} MiB`);
+    release.abort();
+    await held;
+    await waitUntil(() => server.stats().keys?.waiting === 0 && server.stats().keys?.running === 0, 20_000);
+  }
+  await holder.$close();
   await server.close({ graceMs: 0 });
 });
 

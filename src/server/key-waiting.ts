@@ -5,18 +5,25 @@ import type { FrameHeader } from "../wire/index.ts";
 import type { ConnectionHost } from "./connection-host.ts";
 import type { ServerCall } from "./server-call.ts";
 
-/** What a request waiting for its keys costs beyond its body and metadata (its header, call and closures). */
+/** What a request waiting for its keys costs beyond its body, metadata and keys (its header, call and closures). */
 const WAITING_REQUEST_BYTES = 512;
+
+/** What each of its keys costs beyond the key's characters: its place in the key's queue, and the queue when it is the key's only request. */
+const WAITING_KEY_BYTES = 256;
+
+/** Bytes a key's characters may take per UTF-16 unit: two in a two-byte string, twice over for the queue table's own copy. */
+const KEY_BYTES_PER_UNIT = 4;
 
 /**
  * Counts `call`, which waits for its keys, toward the server's bound: its
- * body, its metadata and what is kept for it; false when over the bound.
+ * body, its metadata, its keys and what is kept for it; false when over the bound.
  * Its metadata values, views into the read they came in, are copied, so
  * that a waiting request keeps no more than it counts [KEYS-11].
  */
 export function holdWhileWaiting(host: ConnectionHost, header: FrameHeader, body: Uint8Array, call: ServerCall): boolean {
   let cost = body.length + WAITING_REQUEST_BYTES;
   for (const entry of header.metadata) cost += entry.key.length + entry.value.length;
+  for (const key of header.keys) cost += WAITING_KEY_BYTES + KEY_BYTES_PER_UNIT * key.length;
   if (!host.holdKeyWaiting(cost)) return false;
   call.waitingBytes = cost;
   if (header.metadata.length > 0) header.metadata = header.metadata.map((entry) => ({ key: entry.key, value: entry.value.slice() }));

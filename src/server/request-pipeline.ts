@@ -192,7 +192,9 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
       this.connection.write(ackFrame(call.id));
     }
     if (!waits) this.run(header, input, method, deadline, call);
-    else call.start = () => this.run(header, input, method, deadline, call);
+    // Decoded, a body can take many times its size (an object for each two-byte entry): a waiting
+    // request keeps only the body it counts, and decodes it again when it starts [KEYS-11].
+    else call.start = () => this.run(header, method.decode(body), method, deadline, call);
     // Armed only for a request still in progress: no timer fires while a handler runs without
     // yielding, so one that answered synchronously never needed it, and costs no timer work.
     if (deadline !== undefined && call.phase !== Phase.finished) call.timer = setDeadlineAt(() => this.onDeadline(call), deadline);

@@ -20,3 +20,9 @@ export function bufferBytes(): number {
   const usage = process.memoryUsage();
   return bun !== undefined ? usage.rss : usage.external;
 }
+
+/** Bytes the process holds in its JS heap and in buffers; on Bun, which reports no buffers, the process's RSS. */
+export function heldBytes(): number {
+  const usage = process.memoryUsage();
+  return bun !== undefined ? usage.rss : usage.heapUsed + usage.external;
+}
