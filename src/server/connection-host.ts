@@ -62,6 +62,8 @@ export interface ConnectionHost {
   holdPartialFrame(delta: number): boolean;
   /** The bodies of requests waiting for keys changed by `delta` bytes; false when that takes them past the server's bound [KEYS-11]. */
   holdKeyWaiting(delta: number): boolean;
+  /** What compressed requests waiting to be decompressed count changed by `delta` bytes; false when that takes them past the server's bound [COMP-11]. */
+  holdDecompressing(delta: number): boolean;
   /** Takes a server-wide request slot; false when the server is at its limit [LIMIT-5]. */
   acquireSlot(): boolean;
   releaseSlot(): void;

@@ -4,7 +4,7 @@
 // request is owed (8). Each request is a ServerCall whose phase alone moves
 // the counters a drain and the limits read.
 
-import { CallMode, Compression, DispatchCode, encodeFrame, FrameType, gunzip, type FrameHeader, type FrameLimits } from "../wire/index.ts";
+import { CallMode, Compression, DispatchCode, encodeFrame, FrameType, gunzip, gzipDeclaredSize, type FrameHeader, type FrameLimits } from "../wire/index.ts";
 import { dispatchCodeName } from "../status/index.ts";
 import { notProcessedCode, type ResponseStatus } from "../status/wire-status.ts";
 import { handlerFailureAnswer, logUnsendableResponse } from "./handler-failure.ts";
@@ -22,7 +22,7 @@ import { Phase, ServerCall, type CallLedger } from "./server-call.ts";
 import type { RegisteredMethod } from "./service-registry.ts";
 import { UNOFFERED_METHODS } from "./server-stats.ts";
 import { TaskLimiter } from "./task-limiter.ts";
-import { holdWhileWaiting, ownBytes, stopWaiting } from "./key-waiting.ts";
+import { holdWhileCompressed, holdWhileWaiting, ownBytes, stopCompressed, stopWaiting } from "./waiting-requests.ts";
 import { now } from "../util/clock.ts";
 
 /** What the pipeline needs from its connection. */
@@ -128,11 +128,20 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
    * bombs a client can pipeline [COMP-9] [LIMIT-5]; then inflated by native
    * zlib, one at a time per connection and a few per server.
    */
-  private inflateThenAdmit(header: FrameHeader, body: Uint8Array, method: RegisteredMethod, deadline: number | undefined, call: ServerCall): void {
+  private inflateThenAdmit(header: FrameHeader, compressed: Uint8Array, method: RegisteredMethod, deadline: number | undefined, call: ServerCall): void {
     if (!this.claimSlot(call)) return;
-    const inflate = () => this.host.decompressions.run(() => gunzip(body, this.settings.limits.maxBodySize, this.host.inflate));
+    const maxBodySize = this.settings.limits.maxBodySize;
+    // Counted at what it will decompress to, which it cannot pass [COMP-10], perhaps past its connection's end:
+    // the bound holds the work queued as well as the memory [COMP-11].
+    if (!holdWhileCompressed(this.host, header, compressed, Math.min(maxBodySize, gzipDeclaredSize(compressed)), call)) {
+      return this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many compressed requests waiting to be decompressed as it can [COMP-11]");
+    }
+    const body = ownBytes(compressed);
+    const inflate = () => this.host.decompressions.run(() => gunzip(body, maxBodySize, this.host.inflate));
     this.decompressing ??= new TaskLimiter(1);
     void this.decompressing.run(() => (call.phase === Phase.finished ? Promise.resolve(undefined) : inflate())).then((result) => {
+      // Counted until here, its turn, also when it was removed before: until then its task kept its body.
+      stopCompressed(this.host, call);
       // Cancelled, or its connection ended and took it along [CANCEL-2] [DRAIN-14].
       if (result === undefined || call.phase === Phase.finished) return;
       if (!result.ok) {

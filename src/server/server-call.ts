@@ -52,6 +52,8 @@ export class ServerCall {
   start: (() => void) | undefined;
   /** The body bytes it counts toward the server's bound while it waits for its keys [KEYS-11]. */
   waitingBytes = 0;
+  /** The bytes it counts toward the server's bound while its compressed body waits to be decompressed [COMP-11]. */
+  decompressingBytes = 0;
   /** A drain the handler asked for, started once this request is answered [DRAIN-2]. */
   drainAfterMs: number | undefined;
   timer: LongTimeout | undefined;

@@ -28,6 +28,14 @@ export interface ServerOptions {
    * holds. Default 4 [COMP-9].
    */
   maxDecompressions?: number;
+  /**
+   * Bytes of compressed requests waiting to be decompressed, each counting its
+   * compressed body and what it will decompress to (the smaller of its gzip
+   * ISIZE and maxBodySize), all connections together and those of closed
+   * connections too (oneway requests run on [DRAIN-15]); a request past it
+   * is answered OVERLOADED. 0 = no bound. Default 256 MiB [COMP-11].
+   */
+  maxDecompressingBytes?: number;
   /** Requests in progress across the server; 0 = no limit. Default 0 [LIMIT-5]. */
   maxServerRequests?: number;
   /** The whole handshake must finish within this, from accept. Default 10 s [PREFACE-6] [HELLO-5]. */

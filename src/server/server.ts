@@ -128,6 +128,8 @@ export function createServer(options: ServerOptions = {}): Server {
   let partialFrameBytes = 0;
   const maxKeyWaitingBytes = options.maxKeyWaitingBytes ?? 256 * 1024 * 1024;
   let keyWaitingBytes = 0;
+  const maxDecompressingBytes = options.maxDecompressingBytes ?? 256 * 1024 * 1024;
+  let decompressingBytes = 0;
   const maxConnectionsPerClient = options.maxConnectionsPerClient ?? 256;
   /** Open connections by client IP address, when they are bounded [SEC-4]. */
   const perClient = new Map<string, number>();
@@ -163,6 +165,11 @@ export function createServer(options: ServerOptions = {}): Server {
     holdKeyWaiting: (delta: number) => {
       if (delta > 0 && maxKeyWaitingBytes > 0 && keyWaitingBytes + delta > maxKeyWaitingBytes) return false;
       keyWaitingBytes += delta;
+      return true;
+    },
+    holdDecompressing: (delta: number) => {
+      if (delta > 0 && maxDecompressingBytes > 0 && decompressingBytes + delta > maxDecompressingBytes) return false;
+      decompressingBytes += delta;
       return true;
     },
     holdOutput: (delta: number) => {

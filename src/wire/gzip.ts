@@ -1,6 +1,7 @@
 // gzip bodies (RFC 1952) [COMP-3]: exactly one member, its header parsed
 // here, its deflate data inflated by the runtime's native zlib (an injected
-// RawInflater) with the output bounded by the body limit [COMP-5], and its
+// RawInflater) with the output bounded by the body limit [COMP-5] and by the
+// size the trailer declares [COMP-10], and its
 // trailer checked here: CRC-32, ISIZE, and no byte after it [COMP-6].
 // Without a native inflater (browsers), the web-standard DecompressionStream
 // is used; it cannot tell where a member ends, so there a body is refused
@@ -122,23 +123,46 @@ function readU32le(body: Uint8Array, at: number): number {
 }
 
 /**
+ * The size a gzip body declares it decompresses to: its trailer's ISIZE, the
+ * last four bytes of a body that is one member [COMP-3]; 0 for a body too
+ * short to have a trailer. Decompression never yields more [COMP-10].
+ */
+export function gzipDeclaredSize(body: Uint8Array): number {
+  return body.length < 18 ? 0 : readU32le(body, body.length - 4);
+}
+
+/**
+ * How a body that decompressed past `limit` is refused: past what its
+ * trailer declares, it is corrupt (or over 4 GiB, as ISIZE counts modulo
+ * 2^32, which is more than any max_body_size) [COMP-10]; else too large [COMP-5].
+ */
+function pastLimit(declared: number, maxSize: number): GunzipResult {
+  if (declared < maxSize) return corrupt(`more than the ${declared} bytes its trailer declares (ISIZE)`);
+  return { ok: false, failure: "too-large", detail: `more than ${maxSize} bytes once decompressed` };
+}
+
+/**
  * Decompresses a body that must be exactly one gzip member, producing at
- * most `maxSize` bytes [COMP-3] [COMP-5] [COMP-6]: the header is parsed,
- * the deflate data inflated by `inflate` (native zlib), and the trailer's
- * CRC-32 and ISIZE checked; any byte after the trailer, a second member
- * (also after an empty one) included, makes the body corrupt.
+ * most `maxSize` bytes, and no more than its trailer declares [COMP-3]
+ * [COMP-5] [COMP-6] [COMP-10]: the header is parsed, the deflate data
+ * inflated by `inflate` (native zlib), and the trailer's CRC-32 and ISIZE
+ * checked; any byte after the trailer, a second member (also after an
+ * empty one) included, makes the body corrupt.
  */
 export async function gunzip(body: Uint8Array, maxSize: number, inflate?: RawInflater): Promise<GunzipResult> {
   if (inflate === undefined) return gunzipWithStreams(body, maxSize);
   const start = gzipDataStart(body);
   if (typeof start === "string") return corrupt(start);
+  const declared = gzipDeclaredSize(body);
+  const limit = Math.min(maxSize, declared);
   let inflated: Awaited<ReturnType<RawInflater>>;
   try {
-    inflated = await inflate(body.subarray(start), maxSize);
+    inflated = await inflate(body.subarray(start), limit);
   } catch (error) {
     return corrupt(`deflate error: ${(error as Error).message}`);
   }
-  if (inflated === "too-large") return { ok: false, failure: "too-large", detail: `more than ${maxSize} bytes once decompressed` };
+  // An inflater may give a byte more than asked for when asked for none.
+  if (inflated === "too-large" || inflated.output.length > limit) return pastLimit(declared, maxSize);
   const trailer = start + inflated.consumed;
   if (trailer + 8 > body.length) return corrupt("truncated member (no complete trailer)");
   if (trailer + 8 < body.length) return corrupt(`${body.length - trailer - 8} bytes after the first gzip member`);
@@ -148,10 +172,12 @@ export async function gunzip(body: Uint8Array, maxSize: number, inflate?: RawInf
   return { ok: true, bytes: output };
 }
 
-/** The fallback without native zlib: DecompressionStream, bounded as it reads [COMP-5]. */
+/** The fallback without native zlib: DecompressionStream, bounded as it reads [COMP-5] [COMP-10]. */
 async function gunzipWithStreams(body: Uint8Array, maxSize: number): Promise<GunzipResult> {
   const start = gzipDataStart(body);
   if (typeof start === "string") return corrupt(start);
+  const declared = gzipDeclaredSize(body);
+  const limit = Math.min(maxSize, declared);
   const chunks: Uint8Array[] = [];
   let size = 0;
   let crc = 0;
@@ -161,9 +187,9 @@ async function gunzipWithStreams(body: Uint8Array, maxSize: number): Promise<Gun
       const { done, value } = await reader.read();
       if (done) break;
       size += value.length;
-      if (size > maxSize) {
+      if (size > limit) {
         await reader.cancel().catch(() => {});
-        return { ok: false, failure: "too-large", detail: `more than ${maxSize} bytes once decompressed` };
+        return pastLimit(declared, maxSize);
       }
       crc = crc32(value, crc);
       chunks.push(value);

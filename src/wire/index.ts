@@ -33,7 +33,7 @@ export {
   type PrefaceResult,
 } from "./preface.ts";
 export { annotateFrame, formatAnnotated, type AnnotatedBytes } from "./frame-annotator.ts";
-export { crc32, gunzip, gzip, gzipDataStart, type GunzipFailure, type GunzipResult, type RawDeflater, type RawInflater } from "./gzip.ts";
+export { crc32, gunzip, gzip, gzipDataStart, gzipDeclaredSize, type GunzipFailure, type GunzipResult, type RawDeflater, type RawInflater } from "./gzip.ts";
 export { decodeGoaway, decodeHello, encodeGoaway, encodeHello, type GoawayInfo } from "./connection-bodies.ts";
 export { encodeMessage } from "./message-encoder.ts";
 export { decodeMessage } from "./message-decoder.ts";
