@@ -9,7 +9,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { CallMode, Compression, createClient, createServer, DispatchCode, encodeFrame, encodeFrameHead, FrameType, RpcError, type ServerOptions } from "../src/node.ts";
-import { ConformanceService, KeyedWorkRequestSchema } from "../conformance/gen/strata/conformance/v1/conformance_pb.ts";
+import { ConformanceService, KeyedWorkRequestSchema, RecordRequestSchema } from "../conformance/gen/strata/conformance/v1/conformance_pb.ts";
 import { conformanceService } from "../conformance/reference/conformance-service.ts";
 import { RawPeer } from "./support/raw-peer.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
@@ -461,6 +461,34 @@ test("[KEYS-11] what requests waiting for their keys hold stays within twice the
     await held;
     await waitUntil(() => server.stats().keys?.waiting === 0 && server.stats().keys?.running === 0, 20_000);
   }
+  await holder.$close();
+  await server.close({ graceMs: 0 });
+});
+
+test("[DRAIN-15] closed connections kept for their waiting oneway requests are let go once those have run, with no other connection closing after them", async () => {
+  const { service, impl } = conformanceService();
+  const server = createServer().addBuiltinService(service, impl);
+  const address = await server.listen("127.0.0.1:0");
+  const holder = createClient(ConformanceService, { address });
+  const release = new AbortController();
+  const held = holder.sleep({ ms: 60_000, tag: "h" }, { keys: ["h"], signal: release.signal, timeoutMs: 120_000 }).catch((error: unknown) => error);
+  await waitUntil(() => server.stats().keys?.running === 1, 5000);
+  const n = 50;
+  const body = toBinary(RecordRequestSchema, create(RecordRequestSchema, { tag: "r" }));
+  for (let i = 0; i < n; i++) {
+    const peer = await RawPeer.connect(address);
+    // Chained, so that no key's queue fills [KEYS-8]: each waits behind the one before.
+    peer.send({ type: FrameType.REQUEST, requestId: 1, service: SERVICE, method: "Record", callMode: CallMode.ONEWAY, keys: [i === 0 ? "h" : `c${i - 1}`, `c${i}`] }, body);
+    await waitUntil(() => server.stats().keys?.waiting === i + 1, 5000);
+    peer.destroy();
+  }
+  await waitUntil(() => server.stats().connections.current === 1, 10_000);
+  assert.is(server.stats().connections.lingering, n);
+  release.abort();
+  await held;
+  await waitUntil(() => server.stats().keys?.waiting === 0 && server.stats().keys?.running === 0, 10_000);
+  // Let go as their last request leaves, not at the next connection's close (which had kept them until then).
+  await waitUntil(() => server.stats().connections.lingering === 0, 5000);
   await holder.$close();
   await server.close({ graceMs: 0 });
 });

@@ -17,6 +17,8 @@ export interface HostedConnection {
   readonly info: ConnectionInfo;
   /** Whether requests still wait to start (oneway requests after EOF) [DRAIN-15]. */
   hasUnstarted(): boolean;
+  /** Whether it ended with requests still to start, until none is left [DRAIN-15]. */
+  readonly lingering: boolean;
 }
 
 /** Settings every connection of a server shares, its maximum age [DRAIN-18] among them. */
@@ -73,4 +75,6 @@ export interface ConnectionHost {
   readonly logger: Logger;
   /** Called once when the connection is gone. */
   closed(connection: HostedConnection): void;
+  /** Called once when a connection that ended with requests still to start has none left [DRAIN-15]. */
+  settled(connection: HostedConnection): void;
 }

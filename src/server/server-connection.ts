@@ -80,6 +80,8 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
   private graceTimer: Timer | undefined;
   private graceEndsAt = Infinity;
   private ageTimer: Timer | undefined;
+  /** Ended with requests that have not started, which the server keeps it for [DRAIN-15]. */
+  lingering = false;
 
   constructor(transport: Transport, settings: ConnectionSettings, host: ConnectionHost) {
     this.transport = transport;
@@ -425,6 +427,11 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
   /** Closes a draining connection once no RESPONSE is owed [DRAIN-4]. */
   closeIfDrained(): void {
     if (this.state === State.draining && this.requests.owed === 0) this.finish();
+    // Ended, kept for its oneway requests that wait [DRAIN-15]: the server lets go once none does.
+    else if (this.state === State.closed && this.lingering && !this.requests.hasUnstarted()) {
+      this.lingering = false;
+      this.host.settled(this);
+    }
   }
 
   /** Ends the connection once: linger-closes (or destroys) and tells the server. */
@@ -441,5 +448,6 @@ export class ServerConnection implements PipelineConnection, FlowOwner, FrameTim
     this.ageTimer?.clear();
     if (linger) lingeringClose(this.transport);
     else this.transport.destroy();
+    this.lingering = this.requests.hasUnstarted();
     this.host.closed(this);
   }}

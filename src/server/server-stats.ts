@@ -29,8 +29,11 @@ export interface MethodStats {
 /** A snapshot of a server's counters. */
 export interface ServerStats {
   startedAt: string;
-  /** `refused`: closed at accept, their client having too many open [SEC-4]. */
-  connections: { current: number; accepted: number; closed: number; refused: number };
+  /**
+   * `refused`: closed at accept, their client having too many open [SEC-4];
+   * `lingering`: closed, and kept for their oneway requests still to start [DRAIN-15].
+   */
+  connections: { current: number; accepted: number; closed: number; refused: number; lingering: number };
   requests: { total: number; inFlight: number };
   /** By offered "service/method"; requests naming anything else are counted under UNOFFERED_METHODS ("*") [EXT-9]. */
   methods: Record<string, MethodStats>;
@@ -58,6 +61,7 @@ export class StatsCollector {
   connectionsCurrent = 0;
   connectionsAccepted = 0;
   connectionsClosed = 0;
+  connectionsLingering = 0;
   /** Connections closed at accept because their client had too many open [SEC-4]. */
   connectionsRefused = 0;
   requestsTotal = 0;
@@ -105,7 +109,7 @@ export class StatsCollector {
     }
     return {
       startedAt: this.startedAt,
-      connections: { current: this.connectionsCurrent, accepted: this.connectionsAccepted, closed: this.connectionsClosed, refused: this.connectionsRefused },
+      connections: { current: this.connectionsCurrent, accepted: this.connectionsAccepted, closed: this.connectionsClosed, refused: this.connectionsRefused, lingering: this.connectionsLingering },
       requests: { total: this.requestsTotal, inFlight: this.requestsInFlight },
       methods,
       keys: this.keys?.stats(),

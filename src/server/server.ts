@@ -193,11 +193,17 @@ export function createServer(options: ServerOptions = {}): Server {
         if (left > 0) perClient.set(client, left);
         else perClient.delete(client);
       }
-      for (const earlier of lingering) if (!earlier.hasUnstarted()) lingering.delete(earlier);
-      if (connection.hasUnstarted()) lingering.add(connection);
+      if (connection.lingering) {
+        lingering.add(connection);
+        stats.connectionsLingering = lingering.size;
+      }
       stats.connectionsCurrent--;
       stats.connectionsClosed++;
       if (connections.size === 0) allClosed?.();
+    },
+    settled: (connection) => {
+      lingering.delete(connection as ServerConnection);
+      stats.connectionsLingering = lingering.size;
     },
   };
 
@@ -284,6 +290,7 @@ export function createServer(options: ServerOptions = {}): Server {
         if (waiting.length > 0) await sleep(Math.max(0, graceEnds - now()));
         for (const connection of waiting) connection.dropUnstarted();
         lingering.clear();
+        stats.connectionsLingering = 0;
       };
       closing = (async () => {
         // Clients move away while the server still answers: the records go before any GOAWAY [CLUSTER-2].

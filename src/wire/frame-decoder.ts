@@ -65,6 +65,13 @@ function checkHeader(header: FrameHeader, limits: FrameLimits): void {
 const MIN_BODY_BUFFER = 16 * 1024;
 
 /**
+ * What a discarded stream fails with: one error for all of them, as a
+ * closed connection that its oneway requests keep alive would otherwise
+ * keep an error and its stack each [DRAIN-15].
+ */
+const DISCARDED = new ProtocolError("FRAME-12", "the stream was discarded", null);
+
+/**
  * An incremental, push-based frame decoder: give it chunks of any size, it
  * calls `onFrame` for each whole frame. Sizes are checked against the limits
  * before anything is allocated, so it never buffers more than one header and
@@ -167,7 +174,7 @@ export class FrameDecoder {
     this.sizeBytes = 0;
     this.header = undefined;
     this.rest = undefined;
-    this.failure ??= new ProtocolError("FRAME-12", "the stream was discarded", null);
+    this.failure ??= DISCARDED;
   }
 
   /**
