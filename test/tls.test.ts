@@ -14,6 +14,7 @@ import { createClient, createServer, RpcError, TransportCode, tlsTransport, type
 import { encodePreface, encodeFrame, encodeHello, FrameType } from "../src/wire/index.ts";
 import { certificatesProblem, testCertificates, type TestCertificates } from "../conformance/runner/certificates.ts";
 import { TestService, testService } from "./support/test-service.ts";
+import { stalledHandshake } from "./support/stalled-handshake.ts";
 
 const test = suite("tls");
 const problem = certificatesProblem();
@@ -207,6 +208,17 @@ test("bad TLS configuration is a clear error: listening without a certificate, c
   for (const address of ["tls:127.0.0.1", "tls:unix:/tmp/x", "tls://", "tls:127.0.0.1:0"]) {
     assert.throws(() => createClient(TestService, { address }), /invalid address|port 0/, address);
   }
+});
+
+test("[TLS-7] close() does not wait for handshakes in progress: a connection that never finishes its ClientHello is cut at once, not when its handshake times out", async () => {
+  if (certs === undefined) return;
+  const { server, address } = await tlsServer({}, { handshakeTimeoutMs: 60_000 });
+  const { closed } = await stalledHandshake(Number(address.split(":").at(-1)), Uint8Array.of(0x16, 3, 1)); // a record header, no more
+  const started = performance.now();
+  await server.close({ graceMs: 0 });
+  await closed;
+  const ms = performance.now() - started;
+  assert.ok(ms < 20_000, `closed after ${ms.toFixed(0)} ms; the handshake timeout is 60 s`);
 });
 
 test.run();

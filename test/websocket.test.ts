@@ -16,6 +16,7 @@ import { EchoRequestSchema } from "./gen/stratatest/v1/testing_pb.ts";
 import { TestService, testService } from "./support/test-service.ts";
 import { waitUntil } from "./support/wait.ts";
 import { rpcFailure } from "./support/rpc-failure.ts";
+import { stalledHandshake } from "./support/stalled-handshake.ts";
 import { certificatesProblem, testCertificates } from "../conformance/runner/certificates.ts";
 
 const test = suite("websocket");
@@ -354,6 +355,25 @@ test("[TLS-7] wss: a TCP connection that never starts its TLS handshake is close
   });
   assert.ok(closedAfterMs >= 250, `closed after ${closedAfterMs} ms, before the handshake timeout of 300 ms`);
   await server.close();
+});
+
+test("[WS-6] [TLS-7] close() does not wait for upgrades or TLS handshakes in progress: a connection that never finishes either is cut at once, not when its timer fires", async () => {
+  const { webSocketTransport } = await import("../src/transport/websocket.ts");
+  const problem = certificatesProblem();
+  const certs = problem === undefined ? testCertificates() : undefined;
+  if (certs === undefined) console.log(`\n  SKIPPED: the wss half of this test needs ${problem}\n`);
+  const listeners: Array<[string, () => ReturnType<typeof webSocketTransport>, Uint8Array | string]> = [["ws", () => webSocketTransport({}), "GET /strata HTTP/1.1\r\nHost: x\r\n"]];
+  if (certs !== undefined) listeners.push(["wss", () => webSocketTransport(certs.server), Uint8Array.of(0x16, 3, 1)]);
+  for (const [scheme, transport, start] of listeners) {
+    const server = createServer({ transports: { [scheme]: transport() }, handshakeTimeoutMs: 60_000 }).addService(TestService, testService().impl);
+    const address = await server.listen(`${scheme}://127.0.0.1:0/strata`);
+    const { closed } = await stalledHandshake(Number(new URL(address).port), start);
+    const started = performance.now();
+    await server.close({ graceMs: 0 });
+    await closed;
+    const ms = performance.now() - started;
+    assert.ok(ms < 20_000, `${scheme}: closed after ${ms.toFixed(0)} ms; the handshake timeout is 60 s`);
+  }
 });
 
 test.run();

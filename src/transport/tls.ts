@@ -11,6 +11,7 @@ import { parseTlsAddress } from "./address.ts";
 import { formatAddress, SocketTransport, type TlsInfo } from "./socket-transport.ts";
 import { setTimer, type Timer } from "../util/timer.ts";
 import { checkedPem, type Pem } from "./pem.ts";
+import { HandshakingSockets } from "./handshaking-sockets.ts";
 
 /** The ALPN protocol id of Strata over TLS; the preface negotiates the version, so the id carries none [TLS-3]. */
 export const TLS_ALPN_PROTOCOL = "strata";
@@ -107,6 +108,8 @@ export function tlsTransport(options: TlsOptions = {}): TransportFactory {
     }
     const highWaterMark = listenOptions.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     return new Promise((resolve, reject) => {
+      // Node bounds each handshake (handshakeTimeout); those still in progress are cut when the listener closes.
+      const handshaking = new HandshakingSockets();
       const server = tls.createServer(
         {
           ...own,
@@ -118,17 +121,25 @@ export function tlsTransport(options: TlsOptions = {}): TransportFactory {
           noDelay: true,
         },
         (socket) => {
+          handshaking.done(socket);
           if (refusesClient(socket, clientCertificate)) return void socket.destroy();
           accept(new SocketTransport(socket, target, highWaterMark, tlsInfo(socket)));
         },
       );
+      server.on("connection", (socket: net.Socket) => handshaking.add(socket));
       // A failed or timed-out handshake: with a listener here, ending the socket is ours to do.
       server.on("tlsClientError", (_error, socket) => socket.destroy());
       server.once("error", reject);
       server.listen({ host: target.host, port: target.port, backlog: listenOptions.backlog ?? DEFAULT_BACKLOG }, () => {
         server.removeListener("error", reject);
         const bound = server.address() as net.AddressInfo;
-        resolve({ address: `tls:${formatAddress(bound.address, bound.port)}`, close: () => new Promise<void>((done) => server.close(() => done())) });
+        const close = () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            // Handshakes still in progress would hold the close up until they time out.
+            handshaking.destroyAll();
+          });
+        resolve({ address: `tls:${formatAddress(bound.address, bound.port)}`, close });
       });
     });
   }

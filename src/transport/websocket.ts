@@ -13,7 +13,7 @@ import { parseWebSocketAddress, webSocketClientTransport, type WebSocketClientTl
 import { MAX_WEBSOCKET_MESSAGE, WEBSOCKET_SUBPROTOCOL, WebSocketStream, type WebSocketLike } from "./websocket-stream.ts";
 import { checkedPem, type Pem } from "./pem.ts";
 import { checkClientCertificateMode, clientCertificateOptions, refusesClient, verifiedPeerCertificate, type ClientCertificateMode } from "./client-certificate.ts";
-import { setTimer, type Timer } from "../util/timer.ts";
+import { HandshakingSockets } from "./handshaking-sockets.ts";
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -127,28 +127,10 @@ async function listen(address: string, options: ListenOptions, accept: (transpor
   server.headersTimeout = handshakeTimeoutMs;
   server.requestTimeout = handshakeTimeoutMs;
   // Node looks at those two only every 30 s, and not every runtime at all: each TCP connection gets a
-  // timer of its own from accept, cleared once its upgrade is done [WS-6]. By both ends' addresses and
-  // ports, which name the TCP connection also through the TLS socket over it.
-  const upgrading = new Map<string, Timer>();
-  const connectionKey = (socket: net.Socket) => `${socket.localAddress}|${socket.localPort}|${socket.remoteAddress}|${socket.remotePort}`;
-  server.on("connection", (socket: net.Socket) => {
-    if (socket.remoteAddress === undefined) return; // gone already
-    const key = connectionKey(socket);
-    const timer = setTimer(() => {
-      if (upgrading.get(key) === timer) upgrading.delete(key);
-      socket.destroy();
-    }, handshakeTimeoutMs);
-    upgrading.set(key, timer);
-    socket.once("close", () => {
-      timer.clear();
-      if (upgrading.get(key) === timer) upgrading.delete(key);
-    });
-  });
-  const upgraded = (socket: net.Socket) => {
-    const key = connectionKey(socket);
-    upgrading.get(key)?.clear();
-    upgrading.delete(key);
-  };
+  // timer of its own from accept, cleared once its upgrade is done [WS-6].
+  const upgrading = new HandshakingSockets(handshakeTimeoutMs);
+  server.on("connection", (socket: net.Socket) => upgrading.add(socket));
+  const upgraded = (socket: net.Socket) => upgrading.done(socket);
   server.on("upgrade", (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     const requestPath = pathOfTarget(request.url);
@@ -191,6 +173,8 @@ async function listen(address: string, options: ListenOptions, accept: (transpor
       new Promise<void>((done) => {
         sockets.close();
         server.close(() => done());
+        // Upgrades still in progress would hold the close up until their timers fire.
+        upgrading.destroyAll();
       }),
   };
 }
