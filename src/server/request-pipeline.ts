@@ -22,7 +22,7 @@ import { Phase, ServerCall, type CallLedger } from "./server-call.ts";
 import type { RegisteredMethod } from "./service-registry.ts";
 import { UNOFFERED_METHODS } from "./server-stats.ts";
 import { TaskLimiter } from "./task-limiter.ts";
-import { holdWhileCompressed, holdWhileWaiting, ownBytes, stopCompressed, stopWaiting } from "./waiting-requests.ts";
+import { ConnectionWaiting, holdWhileCompressed, holdWhileWaiting, ownBytes, stopCompressed, stopWaiting } from "./waiting-requests.ts";
 import { now } from "../util/clock.ts";
 
 /** What the pipeline needs from its connection. */
@@ -63,6 +63,8 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
   private methodRefs: MethodRefTable | undefined;
   /** Gzip bodies of this connection are inflated one at a time, in order [COMP-9]; made for the first. */
   private decompressing: TaskLimiter | undefined;
+  /** Its requests that wait to start, which count it too while they keep it alive [KEYS-11] [COMP-11]. */
+  private readonly waiting = new ConnectionWaiting();
   /** Times the handler runs for the stats; the connection says when it reads a chunk [EXT-8]. */
   readonly runs: RunTimer;
 
@@ -133,7 +135,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     const maxBodySize = this.settings.limits.maxBodySize;
     // Counted at what it will decompress to, which it cannot pass [COMP-10], perhaps past its connection's end:
     // the bound holds the work queued as well as the memory [COMP-11].
-    if (!holdWhileCompressed(this.host, header, compressed, Math.min(maxBodySize, gzipDeclaredSize(compressed)), call)) {
+    if (!holdWhileCompressed(this.host, this.waiting, header, compressed, Math.min(maxBodySize, gzipDeclaredSize(compressed)), call)) {
       return this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many compressed requests waiting to be decompressed as it can [COMP-11]");
     }
     const body = ownBytes(compressed);
@@ -141,7 +143,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     this.decompressing ??= new TaskLimiter(1);
     void this.decompressing.run(() => (call.phase === Phase.finished ? Promise.resolve(undefined) : inflate())).then((result) => {
       // Counted until here, its turn, also when it was removed before: until then its task kept its body.
-      stopCompressed(this.host, call);
+      stopCompressed(this.host, this.waiting, call);
       // Cancelled, or its connection ended and took it along [CANCEL-2] [DRAIN-14].
       if (result === undefined || call.phase === Phase.finished) return;
       if (!result.ok) {
@@ -191,7 +193,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     if (call.phase === Phase.admitting && !this.claimSlot(call)) return;
     // Waiting for its keys, perhaps past its connection's end: counted toward the server's bound, an
     // admission check like the others, so before any ACK [KEYS-11] [CALL-6].
-    if (waits && !holdWhileWaiting(this.host, header, body, call)) return this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many requests waiting for keys as it can [KEYS-11]");
+    if (waits && !holdWhileWaiting(this.host, this.waiting, header, body, call)) return this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many requests waiting for keys as it can [KEYS-11]");
     if (header.callMode === CallMode.ACKED) {
       // The deadline was checked as of the frame's arrival; an ACK says the request was admitted, so
       // the check is made again now: the frame may have waited behind other handlers or a paused read [CALL-6].
@@ -255,7 +257,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
    */
   private remove(calls: ServerCall[]): void {
     for (const call of calls) {
-      stopWaiting(this.host, call);
+      stopWaiting(this.host, this.waiting, call);
       const queued = call.phase === Phase.queued;
       call.timer?.clear();
       this.calls.delete(call.id);
@@ -289,7 +291,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
 
   /** Starts the handler of an admitted request that holds its keys, if it has any [KEYS-5]. */
   private run(header: FrameHeader, input: unknown, method: RegisteredMethod, deadline: number | undefined, call: ServerCall): void {
-    stopWaiting(this.host, call);
+    stopWaiting(this.host, this.waiting, call);
     if (call.phase === Phase.finished) return;
     const started = now();
     // The run before it, if it is still untimed, ended here: counted before this handler can read the stats [EXT-8].

@@ -112,7 +112,8 @@ export interface ServerOptions {
   /** Requests waiting or running per key before OVERLOADED; 0 = no bound. Default 1000 [KEYS-8]. */
   maxKeyQueueLength?: number;
   /**
-   * Bytes of requests waiting for their keys (bodies, keys, metadata), all connections together and
+   * Bytes of requests waiting for their keys (bodies, keys, metadata, and 12 KiB for each connection
+   * they keep alive), all connections together and
    * those of closed connections too (oneway requests run on [DRAIN-15]);
    * a request past it is answered OVERLOADED. 0 = no bound. Default 256 MiB [KEYS-11].
    */

@@ -18,6 +18,12 @@ const WAITING_KEY_BYTES = 256;
 /** What a request waiting to be decompressed costs beyond that: its task in its connection's queue, its promises and closures (some 2 KiB measured in all). */
 const QUEUED_DECOMPRESSION_BYTES = 2048;
 
+/**
+ * What a connection costs while requests of it wait: they keep it alive past its end [DRAIN-15], and a
+ * closed TCP connection kept so took some 10 KiB when measured (its socket, decoder, pipeline and timers).
+ */
+const WAITING_CONNECTION_BYTES = 12 * 1024;
+
 /** Bytes a key's characters may take per UTF-16 unit: two in a two-byte string, twice over for the queue table's own copy. */
 const KEY_BYTES_PER_UNIT = 4;
 
@@ -35,22 +41,50 @@ function ownMetadata(header: FrameHeader): void {
 }
 
 /**
+ * The requests of one connection that wait to start, of either kind: the
+ * first of them also counts the connection, which they keep alive, until
+ * none is left [KEYS-11] [COMP-11] [DRAIN-15].
+ */
+export class ConnectionWaiting {
+  private waiting = 0;
+  /** The bound the connection is counted toward, that of its first waiting request. */
+  private countedIn: ((delta: number) => boolean) | undefined;
+
+  /** Counts `cost` toward the bound `hold` keeps, and the connection if it is the first; false when over the bound. */
+  hold(hold: (delta: number) => boolean, cost: number): boolean {
+    const connection = this.waiting === 0 ? WAITING_CONNECTION_BYTES : 0;
+    if (!hold(cost + connection)) return false;
+    if (connection > 0) this.countedIn = hold;
+    this.waiting++;
+    return true;
+  }
+
+  /** Stops counting `cost`, and the connection once no request of it waits. */
+  release(hold: (delta: number) => boolean, cost: number): void {
+    hold(-cost);
+    if (--this.waiting > 0) return;
+    this.countedIn?.(-WAITING_CONNECTION_BYTES);
+    this.countedIn = undefined;
+  }
+}
+
+/**
  * Counts `call`, which waits for its keys, toward the server's bound: its
  * body, its header and what is kept for it; false when over the bound.
  * Its metadata values are copied out of the read [KEYS-11].
  */
-export function holdWhileWaiting(host: ConnectionHost, header: FrameHeader, body: Uint8Array, call: ServerCall): boolean {
+export function holdWhileWaiting(host: ConnectionHost, connection: ConnectionWaiting, header: FrameHeader, body: Uint8Array, call: ServerCall): boolean {
   const cost = body.length + headerBytes(header);
-  if (!host.holdKeyWaiting(cost)) return false;
+  if (!connection.hold(host.holdKeyWaiting, cost)) return false;
   call.waitingBytes = cost;
   ownMetadata(header);
   return true;
 }
 
 /** `call` no longer waits for its keys (it starts, or leaves): it stops counting toward the bound; a no-op if it never did [KEYS-11]. */
-export function stopWaiting(host: ConnectionHost, call: ServerCall): void {
+export function stopWaiting(host: ConnectionHost, connection: ConnectionWaiting, call: ServerCall): void {
   if (call.waitingBytes === 0) return;
-  host.holdKeyWaiting(-call.waitingBytes);
+  connection.release(host.holdKeyWaiting, call.waitingBytes);
   call.waitingBytes = 0;
 }
 
@@ -60,18 +94,18 @@ export function stopWaiting(host: ConnectionHost, call: ServerCall): void {
  * most, and its header; false when over the bound. Its metadata values are
  * copied out of the read; the caller keeps a body of its own [COMP-11].
  */
-export function holdWhileCompressed(host: ConnectionHost, header: FrameHeader, body: Uint8Array, inflatedSize: number, call: ServerCall): boolean {
+export function holdWhileCompressed(host: ConnectionHost, connection: ConnectionWaiting, header: FrameHeader, body: Uint8Array, inflatedSize: number, call: ServerCall): boolean {
   const cost = body.length + inflatedSize + headerBytes(header) + QUEUED_DECOMPRESSION_BYTES;
-  if (!host.holdDecompressing(cost)) return false;
+  if (!connection.hold(host.holdDecompressing, cost)) return false;
   call.decompressingBytes = cost;
   ownMetadata(header);
   return true;
 }
 
 /** `call` is decompressed, or gone: it stops counting toward the bound; a no-op if it never did [COMP-11]. */
-export function stopCompressed(host: ConnectionHost, call: ServerCall): void {
+export function stopCompressed(host: ConnectionHost, connection: ConnectionWaiting, call: ServerCall): void {
   if (call.decompressingBytes === 0) return;
-  host.holdDecompressing(-call.decompressingBytes);
+  connection.release(host.holdDecompressing, call.decompressingBytes);
   call.decompressingBytes = 0;
 }
 

@@ -26,3 +26,14 @@ export function heldBytes(): number {
   const usage = process.memoryUsage();
   return bun !== undefined ? usage.rss : usage.heapUsed + usage.external;
 }
+
+/**
+ * Whether the process holds at least `bytes` more than `before` (a heldBytes()
+ * reading) that garbage collection does not free: collects only when the
+ * reading without it is that high already.
+ */
+export function holdsMoreThan(collect: () => void, before: number, bytes: number): boolean {
+  if (heldBytes() - before < bytes) return false;
+  collect();
+  return heldBytes() - before >= bytes;
+}
