@@ -495,4 +495,29 @@ test("[DRAIN-15] closed connections kept for their waiting oneway requests are l
   await server.close({ graceMs: 0 });
 });
 
+test("[KEYS-11] the bound never refuses the only request: one of 100 KB waiting for a key under a bound of 64 KiB waits and runs; a second one meanwhile is refused", async () => {
+  const { impl, log } = testService();
+  const server = createServer({ maxKeyWaitingBytes: 64 * 1024 }).addService(TestService, impl);
+  const address = await server.listen("memory:");
+  const holder = createClient(TestService, { address });
+  const release = new AbortController();
+  const held = holder.wait({ ms: 60_000, tag: "holder" }, { keys: ["k"], signal: release.signal, timeoutMs: 120_000 }).catch((error: unknown) => error);
+  await waitUntil(() => server.stats().keys?.running === 1, 5000);
+  const client = createClient(TestService, { address });
+  const alone = client.record({ tag: "alone".padEnd(100_000, "x") }, { keys: ["k"], timeoutMs: 30_000 }).then(
+    () => "ran",
+    (error: unknown) => String(error),
+  );
+  await waitUntil(() => server.stats().keys?.waiting === 1, 5000);
+  const second = await rpcFailure(client.record({ tag: "second" }, { keys: ["k"] }));
+  assert.equal([second.code, second.processed], ["OVERLOADED", "no"]);
+  release.abort();
+  await held;
+  assert.is(await alone, "ran");
+  assert.ok(log.recorded.some((tag) => tag.startsWith("alone")));
+  await client.$close();
+  await holder.$close();
+  await server.close({ graceMs: 0 });
+});
+
 test.run();

@@ -214,6 +214,10 @@ test("[TLS-7] close() does not wait for handshakes in progress: a connection tha
   if (certs === undefined) return;
   const { server, address } = await tlsServer({}, { handshakeTimeoutMs: 60_000 });
   const { closed } = await stalledHandshake(Number(address.split(":").at(-1)), Uint8Array.of(0x16, 3, 1)); // a record header, no more
+  // Connections are accepted in order: once a later one is served, the stalled one is the server's.
+  const later = client(address, { ca: certs.ca });
+  await later.echo({ text: "later" });
+  later.$close();
   const started = performance.now();
   await server.close({ graceMs: 0 });
   await closed;

@@ -362,12 +362,19 @@ test("[WS-6] [TLS-7] close() does not wait for upgrades or TLS handshakes in pro
   const problem = certificatesProblem();
   const certs = problem === undefined ? testCertificates() : undefined;
   if (certs === undefined) console.log(`\n  SKIPPED: the wss half of this test needs ${problem}\n`);
-  const listeners: Array<[string, () => ReturnType<typeof webSocketTransport>, Uint8Array | string]> = [["ws", () => webSocketTransport({}), "GET /strata HTTP/1.1\r\nHost: x\r\n"]];
-  if (certs !== undefined) listeners.push(["wss", () => webSocketTransport(certs.server), Uint8Array.of(0x16, 3, 1)]);
-  for (const [scheme, transport, start] of listeners) {
+  // Each: the scheme, the listener's transport, a client's, and the start of a handshake never finished.
+  const listeners: Array<[string, () => ReturnType<typeof webSocketTransport>, () => ReturnType<typeof webSocketTransport>, Uint8Array | string]> = [
+    ["ws", () => webSocketTransport({}), () => webSocketTransport({}), "GET /strata HTTP/1.1\r\nHost: x\r\n"],
+  ];
+  if (certs !== undefined) listeners.push(["wss", () => webSocketTransport(certs.server), () => webSocketTransport({ clientTls: { ca: certs.ca } }), Uint8Array.of(0x16, 3, 1)]);
+  for (const [scheme, transport, clientTransport, start] of listeners) {
     const server = createServer({ transports: { [scheme]: transport() }, handshakeTimeoutMs: 60_000 }).addService(TestService, testService().impl);
     const address = await server.listen(`${scheme}://127.0.0.1:0/strata`);
     const { closed } = await stalledHandshake(Number(new URL(address).port), start);
+    // Connections are accepted in order: once a later one is served, the stalled one is the server's.
+    const later = createClient(TestService, { address, transports: { [scheme]: clientTransport() } });
+    await later.echo({ text: "later" });
+    later.$close();
     const started = performance.now();
     await server.close({ graceMs: 0 });
     await closed;

@@ -63,8 +63,9 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
   private methodRefs: MethodRefTable | undefined;
   /** Gzip bodies of this connection are inflated one at a time, in order [COMP-9]; made for the first. */
   private decompressing: TaskLimiter | undefined;
-  /** Its requests that wait to start, which count it too while they keep it alive [KEYS-11] [COMP-11]. */
-  private readonly waiting = new ConnectionWaiting();
+  /** Its requests that wait for keys, and those waiting to be decompressed, which count it too while they keep it alive [KEYS-11] [COMP-11]. */
+  private readonly keyWaiting: ConnectionWaiting;
+  private readonly compressedWaiting: ConnectionWaiting;
   /** Times the handler runs for the stats; the connection says when it reads a chunk [EXT-8]. */
   readonly runs: RunTimer;
 
@@ -73,6 +74,8 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     this.settings = settings;
     this.host = host;
     this.runs = new RunTimer(host.stats);
+    this.keyWaiting = new ConnectionWaiting(host.holdKeyWaiting);
+    this.compressedWaiting = new ConnectionWaiting(host.holdDecompressing);
   }
 
   get running(): number {
@@ -135,7 +138,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     const maxBodySize = this.settings.limits.maxBodySize;
     // Counted at what it will decompress to, which it cannot pass [COMP-10], perhaps past its connection's end:
     // the bound holds the work queued as well as the memory [COMP-11].
-    if (!holdWhileCompressed(this.host, this.waiting, header, compressed, Math.min(maxBodySize, gzipDeclaredSize(compressed)), call)) {
+    if (!holdWhileCompressed(this.compressedWaiting, header, compressed, Math.min(maxBodySize, gzipDeclaredSize(compressed)), call)) {
       return this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many compressed requests waiting to be decompressed as it can [COMP-11]");
     }
     const body = ownBytes(compressed);
@@ -143,7 +146,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     this.decompressing ??= new TaskLimiter(1);
     void this.decompressing.run(() => (call.phase === Phase.finished ? Promise.resolve(undefined) : inflate())).then((result) => {
       // Counted until here, its turn, also when it was removed before: until then its task kept its body.
-      stopCompressed(this.host, this.waiting, call);
+      stopCompressed(this.compressedWaiting, call);
       // Cancelled, or its connection ended and took it along [CANCEL-2] [DRAIN-14].
       if (result === undefined || call.phase === Phase.finished) return;
       if (!result.ok) {
@@ -193,7 +196,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     if (call.phase === Phase.admitting && !this.claimSlot(call)) return;
     // Waiting for its keys, perhaps past its connection's end: counted toward the server's bound, an
     // admission check like the others, so before any ACK [KEYS-11] [CALL-6].
-    if (waits && !holdWhileWaiting(this.host, this.waiting, header, body, call)) return this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many requests waiting for keys as it can [KEYS-11]");
+    if (waits && !holdWhileWaiting(this.keyWaiting, header, body, call)) return this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many requests waiting for keys as it can [KEYS-11]");
     if (header.callMode === CallMode.ACKED) {
       // The deadline was checked as of the frame's arrival; an ACK says the request was admitted, so
       // the check is made again now: the frame may have waited behind other handlers or a paused read [CALL-6].
@@ -205,7 +208,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     if (!waits) this.run(header, input, method, deadline, call);
     // Decoded, a body can take many times its size (an object for each two-byte entry): a waiting
     // request keeps only the body it counts, and decodes it again when it starts [KEYS-11].
-    else call.start = () => this.run(header, method.decode(body), method, deadline, call);
+    else call.start = () => this.runDecoded(header, body, method, deadline, call);
     // Armed only for a request still in progress: no timer fires while a handler runs without
     // yielding, so one that answered synchronously never needed it, and costs no timer work.
     if (deadline !== undefined && call.phase !== Phase.finished) call.timer = setDeadlineAt(() => this.onDeadline(call), deadline);
@@ -257,7 +260,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
    */
   private remove(calls: ServerCall[]): void {
     for (const call of calls) {
-      stopWaiting(this.host, this.waiting, call);
+      stopWaiting(this.keyWaiting, call);
       const queued = call.phase === Phase.queued;
       call.timer?.clear();
       this.calls.delete(call.id);
@@ -289,9 +292,21 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     return true;
   }
 
+  /** Decodes the body of a request that waited for its keys, as checked before it waited, then starts it [KEYS-11]. */
+  private runDecoded(header: FrameHeader, body: Uint8Array, method: RegisteredMethod, deadline: number | undefined, call: ServerCall): void {
+    let input: unknown;
+    try {
+      input = method.decode(body);
+    } catch (error) {
+      // Decoded once already; a decoder that fails the second time still leaves the handler unstarted.
+      return this.refuse(call, DispatchCode.INVALID_ARGUMENT, `the body is not ${header.service}/${header.method}'s input: ${(error as Error).message}`);
+    }
+    this.run(header, input, method, deadline, call);
+  }
+
   /** Starts the handler of an admitted request that holds its keys, if it has any [KEYS-5]. */
   private run(header: FrameHeader, input: unknown, method: RegisteredMethod, deadline: number | undefined, call: ServerCall): void {
-    stopWaiting(this.host, this.waiting, call);
+    stopWaiting(this.keyWaiting, call);
     if (call.phase === Phase.finished) return;
     const started = now();
     // The run before it, if it is still untimed, ended here: counted before this handler can read the stats [EXT-8].

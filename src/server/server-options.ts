@@ -31,9 +31,10 @@ export interface ServerOptions {
   /**
    * Bytes of compressed requests waiting to be decompressed, each counting its
    * compressed body and what it will decompress to (the smaller of its gzip
-   * ISIZE and maxBodySize), all connections together and those of closed
-   * connections too (oneway requests run on [DRAIN-15]); a request past it
-   * is answered OVERLOADED. 0 = no bound. Default 256 MiB [COMP-11].
+   * ISIZE and maxBodySize), and 12 KiB for each connection they keep alive,
+   * all connections together and those of closed connections too (oneway
+   * requests run on [DRAIN-15]); a request past it is answered OVERLOADED,
+   * unless nothing else counts. 0 = no bound. Default 256 MiB [COMP-11].
    */
   maxDecompressingBytes?: number;
   /** Requests in progress across the server; 0 = no limit. Default 0 [LIMIT-5]. */
@@ -115,7 +116,7 @@ export interface ServerOptions {
    * Bytes of requests waiting for their keys (bodies, keys, metadata, and 12 KiB for each connection
    * they keep alive), all connections together and
    * those of closed connections too (oneway requests run on [DRAIN-15]);
-   * a request past it is answered OVERLOADED. 0 = no bound. Default 256 MiB [KEYS-11].
+   * a request past it is answered OVERLOADED, unless nothing else counts. 0 = no bound. Default 256 MiB [KEYS-11].
    */
   maxKeyWaitingBytes?: number;
   /**

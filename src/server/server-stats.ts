@@ -31,7 +31,7 @@ export interface ServerStats {
   startedAt: string;
   /**
    * `refused`: closed at accept, their client having too many open [SEC-4];
-   * `lingering`: closed, and kept for their oneway requests still to start [DRAIN-15].
+   * `lingering`: closed with oneway requests still to start, and kept until none of their requests is in progress [DRAIN-15].
    */
   connections: { current: number; accepted: number; closed: number; refused: number; lingering: number };
   requests: { total: number; inFlight: number };

@@ -163,12 +163,13 @@ export function createServer(options: ServerOptions = {}): Server {
       return maxPartialFrameBytes <= 0 || delta <= 0 || partialFrameBytes <= maxPartialFrameBytes;
     },
     holdKeyWaiting: (delta: number) => {
-      if (delta > 0 && maxKeyWaitingBytes > 0 && keyWaitingBytes + delta > maxKeyWaitingBytes) return false;
+      // Never the only request: one larger than the bound alone would be refused however idle the server.
+      if (delta > 0 && maxKeyWaitingBytes > 0 && keyWaitingBytes > 0 && keyWaitingBytes + delta > maxKeyWaitingBytes) return false;
       keyWaitingBytes += delta;
       return true;
     },
     holdDecompressing: (delta: number) => {
-      if (delta > 0 && maxDecompressingBytes > 0 && decompressingBytes + delta > maxDecompressingBytes) return false;
+      if (delta > 0 && maxDecompressingBytes > 0 && decompressingBytes > 0 && decompressingBytes + delta > maxDecompressingBytes) return false;
       decompressingBytes += delta;
       return true;
     },

@@ -6,7 +6,6 @@
 // keep alive whole.
 
 import type { FrameHeader } from "../wire/index.ts";
-import type { ConnectionHost } from "./connection-host.ts";
 import type { ServerCall } from "./server-call.ts";
 
 /** What a waiting request costs beyond its body, metadata and keys (its header, call and closures). */
@@ -41,30 +40,31 @@ function ownMetadata(header: FrameHeader): void {
 }
 
 /**
- * The requests of one connection that wait to start, of either kind: the
- * first of them also counts the connection, which they keep alive, until
- * none is left [KEYS-11] [COMP-11] [DRAIN-15].
+ * The requests of one connection that wait to start in one way (for keys,
+ * or to be decompressed): the first of them also counts the connection,
+ * which they keep alive, toward the same bound, until none is left
+ * [KEYS-11] [COMP-11] [DRAIN-15].
  */
 export class ConnectionWaiting {
   private waiting = 0;
-  /** The bound the connection is counted toward, that of its first waiting request. */
-  private countedIn: ((delta: number) => boolean) | undefined;
+  /** The bound: takes a change in bytes, false when an increase would pass it. */
+  private readonly bound: (delta: number) => boolean;
 
-  /** Counts `cost` toward the bound `hold` keeps, and the connection if it is the first; false when over the bound. */
-  hold(hold: (delta: number) => boolean, cost: number): boolean {
+  constructor(bound: (delta: number) => boolean) {
+    this.bound = bound;
+  }
+
+  /** Counts `cost`, and the connection if nothing of it counted yet; false when over the bound. */
+  hold(cost: number): boolean {
     const connection = this.waiting === 0 ? WAITING_CONNECTION_BYTES : 0;
-    if (!hold(cost + connection)) return false;
-    if (connection > 0) this.countedIn = hold;
+    if (!this.bound(cost + connection)) return false;
     this.waiting++;
     return true;
   }
 
-  /** Stops counting `cost`, and the connection once no request of it waits. */
-  release(hold: (delta: number) => boolean, cost: number): void {
-    hold(-cost);
-    if (--this.waiting > 0) return;
-    this.countedIn?.(-WAITING_CONNECTION_BYTES);
-    this.countedIn = undefined;
+  /** Stops counting `cost`, and the connection once no request of it waits so. */
+  release(cost: number): void {
+    this.bound(--this.waiting === 0 ? -cost - WAITING_CONNECTION_BYTES : -cost);
   }
 }
 
@@ -73,18 +73,18 @@ export class ConnectionWaiting {
  * body, its header and what is kept for it; false when over the bound.
  * Its metadata values are copied out of the read [KEYS-11].
  */
-export function holdWhileWaiting(host: ConnectionHost, connection: ConnectionWaiting, header: FrameHeader, body: Uint8Array, call: ServerCall): boolean {
+export function holdWhileWaiting(connection: ConnectionWaiting, header: FrameHeader, body: Uint8Array, call: ServerCall): boolean {
   const cost = body.length + headerBytes(header);
-  if (!connection.hold(host.holdKeyWaiting, cost)) return false;
+  if (!connection.hold(cost)) return false;
   call.waitingBytes = cost;
   ownMetadata(header);
   return true;
 }
 
 /** `call` no longer waits for its keys (it starts, or leaves): it stops counting toward the bound; a no-op if it never did [KEYS-11]. */
-export function stopWaiting(host: ConnectionHost, connection: ConnectionWaiting, call: ServerCall): void {
+export function stopWaiting(connection: ConnectionWaiting, call: ServerCall): void {
   if (call.waitingBytes === 0) return;
-  connection.release(host.holdKeyWaiting, call.waitingBytes);
+  connection.release(call.waitingBytes);
   call.waitingBytes = 0;
 }
 
@@ -94,18 +94,18 @@ export function stopWaiting(host: ConnectionHost, connection: ConnectionWaiting,
  * most, and its header; false when over the bound. Its metadata values are
  * copied out of the read; the caller keeps a body of its own [COMP-11].
  */
-export function holdWhileCompressed(host: ConnectionHost, connection: ConnectionWaiting, header: FrameHeader, body: Uint8Array, inflatedSize: number, call: ServerCall): boolean {
+export function holdWhileCompressed(connection: ConnectionWaiting, header: FrameHeader, body: Uint8Array, inflatedSize: number, call: ServerCall): boolean {
   const cost = body.length + inflatedSize + headerBytes(header) + QUEUED_DECOMPRESSION_BYTES;
-  if (!connection.hold(host.holdDecompressing, cost)) return false;
+  if (!connection.hold(cost)) return false;
   call.decompressingBytes = cost;
   ownMetadata(header);
   return true;
 }
 
 /** `call` is decompressed, or gone: it stops counting toward the bound; a no-op if it never did [COMP-11]. */
-export function stopCompressed(host: ConnectionHost, connection: ConnectionWaiting, call: ServerCall): void {
+export function stopCompressed(connection: ConnectionWaiting, call: ServerCall): void {
   if (call.decompressingBytes === 0) return;
-  connection.release(host.holdDecompressing, call.decompressingBytes);
+  connection.release(call.decompressingBytes);
   call.decompressingBytes = 0;
 }
 

@@ -21,10 +21,14 @@ export function bufferBytes(): number {
   return bun !== undefined ? usage.rss : usage.external;
 }
 
-/** Bytes the process holds in its JS heap and in buffers; on Bun, which reports no buffers, the process's RSS. */
+/**
+ * Bytes the process holds in its JS heap and in buffers. Bun's heapUsed
+ * counts its buffers already (its external is part of it); its RSS is no
+ * measure, as freed memory is not given back to the system.
+ */
 export function heldBytes(): number {
   const usage = process.memoryUsage();
-  return bun !== undefined ? usage.rss : usage.heapUsed + usage.external;
+  return bun !== undefined ? usage.heapUsed : usage.heapUsed + usage.external;
 }
 
 /**
