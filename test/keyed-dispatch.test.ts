@@ -454,6 +454,8 @@ test("[KEYS-11] what requests waiting for their keys hold stays within twice the
       }
       await waitUntil(() => server.stats().requests.total === total + 100, 10_000);
       await sender.$close();
+      // Measured once the server has let the connection go: not its reads still in progress.
+      await waitUntil(() => server.stats().connections.current === 1, 5000);
     }
     collect();
     const grew = heldBytes() - before;
