@@ -4,7 +4,7 @@
 // request is owed (8). Each request is a ServerCall whose phase alone moves
 // the counters a drain and the limits read.
 
-import { CallMode, Compression, DispatchCode, encodeFrame, FrameType, gunzip, gzipDeclaredSize, type FrameHeader, type FrameLimits } from "../wire/index.ts";
+import { CallMode, Compression, DispatchCode, encodeFrame, FrameType, type FrameHeader, type FrameLimits } from "../wire/index.ts";
 import { dispatchCodeName } from "../status/index.ts";
 import { notProcessedCode, type ResponseStatus } from "../status/wire-status.ts";
 import { handlerFailureAnswer, logUnsendableResponse } from "./handler-failure.ts";
@@ -21,8 +21,8 @@ import { writeResponse, type ByteSink } from "./response-writer.ts";
 import { Phase, ServerCall, type CallLedger } from "./server-call.ts";
 import type { RegisteredMethod } from "./service-registry.ts";
 import { UNOFFERED_METHODS } from "./server-stats.ts";
-import { TaskLimiter } from "./task-limiter.ts";
-import { ConnectionWaiting, holdWhileCompressed, holdWhileWaiting, ownBytes, stopCompressed, stopWaiting } from "./waiting-requests.ts";
+import { ConnectionInflater } from "./connection-inflater.ts";
+import { ConnectionWaiting, holdWhileWaiting, ownBytes, stopWaiting } from "./waiting-requests.ts";
 import { now } from "../util/clock.ts";
 
 /** What the pipeline needs from its connection. */
@@ -50,6 +50,9 @@ const EMPTY = new Uint8Array(0);
 /** The status of a handler's output sent without metadata [CALL-3]. */
 const OK: ResponseStatus = Object.freeze({});
 
+/** What decoded() returns for a body that is not the input: the call has been refused. */
+const REFUSED = Symbol("refused");
+
 /** The requests of one connection [CALL-3] [LIMIT-5] [KEYS-3] [DEADLINE-3] [DRAIN-14]. */
 export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, AdmissionScope {
   owed = 0;
@@ -61,11 +64,10 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
   private readonly calls = new RequestTable<ServerCall>(8);
   /** The connection's method references; made for the first request that carries one [REF-2]. */
   private methodRefs: MethodRefTable | undefined;
-  /** Gzip bodies of this connection are inflated one at a time, in order [COMP-9]; made for the first. */
-  private decompressing: TaskLimiter | undefined;
-  /** Its requests that wait for keys, and those waiting to be decompressed, which count it too while they keep it alive [KEYS-11] [COMP-11]. */
+  /** Gzip bodies of this connection, inflated one at a time, in order [COMP-9] [COMP-11]; made for the first. */
+  private inflater: ConnectionInflater | undefined;
+  /** Its requests that wait for keys, which count it too while they keep it alive [KEYS-11]. */
   private readonly keyWaiting: ConnectionWaiting;
-  private readonly compressedWaiting: ConnectionWaiting;
   /** Times the handler runs for the stats; the connection says when it reads a chunk [EXT-8]. */
   readonly runs: RunTimer;
 
@@ -75,7 +77,6 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     this.host = host;
     this.runs = new RunTimer(host.stats);
     this.keyWaiting = new ConnectionWaiting(host.holdKeyWaiting);
-    this.compressedWaiting = new ConnectionWaiting(host.holdDecompressing);
   }
 
   get running(): number {
@@ -135,18 +136,8 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
    */
   private inflateThenAdmit(header: FrameHeader, compressed: Uint8Array, method: RegisteredMethod, deadline: number | undefined, call: ServerCall): void {
     if (!this.claimSlot(call)) return;
-    const maxBodySize = this.settings.limits.maxBodySize;
-    // Counted at what it will decompress to, which it cannot pass [COMP-10], perhaps past its connection's end:
-    // the bound holds the work queued as well as the memory [COMP-11].
-    if (!holdWhileCompressed(this.compressedWaiting, header, compressed, Math.min(maxBodySize, gzipDeclaredSize(compressed)), call)) {
-      return this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many compressed requests waiting to be decompressed as it can [COMP-11]");
-    }
-    const body = ownBytes(compressed);
-    const inflate = () => this.host.decompressions.run(() => gunzip(body, maxBodySize, this.host.inflate));
-    this.decompressing ??= new TaskLimiter(1);
-    void this.decompressing.run(() => (call.phase === Phase.finished ? Promise.resolve(undefined) : inflate())).then((result) => {
-      // Counted until here, its turn, also when it was removed before: until then its task kept its body.
-      stopCompressed(this.compressedWaiting, call);
+    this.inflater ??= new ConnectionInflater(this.host, this.settings.limits.maxBodySize);
+    const queued = this.inflater.inflate(header, compressed, call, (result) => {
       // Cancelled, or its connection ended and took it along [CANCEL-2] [DRAIN-14].
       if (result === undefined || call.phase === Phase.finished) return;
       if (!result.ok) {
@@ -159,6 +150,7 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
       }
       this.admit(header, result.bytes, method, deadline, call);
     });
+    if (!queued) this.refuse(call, DispatchCode.OVERLOADED, "the server holds as many compressed requests waiting to be decompressed as it can [COMP-11]");
   }
 
   /** Refuses a request at admission, before it is in flight: answered with a not-processed code, or dropped if oneway [CALL-5]. */
@@ -184,15 +176,11 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
    */
   private admit(header: FrameHeader, body: Uint8Array, method: RegisteredMethod, deadline: number | undefined, call: ServerCall): void {
     const waits = call.ticket !== undefined && !call.ticket.granted;
-    // A request that waits keeps its input, and what the input views, for as long as it waits: a view
-    // into the read it came in would keep all of that read, which [KEYS-11] does not count.
+    // A request that waits keeps its body for as long as it waits: a view into the read it came in
+    // would keep all of that read, which [KEYS-11] does not count.
     if (waits) body = ownBytes(body);
-    let input: unknown;
-    try {
-      input = method.decode(body);
-    } catch (error) {
-      return this.refuse(call, DispatchCode.INVALID_ARGUMENT, `the body is not ${header.service}/${header.method}'s input: ${(error as Error).message}`);
-    }
+    const input = this.decoded(header, body, method, call);
+    if (input === REFUSED) return;
     if (call.phase === Phase.admitting && !this.claimSlot(call)) return;
     // Waiting for its keys, perhaps past its connection's end: counted toward the server's bound, an
     // admission check like the others, so before any ACK [KEYS-11] [CALL-6].
@@ -208,7 +196,12 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     if (!waits) this.run(header, input, method, deadline, call);
     // Decoded, a body can take many times its size (an object for each two-byte entry): a waiting
     // request keeps only the body it counts, and decodes it again when it starts [KEYS-11].
-    else call.start = () => this.runDecoded(header, body, method, deadline, call);
+    else {
+      call.start = () => {
+        const again = this.decoded(header, body, method, call);
+        if (again !== REFUSED) this.run(header, again, method, deadline, call);
+      };
+    }
     // Armed only for a request still in progress: no timer fires while a handler runs without
     // yielding, so one that answered synchronously never needed it, and costs no timer work.
     if (deadline !== undefined && call.phase !== Phase.finished) call.timer = setDeadlineAt(() => this.onDeadline(call), deadline);
@@ -292,16 +285,14 @@ export class RequestPipeline implements CallLedger, ContextOwner<ServerCall>, Ad
     return true;
   }
 
-  /** Decodes the body of a request that waited for its keys, as checked before it waited, then starts it [KEYS-11]. */
-  private runDecoded(header: FrameHeader, body: Uint8Array, method: RegisteredMethod, deadline: number | undefined, call: ServerCall): void {
-    let input: unknown;
+  /** The body decoded as the method's input; or REFUSED, the call answered INVALID_ARGUMENT, when it is not [STATUS-4]. */
+  private decoded(header: FrameHeader, body: Uint8Array, method: RegisteredMethod, call: ServerCall): unknown {
     try {
-      input = method.decode(body);
+      return method.decode(body);
     } catch (error) {
-      // Decoded once already; a decoder that fails the second time still leaves the handler unstarted.
-      return this.refuse(call, DispatchCode.INVALID_ARGUMENT, `the body is not ${header.service}/${header.method}'s input: ${(error as Error).message}`);
+      this.refuse(call, DispatchCode.INVALID_ARGUMENT, `the body is not ${header.service}/${header.method}'s input: ${(error as Error).message}`);
+      return REFUSED;
     }
-    this.run(header, input, method, deadline, call);
   }
 
   /** Starts the handler of an admitted request that holds its keys, if it has any [KEYS-5]. */
