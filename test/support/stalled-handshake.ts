@@ -14,3 +14,16 @@ export async function stalledHandshake(port: number, start: Uint8Array | string)
   socket.write(start);
   return { closed };
 }
+
+/**
+ * Serves a later connection with `serveLater` (connections are accepted in
+ * order, so the stalled one is then the server's), closes `server` with no
+ * grace, and resolves with the milliseconds until the stalled connection is cut.
+ */
+export async function msToCutOnClose(server: { close(options: { graceMs: number }): Promise<void> }, closed: Promise<void>, serveLater: () => Promise<void>): Promise<number> {
+  await serveLater();
+  const started = performance.now();
+  await server.close({ graceMs: 0 });
+  await closed;
+  return performance.now() - started;
+}
